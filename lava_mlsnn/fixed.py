@@ -1,0 +1,302 @@
+"""Integer arithmetic of the lava-mlsnn fixed-point contract (DESIGN §5).
+
+This module is the one place where the deployed arithmetic is written. The torch
+neurons (quantized forward), the batched emulator and the Lava ``fixed_pt``
+ProcessModels all call these functions, so the three cannot drift apart.
+
+Every function accepts either numpy arrays or torch tensors of integers and
+returns the same kind. Intermediates are int64; ``>>`` is an arithmetic shift
+(floor). Synapse sums are evaluated in float64, which is exact for integers below
+2**53 (checked by :func:`check_exact_sum`), because torch has no integer
+convolution on CPU.
+
+State scale: ``state = real * 4096`` when ``weight = real * 64``; hence the
+``<< 6`` (``STATE_SHIFT``) applied to synaptic currents and biases.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+Array = Union[np.ndarray, torch.Tensor]
+
+STATE_SHIFT = 6
+DECAY_BITS = 12
+DECAY_ONE = 1 << DECAY_BITS  # 4096: a decay of 4096 empties a state in one step
+SAT_MIN = -(1 << 23)
+SAT_MAX = (1 << 23) - 1
+LOIHI_WEIGHT_MIN = -256
+LOIHI_WEIGHT_MAX = 254
+_EXACT_LIMIT = float(1 << 52)
+
+
+# --------------------------------------------------------------------------- array helpers
+def _is_torch(x: Array) -> bool:
+    return isinstance(x, torch.Tensor)
+
+
+def as_int64(x: Array) -> Array:
+    """Return ``x`` as an int64 array of the same kind (numpy or torch)."""
+    if _is_torch(x):
+        return x.to(torch.int64)
+    return np.asarray(x).astype(np.int64, copy=False)
+
+
+def clip(x: Array, lo: int, hi: int) -> Array:
+    """Clip to ``[lo, hi]`` for numpy arrays and torch tensors alike."""
+    if _is_torch(x):
+        return torch.clamp(x, lo, hi)
+    return np.clip(x, lo, hi)
+
+
+def sat24(x: Array) -> Array:
+    """Saturate to the signed 24-bit range of Loihi 2 states and payloads."""
+    return clip(x, SAT_MIN, SAT_MAX)
+
+
+def shift(x: Array, exp: int) -> Array:
+    """``x << exp`` for ``exp >= 0``, arithmetic ``x >> -exp`` otherwise."""
+    exp = int(exp)
+    return x << exp if exp >= 0 else x >> (-exp)
+
+
+def decay(x: Array, d: Union[int, Array]) -> Array:
+    """Loihi decay ``sign(x) * ((|x| * (4096 - d)) >> 12)``: rounds toward zero.
+
+    Parameters
+    ----------
+    x : int array
+        State (any shape).
+    d : int or int array broadcastable to ``x``
+        Decay in 1/4096 per step, ``0 <= d <= 4096``.
+    """
+    mag = (abs(x) * (DECAY_ONE - d)) >> DECAY_BITS
+    return torch.where(x < 0, -mag, mag) if _is_torch(x) else np.where(x < 0, -mag, mag)
+
+
+# --------------------------------------------------------------------------- synapses
+@dataclass(frozen=True)
+class SynapseSpec:
+    """A synapse of DESIGN §5: how a source payload becomes an integer current.
+
+    Attributes
+    ----------
+    kind : str
+        ``'dense'``, ``'conv'``, ``'pool'`` or ``'identity'``.
+    weight : numpy.ndarray (int64)
+        ``(out, in)`` for dense, ``(out, in/groups, kH, kW)`` for conv, a scalar
+        for pool and identity.
+    weight_exp : int
+        ``weightExp``: the current is ``sat24(sum << e)`` (``>> -e`` if negative).
+    stride, padding, dilation : tuple of int
+        ``(y, x)`` conv/pool geometry (PyTorch semantics).
+    groups : int
+        Conv groups.
+    kernel : tuple of int
+        Pool kernel ``(kH, kW)``.
+    """
+
+    kind: str
+    weight: np.ndarray
+    weight_exp: int = 0
+    stride: Tuple[int, int] = (1, 1)
+    padding: Tuple[int, int] = (0, 0)
+    dilation: Tuple[int, int] = (1, 1)
+    groups: int = 1
+    kernel: Tuple[int, int] = (1, 1)
+
+    def fan_in(self) -> int:
+        """Largest number of source values summed into one current."""
+        if self.kind == "dense":
+            return int(self.weight.shape[1])
+        if self.kind == "conv":
+            return int(np.prod(self.weight.shape[1:]))
+        if self.kind == "pool":
+            return int(self.kernel[0] * self.kernel[1])
+        return 1
+
+
+def check_exact_sum(spec: SynapseSpec, max_payload: int) -> None:
+    """Raise ``ValueError`` if a float64 synapse sum could lose integer precision."""
+    bound = float(np.abs(spec.weight).max(initial=0)) * float(max_payload) * spec.fan_in()
+    if bound >= _EXACT_LIMIT:
+        raise ValueError(
+            f"{spec.kind} synapse: |weight| * payload * fan-in = {bound:.3g} exceeds 2**52; "
+            "integer sums would not be exact"
+        )
+
+
+def _raw_current(spec: SynapseSpec, z: torch.Tensor) -> torch.Tensor:
+    """Un-shifted synapse sum for a batch ``z`` of shape ``[B, *in_shape]`` (float64)."""
+    if spec.kind == "dense":
+        w = torch.as_tensor(spec.weight, dtype=torch.float64)
+        return z.reshape(z.shape[0], -1) @ w.T
+    if spec.kind == "conv":
+        w = torch.as_tensor(spec.weight, dtype=torch.float64)
+        return F.conv2d(z, w, stride=spec.stride, padding=spec.padding,
+                        dilation=spec.dilation, groups=spec.groups)
+    if spec.kind == "pool":
+        pooled = F.avg_pool2d(z, spec.kernel, stride=spec.stride, padding=spec.padding,
+                              count_include_pad=True, divisor_override=1)
+        return float(np.asarray(spec.weight).reshape(())) * pooled
+    if spec.kind == "identity":
+        return float(np.asarray(spec.weight).reshape(())) * z
+    raise ValueError(f"unknown synapse kind {spec.kind!r}")
+
+
+def synapse_current(spec: SynapseSpec, z: Array) -> Array:
+    """Integer current ``a`` of one synapse for a batch of payloads.
+
+    Parameters
+    ----------
+    spec : SynapseSpec
+    z : int array, shape ``[B, *in_shape]``
+        Source payloads (``in_shape`` is ``(C, H, W)`` for conv/pool; any shape
+        for dense, which flattens in C-major order).
+
+    Returns
+    -------
+    int64 array, shape ``[B, *out_shape]``, of the same kind as ``z``:
+    ``sat24(sum << weight_exp)``.
+    """
+    zt = torch.as_tensor(z).to(torch.float64)
+    a = torch.round(_raw_current(spec, zt)).to(torch.int64)
+    a = sat24(shift(a, spec.weight_exp))
+    return a if _is_torch(z) else a.numpy()
+
+
+# --------------------------------------------------------------------------- neurons
+@dataclass(frozen=True)
+class NeuronParams:
+    """Integer parameters of one layer's neuron (DESIGN §5 / §6 ``neuron`` group).
+
+    ``bias`` is an int array broadcastable to the layer shape (``(C, 1, 1)`` for a
+    per-channel conv bias) or ``None``.
+    """
+
+    type: str = "MLSN"
+    v_th_mant: int = 1
+    levels: int = 1
+    i_decay: int = DECAY_ONE
+    v_decay: int = 0
+    v_init: int = 0
+    v_bits: int = 0
+    v_exp: int = 0
+    bias: np.ndarray | None = None
+    input_levels: int = 0  # only for the 'INPUT' pseudo-neuron of an input layer
+
+
+def _bias_state(p: NeuronParams, like: Array) -> Array | int:
+    if p.bias is None:
+        return 0
+    b = as_int64(torch.as_tensor(p.bias) if _is_torch(like) else np.asarray(p.bias))
+    if _is_torch(like):
+        b = b.to(like.device)
+    return b << STATE_SHIFT
+
+
+def mlsn_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Array, Array]:
+    """One step of the multi-level spiking neuron (``MLSN``).
+
+    Parameters
+    ----------
+    u, v : int64 arrays, layer shape (optionally with a leading batch axis)
+        Current and membrane state (state units, real x 4096).
+    a : int64 array, same shape
+        Synaptic current of this step (weight units).
+    p : NeuronParams
+
+    Returns
+    -------
+    (u, v, z) : new states and the payload ``z`` in ``{0..levels}``.
+    """
+    u = sat24(decay(u, p.i_decay) + (a << STATE_SHIFT))
+    v = sat24(decay(v, p.v_decay) + u + _bias_state(p, a))
+    th = int(p.v_th_mant) << STATE_SHIFT
+    z = clip(v // th, 0, int(p.levels))
+    v = v - z * th
+    if p.v_bits:
+        half = 1 << (int(p.v_bits) - 1)
+        v = clip(v >> int(p.v_exp), -half, half - 1) << int(p.v_exp)
+    return u, v, z
+
+
+def readout_step(v: Array, a: Array, p: NeuronParams) -> Array:
+    """One step of the non-spiking ``READOUT`` neuron; the payload is ``v`` itself."""
+    return sat24(decay(v, p.v_decay) + (a << STATE_SHIFT) + _bias_state(p, a))
+
+
+def pass_payload(a: Array) -> Array:
+    """``PASS``: the layer sends its saturated current (SEW-ADD joins)."""
+    return sat24(a)
+
+
+def input_payload(x: Array, input_levels: int) -> Array:
+    """An ``input`` layer sends the network input clipped to ``[0, inputLevels]``."""
+    return clip(as_int64(x), 0, int(input_levels))
+
+
+def cuba_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Array, Array]:
+    """One step of lava-dl's binary CUBA-LIF as Lava's ``LIF`` fixed_pt runs it.
+
+    netx maps ``du = iDecay - 1`` (compensating LIF's ``+1`` current-decay offset),
+    ``dv = vDecay``, ``vth = vThMant`` and ``bias_mant = bias`` with ``bias_exp = 6``.
+    The current wraps into 24 bits (as ``LIF`` does); the voltage saturates to
+    ``±(2**23 - 1)``; a spike is ``v > vth << 6`` and resets ``v`` to 0.
+    """
+    u = decay(u, p.i_decay) + (a << STATE_SHIFT)
+    u = ((u + (1 << 23)) % (1 << 24)) - (1 << 23)  # 24-bit two's-complement wrap
+    v = clip(decay(v, p.v_decay) + u + _bias_state(p, a), -SAT_MAX, SAT_MAX)
+    spike = v > (int(p.v_th_mant) << STATE_SHIFT)
+    z = spike.to(torch.int64) if _is_torch(spike) else spike.astype(np.int64)
+    v = v * (1 - z)
+    return u, v, z
+
+
+STATEFUL = ("MLSN", "CUBA")
+
+
+def neuron_step(state: Tuple[Array, Array], a: Array, p: NeuronParams
+                ) -> Tuple[Tuple[Array, Array], Array]:
+    """Dispatch one step of any neuron type.
+
+    Parameters
+    ----------
+    state : (u, v) int64 arrays (``u`` unused by READOUT; both unused by PASS/INPUT)
+    a : int64 current (for ``INPUT``, the network input payload)
+    p : NeuronParams
+
+    Returns
+    -------
+    ((u, v), payload)
+    """
+    u, v = state
+    t = p.type
+    if t == "MLSN":
+        u, v, z = mlsn_step(u, v, a, p)
+        return (u, v), z
+    if t == "READOUT":
+        v = readout_step(v, a, p)
+        return (u, v), v
+    if t == "PASS":
+        return (u, v), pass_payload(a)
+    if t == "CUBA":
+        u, v, z = cuba_step(u, v, a, p)
+        return (u, v), z
+    if t == "INPUT":
+        return (u, v), input_payload(a, p.input_levels)
+    raise ValueError(f"unknown neuron type {t!r}")
+
+
+def initial_state(p: NeuronParams, shape: Sequence[int], like: Array) -> Tuple[Array, Array]:
+    """Zero current and ``v = vInit`` (state at the start of every sample)."""
+    if _is_torch(like):
+        u = torch.zeros(tuple(shape), dtype=torch.int64, device=like.device)
+    else:
+        u = np.zeros(tuple(shape), dtype=np.int64)
+    v = u + (int(p.v_init) if p.type == "MLSN" else 0)
+    return u, v

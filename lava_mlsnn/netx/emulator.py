@@ -1,0 +1,99 @@
+"""Batched integer emulator of a deployed network (DESIGN §5, aligned time).
+
+Runs whole batches at once with torch integer tensors, calling the same
+:mod:`lava_mlsnn.fixed` functions as the Lava ``fixed_pt`` models. It is the fast
+way to evaluate an exported file on a full test set; its outputs equal the Lava
+run's, integer for integer.
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterable, Optional, Union
+
+import numpy as np
+import torch
+
+from .. import fixed
+from .spec import INPUT, NetworkSpec
+
+
+def check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor]) -> torch.Tensor:
+    """Validate an input batch ``[B, T, *inputShape]`` and return it as int64.
+
+    Raises
+    ------
+    ValueError
+        Wrong rank or shape, or values that are not integers.
+    """
+    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    if t.is_floating_point():
+        if not torch.all(torch.isfinite(t)) or torch.any(t != torch.trunc(t)):
+            raise ValueError("input must hold integers (event counts / payloads)")
+    elif t.dtype == torch.bool:
+        pass
+    elif t.is_complex():
+        raise ValueError("input must hold integers, got complex values")
+    if spec.input_shape is not None:
+        want = tuple(spec.input_shape)
+        if t.dim() != 2 + len(want) or tuple(t.shape[2:]) != want:
+            raise ValueError(f"input shape {tuple(t.shape)} does not match [B, T, "
+                             f"{', '.join(map(str, want))}]")
+    elif t.dim() < 3:
+        raise ValueError(f"input must be [B, T, *inputShape], got shape {tuple(t.shape)}")
+    return t.to(torch.int64)
+
+
+def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
+            record: Optional[Iterable[int]] = None) -> Dict[int, torch.Tensor]:
+    """Run the network on a batch, aligned in time.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    x : int array ``[B, T, *inputShape]``
+        Input payloads (torch order).
+    record : iterable of int, optional
+        Layers whose outputs to keep; default: every layer.
+
+    Returns
+    -------
+    dict
+        ``{layer index: int64 tensor [B, T, *shape]}`` -- payloads for spiking and
+        PASS layers, ``v`` for READOUT layers.
+    """
+    x = check_input(spec, x)
+    batch, steps = x.shape[:2]
+    keep = set(range(len(spec.layers))) if record is None else set(record)
+    # An output is needed after its step only while a consumer still has to read it.
+    states = {}
+    for i, layer in enumerate(spec.layers):
+        if layer.neuron is not None:
+            states[i] = fixed.initial_state(layer.neuron, (batch,) + tuple(layer.shape), x)
+    for br in (b for layer in spec.layers for b in layer.branches):
+        fixed.check_exact_sum(br.synapse, fixed.SAT_MAX)
+    recorded = {i: [] for i in keep}
+    for t in range(steps):
+        outs = {INPUT: x[:, t]}
+        for i, layer in enumerate(spec.layers):
+            if layer.type == "flatten":
+                out = outs[layer.source].reshape(batch, -1)
+            elif layer.type == "input":
+                out = fixed.input_payload(outs[layer.source], layer.neuron.input_levels)
+            else:
+                a = None
+                for br in layer.branches:
+                    cur = fixed.synapse_current(br.synapse, outs[br.source])
+                    a = cur if a is None else a + cur
+                states[i], out = fixed.neuron_step(states[i], a, layer.neuron)
+            outs[i] = out
+            if i in recorded:
+                recorded[i].append(out)
+    return {i: torch.stack(v, dim=1) for i, v in recorded.items()}
+
+
+def classify(outputs: torch.Tensor) -> torch.Tensor:
+    """Class per sample from the last layer's outputs ``[B, T, C]``.
+
+    READOUT networks are read at the last step (argmax of ``v``); spiking output
+    layers by their total payload over time.
+    """
+    return outputs[:, -1].argmax(dim=-1)
