@@ -427,6 +427,28 @@ def _write_neuron(g: h5py.Group, p: NeuronParams) -> None:
                          .astype(np.float32))
 
 
+def write_layer(g: h5py.Group, layer: LayerSpec, index: Optional[int]) -> None:
+    """Write one ``/layer/<i>`` group; ``source`` is written unless it is ``index - 1``."""
+    _write_str(g, "type", layer.type)
+    g.create_dataset("shape", data=np.array(layer.shape, dtype=np.int64))
+    if index is None or layer.source != index - 1:
+        g.create_dataset("source", data=int(layer.source))
+    if layer.weight_bits:
+        g.create_dataset("weightBits", data=int(layer.weight_bits))
+    if layer.weight_scale:
+        g.create_dataset("weightScale", data=int(layer.weight_scale))
+    if layer.type == "join":
+        for k, br in enumerate(layer.branches):
+            bg = g.create_group(f"branch/{k}")
+            bg.create_dataset("source", data=int(br.source))
+            _write_str(bg, "type", br.synapse.kind)
+            _write_synapse(bg, br.synapse)
+    elif layer.branches:
+        _write_synapse(g, layer.branches[0].synapse)
+    if layer.neuron is not None and layer.neuron.type != "INPUT":
+        _write_neuron(g, layer.neuron)
+
+
 def write_network(spec: NetworkSpec, path: str) -> None:
     """Write ``spec`` to ``path`` atomically (DESIGN §6 layout).
 
@@ -450,25 +472,7 @@ def write_network(spec: NetworkSpec, path: str) -> None:
             f.attrs["metadata"] = json.dumps(spec.metadata, default=str)
             lg = f.create_group("layer")
             for i, layer in enumerate(spec.layers):
-                g = lg.create_group(str(i))
-                _write_str(g, "type", layer.type)
-                g.create_dataset("shape", data=np.array(layer.shape, dtype=np.int64))
-                if layer.source != i - 1:
-                    g.create_dataset("source", data=int(layer.source))
-                if layer.weight_bits:
-                    g.create_dataset("weightBits", data=int(layer.weight_bits))
-                if layer.weight_scale:
-                    g.create_dataset("weightScale", data=int(layer.weight_scale))
-                if layer.type == "join":
-                    for k, br in enumerate(layer.branches):
-                        bg = g.create_group(f"branch/{k}")
-                        bg.create_dataset("source", data=int(br.source))
-                        _write_str(bg, "type", br.synapse.kind)
-                        _write_synapse(bg, br.synapse)
-                elif layer.branches:
-                    _write_synapse(g, layer.branches[0].synapse)
-                if layer.neuron is not None and layer.neuron.type != "INPUT":
-                    _write_neuron(g, layer.neuron)
+                write_layer(lg.create_group(str(i)), layer, i)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -1,0 +1,6 @@
+"""SLAYER-style blocks (synapse + neuron + export) and the network container."""
+from .multilevel import Conv, Dense, Flatten, Input, Pool, Readout, SumPool
+from .network import Network, to_emulator_layout, to_slayer_layout
+
+__all__ = ["Conv", "Dense", "Flatten", "Input", "Network", "Pool", "Readout", "SumPool",
+           "to_emulator_layout", "to_slayer_layout"]

@@ -1,0 +1,225 @@
+"""Multi-level blocks in lava-dl's block pattern (``slayer/block/cuba.py``).
+
+``neuron_params`` is a dict of :class:`lava_mlsnn.neuron.multilevel.Neuron`
+arguments; ``norm=True`` in it adds a BatchNorm that folds into the integers at
+export. Blocks default to ``delay_shift=False``: lava-mlsnn trains in *aligned*
+time (DESIGN §4) and the Lava runner absorbs the synapse latency.
+
+Every block runs in two modes: real-valued (training, ``theta * z`` on the wire)
+and quantized (after :meth:`Network.quantize`, integer payloads on the wire,
+arithmetic from :mod:`lava_mlsnn.fixed`).
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import List, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from lava.lib.dl.slayer.block import base as slayer_base
+from lava.lib.dl.slayer.synapse import layer as synapse
+
+from .. import fixed
+from ..netx.spec import INPUT, LayerSpec
+from ..neuron import multilevel, readout
+from ..neuron.norm import BatchNorm
+from .base import Folded, QuantizedMixin, fold_weights, per_channel_bias, real_weight
+
+
+def _neuron(params: dict, channels: int, kind: str = "multilevel"):
+    params = dict(params or {})
+    norm = params.pop("norm", None)
+    if norm is True:
+        params["norm"] = partial(BatchNorm, channels)
+    elif norm:
+        params["norm"] = norm
+    if kind == "readout":
+        allowed = {"voltage_decay", "norm", "dropout", "persistent_state"}
+        return readout.Neuron(**{k: v for k, v in params.items() if k in allowed})
+    return multilevel.Neuron(**params)
+
+
+class AbstractMultiLevel(torch.nn.Module):
+    """Mixin that gives a lava-dl abstract block a multi-level (or readout) neuron."""
+
+    neuron_kind = "multilevel"
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("delay_shift", False)
+        super().__init__(*args, **kwargs)
+        channels = self._out_channels()
+        self.neuron = _neuron(self.neuron_params, channels, self.neuron_kind)
+        self.delay = None
+        del self.neuron_params
+
+    def _out_channels(self) -> int:
+        p = self.synapse_params
+        return int(p.get("out_neurons", p.get("out_features", 0)))
+
+    def fold(self, in_scale: float) -> Folded:
+        """Integer synapse and neuron for an input payload worth ``in_scale`` each."""
+        is_readout = self.neuron_kind == "readout"
+        w, bias, v_th_mant, c = fold_weights(real_weight(self.synapse), self.neuron.norm,
+                                             in_scale, self.neuron, is_readout)
+        bias = per_channel_bias(bias, len(self.neuron.shape))
+        if is_readout:
+            params = self.neuron.integer_params(bias)
+            out_scale = 1.0 / (c * (1 << fixed.STATE_SHIFT))
+        else:
+            params = self.neuron.integer_params(v_th_mant, bias)
+            out_scale = self.neuron.threshold
+        self.neuron.deployed = params
+        self.folded = Folded(self._synapse_spec(w), params, out_scale)
+        return self.folded
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.folded is not None and not self.training:
+            return self.quantized_forward(x)
+        z = self.synapse(x)
+        return self.neuron(z)
+
+    def export_hdf5(self, handle) -> None:
+        """Write this block alone as a NetX layer group (needs :meth:`fold` first)."""
+        from ..netx.hdf5 import write_layer
+        write_layer(handle, self.layer_spec(getattr(self, "source", INPUT)), None)
+
+
+class Dense(AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractDense):
+    """Fully connected multi-level layer: ``in_neurons -> out_neurons``."""
+
+    layer_type = "dense"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.synapse = synapse.Dense(**self.synapse_params)
+        self.neuron.shape = torch.Size([self.synapse.out_channels])
+        del self.synapse_params
+
+    def _out_channels(self) -> int:
+        return int(self.synapse_params["out_neurons"])
+
+    def _synapse_spec(self, w: np.ndarray) -> fixed.SynapseSpec:
+        return fixed.SynapseSpec("dense", w.reshape(w.shape[0], -1))
+
+
+class Readout(Dense):
+    """Dense layer with a non-spiking readout neuron (``READOUT``): the classifier."""
+
+    neuron_kind = "readout"
+
+
+class Conv(AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractConv):
+    """2-D convolution multi-level layer (``in_features -> out_features`` channels)."""
+
+    layer_type = "conv"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.synapse = synapse.Conv(**self.synapse_params)
+        del self.synapse_params
+
+    def _synapse_spec(self, w: np.ndarray) -> fixed.SynapseSpec:
+        s = self.synapse
+        return fixed.SynapseSpec("conv", w[..., 0], stride=tuple(s.stride[:2]),
+                                 padding=tuple(s.padding[:2]), dilation=tuple(s.dilation[:2]),
+                                 groups=int(s.groups))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        if self.neuron.shape is None or len(self.neuron.shape) != 3:
+            self.neuron.shape = out.shape[1:-1]
+        return out
+
+
+class SumPool(torch.nn.Module):
+    """Sum pooling over ``[N, C, H, W, T]`` with a fixed real weight per summed value."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, weight: float = 1.0):
+        super().__init__()
+        pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
+        self.kernel_size = pair(kernel_size)
+        self.stride = pair(stride if stride is not None else kernel_size)
+        self.padding = pair(padding)
+        self.register_buffer("weight", torch.tensor([float(weight)]))
+        self.pre_hook_fx = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.avg_pool3d(x, self.kernel_size + (1,), self.stride + (1,), self.padding + (0,),
+                         count_include_pad=True, divisor_override=1)
+        return y * self.weight
+
+
+class Pool(AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractPool):
+    """Sum pooling followed by a multi-level neuron (no learnable weight)."""
+
+    layer_type = "pool"
+
+    def __init__(self, neuron_params, kernel_size, stride=None, padding=0, **kwargs):
+        super().__init__(neuron_params, kernel_size, stride, padding, **kwargs)
+        self.synapse = SumPool(kernel_size, stride, padding)
+        del self.synapse_params
+
+    def _out_channels(self) -> int:
+        return 0  # pool layers carry no BatchNorm
+
+    def _synapse_spec(self, w: np.ndarray) -> fixed.SynapseSpec:
+        s = self.synapse
+        return fixed.SynapseSpec("pool", np.asarray(w).reshape(-1)[:1].reshape(()),
+                                 stride=s.stride, padding=s.padding, kernel=s.kernel_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        if self.neuron.shape is None or len(self.neuron.shape) != 3:
+            self.neuron.shape = out.shape[1:-1]
+        return out
+
+
+class Input(torch.nn.Module):
+    """Network input: passes the event-count payload on, clipped to ``[0, levels]``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(C, H, W)`` or ``(F,)``, torch order.
+    levels : int
+        ``inputLevels``: the largest count a pixel sends in one step.
+    """
+
+    layer_type = "input"
+
+    def __init__(self, shape, levels: int = 1):
+        super().__init__()
+        self.shape = tuple(int(s) for s in shape)
+        self.levels = int(levels)
+        self.folded: Optional[Folded] = None
+
+    def fold(self, in_scale: float = 1.0) -> Folded:
+        self.folded = Folded(None, fixed.NeuronParams("INPUT", input_levels=self.levels), 1.0)
+        return self.folded
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.folded is not None and not self.training:
+            return fixed.input_payload(x, self.levels)
+        return torch.clamp(x, 0, self.levels)
+
+    def export_layers(self, source: int, start: int = 0) -> List[LayerSpec]:
+        return [LayerSpec("input", self.shape, source, [], self.folded.neuron)]
+
+
+class Flatten(slayer_base.AbstractFlatten):
+    """``[N, C, H, W, T] -> [N, C*H*W, T]`` in C-major (torch) order."""
+
+    layer_type = "flatten"
+    folded = None
+
+    def fold(self, in_scale: float) -> Folded:
+        self.folded = Folded(None, None, in_scale)
+        return self.folded
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.shape = [int(np.prod(x.shape[1:-1]))]
+        return x.reshape(x.shape[0], -1, x.shape[-1])
+
+    def export_layers(self, source: int, start: int = 0) -> List[LayerSpec]:
+        return [LayerSpec("flatten", (int(self.shape[0]),), source)]

@@ -1,0 +1,138 @@
+"""A network of blocks that trains in real units and exports a deployable file."""
+from __future__ import annotations
+
+import contextlib
+from typing import Dict, Iterator, List, Optional, Sequence
+
+import torch
+
+from ..netx.hdf5 import write_network
+from ..netx.spec import INPUT, LayerSpec, NetworkSpec
+from .multilevel import Input
+
+
+class Network(torch.nn.Module):
+    """A sequence of blocks, the first an :class:`Input`.
+
+    Tensors use SLAYER's layout ``[N, C, (H, W), T]``. In training mode the wire
+    carries real values; inside :meth:`quantized` it carries the deployed integer
+    payloads and every block runs the :mod:`lava_mlsnn.fixed` arithmetic, so the
+    result equals the exported file run by the emulator or by Lava.
+
+    Parameters
+    ----------
+    blocks : sequence of blocks
+        ``blocks[0]`` must be an :class:`Input`.
+    classes : list of str, optional
+        Class names, written to the exported file.
+    timesteps : int
+        Steps per sample (written to the file).
+    """
+
+    def __init__(self, blocks: Sequence[torch.nn.Module], classes: Optional[List[str]] = None,
+                 timesteps: int = 1):
+        super().__init__()
+        if not blocks or not isinstance(blocks[0], Input):
+            raise ValueError("a Network starts with an Input block")
+        self.blocks = torch.nn.ModuleList(blocks)
+        self.classes = list(classes) if classes is not None else None
+        self.timesteps = int(timesteps)
+
+    @property
+    def input_block(self) -> Input:
+        return self.blocks[0]
+
+    def forward(self, x: torch.Tensor, record: Optional[List[torch.Tensor]] = None
+                ) -> torch.Tensor:
+        """Run all blocks; ``record`` (a list) receives every exported layer's output."""
+        for block in self.blocks:
+            if getattr(block, "records_layers", False):
+                x = block(x, record)
+            else:
+                x = block(x)
+                if record is not None:
+                    record.append(x)
+        return x
+
+    # ------------------------------------------------------------------ deployment
+    def _infer_shapes(self) -> None:
+        shape = self.input_block.shape
+        was_training = self.training
+        self.train()
+        with torch.no_grad():
+            dummy = torch.zeros((2,) + tuple(shape) + (1,), device=self._device())
+            saved = [m.running_mean.clone() for m in self._norms()], \
+                [m.running_var.clone() for m in self._norms()]
+            self.forward(dummy)
+            for m, mean, var in zip(self._norms(), *saved):
+                m.running_mean.copy_(mean)
+                m.running_var.copy_(var)
+        self.train(was_training)
+
+    def _norms(self) -> Iterator[torch.nn.Module]:
+        from ..neuron.norm import BatchNorm
+        return (m for m in self.modules() if isinstance(m, BatchNorm))
+
+    def _device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        return torch.device("cpu")
+
+    def quantize(self) -> None:
+        """Fold BatchNorm and thresholds into the deployed integers of every block."""
+        self.dequantize()
+        self._infer_shapes()
+        scale = 1.0
+        for block in self.blocks:
+            scale = block.fold(scale).out_scale
+
+    def dequantize(self) -> None:
+        """Back to the real-valued forward."""
+        for block in self.modules():
+            if hasattr(block, "fold") and hasattr(block, "folded"):
+                block.folded = None
+
+    @contextlib.contextmanager
+    def quantized(self):
+        """Context in which ``forward`` runs the deployed integers (eval mode)."""
+        was_training = self.training
+        self.eval()
+        self.quantize()
+        try:
+            yield self
+        finally:
+            self.dequantize()
+            self.train(was_training)
+
+    def export_spec(self, metadata: Optional[Dict] = None) -> NetworkSpec:
+        """The deployable network (folds first)."""
+        was_training = self.training
+        self.eval()
+        self.quantize()
+        layers: List[LayerSpec] = []
+        source = INPUT
+        for block in self.blocks:
+            new = block.export_layers(source, len(layers))
+            layers.extend(new)
+            source = len(layers) - 1
+        self.dequantize()
+        self.train(was_training)
+        return NetworkSpec(layers=layers, input_shape=tuple(self.input_block.shape),
+                           input_levels=self.input_block.levels, timesteps=self.timesteps,
+                           classes=self.classes, metadata=dict(metadata or {}))
+
+    def export_hdf5(self, path: str, metadata: Optional[Dict] = None) -> NetworkSpec:
+        """Write the DESIGN §6 file (atomically) and return its spec."""
+        spec = self.export_spec(metadata)
+        write_network(spec, path)
+        return spec
+
+
+def to_emulator_layout(x: torch.Tensor) -> torch.Tensor:
+    """SLAYER ``[N, *shape, T]`` -> emulator/file ``[N, T, *shape]``."""
+    return x.movedim(-1, 1)
+
+
+def to_slayer_layout(x: torch.Tensor) -> torch.Tensor:
+    """Emulator/file ``[N, T, *shape]`` -> SLAYER ``[N, *shape, T]``."""
+    return x.movedim(1, -1)

@@ -1,0 +1,186 @@
+"""Multi-level spiking neuron (Castagnetti et al. 2025) with SLAYER's neuron interface.
+
+Integrate-and-fire (optionally leaky, optionally with a current state) with soft
+reset: at each step the neuron emits an integer level ``z in {0..N}`` and subtracts
+``z * theta`` from its membrane. Training passes ``theta * z`` on; at export
+``theta`` folds into the next layer's weights so the wire carries ``z``
+(:mod:`lava_mlsnn.block`). In quantized mode the neuron runs
+:func:`lava_mlsnn.fixed.mlsn_step` itself.
+
+The functional core :func:`dynamics` takes and returns the state explicitly
+(Norse style); :class:`Neuron` is the thin module around it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import torch
+from lava.lib.dl.slayer.neuron import base
+
+from .. import fixed
+from .surrogate import multilevel_floor
+
+
+@dataclass(frozen=True)
+class MultiLevelConfig:
+    """Static parameters of a multi-level layer (decays as fractions per step)."""
+
+    levels: int = 1
+    current_decay: float = 1.0  # 1: the current does not persist (IF driven directly)
+    voltage_decay: float = 0.0  # 0: no leak (IF)
+    v_init: float = 0.5  # initial membrane, in thresholds (0.5: round to nearest)
+    surrogate: str = "ste"
+    alpha: float = 4.0
+    v_bits: int = 0  # membrane quantization (0: off); v_exp is derived at export
+
+
+def dynamics(x: torch.Tensor, shift: torch.Tensor | float, theta: torch.Tensor,
+             cfg: MultiLevelConfig, state: Optional[Tuple[torch.Tensor, torch.Tensor]] = None,
+             v_quant=None) -> Tuple[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+    """Run the multi-level neuron over time (real units).
+
+    Parameters
+    ----------
+    x : tensor ``[N, *shape, T]``
+        Synaptic current per step.
+    shift : tensor broadcastable to ``[N, *shape]`` or float
+        Bias added to the membrane each step.
+    theta : tensor ``(1,)``
+        Threshold (> 0).
+    cfg : MultiLevelConfig
+    state : (u, v), optional
+        Initial state; default ``u = 0``, ``v = v_init * theta``.
+    v_quant : callable, optional
+        Membrane quantizer applied after the reset (``v -> v``).
+
+    Returns
+    -------
+    z : tensor ``[N, *shape, T]`` of integer levels (float dtype)
+    (u, v) : the final state
+    """
+    if state is None:
+        u = torch.zeros_like(x[..., 0])
+        v = torch.zeros_like(x[..., 0]) + cfg.v_init * theta
+    else:
+        u, v = state
+    zs = []
+    for t in range(x.shape[-1]):
+        u = x[..., t] if cfg.current_decay >= 1.0 else u * (1 - cfg.current_decay) + x[..., t]
+        v = v * (1 - cfg.voltage_decay) + u + shift
+        z = multilevel_floor(v, theta, cfg.levels, cfg.surrogate, cfg.alpha)
+        v = v - z * theta
+        if v_quant is not None:
+            v = v_quant(v)
+        zs.append(z)
+    return torch.stack(zs, dim=-1), (u, v)
+
+
+def decay_int(fraction: float) -> int:
+    """A decay fraction per step as Loihi's 12-bit integer (x 4096)."""
+    return int(round(min(max(fraction, 0.0), 1.0) * fixed.DECAY_ONE))
+
+
+class Neuron(base.Neuron):
+    """Multi-level IF/LIF neuron with a learnable per-layer threshold.
+
+    Parameters
+    ----------
+    threshold : float
+        Initial threshold theta (real units).
+    levels : int
+        N >= 1; N = 1 is a binary neuron.
+    current_decay, voltage_decay : float
+        Decay fractions per step in [0, 1] (quantized to 1/4096 at export).
+    v_init : float
+        Membrane at the start of a sample, in thresholds (0 or 0.5).
+    surrogate : {'ste', 'sigmoid'}
+    alpha : float
+        Sharpness of the sigmoid staircase surrogate.
+    learn_threshold : bool
+    norm : callable, optional
+        Factory of a :class:`lava_mlsnn.neuron.norm.BatchNorm` (applied to the input).
+    dropout : torch.nn.Module, optional
+    persistent_state : bool
+        Keep (u, v) across forward calls (streaming).
+    """
+
+    def __init__(self, threshold: float = 1.0, levels: int = 1, current_decay: float = 1.0,
+                 voltage_decay: float = 0.0, v_init: float = 0.5, surrogate: str = "ste",
+                 alpha: float = 4.0, learn_threshold: bool = True, norm=None, dropout=None,
+                 persistent_state: bool = False, shared_param: bool = True, v_bits: int = 0):
+        super().__init__(threshold=threshold, w_scale=1 << 6, s_scale=1 << 12, norm=norm,
+                         dropout=dropout, persistent_state=persistent_state,
+                         shared_param=shared_param, requires_grad=False)
+        if levels < 1:
+            raise ValueError(f"levels must be >= 1, got {levels}")
+        if threshold <= 0:
+            raise ValueError(f"threshold must be > 0, got {threshold}")
+        self.cfg = MultiLevelConfig(int(levels), float(current_decay), float(voltage_decay),
+                                    float(v_init), surrogate, float(alpha), int(v_bits))
+        self.theta = torch.nn.Parameter(torch.tensor([float(threshold)]),
+                                        requires_grad=learn_threshold)
+        self.v_quant = None  # set by lava_mlsnn.quant for membrane-quantized training
+        self.state: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+        self.deployed: Optional[fixed.NeuronParams] = None
+
+    @property
+    def levels(self) -> int:
+        return self.cfg.levels
+
+    @property
+    def threshold(self) -> float:
+        return float(self.theta.detach().abs())
+
+    @property
+    def device(self):
+        return self.theta.device
+
+    def clamp(self) -> None:
+        """Keep the threshold positive."""
+        with torch.no_grad():
+            self.theta.clamp_(min=1e-3)
+
+    def integer_params(self, v_th_mant: int, bias=None) -> fixed.NeuronParams:
+        """Deployed parameters for a given integer threshold mantissa."""
+        th_state = int(v_th_mant) << fixed.STATE_SHIFT
+        return fixed.NeuronParams(
+            "MLSN", int(v_th_mant), self.cfg.levels,
+            i_decay=decay_int(self.cfg.current_decay), v_decay=decay_int(self.cfg.voltage_decay),
+            v_init=int(round(self.cfg.v_init * th_state)), bias=bias)
+
+    @property
+    def device_params(self) -> dict:
+        """NetX ``neuron/<key>`` datasets (needs a folded network: see ``Network.quantize``)."""
+        if self.deployed is None:
+            raise RuntimeError("device_params need the folded threshold: call "
+                               "Network.quantize() or Network.export_hdf5()")
+        p = self.deployed
+        return {"type": "MLSN", "vThMant": p.v_th_mant, "levels": p.levels, "iDecay": p.i_decay,
+                "vDecay": p.v_decay, "vInit": p.v_init, "vBits": p.v_bits, "vExp": p.v_exp}
+
+    def split_input(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor | float]:
+        """Apply norm/dropout; return ``(current, bias)``."""
+        shift: torch.Tensor | float = 0.0
+        if self.norm is not None:
+            x, shift = self.norm(x)
+        if self.drop is not None:
+            x = self.drop(x)
+        return x, shift
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Real-valued forward: ``theta * z`` for a current ``x`` of shape ``[N, *shape, T]``."""
+        if self.shape is None:
+            self.shape = x.shape[1:-1]
+        current, shift = self.split_input(x)
+        state = self.state if self.persistent_state and self.state is not None \
+            and self.state[0].shape[0] == x.shape[0] else None
+        theta = self.theta.abs()
+        z, state = dynamics(current, shift, theta, self.cfg, state, self.v_quant)
+        if self.persistent_state:
+            self.state = (state[0].detach(), state[1].detach())
+        return z * theta
+
+    def quantized_step(self, state, a: torch.Tensor):
+        """One deployed integer step (:func:`lava_mlsnn.fixed.neuron_step`)."""
+        return fixed.neuron_step(state, a, self.deployed)
