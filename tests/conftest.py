@@ -1,0 +1,21 @@
+"""Shared fixtures: random training networks and a guard against stray Lava processes."""
+import multiprocessing
+import os
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+os.environ.setdefault("LAVA_MLSNN_FAST", "1")
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_stray_processes():
+    """Lava runs each Process in an OS process: none may outlive the tests."""
+    yield
+    children = multiprocessing.active_children()
+    assert not children, f"processes left behind: {children}"

@@ -1,0 +1,53 @@
+"""Random training-side networks for the bit-exactness tests."""
+import numpy as np
+import torch
+
+from lava_mlsnn import block
+
+
+def random_training_net(seed: int, levels: int, timesteps: int, conv: bool = True,
+                        train_steps: int = 2) -> tuple:
+    """A randomly configured block network, trained a few steps so BatchNorm and
+    thresholds move away from their initial values. Returns (net, input batch)."""
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+
+    def neuron():
+        return dict(threshold=float(rng.uniform(0.3, 1.5)), levels=levels, norm=bool(rng.random() < 0.7),
+                    voltage_decay=float(rng.choice([0.0, rng.uniform(0, 0.3)])),
+                    current_decay=float(rng.choice([1.0, rng.uniform(0.2, 1.0)])),
+                    v_init=float(rng.choice([0.0, 0.5])))
+
+    in_levels = int(rng.integers(1, 5))
+    if conv:
+        c, h = 2, int(rng.integers(8, 13))
+        groups = int(rng.choice([1, 2]))
+        c1 = 4
+        stride = int(rng.integers(1, 3))
+        pad = int(rng.integers(0, 2))
+        blocks = [block.Input((c, h, h), in_levels),
+                  block.Conv(neuron(), c, c1, 3, stride=stride, padding=pad, groups=groups,
+                             weight_scale=2),
+                  block.Pool(neuron(), 2),
+                  block.Conv(neuron(), c1, 6, 3, padding=1, weight_scale=2),
+                  block.Flatten()]
+        hh = (h + 2 * pad - 3) // stride + 1
+        n_flat = 6 * (hh // 2) ** 2
+    else:
+        n_flat = int(rng.integers(8, 30))
+        blocks = [block.Input((n_flat,), in_levels)]
+    hidden = int(rng.integers(8, 24))
+    blocks += [block.Dense(neuron(), n_flat, hidden, weight_scale=2),
+               block.Readout(dict(norm=bool(rng.random() < 0.5),
+                                  voltage_decay=float(rng.choice([0.0, 0.1]))), hidden, 5)]
+    net = block.Network(blocks, timesteps=timesteps)
+    shape = blocks[0].shape
+    x = torch.from_numpy(rng.integers(0, in_levels + 3, size=(6,) + shape + (timesteps,))).float()
+    opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    for _ in range(train_steps):
+        loss = net(x)[..., -1].pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    net.eval()
+    return net, x
