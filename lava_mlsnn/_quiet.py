@@ -1,0 +1,21 @@
+"""Import lava-dl without the banners it prints on import.
+
+``lava.lib.dl.slayer`` imports its object-detection data sets, which print a
+warning about the Prophesee toolbox to stdout, and torch's C++ extension module
+prints a CUDA notice on machines without CUDA. Neither concerns lava-mlsnn users.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import sys
+from types import ModuleType
+
+
+def quiet_import(name: str) -> ModuleType:
+    """Import ``name`` with stdout/stderr silenced the first time."""
+    if name in sys.modules:
+        return sys.modules[name]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return importlib.import_module(name)

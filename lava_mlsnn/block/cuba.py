@@ -1,0 +1,75 @@
+"""lava-dl's binary CUBA-LIF blocks, usable inside a lava-mlsnn :class:`Network`.
+
+These are ``lava.lib.dl.slayer.block.cuba`` blocks with the deployed-integer
+interface added (``fold``, the quantized forward, ``export_layers``), so binary
+baselines are trained, exported (as stock ``CUBA`` layers) and run exactly like
+multi-level ones. They read unit payloads: binary spikes or raw event counts.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import fixed
+from .._quiet import quiet_import
+from .base import Folded, QuantizedMixin
+
+_cuba = quiet_import("lava.lib.dl.slayer").block.cuba
+
+
+class _CubaMixin(QuantizedMixin):
+    def _init_aligned(self) -> None:
+        # lava-mlsnn trains in aligned time; the Lava runner absorbs synapse latency.
+        self.delay_shift = False
+
+    def fold(self, in_scale: float) -> Folded:
+        if abs(in_scale - 1.0) > 1e-9:
+            raise ValueError(f"{type(self).__name__} (CUBA) reads unit payloads (spikes or raw "
+                             f"counts); its source sends values worth {in_scale:g}")
+        w = self.synapse.pre_hook_fx(self.synapse.weight, descale=True).detach()
+        w = w.to(torch.float64).round().to(torch.int64).numpy()
+        dp = self.neuron.device_params
+        params = fixed.NeuronParams("CUBA", int(dp["vThMant"]), 1, int(dp["iDecay"]),
+                                    int(dp["vDecay"]))
+        self.folded = Folded(self._synapse_spec(w), params, 1.0)
+        return self.folded
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.folded is not None and not self.training:
+            return self.quantized_forward(x)
+        return super().forward(x)
+
+
+class Dense(_CubaMixin, _cuba.Dense):
+    """Binary CUBA-LIF dense block (lava-dl ``cuba.Dense``), aligned time."""
+
+    layer_type = "dense"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_aligned()
+
+    def _synapse_spec(self, w: np.ndarray) -> fixed.SynapseSpec:
+        return fixed.SynapseSpec("dense", w.reshape(w.shape[0], -1))
+
+
+class Conv(_CubaMixin, _cuba.Conv):
+    """Binary CUBA-LIF conv block (lava-dl ``cuba.Conv``), aligned time."""
+
+    layer_type = "conv"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_aligned()
+
+    def _synapse_spec(self, w: np.ndarray) -> fixed.SynapseSpec:
+        s = self.synapse
+        return fixed.SynapseSpec("conv", w[..., 0], stride=tuple(s.stride[:2]),
+                                 padding=tuple(s.padding[:2]), dilation=tuple(s.dilation[:2]),
+                                 groups=int(s.groups))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        if self.neuron.shape is None or len(self.neuron.shape) != 3:
+            self.neuron.shape = out.shape[1:-1]
+        return out

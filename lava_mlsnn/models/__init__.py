@@ -1,0 +1,4 @@
+"""Ready-made architectures built from :mod:`lava_mlsnn.block`."""
+from .convnet import dvs_convnet
+
+__all__ = ["dvs_convnet"]
