@@ -3,6 +3,7 @@ from .. import neuron  # noqa: F401  (imports lava-dl quietly first)
 from .multilevel import Conv, Dense, Flatten, Input, Pool, Readout, SumPool
 from .network import Network, to_emulator_layout, to_slayer_layout
 
-__all__ = ["Conv", "Dense", "Flatten", "Input", "Network", "Pool", "Readout", "SumPool",
+__all__ = ["Conv", "Dense", "Flatten", "Input", "Network", "Pool", "Readout", "ResidualBlock", "SumPool",
            "to_emulator_layout", "to_slayer_layout"]
 from . import cuba  # noqa: E402  (binary lava-dl baselines)
+from .residual import ResidualBlock  # noqa: E402

@@ -1,0 +1,229 @@
+"""Residual blocks: Sparse-ResNet (barrier join), SEW-ResNet ADD and Spiking ResNet.
+
+All three use the same multi-level neuron, N and T (DESIGN §9):
+
+* ``SparseResBlock``: ``y = Barrier(ML(BN(conv2(ML(BN(conv1 x))))) + shortcut(x))``;
+  the barrier is a multi-level neuron whose backward pass is straight-through, so
+  the join is bounded to N levels yet passes gradients like an ANN ResNet.
+* ``SEWResBlock`` (ADD): ``y = main + shortcut`` -- a ``PASS`` join whose payload
+  can exceed N and grows with depth (the spike avalanche).
+* ``SpikingResBlock``: ``y = ML(BN(conv2(ML(BN(conv1 x)))) + shortcut(x))``.
+
+The shortcut is the identity when shapes agree, else a 1x1 strided conv with BN
+(followed by a multi-level neuron for Sparse/SEW, feeding the join directly for
+Spiking ResNet). Each block exports several DESIGN §6 layers, the last a ``join``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import numpy as np
+import torch
+from lava.lib.dl.slayer.synapse import layer as synapse
+
+from .. import fixed
+from ..netx.spec import Branch, LayerSpec
+from ..neuron import multilevel
+from ..neuron.norm import BatchNorm
+from .base import MAX_V_TH_MANT, Folded, real_weight
+from .multilevel import Conv
+
+KINDS = ("sparse", "sew", "spiking")
+
+
+@dataclass
+class _BranchFold:
+    spec: fixed.SynapseSpec
+    shift: Optional[torch.Tensor]  # real bias per channel (BN), before scaling
+
+
+def _conv_spec(syn, w: np.ndarray) -> fixed.SynapseSpec:
+    return fixed.SynapseSpec("conv", w[..., 0], stride=tuple(syn.stride[:2]),
+                             padding=tuple(syn.padding[:2]), dilation=tuple(syn.dilation[:2]),
+                             groups=int(syn.groups))
+
+
+class ResidualBlock(torch.nn.Module):
+    """Two 3x3 multi-level conv layers and a shortcut, joined as ``kind`` says.
+
+    Parameters
+    ----------
+    kind : {'sparse', 'sew', 'spiking'}
+    neuron_params : dict
+        Multi-level neuron arguments for every neuron of the block (BatchNorm is
+        always on for the convolutions).
+    in_channels, out_channels : int
+    stride : int
+        Stride of the first conv (and of the projection shortcut).
+    barrier_params : dict, optional
+        Overrides for the barrier neuron of a Sparse-ResNet block (threshold, levels).
+    """
+
+    records_layers = True
+
+    def __init__(self, kind: str, neuron_params: dict, in_channels: int, out_channels: int,
+                 stride: int = 1, barrier_params: Optional[dict] = None):
+        super().__init__()
+        if kind not in KINDS:
+            raise ValueError(f"unknown residual kind {kind!r} (expected one of {KINDS})")
+        self.kind = kind
+        params = {**neuron_params, "norm": True}
+        fixed_unit = {"threshold": 1.0, "learn_threshold": False}
+        # SEW's ADD needs equal payload units on both branches: neurons that feed the
+        # join keep a fixed unit threshold (BatchNorm adapts the scale instead).
+        feed = {**params, **fixed_unit} if kind == "sew" else params
+        self.conv1 = Conv(params, in_channels, out_channels, 3, stride=stride, padding=1)
+        self.projection = stride != 1 or in_channels != out_channels
+        if kind == "spiking":
+            self.conv2 = synapse.Conv(out_channels, out_channels, 3, padding=1)
+            self.norm2 = BatchNorm(out_channels)
+            if self.projection:
+                self.shortcut = synapse.Conv(in_channels, out_channels, 1, stride=stride)
+                self.norm_s = BatchNorm(out_channels)
+            join_params = {k: v for k, v in params.items() if k != "norm"}
+        else:
+            self.conv2 = Conv(feed, out_channels, out_channels, 3, padding=1)
+            if self.projection:
+                self.shortcut = Conv(feed, in_channels, out_channels, 1, stride=stride)
+            join_params = {k: v for k, v in params.items() if k != "norm"}
+            join_params.update(barrier_params or {})
+        self.join_neuron = None if kind == "sew" else multilevel.Neuron(**join_params)
+        self.folded: Optional[Folded] = None
+        self._join: Optional[Tuple[List[_BranchFold], fixed.NeuronParams, float]] = None
+
+    # ------------------------------------------------------------------ real-valued path
+    @staticmethod
+    def _bn(norm: BatchNorm, x: torch.Tensor) -> torch.Tensor:
+        scaled, shift = norm(x)
+        return scaled + shift.unsqueeze(-1)
+
+    def _join_real(self, parts: List[torch.Tensor]) -> torch.Tensor:
+        s = parts[0] + parts[1]
+        if self.kind == "sew":
+            return s
+        if self.kind == "sparse":
+            # Barrier: multi-level forward, identity backward (the threshold still learns).
+            return self.join_neuron(s.detach()) + (s - s.detach())
+        return self.join_neuron(s)
+
+    def forward(self, x: torch.Tensor, record: Optional[List[torch.Tensor]] = None
+                ) -> torch.Tensor:
+        if self.folded is not None and not self.training:
+            return self._quantized_forward(x, record)
+        a = self.conv1(x)
+        outs = [a]
+        if self.kind == "spiking":
+            main = self._bn(self.norm2, self.conv2(a))
+            short = self._bn(self.norm_s, self.shortcut(x)) if self.projection else x
+        else:
+            main = self.conv2(a)
+            outs.append(main)
+            short = self.shortcut(x) if self.projection else x
+            if self.projection:
+                outs.append(short)
+        y = self._join_real([main, short])
+        outs.append(y)
+        if record is not None:
+            record.extend(outs)
+        return y
+
+    # ------------------------------------------------------------------ deployment
+    def _shape(self) -> Tuple[int, ...]:
+        return tuple(int(s) for s in self.conv1.neuron.shape)
+
+    def fold(self, in_scale: float) -> Folded:
+        f1 = self.conv1.fold(in_scale)
+        if self.kind == "spiking":
+            w2 = real_weight(self.conv2)
+            branches = [(w2, self.norm2, f1.out_scale, lambda w: _conv_spec(self.conv2, w))]
+            if self.projection:
+                branches.append((real_weight(self.shortcut), self.norm_s, in_scale,
+                                 lambda w: _conv_spec(self.shortcut, w)))
+            else:
+                branches.append((None, None, in_scale, None))
+        else:
+            f2 = self.conv2.fold(f1.out_scale)
+            s_scale = self.shortcut.fold(in_scale).out_scale if self.projection else in_scale
+            branches = [(None, None, f2.out_scale, None), (None, None, s_scale, None)]
+        self._join = self._fold_join(branches)
+        self.folded = Folded(None, self._join[1], self._join[2])
+        return self.folded
+
+    def _fold_join(self, branches) -> Tuple[List[_BranchFold], fixed.NeuronParams, float]:
+        """Integer branches into the join neuron (see the module docstring)."""
+        eff = []
+        for w, norm, scale, _ in branches:
+            if w is None:
+                eff.append((torch.tensor(1.0, dtype=torch.float64) * scale, None))
+                continue
+            w = w.detach().to(torch.float64)
+            g, shift = norm.folded()
+            w = w * g.detach().to(torch.float64).reshape((-1,) + (1,) * (w.dim() - 1)) * scale
+            eff.append((w, shift.detach().to(torch.float64)))
+        if self.kind == "sew":
+            ref = min(float(w) for w, _ in eff)
+            ints = [torch.clamp(torch.round(w / ref), 1, fixed.LOIHI_WEIGHT_MAX) for w, _ in eff]
+            params, c, out_scale = fixed.NeuronParams("PASS"), 1.0 / ref, ref
+        else:
+            c = fixed.LOIHI_WEIGHT_MAX / max(float(w.abs().max()) for w, _ in eff)
+            theta = self.join_neuron.threshold
+            v_th_mant = int(np.clip(np.floor(c * theta), 1, MAX_V_TH_MANT))
+            c = v_th_mant / theta
+            ints = [torch.clamp(torch.round(w * c), fixed.LOIHI_WEIGHT_MIN,
+                                fixed.LOIHI_WEIGHT_MAX) for w, _ in eff]
+            bias = sum(torch.round(s * c) for _, s in eff if s is not None)
+            bias = None if isinstance(bias, int) else \
+                bias.to(torch.int64).numpy().reshape(-1, 1, 1)
+            params = self.join_neuron.integer_params(v_th_mant, bias)
+            self.join_neuron.deployed = params
+            out_scale = theta
+        folds = []
+        for (w, _, _, make), w_int in zip(branches, ints):
+            w_np = w_int.to(torch.int64).numpy()
+            spec = fixed.SynapseSpec("identity", w_np.reshape(())) if make is None else make(w_np)
+            folds.append(_BranchFold(spec, None))
+        return folds, params, out_scale
+
+    def _quantized_forward(self, x: torch.Tensor, record) -> torch.Tensor:
+        a = self.conv1(x)
+        outs = [a]
+        if self.kind == "spiking":
+            sources = [a, x]
+        else:
+            main = self.conv2(a)
+            outs.append(main)
+            short = self.shortcut(x) if self.projection else x.to(torch.int64)
+            if self.projection:
+                outs.append(short)
+            sources = [main, short]
+        folds, params, _ = self._join
+        ys, state = [], None
+        for t in range(x.shape[-1]):
+            cur = sum(fixed.synapse_current(f.spec, src[..., t]) for f, src in zip(folds, sources))
+            if state is None:
+                state = fixed.initial_state(params, cur.shape, cur)
+            state, y = fixed.neuron_step(state, cur, params)
+            ys.append(y)
+        y = torch.stack(ys, dim=-1)
+        outs.append(y)
+        if record is not None:
+            record.extend(outs)
+        return y
+
+    def export_layers(self, source: int, start: int) -> List[LayerSpec]:
+        """Layers in file order, the join last; ``start`` is this block's first index."""
+        layers = [self.conv1.layer_spec(source)]
+        if self.kind == "spiking":
+            join_sources = [start, source]
+        else:
+            layers.append(self.conv2.layer_spec(start))
+            short = source
+            if self.projection:
+                layers.append(self.shortcut.layer_spec(source))
+                short = start + 2
+            join_sources = [start + 1, short]
+        folds, params, _ = self._join
+        branches = [Branch(s, f.spec) for s, f in zip(join_sources, folds)]
+        layers.append(LayerSpec("join", self._shape(), join_sources[0], branches, params))
+        return layers
