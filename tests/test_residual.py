@@ -82,3 +82,29 @@ def test_constructed_avalanche():
     out = emulate(spec, np.full((1, 1, 4), n))
     joins = [int(out[i].max()) for i, layer in enumerate(layers) if layer.type == "join"]
     assert joins == [2 * n, 3 * n, 4 * n]
+
+
+def test_metrics_hand_computed():
+    """Events, payload sums and synaptic operations on a network small enough to count."""
+    from lava_mlsnn.fixed import NeuronParams, SynapseSpec
+    from lava_mlsnn.metrics.activity import layer_activity, totals
+    from lava_mlsnn.netx.spec import Branch, LayerSpec, NetworkSpec
+    w1 = np.array([[1, 0, 2], [0, 0, 3]], dtype=np.int64)  # input 0 -> 1 synapse, 1 -> 0, 2 -> 2
+    w2 = np.array([[1, 1]], dtype=np.int64)
+    ml = NeuronParams("MLSN", v_th_mant=1, levels=3)
+    layers = [LayerSpec("input", (3,), -1, [], NeuronParams("INPUT", input_levels=3)),
+              LayerSpec("dense", (2,), 0, [Branch(0, SynapseSpec("dense", w1))], ml),
+              LayerSpec("dense", (1,), 1, [Branch(1, SynapseSpec("dense", w2))],
+                        NeuronParams("READOUT"))]
+    spec = NetworkSpec(layers, (3,), 3, 2)
+    x = np.array([[[2, 1, 0], [0, 0, 3]]])  # B=1, T=2
+    out = emulate(spec, x)
+    act = {a.index: a for a in layer_activity(spec, out)}
+    # input: events 2+1 (t0) + 1 (t1) = 3 nonzero; payload 2+1+3 = 6
+    assert act[0].events == 3 and act[0].payload == 6
+    # fan-out of input elements: [1, 0, 2] -> synops = 1 (x0@t0) + 0 (x1) + 2 (x2@t1) = 3
+    assert act[0].synops == 3 and act[0].synops_unary == 2 * 1 + 0 + 3 * 2
+    # dense layer: currents t0: [2, 0] -> z = [2, 0]; t1: [6, 9] -> z = [3, 3] (clipped)
+    assert out[1][0].tolist() == [[2, 0], [3, 3]]
+    assert act[1].events == 3 and act[1].payload == 8 and act[1].synops == 3
+    assert totals(list(act.values()))["payload"] == 8

@@ -110,22 +110,32 @@ class Network(torch.nn.Module):
         self.eval()
         self.quantize()
         layers: List[LayerSpec] = []
+        blocks = []
         source = INPUT
         for block in self.blocks:
             new = block.export_layers(source, len(layers))
+            blocks.append({"name": block_name(block),
+                           "layers": list(range(len(layers), len(layers) + len(new)))})
             layers.extend(new)
             source = len(layers) - 1
         self.dequantize()
         self.train(was_training)
         return NetworkSpec(layers=layers, input_shape=tuple(self.input_block.shape),
                            input_levels=self.input_block.levels, timesteps=self.timesteps,
-                           classes=self.classes, metadata=dict(metadata or {}))
+                           classes=self.classes,
+                           metadata={"blocks": blocks, **dict(metadata or {})})
 
     def export_hdf5(self, path: str, metadata: Optional[Dict] = None) -> NetworkSpec:
         """Write the DESIGN §6 file (atomically) and return its spec."""
         spec = self.export_spec(metadata)
         write_network(spec, path)
         return spec
+
+
+def block_name(block: torch.nn.Module) -> str:
+    """Short description of a block for reports (``ResidualBlock(sparse)``, ``Conv``...)."""
+    kind = getattr(block, "kind", None)
+    return f"{type(block).__name__}({kind})" if kind else type(block).__name__
 
 
 def to_emulator_layout(x: torch.Tensor) -> torch.Tensor:
