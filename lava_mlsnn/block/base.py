@@ -39,46 +39,92 @@ def real_weight(synapse: torch.nn.Module) -> torch.Tensor:
     return w if hook is None else hook(w)
 
 
-def fold_weights(w_real: torch.Tensor, norm, in_scale: float, neuron, readout: bool
-                 ) -> Tuple[np.ndarray, Optional[np.ndarray], int, float]:
+@dataclass
+class FoldedWeights:
+    """Integers of one synapse + neuron (see :func:`fold_weights`)."""
+
+    weight: np.ndarray
+    bias: Optional[np.ndarray]
+    v_th_mant: int
+    c: float  # integer current per real unit of current
+    weight_bits: int = 0
+    weight_scale: int = 0
+
+
+def pow2_floor(x: float) -> int:
+    return 1 << max(0, int(np.floor(np.log2(max(x, 1.0)))))
+
+
+def fold_weights(w_real: torch.Tensor, norm, in_scale: float, neuron, readout: bool,
+                 quantizer=None) -> FoldedWeights:
     """Fold BatchNorm and thresholds into integer weights, bias and ``vThMant``.
 
-    The integer scale ``c`` (integer current per real unit of current) is the
-    largest that keeps every weight in Loihi's 8-bit range, rounded so that the
-    threshold ``c * theta`` is an integer mantissa.
+    Free weights: the integer scale ``c`` (integer current per real unit of current)
+    is the largest that keeps every weight in Loihi's 8-bit range, adjusted so that
+    ``c * theta`` is an integer threshold mantissa (a power of two when the membrane
+    is quantized, so that its step is ``2^vExp``).
+
+    Weights on a k-bit grid (``quantizer``, k < 8): every integer weight is
+    ``q * weightScale``; ``weightScale`` takes the largest value that fits 8 bits
+    (or, with a quantized membrane, the one that makes ``c * theta`` a power of
+    two). Per-channel BatchNorm scales cannot fold into a per-layer grid: such layers
+    need ``norm='mean_only'``. 8-bit quantizers fold like free weights, rounded to
+    even integers (``|q| <= 127``, ``weightScale = 2``).
 
     Parameters
     ----------
     w_real : tensor ``(out, ...)``
-        Real weights (SLAYER layout, trailing singleton axes allowed).
+        Weights after the quantizer's forward (SLAYER layout).
     norm : BatchNorm or None
     in_scale : float
         Real value of one unit of the input payload.
-    neuron : the block's neuron (``threshold`` in real units)
+    neuron : the block's neuron (``threshold`` in real units, ``v_quant``)
     readout : bool
         A READOUT layer has no threshold: its scale only has to fit the weights.
-
-    Returns
-    -------
-    (weight int64, bias int64 per channel or None, vThMant, c)
+    quantizer : weight quantizer (:mod:`lava_mlsnn.quant.weights`), optional
     """
-    w = w_real.detach().to(torch.float64)
     shift = None
+    channel_scale = None
     if norm is not None:
-        scale, shift = norm.folded()
-        scale, shift = scale.detach().to(torch.float64), shift.detach().to(torch.float64)
-        w = w * scale.reshape((-1,) + (1,) * (w.dim() - 1))
-    w = w * in_scale
-    c = fixed.LOIHI_WEIGHT_MAX / (float(w.abs().max()) or 1.0)
-    if readout:
-        v_th_mant = 1
+        channel_scale, shift = (t.detach().to(torch.float64) for t in norm.folded())
+        if getattr(norm, "mean_only", False):
+            channel_scale = None
+    theta = None if readout else neuron.threshold
+    pow2 = not readout and getattr(neuron, "v_quant", None) is not None
+    bits = getattr(quantizer, "bits", 0)
+    if bits and bits < 8:
+        if channel_scale is not None:
+            raise ValueError(f"a layer with {bits}-bit weights needs norm='mean_only': a "
+                             "per-channel BatchNorm scale cannot fold into a per-layer grid")
+        q, unit = quantizer.integer_grid(w_real)
+        qmax = float(q.abs().max()) or 1.0
+        ws = int(fixed.LOIHI_WEIGHT_MAX // qmax)
+        k = None if readout else theta / (unit * in_scale)  # c * theta = ws * k
+        if pow2:
+            v_th_mant = pow2_floor(ws * k)
+            ws = int(np.clip(round(v_th_mant / k), 1, ws))
+        elif not readout:
+            v_th_mant = int(np.clip(round(ws * k), 1, MAX_V_TH_MANT))
+        c = ws / (unit * in_scale)
+        w_int = q * ws
+        wbits, wscale = bits, ws
     else:
-        theta = neuron.threshold
-        v_th_mant = int(np.clip(np.floor(c * theta), 1, MAX_V_TH_MANT))
-        c = v_th_mant / theta
-    w_int = torch.clamp(torch.round(w * c), fixed.LOIHI_WEIGHT_MIN, fixed.LOIHI_WEIGHT_MAX)
+        w = w_real.detach().to(torch.float64)
+        if channel_scale is not None:
+            w = w * channel_scale.reshape((-1,) + (1,) * (w.dim() - 1))
+        w = w * in_scale
+        c = fixed.LOIHI_WEIGHT_MAX / (float(w.abs().max()) or 1.0)
+        if not readout:
+            v_th_mant = pow2_floor(c * theta) if pow2 else \
+                int(np.clip(np.floor(c * theta), 1, MAX_V_TH_MANT))
+            c = v_th_mant / theta
+        step = 2 if bits == 8 else 1
+        w_int = torch.clamp(torch.round(w * c / step) * step, fixed.LOIHI_WEIGHT_MIN,
+                            fixed.LOIHI_WEIGHT_MAX)
+        wbits, wscale = (8, 2) if bits == 8 else (0, 0)
     bias = None if shift is None else torch.round(shift * c).to(torch.int64).numpy()
-    return w_int.to(torch.int64).numpy(), bias, v_th_mant, c
+    return FoldedWeights(w_int.to(torch.int64).numpy(), bias, 1 if readout else v_th_mant, c,
+                         wbits, wscale)
 
 
 class QuantizedMixin:

@@ -32,6 +32,8 @@ def _neuron(params: dict, channels: int, kind: str = "multilevel"):
     norm = params.pop("norm", None)
     if norm is True:
         params["norm"] = partial(BatchNorm, channels)
+    elif norm == "mean_only":
+        params["norm"] = partial(BatchNorm, channels, mean_only=True)
     elif norm:
         params["norm"] = norm
     if kind == "readout":
@@ -60,17 +62,18 @@ class AbstractMultiLevel(torch.nn.Module):
     def fold(self, in_scale: float) -> Folded:
         """Integer synapse and neuron for an input payload worth ``in_scale`` each."""
         is_readout = self.neuron_kind == "readout"
-        w, bias, v_th_mant, c = fold_weights(real_weight(self.synapse), self.neuron.norm,
-                                             in_scale, self.neuron, is_readout)
-        bias = per_channel_bias(bias, len(self.neuron.shape))
+        fw = fold_weights(real_weight(self.synapse), self.neuron.norm, in_scale, self.neuron,
+                          is_readout, getattr(self.synapse, "pre_hook_fx", None))
+        bias = per_channel_bias(fw.bias, len(self.neuron.shape))
         if is_readout:
             params = self.neuron.integer_params(bias)
-            out_scale = 1.0 / (c * (1 << fixed.STATE_SHIFT))
+            out_scale = 1.0 / (fw.c * (1 << fixed.STATE_SHIFT))
         else:
-            params = self.neuron.integer_params(v_th_mant, bias)
+            params = self.neuron.integer_params(fw.v_th_mant, bias)
             out_scale = self.neuron.threshold
         self.neuron.deployed = params
-        self.folded = Folded(self._synapse_spec(w), params, out_scale)
+        self.folded = Folded(self._synapse_spec(fw.weight), params, out_scale, fw.weight_bits,
+                             fw.weight_scale)
         return self.folded
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

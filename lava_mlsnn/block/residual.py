@@ -16,7 +16,7 @@ Spiking ResNet). Each block exports several DESIGN §6 layers, the last a ``join
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ from .. import fixed
 from ..netx.spec import Branch, LayerSpec
 from ..neuron import multilevel
 from ..neuron.norm import BatchNorm
-from .base import MAX_V_TH_MANT, Folded, real_weight
+from .base import MAX_V_TH_MANT, Folded, pow2_floor, real_weight
 from .multilevel import Conv
 
 KINDS = ("sparse", "sew", "spiking")
@@ -58,22 +58,32 @@ class ResidualBlock(torch.nn.Module):
         Stride of the first conv (and of the projection shortcut).
     barrier_params : dict, optional
         Overrides for the barrier neuron of a Sparse-ResNet block (threshold, levels).
+    weight_quant : callable, optional
+        Factory of a weight quantizer (:mod:`lava_mlsnn.quant`) for every conv of a
+        Sparse/SEW block (their BatchNorms become mean-only below 8 bits).
     """
 
     records_layers = True
 
     def __init__(self, kind: str, neuron_params: dict, in_channels: int, out_channels: int,
-                 stride: int = 1, barrier_params: Optional[dict] = None):
+                 stride: int = 1, barrier_params: Optional[dict] = None,
+                 weight_quant: Optional[Callable[[], torch.nn.Module]] = None):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"unknown residual kind {kind!r} (expected one of {KINDS})")
+        if weight_quant is not None and kind == "spiking":
+            raise ValueError("weight quantization is supported for 'sparse' and 'sew' residual "
+                             "blocks (a Spiking ResNet join sums two BatchNorm'd convs)")
         self.kind = kind
-        params = {**neuron_params, "norm": True}
+        bits = getattr(weight_quant(), "bits", 8) if weight_quant else 8
+        params = {**neuron_params, "norm": "mean_only" if bits < 8 else True}
+        hook = (lambda: {"pre_hook_fx": weight_quant()}) if weight_quant else dict
         fixed_unit = {"threshold": 1.0, "learn_threshold": False}
         # SEW's ADD needs equal payload units on both branches: neurons that feed the
         # join keep a fixed unit threshold (BatchNorm adapts the scale instead).
         feed = {**params, **fixed_unit} if kind == "sew" else params
-        self.conv1 = Conv(params, in_channels, out_channels, 3, stride=stride, padding=1)
+        self.conv1 = Conv(params, in_channels, out_channels, 3, stride=stride, padding=1,
+                          **hook())
         self.projection = stride != 1 or in_channels != out_channels
         if kind == "spiking":
             self.conv2 = synapse.Conv(out_channels, out_channels, 3, padding=1)
@@ -83,9 +93,9 @@ class ResidualBlock(torch.nn.Module):
                 self.norm_s = BatchNorm(out_channels)
             join_params = {k: v for k, v in params.items() if k != "norm"}
         else:
-            self.conv2 = Conv(feed, out_channels, out_channels, 3, padding=1)
+            self.conv2 = Conv(feed, out_channels, out_channels, 3, padding=1, **hook())
             if self.projection:
-                self.shortcut = Conv(feed, in_channels, out_channels, 1, stride=stride)
+                self.shortcut = Conv(feed, in_channels, out_channels, 1, stride=stride, **hook())
             join_params = {k: v for k, v in params.items() if k != "norm"}
             join_params.update(barrier_params or {})
         self.join_neuron = None if kind == "sew" else multilevel.Neuron(**join_params)
@@ -168,7 +178,8 @@ class ResidualBlock(torch.nn.Module):
         else:
             c = fixed.LOIHI_WEIGHT_MAX / max(float(w.abs().max()) for w, _ in eff)
             theta = self.join_neuron.threshold
-            v_th_mant = int(np.clip(np.floor(c * theta), 1, MAX_V_TH_MANT))
+            v_th_mant = pow2_floor(c * theta) if self.join_neuron.v_quant is not None \
+                else int(np.clip(np.floor(c * theta), 1, MAX_V_TH_MANT))
             c = v_th_mant / theta
             ints = [torch.clamp(torch.round(w * c), fixed.LOIHI_WEIGHT_MIN,
                                 fixed.LOIHI_WEIGHT_MAX) for w, _ in eff]

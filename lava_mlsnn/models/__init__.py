@@ -1,4 +1,4 @@
 """Ready-made architectures built from :mod:`lava_mlsnn.block`."""
-from .convnet import dvs_convnet
+from .convnet import dvs_convnet, dvs_resnet
 
-__all__ = ["dvs_convnet"]
+__all__ = ["dvs_convnet", "dvs_resnet"]

@@ -32,7 +32,6 @@ class MultiLevelConfig:
     v_init: float = 0.5  # initial membrane, in thresholds (0.5: round to nearest)
     surrogate: str = "ste"
     alpha: float = 4.0
-    v_bits: int = 0  # membrane quantization (0: off); v_exp is derived at export
 
 
 def dynamics(x: torch.Tensor, shift: torch.Tensor | float, theta: torch.Tensor,
@@ -52,7 +51,7 @@ def dynamics(x: torch.Tensor, shift: torch.Tensor | float, theta: torch.Tensor,
     state : (u, v), optional
         Initial state; default ``u = 0``, ``v = v_init * theta``.
     v_quant : callable, optional
-        Membrane quantizer applied after the reset (``v -> v``).
+        Membrane quantizer applied after the reset (``(v, theta) -> v``).
 
     Returns
     -------
@@ -71,7 +70,7 @@ def dynamics(x: torch.Tensor, shift: torch.Tensor | float, theta: torch.Tensor,
         z = multilevel_floor(v, theta, cfg.levels, cfg.surrogate, cfg.alpha)
         v = v - z * theta
         if v_quant is not None:
-            v = v_quant(v)
+            v = v_quant(v, theta)
         zs.append(z)
     return torch.stack(zs, dim=-1), (u, v)
 
@@ -103,12 +102,15 @@ class Neuron(base.Neuron):
     dropout : torch.nn.Module, optional
     persistent_state : bool
         Keep (u, v) across forward calls (streaming).
+    membrane : torch.nn.Module, optional
+        Membrane quantizer (:mod:`lava_mlsnn.quant.membrane`), applied after reset.
     """
 
     def __init__(self, threshold: float = 1.0, levels: int = 1, current_decay: float = 1.0,
                  voltage_decay: float = 0.0, v_init: float = 0.5, surrogate: str = "ste",
                  alpha: float = 4.0, learn_threshold: bool = True, norm=None, dropout=None,
-                 persistent_state: bool = False, shared_param: bool = True, v_bits: int = 0):
+                 persistent_state: bool = False, shared_param: bool = True,
+                 membrane: Optional[torch.nn.Module] = None):
         super().__init__(threshold=threshold, w_scale=1 << 6, s_scale=1 << 12, norm=norm,
                          dropout=dropout, persistent_state=persistent_state,
                          shared_param=shared_param, requires_grad=False)
@@ -117,10 +119,11 @@ class Neuron(base.Neuron):
         if threshold <= 0:
             raise ValueError(f"threshold must be > 0, got {threshold}")
         self.cfg = MultiLevelConfig(int(levels), float(current_decay), float(voltage_decay),
-                                    float(v_init), surrogate, float(alpha), int(v_bits))
+                                    float(v_init), surrogate, float(alpha))
         self.theta = torch.nn.Parameter(torch.tensor([float(threshold)]),
                                         requires_grad=learn_threshold)
-        self.v_quant = None  # set by lava_mlsnn.quant for membrane-quantized training
+        self.v_quant = membrane
+        self.rate: Optional[torch.Tensor] = None  # mean level occupancy z/N of the last forward
         self.state: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
         self.deployed: Optional[fixed.NeuronParams] = None
 
@@ -144,10 +147,16 @@ class Neuron(base.Neuron):
     def integer_params(self, v_th_mant: int, bias=None) -> fixed.NeuronParams:
         """Deployed parameters for a given integer threshold mantissa."""
         th_state = int(v_th_mant) << fixed.STATE_SHIFT
+        v_bits = v_exp = 0
+        if self.v_quant is not None:
+            if not getattr(self.v_quant, "deployable", False):
+                raise ValueError(f"{type(self.v_quant).__name__} is not deployable; use "
+                                 "StaticMembraneQuant for networks that are exported")
+            v_bits, v_exp = self.v_quant.bits, self.v_quant.v_exp(v_th_mant)
         return fixed.NeuronParams(
             "MLSN", int(v_th_mant), self.cfg.levels,
             i_decay=decay_int(self.cfg.current_decay), v_decay=decay_int(self.cfg.voltage_decay),
-            v_init=int(round(self.cfg.v_init * th_state)), bias=bias)
+            v_init=int(round(self.cfg.v_init * th_state)), v_bits=v_bits, v_exp=v_exp, bias=bias)
 
     @property
     def device_params(self) -> dict:
@@ -177,6 +186,7 @@ class Neuron(base.Neuron):
             and self.state[0].shape[0] == x.shape[0] else None
         theta = self.theta.abs()
         z, state = dynamics(current, shift, theta, self.cfg, state, self.v_quant)
+        self.rate = z.mean() / self.cfg.levels
         if self.persistent_state:
             self.state = (state[0].detach(), state[1].detach())
         return z * theta

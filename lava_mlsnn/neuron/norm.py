@@ -17,11 +17,15 @@ class BatchNorm(torch.nn.Module):
 
     ``forward`` returns ``(scale * x, shift)`` with ``shift`` broadcastable to ``x``
     without its time axis, so that ``scale * x + shift`` is ordinary batch norm.
+    ``mean_only=True`` keeps only the shift (for layers whose weights sit on a
+    per-layer k-bit grid, which a per-channel scale would break).
     """
 
-    def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5):
+    def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5,
+                 mean_only: bool = False):
         super().__init__()
         self.num_features = num_features
+        self.mean_only = mean_only
         self.momentum = momentum
         self.eps = eps
         self.weight = torch.nn.Parameter(torch.ones(num_features))
@@ -52,5 +56,7 @@ class BatchNorm(torch.nn.Module):
         """Per-channel ``(scale, shift)`` of the normalisation (running stats by default)."""
         mean = self.running_mean if mean is None else mean
         var = self.running_var if var is None else var
+        if self.mean_only:  # lava-dl's MeanOnlyBatchNorm: shift only, no per-channel scale
+            return torch.ones_like(mean), self.bias - mean
         scale = self.weight / torch.sqrt(var + self.eps)
         return scale, self.bias - scale * mean

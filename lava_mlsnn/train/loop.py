@@ -110,6 +110,9 @@ def fit(net: Network, train_loader: Iterable, epochs: int, lr: float = 3e-3,
         torch.set_rng_state(state["rng"])
     for epoch in range(start, epochs):
         net.train()
+        for m in net.modules():  # schedules such as the binary quantizer's EDE sharpness
+            if hasattr(m, "set_progress"):
+                m.set_progress(epoch / max(epochs - 1, 1))
         total, correct, loss_sum = 0, 0, 0.0
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress,
                    leave=False)

@@ -1,0 +1,65 @@
+"""Event data for lava-mlsnn: the embedded digits DVS set, tonic data sets, framing, caching.
+
+Typical use::
+
+    from lava_mlsnn.data import load_dataset, framing, FramedDataset
+
+    train = load_dataset("digits", split="train")           # or "dvsgesture", root=...
+    frames = framing(train.sensor_size, n_time_bins=1, clip=15)
+    data = FramedDataset(train, frames, cache_dir="runs/cache")
+    x, label = data[0]    # int64 tensor [T, 2, H, W], int
+
+Events are numpy structured arrays of :data:`EVENT_DTYPE` (int64 ``x, y, t, p``,
+t in microseconds, sorted by t), the dtype of tonic's N-MNIST.
+"""
+from .cache import FramedDataset, cache_key
+from .digits_dvs import DIGIT_CLASSES, DigitsDVS
+from .dvs_sim import DigitsDVSConfig, RenderedDigits, render_digits_dvs, saccade_path
+from .events import (
+    EVENT_DTYPE,
+    SPLITS,
+    EventDataset,
+    make_events,
+    stratified_holdout,
+    to_event_array,
+)
+from .tonic_sets import (
+    DATASET_NAMES,
+    CIFAR10DVSDataset,
+    DatasetNotFoundError,
+    DVSGestureDataset,
+    NMNISTDataset,
+    TonicEventDataset,
+    load_dataset,
+)
+from .transforms import Compose, Downsample, ToCountFrames, ToEventArray, framing, to_slayer
+
+__all__ = [
+    "CIFAR10DVSDataset",
+    "Compose",
+    "DATASET_NAMES",
+    "DIGIT_CLASSES",
+    "DVSGestureDataset",
+    "DatasetNotFoundError",
+    "DigitsDVS",
+    "DigitsDVSConfig",
+    "Downsample",
+    "EVENT_DTYPE",
+    "EventDataset",
+    "FramedDataset",
+    "NMNISTDataset",
+    "RenderedDigits",
+    "SPLITS",
+    "ToCountFrames",
+    "ToEventArray",
+    "TonicEventDataset",
+    "cache_key",
+    "framing",
+    "load_dataset",
+    "make_events",
+    "render_digits_dvs",
+    "saccade_path",
+    "stratified_holdout",
+    "to_event_array",
+    "to_slayer",
+]

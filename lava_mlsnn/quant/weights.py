@@ -1,0 +1,131 @@
+"""Weight quantizers (Q-SNN, Wei et al. 2024), used as a synapse's ``pre_hook_fx``.
+
+Each quantizer maps real weights to ``q * unit`` with ``q`` on a k-bit integer grid
+and one real ``unit`` per layer, so the exported layer can declare ``weightBits``
+and ``weightScale`` (DESIGN §5): every integer weight is ``q * weightScale``.
+
+* :class:`BinaryWeight` -- WS-DR's weight half: each output channel is
+  standardized (zero mean, unit std: half the weights positive, the maximal-entropy
+  binary distribution), then ``sign`` times a per-layer power-of-two scale. The
+  backward pass is the Error Decay Estimator, ``k t (1 - tanh^2(t w))``, whose
+  sharpness ``t`` grows from 0.1 to 10 over training (:meth:`set_progress`).
+* :class:`UniformWeight` -- k-bit symmetric uniform grid with a per-layer scale
+  ``max|w| / (2^(k-1) - 1)`` and a straight-through gradient.
+"""
+from __future__ import annotations
+
+import math
+from typing import Tuple
+
+import torch
+
+
+def _standardize(w: torch.Tensor) -> torch.Tensor:
+    dims = tuple(range(1, w.dim()))
+    centred = w - w.mean(dim=dims, keepdim=True)
+    return centred / (centred.std(dim=dims, keepdim=True) + 1e-8)
+
+
+class _EDESign(torch.autograd.Function):
+    """``sign`` (with sign(0) = +1) whose gradient is the Error Decay Estimator."""
+
+    @staticmethod
+    def forward(ctx, w: torch.Tensor, t: float, k: float) -> torch.Tensor:
+        ctx.save_for_backward(w)
+        ctx.t, ctx.k = t, k
+        return torch.where(w >= 0, torch.ones_like(w), -torch.ones_like(w))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (w,) = ctx.saved_tensors
+        return grad * ctx.k * ctx.t * (1 - torch.tanh(ctx.t * w) ** 2), None, None
+
+
+class _RoundSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return torch.round(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return grad
+
+
+class BinaryWeight(torch.nn.Module):
+    """1-bit weights: ``sign(standardize_per_channel(w)) * 2^round(log2(mean|w_hat|))``.
+
+    Parameters
+    ----------
+    t_start, t_end : float
+        EDE sharpness at the start and end of training (Q-SNN: 0.1 -> 10).
+    """
+
+    bits = 1
+
+    def __init__(self, t_start: float = 0.1, t_end: float = 10.0):
+        super().__init__()
+        self.t_start, self.t_end = float(t_start), float(t_end)
+        self.progress = 0.0
+
+    def set_progress(self, fraction: float) -> None:
+        """Training progress in [0, 1]: ``t = t_start (t_end/t_start)^fraction``."""
+        self.progress = min(max(float(fraction), 0.0), 1.0)
+
+    @property
+    def t(self) -> float:
+        return self.t_start * (self.t_end / self.t_start) ** self.progress
+
+    @property
+    def k(self) -> float:
+        return max(1.0 / self.t, 1.0)
+
+    def _unit(self, w_hat: torch.Tensor) -> float:
+        return float(2.0 ** round(math.log2(float(w_hat.abs().mean().clamp_min(1e-8)))))
+
+    def forward(self, w: torch.Tensor, descale: bool = False) -> torch.Tensor:
+        w_hat = _standardize(w)
+        return _EDESign.apply(w_hat, self.t, self.k) * self._unit(w_hat.detach())
+
+    @torch.no_grad()
+    def integer_grid(self, w: torch.Tensor) -> Tuple[torch.Tensor, float]:
+        """``(q, unit)`` with ``q`` in {-1, +1} and ``forward(w) == q * unit``."""
+        w_hat = _standardize(w.detach())
+        return torch.where(w_hat >= 0, 1.0, -1.0).to(torch.float64), self._unit(w_hat)
+
+
+class UniformWeight(torch.nn.Module):
+    """k-bit symmetric uniform weights, per-layer scale, straight-through gradient.
+
+    Parameters
+    ----------
+    bits : int
+        2..8; the grid is ``|q| <= 2^(bits-1) - 1``.
+    """
+
+    def __init__(self, bits: int = 8):
+        super().__init__()
+        if not 2 <= bits <= 8:
+            raise ValueError(f"UniformWeight bits must be in 2..8, got {bits}")
+        self.bits = int(bits)
+        self.qmax = 2 ** (self.bits - 1) - 1
+
+    def set_progress(self, fraction: float) -> None:
+        """Uniform grids have no schedule (kept for a common interface)."""
+
+    def _unit(self, w: torch.Tensor) -> float:
+        return float(w.detach().abs().max().clamp_min(1e-8)) / self.qmax
+
+    def forward(self, w: torch.Tensor, descale: bool = False) -> torch.Tensor:
+        unit = self._unit(w)
+        return torch.clamp(_RoundSTE.apply(w / unit), -self.qmax, self.qmax) * unit
+
+    @torch.no_grad()
+    def integer_grid(self, w: torch.Tensor) -> Tuple[torch.Tensor, float]:
+        unit = self._unit(w)
+        return torch.clamp(torch.round(w.detach() / unit), -self.qmax, self.qmax) \
+            .to(torch.float64), unit
+
+
+def weight_quantizer(bits: int) -> torch.nn.Module:
+    """``BinaryWeight`` for 1 bit, ``UniformWeight(bits)`` for 2..8."""
+    return BinaryWeight() if bits == 1 else UniformWeight(bits)
