@@ -19,3 +19,18 @@ def quiet_import(name: str) -> ModuleType:
         return sys.modules[name]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         return importlib.import_module(name)
+
+
+def import_lava_runtime() -> ModuleType:
+    """Import Lava's runtime, whatever fixed the multiprocessing start method first.
+
+    Lava calls ``multiprocessing.set_start_method('fork')`` at import and fails with
+    "context has already been set" when anything (tqdm's lock, a DataLoader) has
+    already chosen one. Clearing the choice first lets Lava make its own.
+    """
+    name = "lava.magma.runtime.message_infrastructure.multiprocessing"
+    if name not in sys.modules:
+        import multiprocessing
+        if multiprocessing.get_start_method(allow_none=True) is not None:
+            multiprocessing.set_start_method(None, force=True)
+    return quiet_import(name)

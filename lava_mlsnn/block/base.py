@@ -68,8 +68,11 @@ def fold_weights(w_real: torch.Tensor, norm, in_scale: float, neuron, readout: b
     ``q * weightScale``; ``weightScale`` takes the largest value that fits 8 bits
     (or, with a quantized membrane, the one that makes ``c * theta`` a power of
     two). Per-channel BatchNorm scales cannot fold into a per-layer grid: such layers
-    need ``norm='mean_only'``. 8-bit quantizers fold like free weights, rounded to
-    even integers (``|q| <= 127``, ``weightScale = 2``).
+    need ``norm='mean_only'``. 8-bit quantizers fold like free weights.
+
+    Integer weights are always even: Loihi 2 stores a mixed-sign 8-bit weight as
+    ``2 * m`` with ``m`` in [-128, 127] (lava-dl's ``quantize_8bit`` grid), so an odd
+    weight would not survive deployment.
 
     Parameters
     ----------
@@ -98,11 +101,11 @@ def fold_weights(w_real: torch.Tensor, norm, in_scale: float, neuron, readout: b
                              "per-channel BatchNorm scale cannot fold into a per-layer grid")
         q, unit = quantizer.integer_grid(w_real)
         qmax = float(q.abs().max()) or 1.0
-        ws = int(fixed.LOIHI_WEIGHT_MAX // qmax)
+        ws = 2 * int(fixed.LOIHI_WEIGHT_MAX // (2 * qmax))
         k = None if readout else theta / (unit * in_scale)  # c * theta = ws * k
         if pow2:
             v_th_mant = pow2_floor(ws * k)
-            ws = int(np.clip(round(v_th_mant / k), 1, ws))
+            ws = int(np.clip(2 * round(v_th_mant / k / 2), 2, ws))
         elif not readout:
             v_th_mant = int(np.clip(round(ws * k), 1, MAX_V_TH_MANT))
         c = ws / (unit * in_scale)
@@ -118,8 +121,7 @@ def fold_weights(w_real: torch.Tensor, norm, in_scale: float, neuron, readout: b
             v_th_mant = pow2_floor(c * theta) if pow2 else \
                 int(np.clip(np.floor(c * theta), 1, MAX_V_TH_MANT))
             c = v_th_mant / theta
-        step = 2 if bits == 8 else 1
-        w_int = torch.clamp(torch.round(w * c / step) * step, fixed.LOIHI_WEIGHT_MIN,
+        w_int = torch.clamp(torch.round(w * c / 2) * 2, fixed.LOIHI_WEIGHT_MIN,
                             fixed.LOIHI_WEIGHT_MAX)
         wbits, wscale = (8, 2) if bits == 8 else (0, 0)
     bias = None if shift is None else torch.round(shift * c).to(torch.int64).numpy()

@@ -181,8 +181,8 @@ class ResidualBlock(torch.nn.Module):
             v_th_mant = pow2_floor(c * theta) if self.join_neuron.v_quant is not None \
                 else int(np.clip(np.floor(c * theta), 1, MAX_V_TH_MANT))
             c = v_th_mant / theta
-            ints = [torch.clamp(torch.round(w * c), fixed.LOIHI_WEIGHT_MIN,
-                                fixed.LOIHI_WEIGHT_MAX) for w, _ in eff]
+            ints = [torch.clamp(torch.round(w * c / 2) * 2, fixed.LOIHI_WEIGHT_MIN,
+                                fixed.LOIHI_WEIGHT_MAX) for w, _ in eff]  # even: Loihi grid
             bias = sum(torch.round(s * c) for _, s in eff if s is not None)
             bias = None if isinstance(bias, int) else \
                 bias.to(torch.int64).numpy().reshape(-1, 1, 1)

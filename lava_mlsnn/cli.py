@@ -1,0 +1,399 @@
+"""The ``lava-mlsnn`` command (DESIGN §7): validate, inspect, simulate, demo.
+
+Error contract (scripts and tests outside the project rely on it): a bad input
+(missing or corrupt file, a value the format forbids, a wrong input array) exits
+with status 2 and exactly one line on stderr naming the problem -- ``validate``
+prints every problem of a network file, one per line -- with no traceback and no
+partial output file. Unexpected failures print one line and exit 1; set
+``LAVA_MLSNN_DEBUG=1`` to see their traceback instead.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import warnings
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .netx.report import format_table
+
+PROG = "lava-mlsnn"
+DEBUG_ENV = "LAVA_MLSNN_DEBUG"
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class CliError(Exception):
+    """A failure the command reports in one line, with its exit status."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def _one_line(text: object) -> str:
+    """Collapse a message onto one line (library errors may hold newlines)."""
+    return " ".join(str(text).split())
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {_one_line(message)}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- loading
+def _load_network(path: str):
+    """Read a network file, turning every failure into one :class:`CliError` line."""
+    from .netx.hdf5 import FormatError, read_network
+    try:
+        return read_network(path)
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file") from None
+    except FormatError as err:
+        more = len(err.problems) - 1
+        hint = f" (and {more} more; run '{PROG} validate {path}')" if more > 0 else ""
+        raise CliError(f"{path}: invalid network: {err.problems[0]}{hint}") from None
+
+
+def _load_input(path: str) -> np.ndarray:
+    """Load ``X.npy`` as int64, rejecting anything that is not an integer array."""
+    if not os.path.exists(path):
+        raise CliError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise CliError(f"{path}: is a directory, expected a .npy file")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise CliError(f"{path}: not a readable .npy array ({_one_line(err)})") from None
+    if isinstance(arr, np.lib.npyio.NpzFile):
+        arr.close()
+        raise CliError(f"{path}: is an .npz archive, expected a single .npy array")
+    if arr.dtype.kind not in "biuf":
+        raise CliError(f"{path}: dtype {arr.dtype} is not an integer array")
+    if arr.dtype.kind == "f" and arr.size and (
+            not np.all(np.isfinite(arr)) or np.any(arr != np.trunc(arr))):
+        raise CliError(f"{path}: input must hold integers (event counts / payloads), "
+                       f"found non-integer values of dtype {arr.dtype}")
+    if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
+        raise CliError(f"{path}: values exceed the int64 range")
+    return arr.astype(np.int64)
+
+
+def _write_npz(path: str, arrays: Dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path`` atomically: a temp file beside it, then rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".lava-mlsnn-", suffix=".npz.tmp", dir=directory)
+    except OSError as err:
+        raise CliError(f"{path}: cannot write ({_one_line(err)})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:  # a file object keeps numpy from renaming to .npz
+            np.savez_compressed(f, **arrays)
+        os.replace(tmp, path)
+    except OSError as err:
+        raise CliError(f"{path}: cannot write ({_one_line(err)})", EXIT_FAILURE) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+# --------------------------------------------------------------------------- formatting
+def _shape(shape) -> str:
+    return "x".join(str(int(s)) for s in shape) if shape is not None else "?"
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def _layer_rows(spec) -> List[List[object]]:
+    from .netx.report import layer_fan_in, layer_synapses, layer_weights, weight_bits
+    rows = []
+    for i, layer in enumerate(spec.layers):
+        p = layer.neuron
+        ntype = p.type if p is not None and p.type != "INPUT" else "-"
+        levels = {"MLSN": getattr(p, "levels", 0), "CUBA": 1,
+                  "INPUT": spec.input_levels}.get(getattr(p, "type", None), "-")
+        vth = p.v_th_mant if p is not None and p.type in ("MLSN", "CUBA") else "-"
+        w = layer_weights(layer)
+        wrange = f"[{int(w.min())}, {int(w.max())}]" if w.size else "-"
+        bits = weight_bits(layer) or "-"
+        if layer.weight_scale:
+            bits = f"{bits} (s={layer.weight_scale})"
+        exps = sorted({int(b.synapse.weight_exp) for b in layer.branches})
+        src = ",".join("in" if s < 0 else str(s) for s in layer.sources)
+        syn = layer_synapses(spec, i) if layer.branches else 0
+        rows.append([i, layer.type, src, _shape(layer.shape), ntype, levels, vth, wrange, bits,
+                     ",".join(map(str, exps)) or "-", f"{layer.size:,}",
+                     f"{syn:,}" if layer.branches else "-",
+                     layer_fan_in(layer) if layer.branches else "-"])
+    return rows
+
+
+def _summary(spec, path: str) -> List[str]:
+    from .netx.report import layer_synapses, neuron_support
+    kind = "stock lava-dl NetX network" if spec.stock else "lava-mlsnn network"
+    types = ", ".join(layer.type for layer in spec.layers)
+    neurons = sum(layer.size for layer in spec.layers if layer.type not in ("input", "flatten"))
+    synapses = sum(layer_synapses(spec, i) for i in range(len(spec.layers)))
+    weights = sum(int(np.asarray(b.synapse.weight).size)
+                  for layer in spec.layers for b in layer.branches)
+    last = spec.layers[-1]
+    out_type = last.neuron.type if last.neuron is not None else last.type
+    support: Dict[str, List[str]] = {}
+    for row in neuron_support(spec):
+        support.setdefault(row["support"], []).append(str(row["layer"]))
+    loihi = "; ".join(f"{k}: layers {', '.join(v)}" for k, v in support.items())
+    classes = f"{len(spec.classes)} ({', '.join(spec.classes[:10])}" \
+        f"{', ...' if len(spec.classes) > 10 else ''})" if spec.classes else "-"
+    return [f"{path}: valid {kind}",
+            f"  layers     {len(spec.layers)}: {types}",
+            f"  neurons    {neurons:,} (input layer excluded)",
+            f"  synapses   {synapses:,} connections, {weights:,} weights",
+            f"  input      {_shape(spec.input_shape)}, payload 0..{spec.input_levels}",
+            f"  timesteps  {spec.timesteps or 'unknown'}",
+            f"  classes    {classes}",
+            f"  output     layer {spec.output_index} ({out_type}), shape {_shape(last.shape)}",
+            f"  Loihi 2    {loihi}"]
+
+
+def _warning_lines(spec) -> List[str]:
+    from .netx.report import deployment_warnings
+    warns = deployment_warnings(spec)
+    if not warns:
+        return ["deployment warnings: none"]
+    return [f"deployment warnings ({len(warns)}):"] + [f"  - {w}" for w in warns]
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .netx.hdf5 import FormatError, read_network
+    try:
+        spec = read_network(args.net)
+    except FileNotFoundError:
+        raise CliError(f"{args.net}: no such file") from None
+    except FormatError as err:
+        for problem in err.problems:  # every problem, one per line
+            _error(f"{args.net}: {problem}")
+        return EXIT_USAGE
+    print("\n".join(_summary(spec, args.net) + _warning_lines(spec)))
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .metrics.memory import memory_footprint
+    from .netx.report import neuron_support, resource_estimate
+    spec = _load_network(args.net)
+    out = _summary(spec, args.net) + ["", "layers"]
+    out.append(format_table(["#", "type", "source", "shape", "neuron", "levels", "vThMant",
+                             "weights", "wbits", "wexp", "neurons", "synapses", "fan-in"],
+                            _layer_rows(spec)))
+    out.append("  (wbits: declared weightBits, else the signed bits the integer weights need; "
+               "s = weightScale)")
+    out += ["", "Loihi 2 neuron support"]
+    out.append(format_table(["#", "neuron", "support", "mapping"],
+                            [[r["layer"], r["neuron"], r["support"], r["how"]]
+                             for r in neuron_support(spec)]))
+    res = resource_estimate(spec)
+    out += ["", "Loihi 2 resources (estimate)"]
+    out.append(format_table(["#", "neurons", "synapses", "wbits", "synapse mem", "cores"],
+                            [[r["layer"], f"{r['neurons']:,}", f"{r['synapses']:,}",
+                              r["weight_bits"], _bytes(r["synapse_bytes"]), r["cores"]]
+                             for r in res["layers"]]))
+    out.append(f"  total: {res['neurons']:,} neurons, {res['synapses']:,} synapses, "
+               f"{_bytes(res['synapse_bytes'])} synaptic memory, ~{res['cores']} cores "
+               f"(~{res['chips']} chip{'s' if res['chips'] > 1 else ''})")
+    out += [f"  assumption: {a}" for a in res["assumptions"]]
+    out += [""] + _warning_lines(spec)
+    mem = memory_footprint(spec)
+    out += ["", "memory footprint (quantized vs FP32)"]
+    out.append(format_table(
+        ["#", "weights", "wbits", "weight mem", "bias mem", "state", "state mem", "total",
+         "FP32"],
+        [[r["layer"], f"{r['weights']:,}", r["weight_bits"] if r["weights"] else "-",
+          _bytes(r["weight_bytes"] + r["scale_bytes"]), _bytes(r["bias_bytes"]),
+          ",".join(r["state"]) + (f" ({r['state_bits']} b)" if r["state"] else "-"),
+          _bytes(r["state_bytes"]), _bytes(r["bytes"]), _bytes(r["fp32_bytes"])]
+         for r in mem["layers"]]))
+    out.append(f"  total: {_bytes(mem['total_bytes'])} quantized (weights "
+               f"{_bytes(mem['weight_bytes'] + mem['scale_bytes'])}, biases "
+               f"{_bytes(mem['bias_bytes'])}, state {_bytes(mem['state_bytes'])}) vs "
+               f"{_bytes(mem['fp32_total_bytes'])} in FP32: {mem['ratio']:.1f}x smaller")
+    print("\n".join(out))
+    return 0
+
+
+def _simulate(spec, x: np.ndarray, backend: str, batch_size: int) -> Dict[int, np.ndarray]:
+    if backend == "lava":
+        try:
+            from .netx.lava_runner import run_lava
+        except ImportError as err:
+            raise CliError(f"the lava backend is not available ({_one_line(err)})",
+                           EXIT_FAILURE) from None
+        res = run_lava(spec, x, record=None, progress=sys.stderr.isatty())
+        return {int(i): np.asarray(v, dtype=np.int64) for i, v in res.items()}
+    from .netx.emulator import emulate
+    parts: Dict[int, List[np.ndarray]] = {}
+    for start in range(0, x.shape[0], batch_size):  # bounded working memory for big B
+        for i, v in emulate(spec, x[start:start + batch_size]).items():
+            parts.setdefault(i, []).append(v.numpy())
+    return {i: np.concatenate(v) for i, v in parts.items()}
+
+
+def _class_lines(spec, out: np.ndarray) -> List[str]:
+    last = spec.layers[-1]
+    ntype = last.neuron.type if last.neuron is not None else None
+    if len(last.shape) != 1 or not (ntype == "READOUT" or spec.classes):
+        return []
+    if ntype == "READOUT":
+        pred, how = out[:, -1].argmax(-1), "argmax of v at the last step"
+    else:
+        pred, how = out.sum(axis=1).argmax(-1), "argmax of the payload summed over time"
+    counts = np.bincount(pred, minlength=last.shape[0])
+    names = spec.classes if spec.classes and len(spec.classes) == last.shape[0] else None
+    rows = [[c] + ([names[c]] if names else []) + [int(n)] for c, n in enumerate(counts)
+            if n or last.shape[0] <= 20]
+    headers = ["class"] + (["name"] if names else []) + ["samples"]
+    return [f"predicted classes ({how}):", format_table(headers, rows)]
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .netx.emulator import check_input
+    spec = _load_network(args.net)
+    x = _load_input(args.input)
+    if args.out and os.path.isdir(args.out):
+        raise CliError(f"{args.out}: is a directory, expected an output file name")
+    try:
+        check_input(spec, x)
+    except ValueError as err:
+        raise CliError(f"{args.input}: {_one_line(err)}") from None
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise CliError(f"{args.input}: input {tuple(x.shape)} has no samples or no steps")
+    start = time.perf_counter()
+    try:
+        res = _simulate(spec, x, args.backend, args.batch_size)
+    except ValueError as err:  # e.g. sums too large to be exact in float64
+        raise CliError(f"simulation failed: {_one_line(err)}", EXIT_FAILURE) from None
+    elapsed = time.perf_counter() - start
+    last = spec.output_index
+    batch, steps = x.shape[:2]
+    out_layer = spec.layers[last]
+    out_kind = out_layer.neuron.type if out_layer.neuron is not None else out_layer.type
+    lines = [f"simulated {batch} sample{'s' * (batch != 1)} x {steps} step"
+             f"{'s' * (steps != 1)} with the {args.backend} backend in {elapsed:.2f} s "
+             f"({batch / max(elapsed, 1e-9):.1f} samples/s)",
+             f"output: layer {last} ({out_kind}), array {list(res[last].shape)}"]
+    lines += _class_lines(spec, res[last])
+    if args.out:
+        arrays = {f"layer_{i}": res[i] for i in sorted(res)}
+        arrays["output"] = res[last]
+        _write_npz(args.out, arrays)
+        lines.append(f"wrote {args.out}: layer_0..layer_{last}, output")
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_demo(argv: Sequence[str]) -> int:
+    import importlib
+    try:
+        demo = importlib.import_module(f"{__package__}.demo")
+    except ModuleNotFoundError as err:
+        if err.name != f"{__package__}.demo":  # a missing dependency of the demo: a real bug
+            raise
+        raise CliError("the demo is not available in this installation "
+                       "(lava_mlsnn.demo is missing)", EXIT_FAILURE) from None
+    try:
+        rc = demo.main(list(argv))
+    except SystemExit as ex:  # the demo's own argparse
+        rc = ex.code
+    return rc if isinstance(rc, int) else (0 if rc is None else EXIT_FAILURE)
+
+
+# --------------------------------------------------------------------------- entry point
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command's argument parser (``demo`` arguments are forwarded untouched)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Multi-level spiking networks for Loihi 2: check, inspect and "
+        f"run NetX-style HDF5 networks. Set {DEBUG_ENV}=1 to see tracebacks.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p = sub.add_parser("validate", help="check a network file: summary, or every problem")
+    p.add_argument("net", metavar="NET.h5")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("inspect", help="layer table, Loihi 2 constraints/resources, memory")
+    p.add_argument("net", metavar="NET.h5")
+    p.set_defaults(func=cmd_inspect)
+    p = sub.add_parser("simulate", help="run a network on an input array")
+    p.add_argument("net", metavar="NET.h5")
+    p.add_argument("--input", required=True, metavar="X.npy",
+                   help="integer array [B, T, *inputShape] (torch order)")
+    p.add_argument("--backend", choices=("emulator", "lava"), default="emulator",
+                   help="batched integer emulator (default) or Lava's CPU simulator (fixed_pt)")
+    p.add_argument("--out", metavar="OUT.npz",
+                   help="write layer_<i> [B, T, *shape] and output arrays here")
+    p.add_argument("--batch-size", type=_positive_int, default=256, metavar="N",
+                   help="samples per emulator batch (default 256)")
+    p.set_defaults(func=cmd_simulate)
+    sub.add_parser("demo", help="train, export and run the embedded DVS demo "
+                   f"(see '{PROG} demo --help')", add_help=False)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command; returns the exit status (0 ok, 2 bad input, 1 failure)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    # Library warnings would break the one-line error contract: collect them and
+    # print lava-mlsnn's own only after a successful run.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            if argv and argv[0] == "demo":
+                rc = cmd_demo(argv[1:])
+            else:
+                parser = build_parser()
+                try:
+                    args = parser.parse_args(argv)
+                except SystemExit as ex:  # usage errors (2) and --help (0)
+                    return ex.code if isinstance(ex.code, int) else EXIT_USAGE
+                if args.command is None:
+                    parser.print_help(sys.stderr)
+                    return EXIT_USAGE
+                rc = args.func(args)
+        except CliError as err:
+            _error(err.message)
+            return err.code
+        except KeyboardInterrupt:
+            _error("interrupted")
+            return 130
+        except Exception as err:  # noqa: BLE001 -- the one-line contract holds for bugs too
+            if debug:
+                raise
+            _error(f"unexpected {type(err).__name__}: {_one_line(err)} "
+                   f"(set {DEBUG_ENV}=1 for a traceback)")
+            return EXIT_FAILURE
+    for w in caught:  # third-party chatter (Lava, torch) only in debug mode
+        if debug or f"{os.sep}lava_mlsnn{os.sep}" in str(w.filename):
+            print(f"{PROG}: warning: {_one_line(w.message)}", file=sys.stderr)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

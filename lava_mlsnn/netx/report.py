@@ -1,0 +1,359 @@
+"""Loihi 2 deployment report of a network: constraints, neuron support, resources.
+
+Everything here reads a :class:`~lava_mlsnn.netx.spec.NetworkSpec`; nothing
+changes it. The simulators (emulator, Lava fixed_pt) run any network the format
+accepts; this module says what a Loihi 2 chip would additionally require
+(DESIGN §8). Its limits come from Lava's declared fixed-point precisions
+(``lava.proc.lif``: ``vth`` 17 bits, ``bias_mant`` 13 bits, decays 12 bits,
+states 24 bits; ``lava.utils.weightutils``: 8-bit weights) and from Intel's
+published Loihi 2 figures; core counts are estimates, not a mapper's result.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..fixed import DECAY_ONE, SAT_MAX, SynapseSpec
+from .spec import INPUT, LayerSpec, NetworkSpec
+
+# Published Loihi 2 figures (Intel Loihi 2 brief): 128 neuro-cores per chip, up to
+# 8192 neurons per core. Synaptic memory per core is taken as 128 KiB (an assumption:
+# Intel describes the core memory as flexibly shared between synapses and state).
+NEURONS_PER_CORE = 8192
+SYN_BYTES_PER_CORE = 128 * 1024
+CORES_PER_CHIP = 128
+MAX_DELAY = 62
+MSG_BITS = 24
+VTH_MAX = (1 << 17) - 1          # LIF vth: unsigned 17 bits
+BIAS_MIN, BIAS_MAX = -(1 << 12), (1 << 12) - 1   # bias_mant: signed 13 bits
+DECAY_MAX = (1 << 12) - 1        # du, dv: 12 bits
+DEFAULT_WEIGHT_BITS = 8
+
+ASSUMPTIONS = [
+    f"at most {NEURONS_PER_CORE} neurons per neuro-core and {CORES_PER_CHIP} cores per chip "
+    "(Intel's published Loihi 2 figures)",
+    f"{SYN_BYTES_PER_CORE // 1024} KiB of synaptic memory per core, each synapse stored at its "
+    f"layer's weight bits ({DEFAULT_WEIGHT_BITS} if weightBits is not declared); neuron state, "
+    "routing tables and microcode are not counted",
+    "conv and pool synapses counted expanded (one per connection, padding excluded): an upper "
+    "bound, as Loihi 2's shared/convolutional encodings can store a kernel once per core",
+    "each layer gets cores of its own; input and flatten layers use none (the input is sent "
+    "from the host)",
+]
+
+
+# --------------------------------------------------------------------------- per-layer facts
+def synapse_count(syn: SynapseSpec, in_shape) -> int:
+    """Connections of one synapse from a source of ``in_shape`` (padding excluded)."""
+    if syn.kind == "dense":
+        return int(syn.weight.size)
+    if syn.kind == "identity":
+        return int(np.prod(in_shape))
+    # Number of real (non-padding) taps per output pixel, from a convolution of ones.
+    _, h, w = (int(s) for s in in_shape)
+    if syn.kind == "conv":
+        kernel, dil = tuple(syn.weight.shape[2:]), syn.dilation
+        per_tap = int(syn.weight.shape[0]) * int(syn.weight.shape[1])
+    else:
+        kernel, dil = syn.kernel, (1, 1)
+        per_tap = int(in_shape[0])
+    taps = F.conv2d(torch.ones(1, 1, h, w, dtype=torch.float64),
+                    torch.ones(1, 1, *kernel, dtype=torch.float64),
+                    stride=syn.stride, padding=syn.padding, dilation=dil)
+    return per_tap * int(taps.sum().item())
+
+
+def layer_synapses(spec: NetworkSpec, index: int) -> int:
+    """Connections into layer ``index`` (0 if a source shape is unknown)."""
+    total = 0
+    for br in spec.layers[index].branches:
+        try:
+            total += synapse_count(br.synapse, spec.source_shape(br.source))
+        except ValueError:  # stock file that reads the network input of unknown shape
+            return 0
+    return total
+
+
+def layer_fan_in(layer: LayerSpec) -> int:
+    """Largest number of source values summed into one neuron."""
+    return sum(br.synapse.fan_in() for br in layer.branches)
+
+
+def layer_weights(layer: LayerSpec, kinds=("dense", "conv", "pool", "identity")) -> np.ndarray:
+    """Every weight of a layer's synapses of the given kinds, flattened (int64)."""
+    parts = [np.asarray(br.synapse.weight, dtype=np.int64).ravel() for br in layer.branches
+             if br.synapse.kind in kinds]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def weight_bits(layer: LayerSpec) -> int:
+    """Declared ``weightBits``, else the signed bits the integer weights need."""
+    if layer.weight_bits:
+        return int(layer.weight_bits)
+    w = layer_weights(layer)
+    if w.size == 0:
+        return 0
+    # Two's complement: k bits hold [-2**(k-1), 2**(k-1) - 1].
+    return max(int(w.max()).bit_length(), (-int(w.min()) - 1).bit_length()) + 1
+
+
+def payload_bounds(spec: NetworkSpec) -> Dict[int, int]:
+    """Worst-case ``|payload|`` each layer can send (``-1``: the network input).
+
+    The network input is taken as bounded by ``inputLevels``; a READOUT sends its
+    24-bit ``v``; a PASS layer its saturated worst-case current.
+    """
+    bound: Dict[int, int] = {INPUT: int(spec.input_levels)}
+    for i, layer in enumerate(spec.layers):
+        t = layer.neuron.type if layer.neuron is not None else None
+        if layer.type == "flatten":
+            bound[i] = bound[layer.source]
+        elif t == "INPUT":
+            bound[i] = int(spec.input_levels)
+        elif t == "MLSN":
+            bound[i] = int(layer.neuron.levels)
+        elif t == "CUBA":
+            bound[i] = 1
+        elif t == "READOUT":
+            bound[i] = SAT_MAX
+        else:
+            bound[i] = min(SAT_MAX, current_bound(layer, bound))
+    return bound
+
+
+def current_bound(layer: LayerSpec, bounds: Dict[int, int]) -> int:
+    """Worst-case ``|a|`` of a layer before the 24-bit saturation."""
+    total = 0
+    for br in layer.branches:
+        w = int(np.abs(np.asarray(br.synapse.weight)).max(initial=0))
+        raw = w * br.synapse.fan_in() * bounds[br.source]
+        e = int(br.synapse.weight_exp)
+        total += raw << e if e >= 0 else -((-raw) >> -e)  # ceil for right shifts
+    return total
+
+
+def payload_bits(layer: LayerSpec, bound: int) -> int:
+    """Message bits a layer's payload needs (signed for READOUT and PASS)."""
+    signed = layer.neuron is not None and layer.neuron.type in ("READOUT", "PASS")
+    return max(1, int(bound).bit_length() + (1 if signed else 0))
+
+
+# --------------------------------------------------------------------------- weights
+def _lava_loadable(w: np.ndarray) -> bool:
+    """Whether Lava's 8-bit weights hold ``w`` unchanged (``lava.utils.weightutils``).
+
+    Single-sign weights may use all 8 bits (0..255); mixed-sign ones are stored as
+    ``2 * m`` with an 8-bit signed ``m``, i.e. even values in [-256, 254].
+    """
+    if w.size == 0 or (w.min() >= 0 and w.max() <= 255) or (w.max() <= 0 and w.min() >= -255):
+        return True
+    return bool(w.min() >= -256 and w.max() <= 254 and not np.any(w & 1))
+
+
+def weight_rescale(w: np.ndarray) -> Optional[int]:
+    """Shift ``j`` such that ``w * 2**j`` with ``weightExp - j`` is Lava-loadable.
+
+    Returns ``0`` when the weights load as they are, the ``j`` of smallest magnitude
+    otherwise, or ``None`` when no power-of-two rescale represents them exactly.
+    """
+    w = np.asarray(w, dtype=np.int64).ravel()
+    nz = np.abs(w[w != 0])
+    common = int(np.min(nz & -nz)).bit_length() - 1 if nz.size else 0  # shared factor 2**common
+    for j in sorted(range(-common, 9), key=abs):
+        if _lava_loadable(w << j if j >= 0 else w >> -j):
+            return j
+    return None
+
+
+def _grid_violations(layer: LayerSpec) -> Optional[str]:
+    """How a layer breaks its declared ``weightBits``/``weightScale`` grid, if it does."""
+    k = int(layer.weight_bits)
+    if not k:
+        return None
+    if not 1 <= k <= 8:
+        return f"weightBits {k} is outside 1..8"
+    scale = int(layer.weight_scale) or 1
+    w = layer_weights(layer, ("dense", "conv"))
+    q, rem = np.divmod(w, scale)
+    bad = rem != 0
+    bad |= (np.abs(q) != 1) if k == 1 else (np.abs(q) > (1 << (k - 1)) - 1)
+    if not np.any(bad):
+        return None
+    grid = "{-1, 1}" if k == 1 else f"|q| <= {(1 << (k - 1)) - 1}"
+    return (f"{int(bad.sum())} of {w.size} weights are not q * weightScale ({scale}) with "
+            f"{grid} as weightBits = {k} declares (e.g. {int(w[bad][0])})")
+
+
+# --------------------------------------------------------------------------- warnings
+def deployment_warnings(spec: NetworkSpec) -> List[str]:
+    """Every value of ``spec`` that Loihi 2 cannot hold or run as written (DESIGN §8).
+
+    None of these stop the simulators, which model the arithmetic exactly.
+    """
+    out: List[str] = []
+    bounds = payload_bounds(spec)
+    depths = spec.depths()
+    if spec.input_levels.bit_length() > MSG_BITS:
+        out.append(f"inputLevels {spec.input_levels} needs more than {MSG_BITS} message bits")
+    for i, layer in enumerate(spec.layers):
+        tag = f"layer {i} ({layer.type})"
+        if layer.branches:
+            _weight_warnings(layer, tag, out)
+        p = layer.neuron
+        if p is not None and p.type not in ("INPUT", "PASS"):
+            _neuron_warnings(p, tag, out)
+        if layer.branches:
+            raw = current_bound(layer, bounds)
+            if raw > SAT_MAX:
+                what = "payload" if p is not None and p.type == "PASS" else "current"
+                out.append(f"{tag}: worst-case {what} {raw} exceeds the 24-bit range and would "
+                           "saturate (fan-in x max |weight| x max source payload)")
+        if p is not None and payload_bits(layer, bounds[i]) > MSG_BITS:
+            out.append(f"{tag}: payload up to {bounds[i]} needs {payload_bits(layer, bounds[i])} "
+                       f"message bits; graded spikes carry at most {MSG_BITS}")
+        if len(layer.branches) > 1:
+            out.append(_join_note(spec, i, depths, tag))
+    return out
+
+
+def _weight_warnings(layer: LayerSpec, tag: str, out: List[str]) -> None:
+    for k, br in enumerate(layer.branches):
+        w = np.asarray(br.synapse.weight, dtype=np.int64).ravel()
+        where = tag + (f" branch {k}" if layer.type == "join" else "")
+        e = int(br.synapse.weight_exp)
+        j = weight_rescale(w)
+        outside = int(np.sum((w < -256) | (w > 254)))
+        if outside:
+            fix = (f"; exact as 8-bit mantissas if stored as weight x 2^{j} with weightExp {e - j}"
+                   if j is not None else "; not representable as an 8-bit mantissa x 2^weightExp")
+            out.append(f"{where}: {outside} of {w.size} weights outside Loihi 2's [-256, 254] "
+                       f"(min {int(w.min())}, max {int(w.max())}){fix}")
+        elif j is None:
+            # In range yet not loadable: odd values together with magnitudes beyond 127.
+            odd = w[(w & 1) == 1]
+            out.append(f"{where}: weights up to |{int(np.abs(w).max())}| with {odd.size} odd "
+                       f"values (e.g. {int(odd[0])}) are not an 8-bit mantissa x 2^weightExp: "
+                       "mixed-sign 8-bit weights are 2*m, m in [-128, 127] (Lava's "
+                       "num_weight_bits=8 drops the lowest bit; exact needs 9 bits)")
+    grid = _grid_violations(layer)
+    if grid:
+        out.append(f"{tag}: {grid}")
+
+
+def _neuron_warnings(p, tag: str, out: List[str]) -> None:
+    if p.type in ("MLSN", "CUBA") and p.v_th_mant > VTH_MAX:
+        out.append(f"{tag}: vThMant {p.v_th_mant} exceeds 17 bits (max {VTH_MAX})")
+    if p.v_decay > DECAY_MAX:
+        out.append(f"{tag}: vDecay {p.v_decay} exceeds 12 bits (max {DECAY_MAX})")
+    # netx maps du = iDecay - 1 for CUBA; an MLSN with iDecay 4096 simply keeps no current.
+    if p.type == "CUBA" and not 1 <= p.i_decay <= DECAY_ONE:
+        out.append(f"{tag}: iDecay {p.i_decay} maps to du = {p.i_decay - 1}, outside 12 bits")
+    if abs(int(p.v_init)) > SAT_MAX:
+        out.append(f"{tag}: vInit {p.v_init} exceeds the 24-bit state")
+    if p.bias is not None:
+        b = np.asarray(p.bias)
+        if b.size and (b.min() < BIAS_MIN or b.max() > BIAS_MAX):
+            out.append(f"{tag}: bias in [{int(b.min())}, {int(b.max())}] exceeds the 13-bit "
+                       f"bias mantissa [{BIAS_MIN}, {BIAS_MAX}] (bias_exp = 6)")
+
+
+def _join_note(spec: NetworkSpec, i: int, depths: List[int], tag: str) -> str:
+    layer = spec.layers[i]
+    lag = [depths[i] - 1 - (0 if b.source == INPUT else depths[b.source]) for b in layer.branches]
+    msg = (f"{tag}: {len(layer.branches)} incoming branches summed on one neuron (not buildable "
+           "by stock lava-dl netx; lava-mlsnn's builder wires them into one input)")
+    if max(lag) > 0:
+        msg += f"; shorter branches need delay lines of {', '.join(map(str, lag))} steps"
+    if max(lag) > MAX_DELAY:
+        msg += f", beyond Loihi 2's axonal delay of {MAX_DELAY}"
+    return msg
+
+
+# --------------------------------------------------------------------------- neurons
+def neuron_support(spec: NetworkSpec) -> List[Dict]:
+    """How each neuron layer maps onto Loihi 2.
+
+    Returns
+    -------
+    list of dict
+        ``{'layer', 'neuron', 'support', 'how'}``; ``support`` is ``'stock'``
+        (a stock Lava process), ``'stock-probe'`` (stock process read by a probe,
+        output layer only) or ``'custom'`` (needs lava-loihi microcode).
+    """
+    rows = []
+    last = spec.output_index
+    for i, layer in enumerate(spec.layers):
+        p = layer.neuron
+        if p is None:
+            continue
+        if p.type == "INPUT":
+            support, how = "stock", "host input, clipped to inputLevels before sending"
+        elif p.type == "CUBA":
+            support, how = "stock", "Lava LIF (netx CUBA mapping: du = iDecay - 1, bias_exp 6)"
+        elif p.type == "PASS":
+            support, how = "stock", "Lava GradedVec(vth=0): sends its input current"
+        elif p.type == "READOUT" and i == last:
+            support, how = ("stock-probe", "non-spiking LIF (du 4095, vth 131071) whose v is "
+                            "probed; equal while |v| < 2^23 - 64")
+        elif p.type == "READOUT":
+            support, how = "custom", "microcode that sends v every step"
+        else:
+            extra = ", membrane quantization" if p.v_bits else ""
+            support, how = "custom", f"microcode: graded output 0..{p.levels}, soft reset{extra}"
+        rows.append({"layer": i, "neuron": p.type, "support": support, "how": how})
+    return rows
+
+
+# --------------------------------------------------------------------------- resources
+def resource_estimate(spec: NetworkSpec) -> Dict:
+    """Neurons, synapses, synaptic memory and an estimate of Loihi 2 cores.
+
+    Returns
+    -------
+    dict
+        ``layers``: list of ``{'layer', 'neurons', 'synapses', 'weight_bits',
+        'synapse_bytes', 'cores'}``; totals ``neurons``, ``synapses``,
+        ``synapse_bytes``, ``cores``, ``chips``; ``assumptions`` (list of str).
+    """
+    rows = []
+    for i, layer in enumerate(spec.layers):
+        if layer.type in ("input", "flatten"):
+            continue
+        syn = layer_synapses(spec, i)
+        bits = int(layer.weight_bits) or DEFAULT_WEIGHT_BITS
+        nbytes = math.ceil(syn * bits / 8)
+        cores = max(1, math.ceil(layer.size / NEURONS_PER_CORE),
+                    math.ceil(nbytes / SYN_BYTES_PER_CORE))
+        rows.append({"layer": i, "neurons": layer.size, "synapses": syn, "weight_bits": bits,
+                     "synapse_bytes": nbytes, "cores": cores})
+    cores = sum(r["cores"] for r in rows)
+    return {"layers": rows,
+            "neurons": sum(r["neurons"] for r in rows),
+            "synapses": sum(r["synapses"] for r in rows),
+            "synapse_bytes": sum(r["synapse_bytes"] for r in rows),
+            "cores": cores, "chips": max(1, math.ceil(cores / CORES_PER_CHIP)),
+            "assumptions": list(ASSUMPTIONS)}
+
+
+# --------------------------------------------------------------------------- text
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Plain-text table; numeric columns right-aligned, text left-aligned."""
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[k]) for r in cells) for k in range(len(headers))]
+
+    def numeric(k: int) -> bool:
+        vals = [r[k].replace(",", "") for r in cells[1:] if r[k] not in ("", "-")]
+        return bool(vals) and all(v.lstrip("-").replace(".", "", 1).isdigit() for v in vals)
+
+    right = [numeric(k) for k in range(len(headers))]
+    lines = []
+    for n, r in enumerate(cells):
+        lines.append("  ".join(c.rjust(w) if rt else c.ljust(w)
+                               for c, w, rt in zip(r, widths, right)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
