@@ -21,7 +21,8 @@ def dvs_convnet(input_shape: Sequence[int], num_classes: int, levels: int = 4,
                 timesteps: int = 1, threshold: float = 1.0, v_init: float = 0.5,
                 voltage_decay: float = 0.0, surrogate: str = "ste",
                 weight_bits: Optional[int] = None, membrane_bits: int = 0,
-                classes: Optional[List[str]] = None) -> block.Network:
+                standardize: bool = True, classes: Optional[List[str]] = None
+                ) -> block.Network:
     """Conv(3x3, stride 2) -> Conv(3x3) -> SumPool(2) -> Dense -> Readout.
 
     Parameters
@@ -43,6 +44,8 @@ def dvs_convnet(input_shape: Sequence[int], num_classes: int, levels: int = 4,
         keep 8 bits. ``None``: free 8-bit export of real weights.
     membrane_bits : int
         Static membrane quantization of every multi-level neuron (0: off).
+    standardize : bool
+        WS-DR's per-channel weight standardization for binary weights.
     """
     c, h, w = (int(s) for s in input_shape)
     hidden_norm = "mean_only" if weight_bits is not None and weight_bits < 8 else True
@@ -50,7 +53,8 @@ def dvs_convnet(input_shape: Sequence[int], num_classes: int, levels: int = 4,
     inner = _neuron(levels, threshold, v_init, voltage_decay, surrogate, membrane_bits,
                     hidden_norm)
     q8 = (lambda: {"pre_hook_fx": UniformWeight(8)}) if weight_bits else dict
-    qk = (lambda: {"pre_hook_fx": weight_quantizer(weight_bits)}) if weight_bits else dict
+    qk = (lambda: {"pre_hook_fx": weight_quantizer(weight_bits, standardize)}) \
+        if weight_bits else dict
     c1, c2 = channels
     h1, w1 = (h + 1) // 2, (w + 1) // 2
     h2, w2 = h1 // 2, w1 // 2

@@ -58,13 +58,17 @@ class BinaryWeight(torch.nn.Module):
     ----------
     t_start, t_end : float
         EDE sharpness at the start and end of training (Q-SNN: 0.1 -> 10).
+    standardize : bool
+        WS-DR's weight regulation (per-channel zero mean, unit std) before ``sign``;
+        ``False`` binarizes the raw weights (the ablation without WS-DR).
     """
 
     bits = 1
 
-    def __init__(self, t_start: float = 0.1, t_end: float = 10.0):
+    def __init__(self, t_start: float = 0.1, t_end: float = 10.0, standardize: bool = True):
         super().__init__()
         self.t_start, self.t_end = float(t_start), float(t_end)
+        self.standardize = bool(standardize)
         self.progress = 0.0
 
     def set_progress(self, fraction: float) -> None:
@@ -82,14 +86,17 @@ class BinaryWeight(torch.nn.Module):
     def _unit(self, w_hat: torch.Tensor) -> float:
         return float(2.0 ** round(math.log2(float(w_hat.abs().mean().clamp_min(1e-8)))))
 
+    def _prepare(self, w: torch.Tensor) -> torch.Tensor:
+        return _standardize(w) if self.standardize else w
+
     def forward(self, w: torch.Tensor, descale: bool = False) -> torch.Tensor:
-        w_hat = _standardize(w)
+        w_hat = self._prepare(w)
         return _EDESign.apply(w_hat, self.t, self.k) * self._unit(w_hat.detach())
 
     @torch.no_grad()
     def integer_grid(self, w: torch.Tensor) -> Tuple[torch.Tensor, float]:
         """``(q, unit)`` with ``q`` in {-1, +1} and ``forward(w) == q * unit``."""
-        w_hat = _standardize(w.detach())
+        w_hat = self._prepare(w.detach())
         return torch.where(w_hat >= 0, 1.0, -1.0).to(torch.float64), self._unit(w_hat)
 
 
@@ -126,6 +133,6 @@ class UniformWeight(torch.nn.Module):
             .to(torch.float64), unit
 
 
-def weight_quantizer(bits: int) -> torch.nn.Module:
+def weight_quantizer(bits: int, standardize: bool = True) -> torch.nn.Module:
     """``BinaryWeight`` for 1 bit, ``UniformWeight(bits)`` for 2..8."""
-    return BinaryWeight() if bits == 1 else UniformWeight(bits)
+    return BinaryWeight(standardize=standardize) if bits == 1 else UniformWeight(bits)
