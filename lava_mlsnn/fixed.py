@@ -64,6 +64,13 @@ def shift(x: Array, exp: int) -> Array:
     return x << exp if exp >= 0 else x >> (-exp)
 
 
+_HALF24 = 1 << 23
+
+
+def _where(cond: Array, a: Array, b: Array) -> Array:
+    return torch.where(cond, a, b) if _is_torch(cond) else np.where(cond, a, b)
+
+
 def decay(x: Array, d: Union[int, Array]) -> Array:
     """Loihi decay ``sign(x) * ((|x| * (4096 - d)) >> 12)``: rounds toward zero.
 
@@ -75,7 +82,7 @@ def decay(x: Array, d: Union[int, Array]) -> Array:
         Decay in 1/4096 per step, ``0 <= d <= 4096``.
     """
     mag = (abs(x) * (DECAY_ONE - d)) >> DECAY_BITS
-    return torch.where(x < 0, -mag, mag) if _is_torch(x) else np.where(x < 0, -mag, mag)
+    return _where(x < 0, -mag, mag)
 
 
 # --------------------------------------------------------------------------- synapses
@@ -130,7 +137,7 @@ def check_exact_sum(spec: SynapseSpec, max_payload: int) -> None:
         )
 
 
-def _raw_current(spec: SynapseSpec, z: torch.Tensor) -> torch.Tensor:
+def raw_current(spec: SynapseSpec, z: torch.Tensor) -> torch.Tensor:
     """Un-shifted synapse sum for a batch ``z`` of shape ``[B, *in_shape]`` (float64)."""
     if spec.kind == "dense":
         w = torch.as_tensor(spec.weight, dtype=torch.float64)
@@ -164,7 +171,7 @@ def synapse_current(spec: SynapseSpec, z: Array) -> Array:
     ``sat24(sum << weight_exp)``.
     """
     zt = torch.as_tensor(z).to(torch.float64)
-    a = torch.round(_raw_current(spec, zt)).to(torch.int64)
+    a = torch.round(raw_current(spec, zt)).to(torch.int64)
     a = sat24(shift(a, spec.weight_exp))
     return a if _is_torch(z) else a.numpy()
 
@@ -249,7 +256,8 @@ def cuba_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Arr
     ``±(2**23 - 1)``; a spike is ``v > vth << 6`` and resets ``v`` to 0.
     """
     u = decay(u, p.i_decay) + (a << STATE_SHIFT)
-    u = ((u + (1 << 23)) % (1 << 24)) - (1 << 23)  # 24-bit two's-complement wrap
+    # LIF's 24-bit wrap, edges included: once, above 2**23 down, at or below -2**23 up.
+    u = _where(u > _HALF24, u - 2 * _HALF24, _where(u <= -_HALF24, u + 2 * _HALF24, u))
     v = clip(decay(v, p.v_decay) + u + _bias_state(p, a), -SAT_MAX, SAT_MAX)
     spike = v > (int(p.v_th_mant) << STATE_SHIFT)
     z = spike.to(torch.int64) if _is_torch(spike) else spike.astype(np.int64)

@@ -12,7 +12,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import numpy as np
 import torch
 
-from ..fixed import SynapseSpec, _raw_current
+from ..fixed import SynapseSpec, raw_current
 from ..netx.spec import INPUT, NetworkSpec
 
 SPIKING = ("MLSN", "CUBA", "PASS", "INPUT")
@@ -70,7 +70,7 @@ def fanout_map(spec: NetworkSpec, index: int) -> torch.Tensor:
                                0, br.synapse.stride, br.synapse.padding, br.synapse.dilation,
                                br.synapse.groups, br.synapse.kernel)
             z = torch.ones((1,) + tuple(shape), dtype=torch.float64, requires_grad=True)
-            _raw_current(ones, z).sum().backward()
+            raw_current(ones, z).sum().backward()
             total += z.grad[0]
     return total
 

@@ -222,6 +222,8 @@ def _read_layer(g: h5py.Group, i: int, spec_input_levels: int, problems: List[st
         problems.append(f"{where}/shape: expected (C,H,W) or (F,) of positive ints")
         return None
     shape = tuple(int(s) for s in shape_arr)
+    if ltype == "flatten" and len(shape) == 3 and shape[1:] == (1, 1):
+        shape = shape[:1]  # lava-dl's Flatten block exports (F, 1, 1)
     source = _int(g, "source", i - 1, problems, where)
     if source is not None and not INPUT <= source < i:
         problems.append(f"{where}/source: {source} is not an earlier layer (or -1)")

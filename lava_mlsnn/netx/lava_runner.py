@@ -1,0 +1,366 @@
+"""Run a deployed network in Lava (CPU simulator, ``fixed_pt``), aligned in time.
+
+The process graph is built once per :class:`LavaNetwork` and many samples are
+streamed through it (DESIGN §4):
+
+* the network input comes from a :class:`~lava_mlsnn.proc.StreamSource`: input
+  step ``s`` of the ``k``-th sample of a run is sent at Lava time
+  ``t0 + 1 + k*T + s``;
+* every neuron layer is one Process; every :class:`~lava_mlsnn.spec.Branch` is
+  one :class:`~lava_mlsnn.proc.Synapse` into that layer's ``a_in`` (Lava sums
+  the fan-in). Each synapse adds one step, so a layer at pipeline depth ``d``
+  (:meth:`NetworkSpec.depths`) handles that sample step at ``t0 + 1 + k*T + s + d``;
+  a branch whose source is shallower than ``d - 1`` gets ``extra_delay`` so that
+  all branches arrive aligned. ``input`` layers are a :class:`~lava_mlsnn.proc.Pass`
+  fed directly (no latency); ``flatten`` layers have no Process (dense synapses
+  flatten internally);
+* neurons reset to their start-of-sample state with ``reset_interval = T`` and
+  ``reset_offset = 1 + d``; each run lasts a multiple of ``T`` steps, so the
+  phase holds across runs, and the ``ceil(max_depth / T) * T`` steps of zero
+  input at the end of a run flush the pipeline;
+* each neuron writes its payload into a memory-mapped ring buffer (its
+  ``record`` file), which the runner re-aligns by depth. No sink Processes: they
+  would add to the per-step synchronisation and ``Var.get()`` moves one value
+  per message.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from typing import Dict, Iterable, List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+
+from .. import fixed
+from ..proc._common import StreamFile
+from .emulator import check_input, emulate
+from .spec import INPUT, NetworkSpec
+
+_INT32 = np.iinfo(np.int32)
+
+
+#: Upper bound on the stream files of one :func:`run_lava` build (bytes); larger
+#: batches are streamed in several runs of the same build.
+STREAM_BUDGET = 256 << 20
+
+
+def _scratch_dir(nbytes: int) -> str:
+    """A private directory for the stream files: RAM (``/dev/shm``) when it has room."""
+    shm = "/dev/shm"
+    base = None
+    if os.path.isdir(shm) and os.access(shm, os.W_OK):
+        if shutil.disk_usage(shm).free > 2 * nbytes:
+            base = shm
+    return tempfile.mkdtemp(prefix="lava-mlsnn-", dir=base)
+
+
+def _check_record(spec: NetworkSpec, record: Optional[Iterable[int]]) -> List[int]:
+    n = len(spec.layers)
+    keep = list(range(n)) if record is None else sorted({int(i) for i in record})
+    if any(not 0 <= i < n for i in keep):
+        raise ValueError(f"record: layer indices must lie in [0, {n})")
+    return keep
+
+
+class LavaNetwork:
+    """A network built once in Lava, to run any number of input batches.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    steps : int, optional
+        Time steps per sample ``T`` (default ``spec.timesteps``).
+    batch : int
+        Samples per Lava run (the ring-buffer capacity); :meth:`run` splits larger
+        inputs into several runs.
+    record : iterable of int, optional
+        Layers whose outputs :meth:`run` returns; default every layer.
+    input_shape : tuple of int, optional
+        Needed only when ``spec.input_shape`` is unknown (stock files whose first
+        layer is not dense).
+
+    Notes
+    -----
+    Use as a context manager or call :meth:`close`: Lava runs every Process in
+    its own OS process, which only ``stop()`` ends.
+    """
+
+    def __init__(self, spec: NetworkSpec, steps: Optional[int] = None, batch: int = 1,
+                 record: Optional[Iterable[int]] = None,
+                 input_shape: Optional[Tuple[int, ...]] = None) -> None:
+        self.spec = spec
+        self.steps = int(steps or spec.timesteps)
+        if self.steps < 1:
+            raise ValueError("steps per sample unknown: pass steps= (the file has no timesteps)")
+        self.batch = int(batch)
+        if self.batch < 1:
+            raise ValueError("batch must be >= 1")
+        shape = spec.input_shape if spec.input_shape is not None else input_shape
+        if shape is None:
+            raise ValueError("the network input shape is unknown: pass input_shape=")
+        self.input_shape = tuple(int(s) for s in shape)
+        self.record = _check_record(spec, record)
+        for br in (b for layer in spec.layers for b in layer.branches):
+            fixed.check_exact_sum(br.synapse, fixed.SAT_MAX)  # as the emulator does
+        self.depths = spec.depths()
+        self.max_depth = max(self.depths, default=0)
+        pad = -(-self.max_depth // self.steps) * self.steps
+        self.pad_steps = pad
+        self.length = self.batch * self.steps + pad  # ring-buffer slots
+        self.time_step = 0  # Lava steps run so far
+        self.timings: Dict[str, float] = {"build_s": 0.0, "run_s": 0.0, "steps": 0}
+        self._dir = _scratch_dir(self.stream_bytes(spec, self.steps, self.batch, self.record,
+                                                   self.input_shape))
+        self._runtime_up = False
+        self._closed = False
+        try:
+            self._build()
+        except BaseException:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise
+
+    @staticmethod
+    def stream_bytes(spec: NetworkSpec, steps: int, batch: int, record: Iterable[int],
+                     input_shape: Tuple[int, ...]) -> int:
+        """Size of the stream files of a build (int32 ring buffers, one slot per step)."""
+        slots = batch * steps + -(-max(spec.depths(), default=0) // steps) * steps
+        per_slot = int(np.prod(input_shape))
+        producers = set()
+        for i in record:
+            while i != INPUT and spec.layers[i].type == "flatten":
+                i = spec.layers[i].source
+            producers.add(i)
+        per_slot += sum(spec.layers[i].size for i in producers if i != INPUT)
+        return 4 * slots * per_slot
+
+    # ------------------------------------------------------------------ build
+    def _shape(self, index: int) -> Tuple[int, ...]:
+        return self.input_shape if index == INPUT else tuple(self.spec.layers[index].shape)
+
+    def _producer(self, index: int) -> int:
+        """The layer (or INPUT) whose Process actually sends ``index``'s payload."""
+        while index != INPUT and self.spec.layers[index].type == "flatten":
+            index = self.spec.layers[index].source
+        return index
+
+    def _build(self) -> None:
+        from lava.magma.core.run_configs import Loihi2SimCfg
+
+        from ..proc import CubaLif, MultiLevelNeuron, Pass, Readout, StreamSource, Synapse
+
+        spec, T = self.spec, self.steps
+        self._cfg = Loihi2SimCfg(select_tag="fixed_pt")
+        src_file = StreamFile(os.path.join(self._dir, "input.npy"), self.length)
+        self._src_buf = StreamFile.create(src_file.path, self.length, self.input_shape)
+        self._source = StreamSource(shape=self.input_shape, stream=src_file, name="input")
+        needed = {self._producer(i) for i in self.record} - {INPUT}
+        self._rec: Dict[int, np.memmap] = {}
+        ports = {INPUT: self._source.s_out}
+        self.processes = [self._source]
+        for i, layer in enumerate(spec.layers):
+            if layer.type == "flatten":
+                continue
+            shape = tuple(layer.shape)
+            record = None
+            if i in needed:
+                record = StreamFile(os.path.join(self._dir, f"layer{i}.npy"), self.length)
+                self._rec[i] = StreamFile.create(record.path, self.length, shape)
+            p = layer.neuron
+            common = dict(shape=shape, record=record, name=f"layer{i}")
+            reset = dict(reset_interval=T, reset_offset=1 + self.depths[i])
+            if layer.type == "input" or p.type == "INPUT":
+                neuron = Pass(lo=0, hi=p.input_levels, **common)
+            elif p.type == "PASS":
+                neuron = Pass(lo=fixed.SAT_MIN, hi=fixed.SAT_MAX, **common)
+            elif p.type == "MLSN":
+                neuron = MultiLevelNeuron(vth_mant=p.v_th_mant, levels=p.levels,
+                                          i_decay=p.i_decay, v_decay=p.v_decay, v_init=p.v_init,
+                                          bias=p.bias, v_bits=p.v_bits, v_exp=p.v_exp,
+                                          **reset, **common)
+            elif p.type == "READOUT":
+                neuron = Readout(v_decay=p.v_decay, bias=p.bias, **reset, **common)
+            elif p.type == "CUBA":
+                neuron = CubaLif(vth_mant=p.v_th_mant, i_decay=p.i_decay, v_decay=p.v_decay,
+                                 bias=p.bias, **reset, **common)
+            else:
+                raise ValueError(f"layer {i}: no Lava Process for neuron type {p.type!r}")
+            self.processes.append(neuron)
+            if layer.type == "input":
+                src = self._producer(layer.source)
+                port = ports[src]
+                if self._shape(src) != shape:
+                    port = port.reshape(shape)
+                port.connect(neuron.a_in)  # no synapse, no latency
+            for k, br in enumerate(layer.branches):
+                src = self._producer(br.source)
+                src_depth = 0 if src == INPUT else self.depths[src]
+                syn = Synapse.from_spec(br.synapse, in_shape=self._shape(src), out_shape=shape,
+                                        view_shape=self._shape(br.source),
+                                        extra_delay=self.depths[i] - src_depth - 1,
+                                        name=f"layer{i}.branch{k}")
+                ports[src].connect(syn.s_in)
+                syn.a_out.connect(neuron.a_in)
+                self.processes.append(syn)
+            ports[i] = neuron.s_out
+
+    # ------------------------------------------------------------------ run
+    def _advance(self, n: int, bar) -> None:
+        from lava.magma.core.run_conditions import RunSteps
+
+        chunk = n if bar is None else max(self.steps, -(-n // 50))
+        done = 0
+        while done < n:
+            k = min(chunk, n - done)
+            if not self._runtime_up:
+                t = time.perf_counter()
+                self._source.create_runtime(run_cfg=self._cfg)  # compile + start processes
+                self._runtime_up = True
+                self.timings["build_s"] += time.perf_counter() - t
+            t = time.perf_counter()
+            self._source.run(condition=RunSteps(num_steps=k, blocking=True))
+            self.timings["run_s"] += time.perf_counter() - t
+            self.timings["steps"] += k
+            done += k
+            if bar is not None:
+                bar.update(k)
+
+    def _run_block(self, x: np.ndarray, bar) -> Dict[int, np.ndarray]:
+        b, T = x.shape[0], self.steps
+        n = b * T + self.pad_steps  # a multiple of T: keeps the reset phase
+        t0 = self.time_step
+        slots = (t0 + np.arange(n)) % self.length
+        self._src_buf[slots[: b * T]] = x.reshape((b * T,) + self.input_shape)
+        self._src_buf[slots[b * T:]] = 0
+        self._advance(n, bar)
+        self.time_step += n
+        raw = {}
+        for i, buf in self._rec.items():
+            idx = (t0 + self.depths[i] + np.arange(b * T)) % self.length
+            raw[i] = np.asarray(buf[idx], dtype=np.int64).reshape((b, T) + tuple(buf.shape[1:]))
+        raw[INPUT] = x.astype(np.int64)
+        out = {}
+        for i in self.record:
+            out[i] = raw[self._producer(i)].reshape((b, T) + tuple(self.spec.layers[i].shape))
+        return out
+
+    def run(self, x: Union[np.ndarray, torch.Tensor], progress: bool = False
+            ) -> Dict[int, np.ndarray]:
+        """Stream a batch through the network.
+
+        Parameters
+        ----------
+        x : int array ``[B, T, *inputShape]``
+            Input payloads, torch order; any ``B`` (split into runs of ``batch``).
+        progress : bool
+            Show a tqdm bar over Lava time steps.
+
+        Returns
+        -------
+        dict
+            ``{layer: int64 array [B, T, *shape]}``, aligned as :func:`emulate`.
+        """
+        if self._closed:
+            raise RuntimeError("this LavaNetwork is closed")
+        xt = check_input(self.spec, x)
+        if tuple(xt.shape[2:]) != self.input_shape or xt.shape[1] != self.steps:
+            raise ValueError(f"input shape {tuple(xt.shape)} does not match [B, {self.steps}, "
+                             f"{', '.join(map(str, self.input_shape))}]")
+        xn = xt.numpy()
+        if xn.size and (xn.min() < _INT32.min or xn.max() > _INT32.max):
+            raise ValueError("input payloads must fit in int32")
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            n_runs = -(-len(xn) // self.batch)
+            bar = tqdm(total=len(xn) * self.steps + n_runs * self.pad_steps, unit="step",
+                       desc="lava")
+        try:
+            parts = [self._run_block(xn[s:s + self.batch], bar)
+                     for s in range(0, len(xn), self.batch)]
+        except BaseException:
+            self.close()  # a failed Lava run is not resumable; free its processes
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        if not parts:
+            return {i: np.zeros((0, self.steps) + tuple(self.spec.layers[i].shape), np.int64)
+                    for i in self.record}
+        return {i: np.concatenate([p[i] for p in parts]) for i in self.record}
+
+    @property
+    def seconds_per_step(self) -> float:
+        """Mean wall time of one Lava time step so far (build excluded)."""
+        return self.timings["run_s"] / max(1, self.timings["steps"])
+
+    def close(self) -> None:
+        """Stop the Lava runtime (ends its OS processes) and delete the stream files."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._runtime_up:
+                self._source.stop()
+        finally:
+            self._src_buf = None
+            self._rec = {}
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> "LavaNetwork":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def run_lava(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
+             record: Optional[Iterable[int]] = None, progress: bool = False
+             ) -> Dict[int, np.ndarray]:
+    """Run a batch in Lava ``fixed_pt``; same result as :func:`emulate`.
+
+    Builds the network once, streams all ``B`` samples through it, stops Lava.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    x : int array ``[B, T, *inputShape]``
+    record : iterable of int, optional
+        Layers to return (default all).
+    progress : bool
+        tqdm bar over time steps.
+
+    Returns
+    -------
+    dict
+        ``{layer: int64 numpy array [B, T, *shape]}``.
+    """
+    xt = check_input(spec, x)
+    if xt.dim() < 3:
+        raise ValueError(f"input must be [B, T, *inputShape], got shape {tuple(xt.shape)}")
+    steps, shape = int(xt.shape[1]), tuple(xt.shape[2:])
+    keep = _check_record(spec, record)
+    # Samples per run: all of them, unless the stream files would exceed STREAM_BUDGET.
+    per_sample = LavaNetwork.stream_bytes(spec, steps, 1, keep, shape)
+    batch = max(1, min(int(xt.shape[0]), STREAM_BUDGET // max(1, per_sample)))
+    net = LavaNetwork(spec, steps=steps, batch=batch, record=record, input_shape=shape)
+    try:
+        return net.run(xt, progress=progress)
+    finally:
+        net.close()
+
+
+def simulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor], backend: str = "emulator",
+             record: Optional[Iterable[int]] = None, progress: bool = False
+             ) -> Dict[int, np.ndarray]:
+    """Run a batch with the chosen backend: ``'emulator'`` (batched torch) or ``'lava'``.
+
+    Returns ``{layer: int64 numpy array [B, T, *shape]}`` either way.
+    """
+    if backend == "lava":
+        return run_lava(spec, x, record=record, progress=progress)
+    if backend == "emulator":
+        return {i: v.numpy() for i, v in emulate(spec, x, record=record).items()}
+    raise ValueError(f"unknown backend {backend!r} (expected 'emulator' or 'lava')")

@@ -1,0 +1,140 @@
+"""Abstract Process and ProcessModels shared by the lava-mlsnn neurons.
+
+Every neuron Process has an ``a_in`` InPort (several synapses may connect to it:
+Lava sums the fan-in), an ``s_out`` OutPort carrying an integer payload, the
+streaming reset (``reset_interval``, ``reset_offset``) and an optional
+``record`` :class:`~lava_mlsnn.proc._common.StreamFile` into which the model
+writes every payload it sends (a zero-cost probe, see ``_common``).
+
+The concrete ProcessModels derive from the abstract models here, never from
+each other (Lava's ``@implements`` refuses a class that already implements
+another Process).
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.process import AbstractProcess, LogConfig
+
+from ._common import StreamFile, as_shape, check_stream, reset_due
+
+
+class AbstractGradedNeuron(AbstractProcess):
+    """Ports and reset/record parameters common to all lava-mlsnn neurons.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Layer shape in torch order, ``(C, H, W)`` or ``(F,)``.
+    reset_interval : int
+        Steps per sample ``T``; ``0`` never resets.
+    reset_offset : int
+        Reset (state back to its start-of-sample value, *before* integrating)
+        when ``time_step % reset_interval == reset_offset % reset_interval``.
+    record : StreamFile, optional
+        File ring buffer ``(length, *shape)`` int32 receiving every payload sent.
+    """
+
+    def __init__(self, *, shape, reset_interval: int = 0, reset_offset: int = 0,
+                 record: Optional[StreamFile] = None, name: Optional[str] = None,
+                 log_config: Optional[LogConfig] = None, **kwargs) -> None:
+        self._runtime = None  # AbstractProcess.__del__ needs it if validation below raises
+        shape = as_shape(shape)
+        if int(reset_interval) < 0:
+            raise ValueError("reset_interval must be >= 0")
+        super().__init__(shape=shape, reset_interval=int(reset_interval),
+                         reset_offset=int(reset_offset), record=check_stream(record),
+                         name=name, log_config=log_config, **kwargs)
+        self.shape: Tuple[int, ...] = shape
+        self.a_in = InPort(shape=shape)
+        self.s_out = OutPort(shape=shape)
+
+
+def check_int(name: str, value, lo: Optional[int] = None, hi: Optional[int] = None) -> int:
+    """Check an integer parameter (Process-side validation: a model that raises
+    inside Lava's runtime can hang the run, so bad values are refused here)."""
+    v = np.asarray(value)
+    if v.size != 1 or not np.issubdtype(v.dtype, np.number) or float(v) != int(v):
+        raise ValueError(f"{name} must be one integer, got {value!r}")
+    v = int(v.reshape(()))
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise ValueError(f"{name} must lie in [{lo}, {hi}], got {v}")
+    return v
+
+
+class _NeuronModelMixin:
+    """Reset and record plumbing of every neuron ProcessModel."""
+
+    def _init_stream(self) -> None:
+        self._reset_interval: int = self.proc_params["reset_interval"]
+        self._reset_offset: int = self.proc_params["reset_offset"]
+        self._record: Optional[StreamFile] = self.proc_params["record"]
+        self._rec_buf = None
+
+    def _reset_now(self) -> bool:
+        return reset_due(self.time_step, self._reset_interval, self._reset_offset)
+
+    def _record_payload(self, payload: np.ndarray) -> None:
+        if self._record is None:
+            return
+        if self._rec_buf is None:  # mapped lazily, inside the model's own OS process
+            self._rec_buf = self._record.open(self.proc_params["shape"], writable=True)
+        self._rec_buf[self._record.slot(self.time_step)] = payload
+
+
+class AbstractPyNeuronModelFixed(_NeuronModelMixin, PyLoihiProcessModel):
+    """Fixed-point neuron: int32 ports, int64 arithmetic in :mod:`lava_mlsnn.fixed`.
+
+    Subclasses implement :meth:`step` (``a`` int64 current -> int64 payload).
+    """
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+
+    def __init__(self, proc_params) -> None:
+        super().__init__(proc_params)
+        self._init_stream()
+
+    def step(self, a: np.ndarray, reset: bool) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def run_spk(self) -> None:
+        # int64 before any arithmetic: the fan-in sum arrives as int32.
+        a = self.a_in.recv().astype(np.int64)
+        z = self.step(a, self._reset_now()).astype(np.int32)
+        self.s_out.send(z)
+        self._record_payload(z)
+
+
+class AbstractPyNeuronModelFloat(_NeuronModelMixin, PyLoihiProcessModel):
+    """Floating-point neuron: the fixed-point equations in float64, in the same
+    state units (``a * 64``), without rounding, saturation or wrapping."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+
+    def __init__(self, proc_params) -> None:
+        super().__init__(proc_params)
+        self._init_stream()
+
+    def step(self, a: np.ndarray, reset: bool) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def run_spk(self) -> None:
+        a = self.a_in.recv().astype(np.float64)
+        z = self.step(a, self._reset_now())
+        self.s_out.send(z)
+        self._record_payload(z)
+
+
+STATE_SCALE = 64.0  # float counterpart of ``<< fixed.STATE_SHIFT``
+
+
+def float_decay(x: np.ndarray, d: int) -> np.ndarray:
+    """Float counterpart of ``fixed.decay``: ``x * (1 - d / 4096)``."""
+    return x * (1.0 - float(d) / 4096.0)

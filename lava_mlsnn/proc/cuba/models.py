@@ -1,0 +1,63 @@
+"""ProcessModels of :class:`CubaLif` (absolute imports for Lava's discovery)."""
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+from lava_mlsnn import fixed
+from lava_mlsnn.proc._base import (STATE_SCALE, AbstractPyNeuronModelFixed,
+                                   AbstractPyNeuronModelFloat, float_decay)
+from lava_mlsnn.proc.cuba.process import CubaLif
+
+
+@implements(proc=CubaLif, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyCubaLifModelFixed(AbstractPyNeuronModelFixed):
+    """Bit-exact model: :func:`lava_mlsnn.fixed.neuron_step` with type ``CUBA``."""
+
+    u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    vth_mant: int = LavaPyType(int, np.int32, precision=17)
+    i_decay: int = LavaPyType(int, np.int32, precision=13)
+    v_decay: int = LavaPyType(int, np.int32, precision=13)
+
+    def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
+        p = fixed.NeuronParams("CUBA", int(self.vth_mant), 1, i_decay=int(self.i_decay),
+                               v_decay=int(self.v_decay), bias=self.bias)
+        if reset:
+            state = fixed.initial_state(p, a.shape, a)
+        else:
+            state = (self.u.astype(np.int64), self.v.astype(np.int64))
+        (u, v), z = fixed.neuron_step(state, a, p)
+        self.u[:] = u
+        self.v[:] = v
+        return z
+
+
+@implements(proc=CubaLif, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyCubaLifModelFloat(AbstractPyNeuronModelFloat):
+    """Float model of the same equations (state units, no wrap or clip)."""
+
+    u: np.ndarray = LavaPyType(np.ndarray, float)
+    v: np.ndarray = LavaPyType(np.ndarray, float)
+    bias: np.ndarray = LavaPyType(np.ndarray, float)
+    vth_mant: float = LavaPyType(float, float)
+    i_decay: float = LavaPyType(float, float)
+    v_decay: float = LavaPyType(float, float)
+
+    def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
+        if reset:
+            self.u[:] = 0.0
+            self.v[:] = 0.0
+        self.u[:] = float_decay(self.u, self.i_decay) + a * STATE_SCALE
+        self.v[:] = float_decay(self.v, self.v_decay) + self.u + self.bias * STATE_SCALE
+        s = self.v > float(self.vth_mant) * STATE_SCALE
+        self.v[s] = 0.0
+        return s.astype(np.float64)

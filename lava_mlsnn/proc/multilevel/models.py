@@ -1,0 +1,81 @@
+"""ProcessModels of :class:`MultiLevelNeuron` (absolute imports: Lava's model
+discovery executes this file outside its package)."""
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+from lava_mlsnn import fixed
+from lava_mlsnn.proc._base import (STATE_SCALE, AbstractPyNeuronModelFixed,
+                                   AbstractPyNeuronModelFloat, float_decay)
+from lava_mlsnn.proc.multilevel.process import MultiLevelNeuron
+
+
+@implements(proc=MultiLevelNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyMultiLevelNeuronModelFixed(AbstractPyNeuronModelFixed):
+    """Bit-exact model: one :func:`lava_mlsnn.fixed.neuron_step` per time step."""
+
+    u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    vth_mant: int = LavaPyType(int, np.int32, precision=17)
+    levels: int = LavaPyType(int, np.int32, precision=24)
+    i_decay: int = LavaPyType(int, np.int32, precision=13)
+    v_decay: int = LavaPyType(int, np.int32, precision=13)
+    v_init: int = LavaPyType(int, np.int32, precision=24)
+    v_bits: int = LavaPyType(int, np.int32, precision=5)
+    v_exp: int = LavaPyType(int, np.int32, precision=5)
+
+    def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
+        # Parameters are re-read every step (a few us) so that Var.set() between
+        # runs takes effect, as in Lava's LIF.
+        p = fixed.NeuronParams("MLSN", int(self.vth_mant), int(self.levels),
+                               i_decay=int(self.i_decay), v_decay=int(self.v_decay),
+                               v_init=int(self.v_init), v_bits=int(self.v_bits),
+                               v_exp=int(self.v_exp), bias=self.bias)
+        if reset:
+            state = fixed.initial_state(p, a.shape, a)
+        else:
+            state = (self.u.astype(np.int64), self.v.astype(np.int64))
+        (u, v), z = fixed.neuron_step(state, a, p)
+        self.u[:] = u
+        self.v[:] = v
+        return z
+
+
+@implements(proc=MultiLevelNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyMultiLevelNeuronModelFloat(AbstractPyNeuronModelFloat):
+    """Float model: the same equations without rounding or saturation."""
+
+    u: np.ndarray = LavaPyType(np.ndarray, float)
+    v: np.ndarray = LavaPyType(np.ndarray, float)
+    bias: np.ndarray = LavaPyType(np.ndarray, float)
+    vth_mant: float = LavaPyType(float, float)
+    levels: int = LavaPyType(int, int)
+    i_decay: float = LavaPyType(float, float)
+    v_decay: float = LavaPyType(float, float)
+    v_init: float = LavaPyType(float, float)
+    v_bits: int = LavaPyType(int, int)
+    v_exp: int = LavaPyType(int, int)
+
+    def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
+        if reset:
+            self.u[:] = 0.0
+            self.v[:] = float(self.v_init)
+        self.u[:] = float_decay(self.u, self.i_decay) + a * STATE_SCALE
+        self.v[:] = float_decay(self.v, self.v_decay) + self.u + self.bias * STATE_SCALE
+        th = float(self.vth_mant) * STATE_SCALE
+        z = np.clip(np.floor(self.v / th), 0, int(self.levels))
+        self.v[:] = self.v - z * th
+        if self.v_bits:
+            q = float(1 << int(self.v_exp))
+            half = 1 << (int(self.v_bits) - 1)
+            self.v[:] = np.clip(np.floor(self.v / q), -half, half - 1) * q
+        return z

@@ -1,0 +1,61 @@
+"""``MultiLevelNeuron``: the graded-spike neuron of DESIGN §5 (``MLSN``)."""
+from __future__ import annotations
+
+from typing import Optional
+
+from lava.magma.core.process.process import LogConfig
+from lava.magma.core.process.variable import Var
+
+from lava_mlsnn.proc._base import AbstractGradedNeuron, check_int
+from lava_mlsnn.proc._common import StreamFile, full_bias
+
+
+class MultiLevelNeuron(AbstractGradedNeuron):
+    """Multi-level spiking neuron: sends an integer level ``z`` in ``{0..levels}``.
+
+    Per step (state units = weight units << 6)::
+
+        u = sat24(decay(u, i_decay) + (a << 6))
+        v = sat24(decay(v, v_decay) + u + (bias << 6))
+        z = clip(v // (vth_mant << 6), 0, levels);  v -= z * (vth_mant << 6)
+        if v_bits: v = clip(v >> v_exp, -2**(v_bits-1), 2**(v_bits-1)-1) << v_exp
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Layer shape, torch order.
+    vth_mant : int
+        Threshold mantissa (> 0); the threshold is ``vth_mant << 6``.
+    levels : int
+        Largest payload ``N`` (>= 1; ``1`` is a binary spike).
+    i_decay, v_decay : int
+        Current / voltage decay in 1/4096 per step (``i_decay = 4096``: no
+        current state, the neuron integrates ``a`` directly).
+    v_init : int
+        ``v`` at the start of every sample (state units).
+    bias : int or int array
+        Per-step bias (weight units), scalar, per channel or full shape.
+    v_bits, v_exp : int
+        Membrane quantization (``v_bits = 0``: off).
+    reset_interval, reset_offset, record
+        See :class:`~lava_mlsnn.proc._base.AbstractGradedNeuron`.
+    """
+
+    def __init__(self, *, shape, vth_mant: int, levels: int = 1, i_decay: int = 4096,
+                 v_decay: int = 0, v_init: int = 0, bias=0, v_bits: int = 0, v_exp: int = 0,
+                 reset_interval: int = 0, reset_offset: int = 0,
+                 record: Optional[StreamFile] = None, name: Optional[str] = None,
+                 log_config: Optional[LogConfig] = None) -> None:
+        super().__init__(shape=shape, reset_interval=reset_interval, reset_offset=reset_offset,
+                         record=record, name=name, log_config=log_config)
+        shape = self.shape
+        self.u = Var(shape=shape, init=0)
+        self.v = Var(shape=shape, init=check_int("v_init", v_init))
+        self.bias = Var(shape=shape, init=full_bias(bias, shape))
+        self.vth_mant = Var(shape=(1,), init=check_int("vth_mant", vth_mant, 1))
+        self.levels = Var(shape=(1,), init=check_int("levels", levels, 1))
+        self.i_decay = Var(shape=(1,), init=check_int("i_decay", i_decay, 0, 4096))
+        self.v_decay = Var(shape=(1,), init=check_int("v_decay", v_decay, 0, 4096))
+        self.v_init = Var(shape=(1,), init=check_int("v_init", v_init))
+        self.v_bits = Var(shape=(1,), init=check_int("v_bits", v_bits, 0, 24))
+        self.v_exp = Var(shape=(1,), init=check_int("v_exp", v_exp, 0))

@@ -1,0 +1,4 @@
+"""Non-spiking read-out neuron (``READOUT``) Process."""
+from .process import Readout
+
+__all__ = ["Readout"]

@@ -1,0 +1,4 @@
+"""Graded synapse (dense / conv / pool / identity) Process with a delay line."""
+from .process import Synapse
+
+__all__ = ["Synapse"]

@@ -1,0 +1,89 @@
+"""ProcessModels of :class:`Synapse` (absolute imports for Lava's discovery)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+from lava_mlsnn import fixed
+from lava_mlsnn.proc.synapse.process import Synapse
+
+
+class AbstractPySynapseModel(PyLoihiProcessModel):
+    """Delay line and spec plumbing shared by the fixed and float models."""
+
+    def __init__(self, proc_params) -> None:
+        super().__init__(proc_params)
+        self._spec = None
+        self._view = (1,) + tuple(proc_params["view_shape"])
+        self._slots = 1 + int(proc_params["extra_delay"])
+
+    def _build_spec(self) -> fixed.SynapseSpec:
+        # Runs once, in the model's own OS process. One torch thread per model:
+        # Lava already runs one OS process per Process, and torch's default pool
+        # (one thread per core in each of them) would only oversubscribe the CPU.
+        torch.set_num_threads(1)
+        pp = self.proc_params
+        w = np.asarray(self.weight)
+        if pp["kind"] in ("pool", "identity"):
+            w = w.reshape(())
+        # float64 weights (exact for these integers) let torch use them without
+        # a per-step int64 -> float64 copy; the sum is the same.
+        return fixed.SynapseSpec(pp["kind"], w.astype(np.float64), int(pp["weight_exp"]),
+                                 stride=pp["stride"], padding=pp["padding"],
+                                 dilation=pp["dilation"], groups=pp["groups"],
+                                 kernel=pp["kernel"])
+
+    def current(self, z: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def run_spk(self) -> None:
+        slot = self.time_step % self._slots
+        # Send what was computed 1 + extra_delay steps ago (Lava Dense's buffer),
+        # then refill that slot with this step's current.
+        self.a_out.send(self.a_buff[slot])
+        z = self.s_in.recv()
+        if self._spec is None:
+            self._spec = self._build_spec()
+        if not z.any():  # linear, bias-free: silence costs nothing (sparse activity)
+            self.a_buff[slot] = 0
+        else:
+            self.a_buff[slot] = self.current(z.reshape(self._view))[0]
+
+
+@implements(proc=Synapse, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PySynapseModelFixed(AbstractPySynapseModel):
+    """Bit-exact model: :func:`lava_mlsnn.fixed.synapse_current` (int64, sat24)."""
+
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    weight: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    a_buff: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def current(self, z: np.ndarray) -> np.ndarray:
+        return fixed.synapse_current(self._spec, z)
+
+
+@implements(proc=Synapse, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PySynapseModelFloat(AbstractPySynapseModel):
+    """Float model: the same sum times ``2**weight_exp``, no rounding or saturation."""
+
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    weight: np.ndarray = LavaPyType(np.ndarray, float)
+    a_buff: np.ndarray = LavaPyType(np.ndarray, float)
+
+    def current(self, z: np.ndarray) -> np.ndarray:
+        zt = torch.as_tensor(z, dtype=torch.float64)
+        # fixed's float64 sum before rounding: the float path of the same equation.
+        a = fixed.raw_current(self._spec, zt) * (2.0 ** int(self._spec.weight_exp))
+        return a.numpy()

@@ -1,0 +1,255 @@
+"""Whole networks in Lava fixed_pt: run_lava == emulate, integer for integer.
+
+Each build streams several samples (so the per-sample reset is exercised); stock
+lava-dl CUBA exports give the same spikes in stock netx, our emulator and our
+Lava runner.
+"""
+import multiprocessing
+
+import numpy as np
+import pytest
+import torch
+
+from lava_mlsnn.fixed import NeuronParams, SynapseSpec
+from lava_mlsnn.netx import INPUT, Branch, LayerSpec, NetworkSpec, emulate, read_network
+from lava_mlsnn.netx.random_net import random_input, random_network
+
+pytestmark = pytest.mark.lava
+
+pytest.importorskip("lava.magma.core.run_configs")
+from lava_mlsnn.netx.lava_runner import LavaNetwork, run_lava, simulate  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def no_new_children():
+    """Every Lava build must be stopped: no OS process may outlive a test."""
+    before = {p.pid for p in multiprocessing.active_children()}
+    yield
+    left = [p for p in multiprocessing.active_children() if p.pid not in before]
+    assert not left, f"Lava processes left behind: {left}"
+
+
+def assert_same(ref, got, spec):
+    assert sorted(ref) == sorted(got)
+    for i in ref:
+        want = ref[i].numpy() if isinstance(ref[i], torch.Tensor) else ref[i]
+        assert got[i].dtype == np.int64
+        assert got[i].shape == want.shape, i
+        bad = np.argwhere(got[i] != want)
+        assert bad.size == 0, (f"layer {i} ({spec.layers[i].type}) differs at "
+                               f"[sample, step, ...] {bad[0].tolist()}: lava "
+                               f"{got[i][tuple(bad[0])]}, emulator {want[tuple(bad[0])]}")
+
+
+CASES = [  # (conv, levels, T, seed)
+    (True, 1, 1, 0), (True, 3, 3, 1), (True, 15, 1, 2), (True, 15, 3, 3),
+    (False, 1, 3, 4), (False, 3, 1, 5), (False, 15, 3, 6), (False, 3, 3, 7),
+]
+
+
+@pytest.mark.parametrize("conv,levels,steps,seed", CASES)
+def test_random_network_matches_emulator(conv, levels, steps, seed):
+    rng = np.random.default_rng(seed)
+    spec = random_network(rng, levels=levels, conv=conv, timesteps=steps)
+    x = random_input(rng, spec, batch=4, steps=steps)
+    ref = emulate(spec, x)
+    got = run_lava(spec, x)
+    assert_same(ref, got, spec)
+    # The case is meaningful: hidden layers spike, and levels > 1 are used.
+    hidden = [i for i, la in enumerate(spec.layers) if la.neuron and la.neuron.type == "MLSN"]
+    assert all(got[i].any() for i in hidden[:1])
+    if levels > 1:
+        assert max(got[i].max() for i in hidden) > 1
+
+
+def test_random_cuba_network_matches_emulator():
+    rng = np.random.default_rng(11)
+    spec = random_network(rng, conv=False, neuron="CUBA", timesteps=4)
+    x = random_input(rng, spec, batch=3, steps=4)
+    ref = emulate(spec, x)
+    assert_same(ref, run_lava(spec, x), spec)
+    assert ref[1].any()
+
+
+def join_network(rng) -> NetworkSpec:
+    """A DAG: skip branches of different depth, a PASS join, identity over a flatten,
+    a dense synapse reading the raw network input."""
+    def w(*shape):
+        return rng.integers(-120, 121, size=shape).astype(np.int64)
+
+    def mlsn(levels=3, **kw):
+        return NeuronParams("MLSN", int(rng.integers(20, 80)), levels, **kw)
+
+    c = (3, 5, 5)
+    layers = [
+        LayerSpec("input", (2, 5, 5), INPUT, neuron=NeuronParams("INPUT", input_levels=3)),
+        LayerSpec("conv", c, 0, [Branch(0, SynapseSpec("conv", w(3, 2, 3, 3), padding=(1, 1)))],
+                  mlsn(v_init=1000)),
+        LayerSpec("conv", c, 1, [Branch(1, SynapseSpec("conv", w(3, 3, 3, 3), padding=(1, 1)))],
+                  mlsn(i_decay=2000, v_decay=100)),
+        LayerSpec("join", c, 2, [Branch(2, SynapseSpec("identity", np.array(37))),
+                                 Branch(0, SynapseSpec("conv", w(3, 2, 1, 1)))],  # delay 2
+                  mlsn(levels=2)),
+        LayerSpec("flatten", (75,), 3),
+        LayerSpec("join", (75,), 4, [Branch(4, SynapseSpec("identity", np.array(2))),
+                                     Branch(INPUT, SynapseSpec("dense", w(75, 50), -3))],
+                  NeuronParams("PASS")),
+        LayerSpec("dense", (4,), 5, [Branch(5, SynapseSpec("dense", w(4, 75), -2))],
+                  NeuronParams("READOUT", v_decay=300, bias=np.array([1, -2, 3, 0]))),
+    ]
+    return NetworkSpec(layers=layers, input_shape=(2, 5, 5), input_levels=3, timesteps=3)
+
+
+def test_dag_with_skip_delays_and_joins_matches_emulator():
+    rng = np.random.default_rng(5)
+    spec = join_network(rng)
+    assert spec.depths() == [0, 1, 2, 3, 3, 4, 5]
+    x = random_input(rng, spec, batch=3, steps=3)
+    ref = emulate(spec, x)
+    assert_same(ref, run_lava(spec, x), spec)
+    assert ref[3].any() and ref[5].abs().max() > 3  # the joins carry data
+
+
+def test_network_is_reused_across_batches_and_splits_large_batches():
+    rng = np.random.default_rng(21)
+    spec = random_network(rng, levels=3, conv=True, timesteps=2)
+    xs = [random_input(rng, spec, batch=b, steps=2) for b in (3, 1, 5)]
+    with LavaNetwork(spec, batch=3, record=[4, 6]) as net:  # 4 is a flatten layer
+        n_procs = len(net.processes)
+        outs = [net.run(x, progress=(k == 2)) for k, x in enumerate(xs)]
+        assert len(net.processes) == n_procs  # built once
+        assert net.timings["steps"] > 0 and net.seconds_per_step > 0
+    for x, out in zip(xs, outs):
+        ref = emulate(spec, x, record=[4, 6])
+        assert_same(ref, out, spec)
+
+
+def test_simulate_backends_agree_and_bad_input_fails_before_building():
+    rng = np.random.default_rng(8)
+    spec = random_network(rng, levels=3, conv=False, timesteps=2)
+    x = random_input(rng, spec, batch=2, steps=2)
+    emu = simulate(spec, x, backend="emulator", record=[3])
+    lav = simulate(spec, x, backend="lava", record=[3])
+    assert list(lav) == [3] and np.array_equal(emu[3], lav[3])
+    with pytest.raises(ValueError, match="shape"):
+        run_lava(spec, x[:, :, :-1])
+    with pytest.raises(ValueError, match="integers"):
+        run_lava(spec, x + 0.5)
+    with pytest.raises(ValueError, match="backend"):
+        simulate(spec, x, backend="loihi")
+
+
+CUBA_PARAMS = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.03,
+               "requires_grad": False}
+
+
+def _export_stock(path, blocks, in_shape):
+    """Export lava-dl blocks the stock way (h5py ``layer/<i>`` groups, lava_apis.md §3.6)."""
+    import h5py
+
+    with torch.no_grad():  # a forward pass sets the neurons' shapes that export needs
+        z = torch.zeros((1,) + tuple(in_shape) + (2,))
+        for b in blocks:
+            z = b(z)
+    with h5py.File(path, "w") as f:
+        layer = f.create_group("layer")
+        for i, b in enumerate(blocks):
+            b.export_hdf5(layer.create_group(f"{i}"))
+
+
+def _run_stock_netx(path, x_whc, steps, input_shape=None):
+    """Stock netx in Lava fixed_pt: RingBuffer -> net.inp; a sink on every block and
+    on net.out; no reset. Returns ([per-block (..., time)], out (..., time), depth)."""
+    from lava.lib.dl import netx
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+
+    net = netx.hdf5.Network(net_config=path, input_shape=input_shape)
+    depth = len(net.layers)  # stock latency: one step per synapse
+    pad = np.zeros(x_whc.shape[:-1] + (depth,))
+    src = Source(data=np.concatenate([x_whc, pad], -1).astype(np.int32))
+    src.s_out.connect(net.inp)
+    sinks = []
+    for port in [layer.out for layer in net.layers] + [net.out]:
+        sinks.append(Sink(shape=port.shape, buffer=steps + depth))
+        port.connect(sinks[-1].a_in)
+    try:
+        src.run(condition=RunSteps(num_steps=steps + depth),
+                run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        got = [s.data.get() for s in sinks]
+    finally:
+        src.stop()
+    return got[:-1], got[-1], depth
+
+
+def test_stock_lava_dl_cuba_dense_export_gives_netx_spikes(tmp_path):
+    import lava.lib.dl.slayer as slayer
+
+    path = str(tmp_path / "stock.h5")
+    torch.manual_seed(0)
+    sizes = [20, 16, 12, 5]
+    _export_stock(path, [slayer.block.cuba.Dense(CUBA_PARAMS, a, b, weight_scale=2)
+                         for a, b in zip(sizes[:-1], sizes[1:])], (20,))
+    spec = read_network(path)
+    assert spec.stock and spec.input_shape == (20,)
+    assert [la.neuron.type for la in spec.layers] == ["CUBA"] * 3
+    steps = 16
+    x = (np.random.default_rng(0).random((1, steps, 20)) < 0.4).astype(np.int64)
+    ref = {i: v.numpy() for i, v in emulate(spec, x).items()}
+    assert_same(ref, run_lava(spec, x), spec)
+
+    per_layer, out, depth = _run_stock_netx(path, x[0].T, steps)
+    for i, g in enumerate(per_layer):  # block i (depth i + 1) sends step s at time s + i + 2
+        assert np.array_equal(g[:, i + 1:i + 1 + steps].T, ref[i][0]), f"layer {i}"
+        assert ref[i].sum() > 0
+    assert np.array_equal(out[:, depth:depth + steps].T, ref[depth - 1][0])
+
+
+def _stock_conv_file(path):
+    import lava.lib.dl.slayer as slayer
+
+    torch.manual_seed(2)
+    blocks = [slayer.block.cuba.Conv(CUBA_PARAMS, 2, 4, 3, padding=1, weight_scale=3),
+              slayer.block.cuba.Conv(CUBA_PARAMS, 4, 4, 3, padding=1, stride=2, weight_scale=3),
+              slayer.block.cuba.Flatten(),
+              slayer.block.cuba.Dense(CUBA_PARAMS, 64, 6, weight_scale=4)]
+    _export_stock(path, blocks, (2, 8, 8))
+
+
+def test_read_network_accepts_stock_flatten_shape(tmp_path):
+    path = str(tmp_path / "conv.h5")
+    _stock_conv_file(path)
+    assert read_network(path).layers[2].shape == (64,)
+
+
+def test_stock_lava_dl_cuba_conv_export_gives_netx_spikes(tmp_path):
+    path = str(tmp_path / "conv.h5")
+    _stock_conv_file(path)  # as lava-dl writes it: the flatten shape is (F, 1, 1)
+    spec = read_network(path)
+    assert spec.input_shape is None  # stock conv files do not say it: taken from the data
+    steps = 10
+    x = (np.random.default_rng(1).random((1, steps, 2, 8, 8)) < 0.3).astype(np.int64)
+    ref = {i: v.numpy() for i, v in emulate(spec, x).items()}
+    assert_same(ref, run_lava(spec, x), spec)
+
+    # netx works in (W, H, C): transpose the input and the conv outputs.
+    per_layer, _, _ = _run_stock_netx(path, x[0].transpose(3, 2, 1, 0), steps,
+                                      input_shape=(8, 8, 2))
+    for k, (i, g) in enumerate(zip([0, 1, 3], per_layer)):
+        g = np.moveaxis(g, -1, 0)[k + 1:k + 1 + steps]
+        if g.ndim == 4:
+            g = g.transpose(0, 3, 2, 1)
+        assert np.array_equal(g, ref[i][0]), f"layer {i}"
+        assert ref[i].sum() > 0
+
+
+def test_no_lava_processes_left_behind():
+    import psutil
+
+    assert multiprocessing.active_children() == []
+    # Python's own shared-memory resource tracker lives until the interpreter exits.
+    kids = [k for k in psutil.Process().children(recursive=True)
+            if "resource_tracker" not in " ".join(k.cmdline())]
+    assert kids == [], [k.cmdline() for k in kids]
