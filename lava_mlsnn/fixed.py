@@ -6,9 +6,9 @@ ProcessModels all call these functions, so the three cannot drift apart.
 
 Every function accepts either numpy arrays or torch tensors of integers and
 returns the same kind. Intermediates are int64; ``>>`` is an arithmetic shift
-(floor). Synapse sums are evaluated in float64, which is exact for integers below
-2**53 (checked by :func:`check_exact_sum`), because torch has no integer
-convolution on CPU.
+(floor). Synapse sums are evaluated in floating point because torch has no integer
+convolution on CPU: float32 when every partial sum is provably below 2**24, else
+float64 (exact below 2**53, checked by :func:`check_exact_sum`).
 
 State scale: ``state = real * 4096`` when ``weight = real * 64``; hence the
 ``<< 6`` (``STATE_SHIFT``) applied to synaptic currents and biases.
@@ -116,6 +116,24 @@ class SynapseSpec:
     groups: int = 1
     kernel: Tuple[int, int] = (1, 1)
 
+    def __post_init__(self) -> None:
+        # Per-call conversions would dominate small Lava steps: keep float copies once.
+        w = np.asarray(self.weight)
+        object.__setattr__(self, "_w_abs_max", float(np.abs(w).max(initial=0)))
+        object.__setattr__(self, "_w_float", {})
+
+    def weight_as(self, dtype: torch.dtype) -> torch.Tensor:
+        """The weights as a cached float tensor of ``dtype``."""
+        cache = self._w_float
+        if dtype not in cache:
+            cache[dtype] = torch.as_tensor(np.asarray(self.weight), dtype=dtype)
+        return cache[dtype]
+
+    def sum_dtype(self, max_payload: float) -> torch.dtype:
+        """float32 when every partial sum stays below 2**24 (exact), else float64."""
+        bound = self._w_abs_max * float(max_payload) * self.fan_in()
+        return torch.float32 if bound < float(1 << 24) else torch.float64
+
     def fan_in(self) -> int:
         """Largest number of source values summed into one current."""
         if self.kind == "dense":
@@ -140,11 +158,9 @@ def check_exact_sum(spec: SynapseSpec, max_payload: int) -> None:
 def raw_current(spec: SynapseSpec, z: torch.Tensor) -> torch.Tensor:
     """Un-shifted synapse sum for a batch ``z`` of shape ``[B, *in_shape]`` (float64)."""
     if spec.kind == "dense":
-        w = torch.as_tensor(spec.weight, dtype=torch.float64)
-        return z.reshape(z.shape[0], -1) @ w.T
+        return z.reshape(z.shape[0], -1) @ spec.weight_as(z.dtype).T
     if spec.kind == "conv":
-        w = torch.as_tensor(spec.weight, dtype=torch.float64)
-        return F.conv2d(z, w, stride=spec.stride, padding=spec.padding,
+        return F.conv2d(z, spec.weight_as(z.dtype), stride=spec.stride, padding=spec.padding,
                         dilation=spec.dilation, groups=spec.groups)
     if spec.kind == "pool":
         pooled = F.avg_pool2d(z, spec.kernel, stride=spec.stride, padding=spec.padding,
@@ -170,7 +186,9 @@ def synapse_current(spec: SynapseSpec, z: Array) -> Array:
     int64 array, shape ``[B, *out_shape]``, of the same kind as ``z``:
     ``sat24(sum << weight_exp)``.
     """
-    zt = torch.as_tensor(z).to(torch.float64)
+    zt = torch.as_tensor(z)
+    zmax = float(zt.abs().max()) if zt.numel() else 0.0
+    zt = zt.to(spec.sum_dtype(zmax))
     a = torch.round(raw_current(spec, zt)).to(torch.int64)
     a = sat24(shift(a, spec.weight_exp))
     return a if _is_torch(z) else a.numpy()

@@ -63,3 +63,19 @@ def test_synapse_ops_match_torch():
     pool = fixed.SynapseSpec("pool", np.array(3), 0, stride=(2, 2), kernel=(2, 2))
     ap = fixed.synapse_current(pool, z)
     assert ap[0, 0, 0, 0] == 3 * z[0, 0, :2, :2].sum()
+
+
+@pytest.mark.parametrize("near_log2", [20, 24, 30])
+def test_synapse_sums_exact_on_both_float_paths(near_log2):
+    """float32 is used only below 2**24 partial sums, float64 above: both exact integers."""
+    rng = np.random.default_rng(near_log2)
+    for _ in range(40):
+        cin, cout, k = int(rng.integers(1, 17)), int(rng.integers(1, 17)), int(rng.choice([1, 3]))
+        zmax = max(1, (1 << near_log2) // (256 * cin * k * k) - 1)
+        z = rng.integers(0, zmax + 1, size=(3, cin, 9, 9))
+        w = rng.integers(-256, 255, size=(cout, cin, k, k))
+        spec = fixed.SynapseSpec("conv", w, 0, padding=(k // 2, k // 2))
+        expect = torch.float32 if near_log2 <= 24 else torch.float64
+        assert spec.sum_dtype(zmax) == expect
+        ref = torch.nn.functional.conv2d(torch.tensor(z), torch.tensor(w), padding=k // 2).numpy()
+        assert np.array_equal(fixed.synapse_current(spec, z), np.clip(ref, -2 ** 23, 2 ** 23 - 1))
