@@ -81,6 +81,11 @@ def decay(x: Array, d: Union[int, Array]) -> Array:
     d : int or int array broadcastable to ``x``
         Decay in 1/4096 per step, ``0 <= d <= 4096``.
     """
+    if isinstance(d, (int, np.integer)):  # the IF and "no persistence" cases are common
+        if d == 0:
+            return x
+        if d == DECAY_ONE:
+            return x * 0
     mag = (abs(x) * (DECAY_ONE - d)) >> DECAY_BITS
     return _where(x < 0, -mag, mag)
 

@@ -74,3 +74,25 @@ def test_cuba_blocks_lava_dl_forward_equals_emulator(seed):
             assert torch.equal(to_emulator_layout(float_rec[i]).long(), out[i])
             spikes += int(out[i].sum())
     assert spikes > 0
+
+
+def test_blockwise_export_in_lava_dl_style(tmp_path):
+    """``for i, b in enumerate(blocks): b.export_hdf5(layer.create_group(str(i)))`` works
+    once folded, and gives the same layers as Network.export_hdf5."""
+    import h5py
+    from lava_mlsnn import block
+    net, x = random_training_net(5, 3, 1, conv=False)
+    with pytest.raises(RuntimeError, match="quantize"):
+        net.blocks[1].export_hdf5(None)
+    net.quantize()
+    path = str(tmp_path / "blocks.h5")
+    with h5py.File(path, "w") as f:
+        group = f.create_group("layer")
+        for i, b in enumerate(net.blocks):
+            b.export_hdf5(group.create_group(str(i)))
+    net.dequantize()
+    stock_style = read_network(path)  # no root attributes: inputLevels defaults to 1
+    whole = net.export_spec()
+    x_file = to_emulator_layout(x).long().clamp(max=1)
+    a, b = emulate(stock_style, x_file), emulate(whole, x_file)
+    assert all(torch.equal(a[i], b[i]) for i in b)

@@ -83,9 +83,17 @@ class AbstractMultiLevel(torch.nn.Module):
         return self.neuron(z)
 
     def export_hdf5(self, handle) -> None:
-        """Write this block alone as a NetX layer group (needs :meth:`fold` first)."""
+        """Write this block as the NetX layer group ``handle``, reading the layer before it.
+
+        The integers depend on the layers upstream (their thresholds fold into this
+        synapse), so the block must be folded first: :meth:`Network.quantize`, or use
+        :meth:`Network.export_hdf5`, which writes the whole file.
+        """
         from ..netx.hdf5 import write_layer
-        write_layer(handle, self.layer_spec(getattr(self, "source", INPUT)), None)
+        if self.folded is None:
+            raise RuntimeError(f"{type(self).__name__}.export_hdf5 needs folded integers: call "
+                               "Network.quantize() first (or Network.export_hdf5)")
+        write_layer(handle, self.layer_spec(-1), 0)  # index 0, source -1: no 'source' key
 
 
 class Dense(AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractDense):
@@ -208,6 +216,11 @@ class Input(torch.nn.Module):
 
     def export_layers(self, source: int, start: int = 0) -> List[LayerSpec]:
         return [LayerSpec("input", self.shape, source, [], self.folded.neuron)]
+
+    def export_hdf5(self, handle) -> None:
+        """Write the NetX ``input`` layer group."""
+        from ..netx.hdf5 import write_layer
+        write_layer(handle, self.export_layers(-1)[0], 0)
 
 
 class Flatten(slayer_base.AbstractFlatten):
