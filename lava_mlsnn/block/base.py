@@ -9,7 +9,7 @@ quantized forward, so the two cannot disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 import numpy as np
 import torch

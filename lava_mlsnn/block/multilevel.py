@@ -21,7 +21,7 @@ from lava.lib.dl.slayer.block import base as slayer_base
 from lava.lib.dl.slayer.synapse import layer as synapse
 
 from .. import fixed
-from ..netx.spec import INPUT, LayerSpec
+from ..netx.spec import LayerSpec
 from ..neuron import multilevel, readout
 from ..neuron.norm import BatchNorm
 from .base import Folded, QuantizedMixin, fold_weights, per_channel_bias, real_weight
@@ -89,7 +89,7 @@ class AbstractMultiLevel(torch.nn.Module):
         synapse), so the block must be folded first: :meth:`Network.quantize`, or use
         :meth:`Network.export_hdf5`, which writes the whole file.
         """
-        from ..netx.hdf5 import write_layer
+        from ..netx.writer import write_layer
         if self.folded is None:
             raise RuntimeError(f"{type(self).__name__}.export_hdf5 needs folded integers: call "
                                "Network.quantize() first (or Network.export_hdf5)")
@@ -219,7 +219,7 @@ class Input(torch.nn.Module):
 
     def export_hdf5(self, handle) -> None:
         """Write the NetX ``input`` layer group."""
-        from ..netx.hdf5 import write_layer
+        from ..netx.writer import write_layer
         write_layer(handle, self.export_layers(-1)[0], 0)
 
 

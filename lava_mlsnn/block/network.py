@@ -6,7 +6,7 @@ from typing import Dict, Iterator, List, Optional, Sequence
 
 import torch
 
-from ..netx.hdf5 import write_network
+from ..netx.writer import write_network
 from ..netx.spec import INPUT, LayerSpec, NetworkSpec
 from .multilevel import Input
 

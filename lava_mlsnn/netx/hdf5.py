@@ -1,4 +1,4 @@
-"""Read, validate and write the lava-mlsnn HDF5 format (DESIGN §6).
+"""Read and validate the lava-mlsnn HDF5 format (DESIGN §6); writing is in ``writer``.
 
 The format is lava-dl's NetX layout extended with residual joins and graded-spike
 neurons. Stock lava-dl exports (no root attributes, CUBA neurons) are read as they
@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import h5py
 import numpy as np
@@ -19,8 +18,7 @@ from ..fixed import DECAY_ONE, NeuronParams, SynapseSpec
 from .spec import INPUT, LAYER_TYPES, Branch, LayerSpec, NetworkSpec
 from .shapes import synapse_output_shape
 
-FORMAT_NAME = "lava-mlsnn"
-FORMAT_VERSION = 1
+from .writer import FORMAT_NAME, FORMAT_VERSION
 _NEURON_KEYS = ("vThMant", "levels", "iDecay", "vDecay", "vInit", "vBits", "vExp")
 
 
@@ -375,107 +373,4 @@ def read_network(path: str) -> NetworkSpec:
     return spec
 
 
-# --------------------------------------------------------------------------- writing
-def _write_str(g: h5py.Group, key: str, value: str) -> None:
-    g.create_dataset(key, (1,), "S10", [value.encode("ascii")])
-
-
-def _write_synapse(g: h5py.Group, syn: SynapseSpec) -> None:
-    if syn.kind == "dense":
-        g.create_dataset("inFeatures", data=int(syn.weight.shape[1]))
-        g.create_dataset("outFeatures", data=int(syn.weight.shape[0]))
-        g.create_dataset("weight", data=syn.weight.astype(np.float32))
-    elif syn.kind == "conv":
-        g.create_dataset("inChannels", data=int(syn.weight.shape[1] * syn.groups))
-        g.create_dataset("outChannels", data=int(syn.weight.shape[0]))
-        g.create_dataset("kernelSize", data=np.array(syn.weight.shape[2:]))
-        g.create_dataset("stride", data=np.array(syn.stride))
-        g.create_dataset("padding", data=np.array(syn.padding))
-        g.create_dataset("dilation", data=np.array(syn.dilation))
-        g.create_dataset("groups", data=int(syn.groups))
-        g.create_dataset("weight", data=syn.weight.astype(np.float32))
-    elif syn.kind == "pool":
-        g.create_dataset("kernelSize", data=np.array(syn.kernel))
-        g.create_dataset("stride", data=np.array(syn.stride))
-        g.create_dataset("padding", data=np.array(syn.padding))
-        g.create_dataset("weight", data=np.float32(np.asarray(syn.weight).reshape(())))
-    elif syn.kind == "identity":
-        g.create_dataset("weight", data=np.float32(np.asarray(syn.weight).reshape(())))
-    if syn.weight_exp:
-        g.create_dataset("weightExp", data=int(syn.weight_exp))
-
-
-def _write_neuron(g: h5py.Group, p: NeuronParams) -> None:
-    ng = g.create_group("neuron")
-    if p.type == "CUBA":  # stock keys, readable by lava-dl netx
-        ng.create_dataset("type", data="CUBA")
-        ng.create_dataset("iDecay", data=int(p.i_decay))
-        ng.create_dataset("vDecay", data=int(p.v_decay))
-        ng.create_dataset("vThMant", data=int(p.v_th_mant))
-        ng.create_dataset("refDelay", data=1)
-        ng.create_dataset("gradedSpike", data=False)
-    else:
-        ng.create_dataset("type", data=p.type)
-        ng.create_dataset("vThMant", data=int(p.v_th_mant))
-        ng.create_dataset("levels", data=int(p.levels))
-        ng.create_dataset("iDecay", data=int(p.i_decay))
-        ng.create_dataset("vDecay", data=int(p.v_decay))
-        ng.create_dataset("vInit", data=int(p.v_init))
-        ng.create_dataset("vBits", data=int(p.v_bits))
-        ng.create_dataset("vExp", data=int(p.v_exp))
-    if p.bias is not None:
-        b = np.asarray(p.bias)
-        g.create_dataset("bias", data=(b.reshape(-1) if b.ndim and b.size == b.shape[0] else b)
-                         .astype(np.float32))
-
-
-def write_layer(g: h5py.Group, layer: LayerSpec, index: Optional[int]) -> None:
-    """Write one ``/layer/<i>`` group; ``source`` is written unless it is ``index - 1``."""
-    _write_str(g, "type", layer.type)
-    g.create_dataset("shape", data=np.array(layer.shape, dtype=np.int64))
-    if index is None or layer.source != index - 1:
-        g.create_dataset("source", data=int(layer.source))
-    if layer.weight_bits:
-        g.create_dataset("weightBits", data=int(layer.weight_bits))
-    if layer.weight_scale:
-        g.create_dataset("weightScale", data=int(layer.weight_scale))
-    if layer.type == "join":
-        for k, br in enumerate(layer.branches):
-            bg = g.create_group(f"branch/{k}")
-            bg.create_dataset("source", data=int(br.source))
-            _write_str(bg, "type", br.synapse.kind)
-            _write_synapse(bg, br.synapse)
-    elif layer.branches:
-        _write_synapse(g, layer.branches[0].synapse)
-    if layer.neuron is not None and layer.neuron.type != "INPUT":
-        _write_neuron(g, layer.neuron)
-
-
-def write_network(spec: NetworkSpec, path: str) -> None:
-    """Write ``spec`` to ``path`` atomically (DESIGN §6 layout).
-
-    A network that uses only stock layer and neuron types stays loadable by
-    ``lava.lib.dl.netx``; lava-mlsnn root attributes are always written.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".h5.tmp", dir=directory)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT_NAME
-            f.attrs["formatVersion"] = FORMAT_VERSION
-            f.attrs["timesteps"] = int(spec.timesteps)
-            if spec.input_shape is not None:
-                f.attrs["inputShape"] = np.array(spec.input_shape, dtype=np.int64)
-            f.attrs["inputLevels"] = int(spec.input_levels)
-            if spec.classes is not None:
-                f.attrs["classes"] = np.array([c.encode() for c in spec.classes])
-            f.attrs["metadata"] = json.dumps(spec.metadata, default=str)
-            lg = f.create_group("layer")
-            for i, layer in enumerate(spec.layers):
-                write_layer(lg.create_group(str(i)), layer, i)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+from .writer import write_layer, write_network  # noqa: E402,F401  (the format's other half)
