@@ -162,6 +162,24 @@ class QuantizedMixin:
         return [self.layer_spec(source)]
 
 
+def conv_synapse_spec(syn: torch.nn.Module, w: np.ndarray) -> fixed.SynapseSpec:
+    """DESIGN §5 conv synapse from a SLAYER ``synapse.Conv`` and its integer weights
+    ``(out, in/groups, kH, kW, 1)`` (the trailing time axis is dropped)."""
+    return fixed.SynapseSpec("conv", w[..., 0], stride=tuple(syn.stride[:2]),
+                             padding=tuple(syn.padding[:2]), dilation=tuple(syn.dilation[:2]),
+                             groups=int(syn.groups))
+
+
+class SpatialShapeMixin:
+    """Spatial blocks learn their output shape ``(C, H, W)`` from the first forward."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        if self.neuron.shape is None or len(self.neuron.shape) != 3:
+            self.neuron.shape = out.shape[1:-1]
+        return out
+
+
 def per_channel_bias(bias: Optional[np.ndarray], ndim: int) -> Optional[np.ndarray]:
     """Shape a per-channel bias so it broadcasts over a ``(C, H, W)`` layer."""
     if bias is None:

@@ -12,7 +12,7 @@ import torch
 
 from .. import fixed
 from .._quiet import quiet_import
-from .base import Folded, QuantizedMixin
+from .base import Folded, QuantizedMixin, SpatialShapeMixin, conv_synapse_spec
 
 _cuba = quiet_import("lava.lib.dl.slayer").block.cuba
 
@@ -53,7 +53,7 @@ class Dense(_CubaMixin, _cuba.Dense):
         return fixed.SynapseSpec("dense", w.reshape(w.shape[0], -1))
 
 
-class Conv(_CubaMixin, _cuba.Conv):
+class Conv(SpatialShapeMixin, _CubaMixin, _cuba.Conv):
     """Binary CUBA-LIF conv block (lava-dl ``cuba.Conv``), aligned time."""
 
     layer_type = "conv"
@@ -63,13 +63,4 @@ class Conv(_CubaMixin, _cuba.Conv):
         self._init_aligned()
 
     def _synapse_spec(self, w: np.ndarray) -> fixed.SynapseSpec:
-        s = self.synapse
-        return fixed.SynapseSpec("conv", w[..., 0], stride=tuple(s.stride[:2]),
-                                 padding=tuple(s.padding[:2]), dilation=tuple(s.dilation[:2]),
-                                 groups=int(s.groups))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = super().forward(x)
-        if self.neuron.shape is None or len(self.neuron.shape) != 3:
-            self.neuron.shape = out.shape[1:-1]
-        return out
+        return conv_synapse_spec(self.synapse, w)

@@ -24,7 +24,8 @@ from .. import fixed
 from ..netx.spec import LayerSpec
 from ..neuron import multilevel, readout
 from ..neuron.norm import BatchNorm
-from .base import Folded, QuantizedMixin, fold_weights, per_channel_bias, real_weight
+from .base import (Folded, QuantizedMixin, SpatialShapeMixin, conv_synapse_spec, fold_weights,
+                   per_channel_bias, real_weight)
 
 
 def _neuron(params: dict, channels: int, kind: str = "multilevel"):
@@ -120,7 +121,7 @@ class Readout(Dense):
     neuron_kind = "readout"
 
 
-class Conv(AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractConv):
+class Conv(SpatialShapeMixin, AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractConv):
     """2-D convolution multi-level layer (``in_features -> out_features`` channels)."""
 
     layer_type = "conv"
@@ -131,16 +132,7 @@ class Conv(AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractConv):
         del self.synapse_params
 
     def _synapse_spec(self, w: np.ndarray) -> fixed.SynapseSpec:
-        s = self.synapse
-        return fixed.SynapseSpec("conv", w[..., 0], stride=tuple(s.stride[:2]),
-                                 padding=tuple(s.padding[:2]), dilation=tuple(s.dilation[:2]),
-                                 groups=int(s.groups))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = super().forward(x)
-        if self.neuron.shape is None or len(self.neuron.shape) != 3:
-            self.neuron.shape = out.shape[1:-1]
-        return out
+        return conv_synapse_spec(self.synapse, w)
 
 
 class SumPool(torch.nn.Module):
@@ -161,7 +153,7 @@ class SumPool(torch.nn.Module):
         return y * self.weight
 
 
-class Pool(AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractPool):
+class Pool(SpatialShapeMixin, AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractPool):
     """Sum pooling followed by a multi-level neuron (no learnable weight)."""
 
     layer_type = "pool"
@@ -178,12 +170,6 @@ class Pool(AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractPool):
         s = self.synapse
         return fixed.SynapseSpec("pool", np.asarray(w).reshape(-1)[:1].reshape(()),
                                  stride=s.stride, padding=s.padding, kernel=s.kernel_size)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = super().forward(x)
-        if self.neuron.shape is None or len(self.neuron.shape) != 3:
-            self.neuron.shape = out.shape[1:-1]
-        return out
 
 
 class Input(torch.nn.Module):

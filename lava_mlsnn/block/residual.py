@@ -15,7 +15,6 @@ Spiking ResNet). Each block exports several DESIGN §6 layers, the last a ``join
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
 import numpy as np
@@ -26,22 +25,10 @@ from .. import fixed
 from ..netx.spec import Branch, LayerSpec
 from ..neuron import multilevel
 from ..neuron.norm import BatchNorm
-from .base import MAX_V_TH_MANT, Folded, pow2_floor, real_weight
+from .base import MAX_V_TH_MANT, Folded, conv_synapse_spec, pow2_floor, real_weight
 from .multilevel import Conv
 
 KINDS = ("sparse", "sew", "spiking")
-
-
-@dataclass
-class _BranchFold:
-    spec: fixed.SynapseSpec
-    shift: Optional[torch.Tensor]  # real bias per channel (BN), before scaling
-
-
-def _conv_spec(syn, w: np.ndarray) -> fixed.SynapseSpec:
-    return fixed.SynapseSpec("conv", w[..., 0], stride=tuple(syn.stride[:2]),
-                             padding=tuple(syn.padding[:2]), dilation=tuple(syn.dilation[:2]),
-                             groups=int(syn.groups))
 
 
 class ResidualBlock(torch.nn.Module):
@@ -100,7 +87,7 @@ class ResidualBlock(torch.nn.Module):
             join_params.update(barrier_params or {})
         self.join_neuron = None if kind == "sew" else multilevel.Neuron(**join_params)
         self.folded: Optional[Folded] = None
-        self._join: Optional[Tuple[List[_BranchFold], fixed.NeuronParams, float]] = None
+        self._join: Optional[Tuple[List[fixed.SynapseSpec], fixed.NeuronParams, float]] = None
 
     # ------------------------------------------------------------------ real-valued path
     @staticmethod
@@ -146,10 +133,10 @@ class ResidualBlock(torch.nn.Module):
         f1 = self.conv1.fold(in_scale)
         if self.kind == "spiking":
             w2 = real_weight(self.conv2)
-            branches = [(w2, self.norm2, f1.out_scale, lambda w: _conv_spec(self.conv2, w))]
+            branches = [(w2, self.norm2, f1.out_scale, lambda w: conv_synapse_spec(self.conv2, w))]
             if self.projection:
                 branches.append((real_weight(self.shortcut), self.norm_s, in_scale,
-                                 lambda w: _conv_spec(self.shortcut, w)))
+                                 lambda w: conv_synapse_spec(self.shortcut, w)))
             else:
                 branches.append((None, None, in_scale, None))
         else:
@@ -160,7 +147,7 @@ class ResidualBlock(torch.nn.Module):
         self.folded = Folded(None, self._join[1], self._join[2])
         return self.folded
 
-    def _fold_join(self, branches) -> Tuple[List[_BranchFold], fixed.NeuronParams, float]:
+    def _fold_join(self, branches) -> Tuple[List[fixed.SynapseSpec], fixed.NeuronParams, float]:
         """Integer branches into the join neuron (see the module docstring)."""
         eff = []
         for w, norm, scale, _ in branches:
@@ -193,7 +180,7 @@ class ResidualBlock(torch.nn.Module):
         for (w, _, _, make), w_int in zip(branches, ints):
             w_np = w_int.to(torch.int64).numpy()
             spec = fixed.SynapseSpec("identity", w_np.reshape(())) if make is None else make(w_np)
-            folds.append(_BranchFold(spec, None))
+            folds.append(spec)
         return folds, params, out_scale
 
     def _quantized_forward(self, x: torch.Tensor, record) -> torch.Tensor:
@@ -211,7 +198,7 @@ class ResidualBlock(torch.nn.Module):
         folds, params, _ = self._join
         ys, state = [], None
         for t in range(x.shape[-1]):
-            cur = sum(fixed.synapse_current(f.spec, src[..., t]) for f, src in zip(folds, sources))
+            cur = sum(fixed.synapse_current(f, src[..., t]) for f, src in zip(folds, sources))
             if state is None:
                 state = fixed.initial_state(params, cur.shape, cur)
             state, y = fixed.neuron_step(state, cur, params)
@@ -235,6 +222,6 @@ class ResidualBlock(torch.nn.Module):
                 short = start + 2
             join_sources = [start + 1, short]
         folds, params, _ = self._join
-        branches = [Branch(s, f.spec) for s, f in zip(join_sources, folds)]
+        branches = [Branch(s, f) for s, f in zip(join_sources, folds)]
         layers.append(LayerSpec("join", self._shape(), join_sources[0], branches, params))
         return layers

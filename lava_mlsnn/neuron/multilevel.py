@@ -19,6 +19,7 @@ import torch
 from lava.lib.dl.slayer.neuron import base
 
 from .. import fixed
+from .norm import NormInputMixin
 from .surrogate import multilevel_floor
 
 
@@ -80,7 +81,7 @@ def decay_int(fraction: float) -> int:
     return int(round(min(max(fraction, 0.0), 1.0) * fixed.DECAY_ONE))
 
 
-class Neuron(base.Neuron):
+class Neuron(NormInputMixin, base.Neuron):
     """Multi-level IF/LIF neuron with a learnable per-layer threshold.
 
     Parameters
@@ -167,15 +168,6 @@ class Neuron(base.Neuron):
         p = self.deployed
         return {"type": "MLSN", "vThMant": p.v_th_mant, "levels": p.levels, "iDecay": p.i_decay,
                 "vDecay": p.v_decay, "vInit": p.v_init, "vBits": p.v_bits, "vExp": p.v_exp}
-
-    def split_input(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor | float]:
-        """Apply norm/dropout; return ``(current, bias)``."""
-        shift: torch.Tensor | float = 0.0
-        if self.norm is not None:
-            x, shift = self.norm(x)
-        if self.drop is not None:
-            x = self.drop(x)
-        return x, shift
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Real-valued forward: ``theta * z`` for a current ``x`` of shape ``[N, *shape, T]``."""

@@ -60,3 +60,16 @@ class BatchNorm(torch.nn.Module):
             return torch.ones_like(mean), self.bias - mean
         scale = self.weight / torch.sqrt(var + self.eps)
         return scale, self.bias - scale * mean
+
+
+class NormInputMixin:
+    """``split_input`` for neurons that carry an optional ``norm`` and ``drop`` (SLAYER's
+    neuron attributes): the normalised current and the bias it implies."""
+
+    def split_input(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor | float]:
+        shift: torch.Tensor | float = 0.0
+        if self.norm is not None:
+            x, shift = self.norm(x)
+        if self.drop is not None:
+            x = self.drop(x)
+        return x, shift

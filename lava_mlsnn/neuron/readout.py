@@ -7,6 +7,7 @@ import torch
 from lava.lib.dl.slayer.neuron import base
 
 from .. import fixed
+from .norm import NormInputMixin
 from .multilevel import decay_int
 
 
@@ -21,7 +22,7 @@ def dynamics(x: torch.Tensor, shift: torch.Tensor | float, voltage_decay: float,
     return torch.stack(vs, dim=-1), v
 
 
-class Neuron(base.Neuron):
+class Neuron(NormInputMixin, base.Neuron):
     """Readout (``READOUT``): sends its membrane every step; no spike, no reset.
 
     Classification reads ``argmax`` of ``v`` at the last step.
@@ -51,14 +52,6 @@ class Neuron(base.Neuron):
         p = self.integer_params()
         return {"type": "READOUT", "vThMant": 1, "levels": 1, "iDecay": p.i_decay,
                 "vDecay": p.v_decay}
-
-    def split_input(self, x: torch.Tensor):
-        shift = 0.0
-        if self.norm is not None:
-            x, shift = self.norm(x)
-        if self.drop is not None:
-            x = self.drop(x)
-        return x, shift
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.shape is None:
