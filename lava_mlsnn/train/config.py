@@ -1,0 +1,289 @@
+"""Run configuration of ``training/train_dvs.py``: defaults, YAML files, ``--set`` overrides.
+
+A configuration is a two-level mapping ``section -> key -> value`` (see
+:data:`DEFAULTS`, mirrored by ``training/configs/default.yaml``). A YAML file
+gives any subset of it; ``--set section.key=value`` overrides one key, the value
+parsed as YAML (``--set model.channels=[8,16]``, ``--set quant.weight_bits=null``).
+Every key is checked: an unknown key or a value of the wrong type or range raises
+:class:`ConfigError` with one line naming the key, the rule and the value.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import yaml
+
+DATASETS = ("digits", "dvsgesture", "nmnist", "cifar10dvs")
+ARCHS = ("convnet", "sparse_resnet", "sew_resnet", "spiking_resnet")
+
+DEFAULTS: Dict[str, Dict[str, Any]] = {
+    "data": {
+        "dataset": "digits",     # digits (embedded) | dvsgesture | nmnist | cifar10dvs
+        "root": None,            # folder holding tonic's data set folders (not for digits)
+        "timesteps": 1,          # T: count frames per sample
+        "input_levels": 7,       # counts clipped to [0, input_levels] (file inputLevels)
+        "size": None,            # [W, H] spatial downsampling target; null: sensor size
+        "val_fraction": 0.1,     # share of each class of train held out for model selection
+        "split_seed": 0,
+        "limit": None,           # at most this many samples per split (quick runs, tests)
+        "cache": True,           # framed-tensor cache (frame each sample once)
+        "cache_dir": None,       # null: <run dir>/frames; share one folder between runs
+        "workers": 0,            # DataLoader worker processes
+    },
+    "model": {
+        "arch": "convnet",       # convnet | sparse_resnet | sew_resnet | spiking_resnet
+        "levels": 4,             # N of the multi-level neurons (1: binary spikes)
+        "channels": [16, 32],    # convnet: two conv widths; resnets: one width per stage
+        "hidden": 64,            # convnet: width of the dense layer
+        "blocks_per_stage": 2,   # resnets
+    },
+    "neuron": {
+        "threshold": 1.0,
+        "v_init": 0.5,           # initial membrane in thresholds (0.5: round to nearest)
+        "voltage_decay": 0.0,    # leak per step, fraction (0: IF)
+        "surrogate": "ste",      # ste | sigmoid
+    },
+    "quant": {
+        "weight_bits": None,     # 1, 2, 4 or 8 for hidden layers; null: free 8-bit export
+        "membrane_bits": 0,      # static membrane quantization (0: off, else 2..24)
+        "wsdr": False,           # WS-DR spike-entropy regularizer
+        "wsdr_lambda": 5.0e-3,
+    },
+    "optim": {
+        "optimizer": "adam",     # adam | adamw | sgd
+        "lr": 3.0e-3,
+        "weight_decay": 0.0,
+        "momentum": 0.9,         # sgd only
+        "schedule": "cosine",    # cosine | step | constant
+        "step_size": 10,         # step schedule: epochs between decays
+        "gamma": 0.1,            # step schedule: decay factor
+        "epochs": 8,
+        "batch_size": 32,        # per process (torchrun: the global batch is K times this)
+        "eval_batch_size": 256,
+    },
+    "train": {
+        "seed": 0,
+        "device": "auto",        # auto (cuda when available, else cpu) | cpu | cuda | cuda:N
+    },
+    "output": {
+        "dir": None,             # run directory; null: <root>/<dataset>-<arch>-<time>
+        "root": "runs",
+    },
+}
+
+
+class ConfigError(ValueError):
+    """A bad configuration file, key or value (reported in one line)."""
+
+
+# ---------------------------------------------------------------- value rules
+Rule = Callable[[Any], Optional[str]]  # returns why the value is wrong, or None
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def integer(lo: Optional[int] = None, hi: Optional[int] = None, null: bool = False) -> Rule:
+    def rule(v: Any) -> Optional[str]:
+        if v is None and null:
+            return None
+        if not _is_int(v) or (lo is not None and v < lo) or (hi is not None and v > hi):
+            rng = f" in {lo}..{hi}" if lo is not None and hi is not None else \
+                (f" >= {lo}" if lo is not None else "")
+            return f"must be an integer{rng}{' or null' if null else ''}"
+        return None
+    return rule
+
+
+def number(lo: float, hi: float, lo_open: bool = False) -> Rule:
+    def rule(v: Any) -> Optional[str]:
+        if not _is_num(v) or v > hi or v < lo or (lo_open and v == lo):
+            return f"must be a number in {'(' if lo_open else '['}{lo}, {hi}]"
+        return None
+    return rule
+
+
+def choice(*options: Any) -> Rule:
+    def rule(v: Any) -> Optional[str]:
+        return None if v in options else f"must be one of {', '.join(map(str, options))}"
+    return rule
+
+
+def boolean(v: Any) -> Optional[str]:
+    return None if isinstance(v, bool) else "must be true or false"
+
+
+def text(null: bool = False) -> Rule:
+    def rule(v: Any) -> Optional[str]:
+        if (v is None and null) or (isinstance(v, str) and v):
+            return None
+        return f"must be a non-empty string{' or null' if null else ''}"
+    return rule
+
+
+def int_list(length: Optional[int] = None, null: bool = False) -> Rule:
+    def rule(v: Any) -> Optional[str]:
+        if v is None and null:
+            return None
+        ok = isinstance(v, (list, tuple)) and len(v) > 0 and all(_is_int(x) and x > 0 for x in v)
+        if not ok or (length is not None and len(v) != length):
+            n = f"{length} " if length else ""
+            return f"must be a list of {n}positive integers{' or null' if null else ''}"
+        return None
+    return rule
+
+
+def device(v: Any) -> Optional[str]:
+    if v in ("auto", "cpu", "cuda") or (isinstance(v, str) and v.startswith("cuda:")
+                                        and v[5:].isdigit()):
+        return None
+    return "must be auto, cpu, cuda or cuda:N"
+
+
+RULES: Dict[str, Dict[str, Rule]] = {
+    "data": {"dataset": choice(*DATASETS), "root": text(null=True),
+             "timesteps": integer(1, 1024), "input_levels": integer(1, 2 ** 23 - 1),
+             "size": int_list(2, null=True), "val_fraction": number(0.0, 0.5),
+             "split_seed": integer(0), "limit": integer(1, null=True), "cache": boolean,
+             "cache_dir": text(null=True), "workers": integer(0, 64)},
+    "model": {"arch": choice(*ARCHS), "levels": integer(1, 255), "channels": int_list(),
+              "hidden": integer(1), "blocks_per_stage": integer(1, 16)},
+    "neuron": {"threshold": number(0.0, 1e6, lo_open=True), "v_init": number(0.0, 1.0),
+               "voltage_decay": number(0.0, 1.0), "surrogate": choice("ste", "sigmoid")},
+    "quant": {"weight_bits": choice(None, 1, 2, 4, 8), "membrane_bits": choice(0, *range(2, 25)),
+              "wsdr": boolean, "wsdr_lambda": number(0.0, 1e3)},
+    "optim": {"optimizer": choice("adam", "adamw", "sgd"), "lr": number(0.0, 10.0, True),
+              "weight_decay": number(0.0, 1.0), "momentum": number(0.0, 1.0),
+              "schedule": choice("cosine", "step", "constant"), "step_size": integer(1),
+              "gamma": number(0.0, 1.0, True), "epochs": integer(1, 100000),
+              "batch_size": integer(1), "eval_batch_size": integer(1)},
+    "train": {"seed": integer(0, 2 ** 31 - 1), "device": device},
+    "output": {"dir": text(null=True), "root": text()},
+}
+assert RULES.keys() == DEFAULTS.keys() and all(RULES[s].keys() == DEFAULTS[s].keys()
+                                               for s in DEFAULTS)
+
+
+def _suggest(name: str, options: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_key(section: str, key: Optional[str], where: str) -> None:
+    if section not in DEFAULTS:
+        raise ConfigError(f"{where}: unknown section {section!r}{_suggest(section, DEFAULTS)}; "
+                          f"sections: {', '.join(DEFAULTS)}")
+    if key is not None and key not in DEFAULTS[section]:
+        raise ConfigError(f"{where}: unknown key {section}.{key}"
+                          f"{_suggest(key, DEFAULTS[section])}; {section} has "
+                          f"{', '.join(DEFAULTS[section])}")
+
+
+def merge(config: Dict[str, Dict[str, Any]], update: Any, where: str) -> None:
+    """Merge a parsed YAML mapping into ``config`` in place (keys checked, values not yet)."""
+    if update is None:
+        return
+    if not isinstance(update, dict):
+        raise ConfigError(f"{where}: expected a mapping of sections, got {type(update).__name__}")
+    for section, values in update.items():
+        _check_key(str(section), None, where)
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: section {section!r} must be a mapping of keys")
+        for key, value in values.items():
+            _check_key(section, str(key), where)
+            config[section][key] = value
+
+
+def parse_override(item: str) -> Tuple[str, str, Any]:
+    """``'section.key=value'`` -> ``(section, key, value parsed as YAML)``."""
+    if "=" not in item or "." not in item.split("=", 1)[0]:
+        raise ConfigError(f"--set {item!r}: expected section.key=value (e.g. optim.epochs=3)")
+    name, raw = item.split("=", 1)
+    section, key = name.strip().split(".", 1)
+    _check_key(section, key, f"--set {name.strip()}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {name.strip()}: cannot parse value {raw!r}") from None
+    return section, key, value
+
+
+def validate(config: Dict[str, Dict[str, Any]]) -> None:
+    """Check every value and the combinations that cannot work; raise :class:`ConfigError`."""
+    for section, rules in RULES.items():
+        for key, rule in rules.items():
+            why = rule(config[section][key])
+            if why:
+                raise ConfigError(f"config: {section}.{key} {why}, got "
+                                  f"{config[section][key]!r}")
+    data, model, quant = config["data"], config["model"], config["quant"]
+    if data["dataset"] != "digits" and not data["root"]:
+        raise ConfigError(f"config: data.root is required for data.dataset={data['dataset']} "
+                          "(the folder holding tonic's data set folders)")
+    if model["arch"] == "convnet" and len(model["channels"]) != 2:
+        raise ConfigError(f"config: model.channels must hold 2 widths for the convnet, got "
+                          f"{model['channels']!r}")
+    if model["arch"] == "spiking_resnet" and quant["weight_bits"] not in (None, 8):
+        raise ConfigError("config: quant.weight_bits below 8 is not supported for "
+                          "spiking_resnet (use sparse_resnet or sew_resnet)")
+    if quant["membrane_bits"] and quant["membrane_bits"] < 3:
+        raise ConfigError("config: quant.membrane_bits must be 0 or in 3..24 (2 bits cannot "
+                          "hold the +-4-threshold range)")
+
+
+def resolve(files: Sequence[str] = (), overrides: Sequence[str] = ()) -> Dict[str, Dict[str, Any]]:
+    """Defaults, then each YAML file in order, then each ``section.key=value`` override.
+
+    Raises
+    ------
+    ConfigError
+        Missing or unparsable file, unknown key, bad value.
+    """
+    config = copy.deepcopy(DEFAULTS)
+    for path in files:
+        if not os.path.isfile(path):
+            raise ConfigError(f"{path}: no such config file")
+        try:
+            with open(path) as f:
+                loaded = yaml.safe_load(f)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            at = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{path}: not valid YAML{at}") from None
+        merge(config, loaded, path)
+    for item in overrides:
+        section, key, value = parse_override(item)
+        config[section][key] = value
+    for section in ("model",):  # YAML lists arrive as lists; keep tuples out of the dump
+        config[section]["channels"] = list(config[section]["channels"]) \
+            if isinstance(config[section]["channels"], tuple) else config[section]["channels"]
+    validate(config)
+    return config
+
+
+def dump(config: Dict[str, Dict[str, Any]], path: str) -> None:
+    """Write the resolved configuration as YAML (atomically)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        yaml.safe_dump(config, f, sort_keys=False)
+    os.replace(tmp, path)
+
+
+def load_resolved(path: str) -> Dict[str, Dict[str, Any]]:
+    """Read a run's ``config.yaml`` back, validated against the current schema."""
+    return resolve([path])
+
+
+def override_keys(overrides: Sequence[str]) -> List[str]:
+    """``section.key`` names of ``--set`` items (for checks on what may change)."""
+    return [".".join(parse_override(item)[:2]) for item in overrides]

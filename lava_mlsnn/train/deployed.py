@@ -1,0 +1,215 @@
+"""Evaluate an exported network file on an event data set (``lava-mlsnn evaluate``, the exporter).
+
+The framing comes from the file itself: ``timesteps`` (T bins), ``inputLevels``
+(count clip) and ``inputShape`` ``(C, H, W)`` (downsampling target ``(W, H)``;
+``C = 1`` merges the polarities), so a file is evaluated on exactly the frames it
+was trained on. The exporter also writes the training framing into the file's
+metadata (``framing``), which supplies the data set name and the validation
+split settings when the caller does not.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+
+from ..metrics.activity import layer_activity
+from ..netx.emulator import emulate
+from ..netx.spec import NetworkSpec
+from .data import FrameSet, framing_settings, open_split, subset_indices
+
+
+class EvaluationError(ValueError):
+    """The file and the data set do not fit together (reported in one line)."""
+
+
+def file_framing(spec: NetworkSpec, sensor_size: Tuple[int, int, int]) -> Dict[str, Any]:
+    """:func:`lava_mlsnn.data.framing` settings for ``spec`` on a sensor of ``(W, H, P)``."""
+    if not spec.timesteps:
+        raise EvaluationError("the file does not say its timesteps (attribute 'timesteps'), "
+                              "so the events cannot be framed")
+    shape = spec.input_shape
+    if shape is None or len(shape) != 3:
+        raise EvaluationError(f"the network input {shape} is not (C, H, W) count frames")
+    c, h, w = (int(s) for s in shape)
+    if c not in (1, 2):
+        raise EvaluationError(f"the network takes {c} input channels; event frames have 2 "
+                              "(ON/OFF) or 1 (merged)")
+    sensor = (int(sensor_size[0]), int(sensor_size[1]), c)
+    if w > sensor[0] or h > sensor[1]:
+        raise EvaluationError(f"the network input {w}x{h} (WxH) is larger than the sensor "
+                              f"{sensor[0]}x{sensor[1]}")
+    return framing_settings(sensor, spec.timesteps, spec.input_levels, (w, h))
+
+
+def load_frames(spec: NetworkSpec, dataset: str, root: Optional[str], split: str = "test",
+                samples: Optional[int] = None, cache_dir: Optional[str] = None
+                ) -> Tuple[np.ndarray, np.ndarray]:
+    """Frames ``int64 [B, T, C, H, W]`` and labels ``[B]`` of a split, framed for ``spec``.
+
+    Raises
+    ------
+    lava_mlsnn.data.DatasetNotFoundError
+        The data set's files are not on disk.
+    EvaluationError
+        The file cannot be framed for, or does not match, the data set.
+    """
+    from ..data import load_dataset
+    meta = spec.metadata.get("framing") or {}
+    val_fraction = float(meta.get("val_fraction", 0.0)) if meta.get("dataset") == dataset else 0.0
+    split_seed = int(meta.get("split_seed", 0))
+    if split == "val" and val_fraction <= 0:
+        raise EvaluationError("split 'val' needs the training run's val_fraction, which this "
+                              "file's metadata does not give; use --split test or train")
+    kwargs = {"cache_dir": cache_dir} if dataset == "digits" and cache_dir else {}
+    probe = load_dataset(dataset, root, "test", **kwargs)
+    if spec.classes and len(spec.classes) != len(probe.classes):
+        raise EvaluationError(f"the network has {len(spec.classes)} classes, {dataset} has "
+                              f"{len(probe.classes)}")
+    settings = file_framing(spec, probe.sensor_size)
+    framed = open_split(dataset, root, split, settings, cache_dir, val_fraction=val_fraction,
+                        split_seed=split_seed)
+    frames = FrameSet(framed, subset_indices(len(framed), samples), f"{dataset} {split}")
+    xs, ys = [], []
+    for i in range(len(frames)):
+        x, y = frames[i]
+        xs.append(x.to(torch.int64).numpy())
+        ys.append(y)
+    if not xs:
+        raise EvaluationError(f"{dataset} {split} has no samples")
+    return np.stack(xs), np.asarray(ys, dtype=np.int64)
+
+
+def metadata_cache_dir(spec: NetworkSpec) -> Optional[str]:
+    """The training run's framed-tensor cache, when the file's metadata names one that exists."""
+    cfg = (spec.metadata.get("config") or {}).get("data", {})
+    run_dir = spec.metadata.get("run_dir")
+    folder = cfg.get("cache_dir") or (os.path.join(run_dir, "frames") if run_dir else None)
+    return folder if folder and os.path.isdir(folder) else None
+
+
+@dataclass
+class Evaluation:
+    """Result of :func:`evaluate_file` (activity per sample, throughput in samples/s)."""
+
+    backend: str
+    samples: int
+    accuracy: float
+    predictions: np.ndarray
+    activity: Dict[str, float]
+    layers: List[Dict[str, Any]] = field(default_factory=list)
+    run_s: float = 0.0
+    build_s: float = 0.0
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.samples / max(self.run_s, 1e-9)
+
+
+def accumulate_activity(spec: NetworkSpec, outs: Dict[int, Any], acc: Dict[int, Dict[str, float]]
+                        ) -> None:
+    """Add a batch's per-layer activity (sums over its samples) into ``acc``."""
+    batch = int(next(iter(outs.values())).shape[0])
+    with torch.enable_grad():  # fan-out maps are computed as gradients
+        rows = layer_activity(spec, {i: torch.as_tensor(v) for i, v in outs.items()})
+    for a in rows:
+        row = acc.setdefault(a.index, {"index": a.index, "type": a.type, "neuron": a.neuron,
+                                       "neurons": a.neurons, "events": 0.0, "payload": 0.0,
+                                       "synops": 0.0, "synops_unary": 0.0})
+        for k in ("events", "payload", "synops", "synops_unary"):
+            row[k] += getattr(a, k) * batch
+
+
+def per_sample_activity(acc: Dict[int, Dict[str, float]], n: int
+                        ) -> Tuple[List[Dict[str, Any]], Dict[str, float]]:
+    """Per-layer rows and network totals (input layer excluded) per sample."""
+    keys = ("events", "payload", "synops", "synops_unary")
+    layers = [{**r, **{k: r[k] / max(n, 1) for k in keys}} for _, r in sorted(acc.items())]
+    net = [r for r in layers if r["neuron"] != "INPUT"]
+    return layers, {k: float(sum(r[k] for r in net)) for k in keys}
+
+
+def evaluate_file(spec: NetworkSpec, x: np.ndarray, labels: np.ndarray, backend: str = "emulator",
+                  batch_size: int = 256, keep_outputs: bool = False
+                  ) -> Tuple[Evaluation, Optional[Dict[int, np.ndarray]]]:
+    """Run ``x`` ``[B, T, C, H, W]`` through the file: emulator, Lava (fixed_pt) or Loihi 2.
+
+    Returns the evaluation and, with ``keep_outputs``, every layer's aligned outputs
+    ``{i: int64 [B, T, *shape]}`` (memory: all layers of all samples).
+    """
+    out_i = spec.output_index
+    preds: List[np.ndarray] = []
+    acc: Dict[int, Dict[str, float]] = {}
+    kept: Dict[int, List[np.ndarray]] = {}
+    run_s = build_s = 0.0
+
+    def consume(outs: Dict[int, Any]) -> None:
+        outs = {i: np.asarray(v) for i, v in outs.items()}
+        preds.append(outs[out_i][:, -1].argmax(-1))
+        accumulate_activity(spec, outs, acc)
+        if keep_outputs:
+            for i, v in outs.items():
+                kept.setdefault(i, []).append(v)
+
+    if backend == "lava":
+        from .._quiet import import_lava_runtime
+        import_lava_runtime()  # tqdm may have fixed the multiprocessing start method
+        from ..netx.lava_runner import LavaNetwork
+        t0 = time.perf_counter()
+        with LavaNetwork(spec, steps=int(x.shape[1]), batch=min(batch_size, len(x))) as net:
+            build_s = time.perf_counter() - t0
+            for start in range(0, len(x), batch_size):
+                t1 = time.perf_counter()
+                outs = net.run(x[start:start + batch_size])
+                run_s += time.perf_counter() - t1
+                consume(outs)
+    elif backend == "loihi2":  # hardware through lava-loihi (checked by the caller)
+        from ..loihi2 import run_loihi2
+        t1 = time.perf_counter()
+        outs = run_loihi2(spec, x, batch=batch_size)
+        run_s = time.perf_counter() - t1
+        consume(outs)
+    elif backend == "emulator":
+        for start in range(0, len(x), batch_size):
+            t1 = time.perf_counter()
+            outs = emulate(spec, x[start:start + batch_size])
+            run_s += time.perf_counter() - t1
+            consume({i: v.numpy() for i, v in outs.items()})
+    else:
+        raise ValueError(f"unknown backend {backend!r} (expected emulator, lava or loihi2)")
+    n = len(x)
+    layers, activity = per_sample_activity(acc, n)
+    pred = np.concatenate(preds)
+    result = Evaluation(backend, n, float((pred == labels).mean()), pred, activity, layers,
+                        run_s, build_s)
+    outputs = {i: np.concatenate(v) for i, v in kept.items()} if keep_outputs else None
+    return result, outputs
+
+
+
+def evaluation_lines(path: str, spec: NetworkSpec, ev: Evaluation, dataset: str, split: str
+                     ) -> List[str]:
+    """The ``lava-mlsnn evaluate`` report: accuracy, activity per layer and in all, throughput."""
+    from ..netx.report import format_table
+    c, h, w = spec.input_shape
+    build = f", {ev.build_s:.1f} s to build" if ev.backend == "lava" else ""
+    lines = [f"{path}: {dataset} {split} split, {ev.samples} samples framed as T={spec.timesteps}"
+             f" x {c}x{h}x{w}, counts clipped to {spec.input_levels}",
+             f"backend      {ev.backend}{' (fixed_pt)' if ev.backend == 'lava' else ''}",
+             f"accuracy     {ev.accuracy:.2%} ({int(round(ev.accuracy * ev.samples))}/"
+             f"{ev.samples})",
+             f"activity     {ev.activity['events']:,.1f} events, {ev.activity['payload']:,.1f} "
+             f"payload sum, {ev.activity['synops']:,.0f} synops per sample (input layer "
+             "excluded)",
+             f"throughput   {ev.samples_per_s:,.1f} samples/s ({ev.run_s:.2f} s{build})",
+             "", "per layer (per sample)"]
+    lines.append(format_table(
+        ["#", "type", "neuron", "neurons", "events", "payload", "synops", "events/neuron"],
+        [[r["index"], r["type"], r["neuron"], f"{r['neurons']:,}", f"{r['events']:,.1f}",
+          f"{r['payload']:,.1f}", f"{r['synops']:,.0f}",
+          f"{r['events'] / max(r['neurons'], 1):.3f}"] for r in ev.layers]))
+    return lines
