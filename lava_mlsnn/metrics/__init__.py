@@ -1,0 +1,29 @@
+"""Activity, synaptic operations, energy and memory of deployed networks."""
+from .energy import (
+    TERMS,
+    EnergyConstants,
+    EnergyReport,
+    LayerEnergy,
+    RunCounts,
+    count_outputs,
+    count_run,
+    energy_report,
+    estimate_energy,
+)
+from .neurobench import activation_sparsity, energy_lines, neurobench_metrics, synaptic_ops
+
+__all__ = [
+    "TERMS",
+    "EnergyConstants",
+    "EnergyReport",
+    "LayerEnergy",
+    "RunCounts",
+    "activation_sparsity",
+    "count_outputs",
+    "count_run",
+    "energy_lines",
+    "energy_report",
+    "estimate_energy",
+    "neurobench_metrics",
+    "synaptic_ops",
+]
