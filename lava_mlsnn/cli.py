@@ -1,4 +1,4 @@
-"""The ``lava-mlsnn`` command (DESIGN §7): validate, inspect, simulate, demo.
+"""The ``lava-mlsnn`` command (DESIGN §7): validate, inspect, simulate, evaluate, demo.
 
 Error contract (scripts and tests outside the project rely on it): a bad input
 (missing or corrupt file, a value the format forbids, a wrong input array) exits
@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 import warnings
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -188,10 +188,52 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _energy_input(spec, args: argparse.Namespace) -> Tuple[np.ndarray, str]:
+    """Input activity for ``inspect --energy``: ``--input X.npy``, else the embedded digits
+    test split framed per the file (``timesteps``, ``inputLevels``, ``inputShape``)."""
+    if args.input:
+        from .netx.emulator import check_input
+        x = _load_input(args.input)
+        try:
+            check_input(spec, x)
+        except ValueError as err:
+            raise CliError(f"{args.input}: {_one_line(err)}") from None
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise CliError(f"{args.input}: input {tuple(x.shape)} has no samples or no steps")
+        return x, args.input
+    shape = tuple(int(s) for s in (spec.input_shape or ()))
+    if len(shape) != 3 or shape[0] != 2 or shape[1] > 32 or shape[2] > 32:
+        raise CliError(f"--energy needs input activity for {args.net} (input {_shape(shape)}): "
+                       "give --input X.npy [B, T, *inputShape]; the embedded digits fit only "
+                       "2-channel inputs up to 32x32")
+    from .data import DigitsDVS, FramedDataset, framing
+    test = DigitsDVS("test")
+    size = (shape[2], shape[1])
+    framed = FramedDataset(test, framing(
+        test.sensor_size, n_time_bins=spec.timesteps or 1, clip=spec.input_levels,
+        target_size=None if size == tuple(test.sensor_size[:2]) else size))
+    n = min(args.samples, len(framed))
+    x = np.stack([framed[i][0].numpy() for i in range(n)])
+    return x, f"the embedded digits test split ({n} samples, T={x.shape[1]})"
+
+
+def _energy_lines(spec, args: argparse.Namespace) -> List[str]:
+    from .metrics.energy import count_run, energy_report
+    from .metrics.neurobench import energy_lines, neurobench_metrics
+    x, what = _energy_input(spec, args)
+    try:
+        counts = count_run(spec, x)
+    except ValueError as err:  # e.g. sums too large to be exact in float64
+        raise CliError(f"simulation failed: {_one_line(err)}", EXIT_FAILURE) from None
+    return (["", f"energy (activity: emulator run of the file on {what})"]
+            + energy_lines(energy_report(spec, counts), neurobench_metrics(spec, counts)))
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from .metrics.memory import memory_footprint
     from .netx.report import neuron_support, resource_estimate
     spec = _load_network(args.net)
+    energy = _energy_lines(spec, args) if args.energy or args.input or args.dataset else []
     out = _summary(spec, args.net) + ["", "layers"]
     out.append(format_table(["#", "type", "source", "shape", "neuron", "levels", "vThMant",
                              "weights", "wbits", "wexp", "neurons", "synapses", "fan-in"],
@@ -227,11 +269,34 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                f"{_bytes(mem['weight_bytes'] + mem['scale_bytes'])}, biases "
                f"{_bytes(mem['bias_bytes'])}, state {_bytes(mem['state_bytes'])}) vs "
                f"{_bytes(mem['fp32_total_bytes'])} in FP32: {mem['ratio']:.1f}x smaller")
-    print("\n".join(out))
+    print("\n".join(out + energy))
     return 0
 
 
+def _check_backend(backend: str, spec) -> None:
+    """Refuse, in one line and before any work, a backend that cannot run here."""
+    if backend != "loihi2":
+        return
+    from .loihi2 import (REGISTRY, Loihi2Unavailable, load_plugins, missing_message,
+                         require_lava_loihi)
+    try:  # lava-loihi (INRC only), then a registered chip model for every Process used
+        require_lava_loihi()
+        load_plugins()
+    except Loihi2Unavailable as err:
+        raise CliError(str(err)) from None
+    missing = REGISTRY.missing(spec)
+    if missing:
+        raise CliError(missing_message(missing))
+
+
 def _simulate(spec, x: np.ndarray, backend: str, batch_size: int) -> Dict[int, np.ndarray]:
+    if backend == "loihi2":
+        from .loihi2 import Loihi2Unavailable, run_loihi2
+        try:
+            res = run_loihi2(spec, x, progress=sys.stderr.isatty(), batch=batch_size)
+        except Loihi2Unavailable as err:
+            raise CliError(str(err)) from None
+        return {int(i): np.asarray(v, dtype=np.int64) for i, v in res.items()}
     if backend == "lava":
         try:
             from .netx.lava_runner import run_lava
@@ -268,6 +333,7 @@ def _class_lines(spec, out: np.ndarray) -> List[str]:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from .netx.emulator import check_input
     spec = _load_network(args.net)
+    _check_backend(args.backend, spec)
     x = _load_input(args.input)
     if args.out and os.path.isdir(args.out):
         raise CliError(f"{args.out}: is a directory, expected an output file name")
@@ -298,6 +364,28 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         _write_npz(args.out, arrays)
         lines.append(f"wrote {args.out}: layer_0..layer_{last}, output")
     print("\n".join(lines))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .data import DatasetNotFoundError
+    from .train.data import DataError
+    from .train.deployed import (EvaluationError, evaluate_file, evaluation_lines, load_frames,
+                                 metadata_cache_dir)
+    spec = _load_network(args.net)
+    _check_backend(args.backend, spec)
+    meta = spec.metadata.get("framing") or {}
+    dataset = args.dataset or meta.get("dataset")
+    if not dataset:
+        raise CliError(f"{args.net}: give --dataset (the file's metadata does not name one)")
+    root = args.root or (spec.metadata.get("config") or {}).get("data", {}).get("root")
+    try:
+        x, y = load_frames(spec, dataset, root, args.split, args.samples,
+                           args.cache_dir or metadata_cache_dir(spec))
+    except (DatasetNotFoundError, EvaluationError, DataError, ImportError, ValueError) as err:
+        raise CliError(_one_line(err)) from None
+    ev, _ = evaluate_file(spec, x, y, args.backend, args.batch_size)
+    print("\n".join(evaluation_lines(args.net, spec, ev, dataset, args.split)))
     return 0
 
 
@@ -339,18 +427,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("inspect", help="layer table, Loihi 2 constraints/resources, memory")
     p.add_argument("net", metavar="NET.h5")
+    p.add_argument("--energy", action="store_true",
+                   help="add the per-layer energy breakdown (memory-aware and SOP models, ANN "
+                   "reference) and NeuroBench-style figures of an emulator run")
+    p.add_argument("--input", metavar="X.npy", help="input activity for --energy: integer "
+                   "array [B, T, *inputShape] (default: the embedded digits test split)")
+    p.add_argument("--dataset", choices=("digits",), help="input activity for --energy: the "
+                   "embedded DVS digits test split framed per the file (the default)")
+    p.add_argument("--samples", type=_positive_int, default=64, metavar="N",
+                   help="data set samples to run for --energy (default 64)")
     p.set_defaults(func=cmd_inspect)
     p = sub.add_parser("simulate", help="run a network on an input array")
     p.add_argument("net", metavar="NET.h5")
     p.add_argument("--input", required=True, metavar="X.npy",
                    help="integer array [B, T, *inputShape] (torch order)")
-    p.add_argument("--backend", choices=("emulator", "lava"), default="emulator",
-                   help="batched integer emulator (default) or Lava's CPU simulator (fixed_pt)")
+    p.add_argument("--backend", choices=("emulator", "lava", "loihi2"), default="emulator",
+                   help="batched integer emulator (default), Lava's CPU simulator (fixed_pt) "
+                   "or Loihi 2 hardware (Loihi2HwCfg; needs INRC's lava-loihi, see "
+                   "lava_mlsnn/loihi2)")
     p.add_argument("--out", metavar="OUT.npz",
                    help="write layer_<i> [B, T, *shape] and output arrays here")
     p.add_argument("--batch-size", type=_positive_int, default=256, metavar="N",
                    help="samples per emulator batch (default 256)")
     p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("evaluate", help="accuracy, activity and throughput on a data set")
+    p.add_argument("net", metavar="NET.h5")
+    p.add_argument("--dataset", choices=("digits", "dvsgesture", "nmnist", "cifar10dvs"),
+                   help="data set (default: the one named in the file's metadata)")
+    p.add_argument("--root", metavar="DIR", help="folder holding tonic's data set folders")
+    p.add_argument("--split", choices=("train", "val", "test"), default="test")
+    p.add_argument("--backend", choices=("emulator", "lava", "loihi2"), default="emulator",
+                   help="emulator (default), lava (CPU, fixed_pt) or loihi2 (hardware, needs "
+                   "INRC's lava-loihi)")
+    p.add_argument("--samples", type=_positive_int, metavar="K",
+                   help="evaluate a fixed subset of K samples (default: the whole split)")
+    p.add_argument("--batch-size", type=_positive_int, default=256, metavar="N")
+    p.add_argument("--cache-dir", metavar="DIR", help="framed-tensor cache folder")
+    p.set_defaults(func=cmd_evaluate)
     sub.add_parser("demo", help="train, export and run the embedded DVS demo "
                    f"(see '{PROG} demo --help')", add_help=False)
     return parser

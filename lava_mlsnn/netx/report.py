@@ -282,7 +282,8 @@ def neuron_support(spec: NetworkSpec) -> List[Dict]:
     list of dict
         ``{'layer', 'neuron', 'support', 'how'}``; ``support`` is ``'stock'``
         (a stock Lava process), ``'stock-probe'`` (stock process read by a probe,
-        output layer only) or ``'custom'`` (needs lava-loihi microcode).
+        output layer only) or ``'custom'`` (needs a lava-loihi microcode model,
+        registered through :mod:`lava_mlsnn.loihi2`).
     """
     rows = []
     last = spec.output_index
@@ -300,10 +301,12 @@ def neuron_support(spec: NetworkSpec) -> List[Dict]:
             support, how = ("stock-probe", "non-spiking LIF (du 4095, vth 131071) whose v is "
                             "probed; equal while |v| < 2^23 - 64")
         elif p.type == "READOUT":
-            support, how = "custom", "microcode that sends v every step"
+            support, how = "custom", ("lava-loihi microcode that sends v every step (plug "
+                                      "in via lava_mlsnn.loihi2)")
         else:
             extra = ", membrane quantization" if p.v_bits else ""
-            support, how = "custom", f"microcode: graded output 0..{p.levels}, soft reset{extra}"
+            support, how = "custom", (f"lava-loihi microcode (plug in via lava_mlsnn.loihi2): "
+                                      f"graded output 0..{p.levels}, soft reset{extra}")
         rows.append({"layer": i, "neuron": p.type, "support": support, "how": how})
     return rows
 

@@ -1,0 +1,327 @@
+"""Run a deployed network on Loihi 2 (``Loihi2HwCfg``), streamed and aligned like the CPU run.
+
+The graph is the one :class:`~lava_mlsnn.netx.lava_runner.LavaNetwork` builds for
+the CPU, with three changes that the chip imposes:
+
+* the host clips the input to ``inputLevels`` (what an ``input`` layer does) and
+  sends it through an input adapter, so ``input`` layers need no chip Process;
+* neurons get no ``record`` file (a NeuroCore cannot write host memory): every
+  recorded layer is sent back through an output adapter into a host-side
+  :class:`~lava_mlsnn.proc.StreamSink`;
+* model selection is :func:`~lava_mlsnn.loihi2.registry.hw_run_config`, i.e. the
+  registered lava-loihi models for chip Processes and CPU models for the host.
+
+``dry_run=True`` swaps in :func:`cpu_standin_registry`: the lava-mlsnn CPU models
+for the chip Processes and zero-latency ``Pass`` Processes for the adapters. It
+runs under ``Loihi2HwCfg`` on any machine and gives the emulator's integers, which
+checks this graph (wiring, host clipping, adapters, reset offsets, read-out
+alignment) before any chip time is spent.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from typing import Dict, Iterable, List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+
+from .. import fixed
+from ..netx.emulator import check_input
+from ..netx.report import payload_bits, payload_bounds
+from ..netx.spec import INPUT, NetworkSpec
+from ..proc._common import StreamFile
+from . import detect
+from .registry import REGISTRY, Loihi2IO, ModelRegistry, hw_run_config, lava_loihi_io, \
+    load_plugins
+
+
+def cpu_standin_registry() -> ModelRegistry:
+    """Registry whose "chip" models are lava-mlsnn's CPU ``fixed_pt`` models (dry runs)."""
+    from .._quiet import import_lava_runtime
+    import_lava_runtime()
+    from ..proc.cuba.models import PyCubaLifModelFixed
+    from ..proc.multilevel.models import PyMultiLevelNeuronModelFixed
+    from ..proc.passthrough.models import PyPassModelFixed
+    from ..proc.readout.models import PyReadoutModelFixed
+    from ..proc.synapse.models import PySynapseModelFixed
+
+    def identity(shape: Tuple[int, ...], bits: int):
+        from ..proc import Pass
+        p = Pass(shape=shape)  # sat24 passes every payload unchanged, with no latency
+        return p, p.a_in, p.s_out
+
+    return ModelRegistry({"MultiLevelNeuron": PyMultiLevelNeuronModelFixed,
+                          "Readout": PyReadoutModelFixed, "Pass": PyPassModelFixed,
+                          "CubaLif": PyCubaLifModelFixed, "Synapse": PySynapseModelFixed},
+                         io=Loihi2IO(identity, identity))
+
+
+class Loihi2Network:
+    """A network built once for Loihi 2, to stream any number of input batches.
+
+    Same interface as :class:`~lava_mlsnn.netx.lava_runner.LavaNetwork`
+    (``run``, ``close``, context manager).
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    steps : int, optional
+        Steps per sample ``T`` (default ``spec.timesteps``).
+    batch : int
+        Samples per Lava run (host ring-buffer capacity).
+    record : iterable of int, optional
+        Layers to return (default all); each costs one output adapter.
+    registry : ModelRegistry, optional
+        Default :data:`~lava_mlsnn.loihi2.registry.REGISTRY` (plus the plug-ins).
+    dry_run : bool
+        Run the same graph on the CPU with :func:`cpu_standin_registry`.
+    run_cfg_kwargs : dict, optional
+        Extra ``Loihi2HwCfg`` arguments (e.g. ``callback_fxs`` for profiling).
+
+    Raises
+    ------
+    Loihi2Unavailable
+        Without lava-loihi (unless ``dry_run``) or when a needed model is missing.
+    """
+
+    def __init__(self, spec: NetworkSpec, steps: Optional[int] = None, batch: int = 1,
+                 record: Optional[Iterable[int]] = None,
+                 registry: Optional[ModelRegistry] = None, dry_run: bool = False,
+                 run_cfg_kwargs: Optional[dict] = None) -> None:
+        if dry_run:
+            registry = cpu_standin_registry() if registry is None else registry
+        else:
+            detect.require_lava_loihi()
+            registry = REGISTRY if registry is None else registry
+            load_plugins(registry)
+        from .._quiet import import_lava_runtime
+        import_lava_runtime()
+        # Checked before anything is built: a missing model is the caller's to fix.
+        self._cfg = hw_run_config(spec, registry, **dict(run_cfg_kwargs or {}))
+        self.io: Loihi2IO = registry.io if registry.io is not None else lava_loihi_io()
+        self.spec = spec
+        self.steps = int(steps or spec.timesteps)
+        if self.steps < 1 or spec.input_shape is None:
+            raise ValueError("the file must give timesteps and inputShape (or pass steps=)")
+        self.batch = max(1, int(batch))
+        n = len(spec.layers)
+        self.record = list(range(n)) if record is None else sorted({int(i) for i in record})
+        if any(not 0 <= i < n for i in self.record):
+            raise ValueError(f"record: layer indices must lie in [0, {n})")
+        self.input_shape = tuple(int(s) for s in spec.input_shape)
+        self.depths = spec.depths()
+        self.lag = int(self.io.in_latency)  # every chip layer sees its input this much later
+        span = max(self.depths, default=0) + self.lag + int(self.io.out_latency)
+        self.pad_steps = -(-span // self.steps) * self.steps
+        self.length = self.batch * self.steps + self.pad_steps
+        self.time_step = 0
+        self.timings: Dict[str, float] = {"build_s": 0.0, "run_s": 0.0, "steps": 0}
+        self._dir = tempfile.mkdtemp(prefix="lava-mlsnn-loihi2-")
+        self._runtime_up = False
+        self._closed = False
+        try:
+            self._build()
+        except BaseException:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise
+
+    # ------------------------------------------------------------------ build
+    def _producer(self, index: int) -> int:
+        """The layer whose payload ``index`` is: flatten and input layers are aliases."""
+        layers = self.spec.layers
+        while index != INPUT and (layers[index].type in ("flatten", "input")):
+            index = layers[index].source
+        return index
+
+    def _input_clip(self) -> Optional[int]:
+        """``inputLevels`` if the network clips its input (an ``input`` layer), else None."""
+        inputs = [i for i, layer in enumerate(self.spec.layers) if layer.type == "input"]
+        raw = [i for i, layer in enumerate(self.spec.layers)
+               for b in layer.branches if b.source == INPUT]
+        if inputs and raw:
+            raise ValueError(f"layers {raw} read the raw input while input layer {inputs[0]} "
+                             "clips it: the Loihi 2 path sends one (clipped) input stream")
+        return int(self.spec.input_levels) if inputs else None
+
+    def _build(self) -> None:
+        from ..proc import CubaLif, MultiLevelNeuron, Pass, Readout, StreamSink, StreamSource
+        from ..proc import Synapse
+
+        spec, T = self.spec, self.steps
+        self._clip = self._input_clip()
+        bits = payload_bounds(spec)
+        src = StreamFile(os.path.join(self._dir, "input.npy"), self.length)
+        self._src_buf = StreamFile.create(src.path, self.length, self.input_shape)
+        self._source = StreamSource(shape=self.input_shape, stream=src, name="host_input")
+        in_bits = max(1, int(bits[INPUT]).bit_length())
+        adapter, a_in, a_out = self.io.input_adapter(self.input_shape, in_bits)
+        self._source.s_out.connect(a_in)
+        self.processes: List = [self._source, adapter]
+        ports = {INPUT: a_out}
+        for i, layer in enumerate(spec.layers):
+            if layer.type in ("flatten", "input"):
+                continue
+            shape, p = tuple(layer.shape), layer.neuron
+            common = dict(shape=shape, reset_interval=T,
+                          reset_offset=1 + self.depths[i] + self.lag, name=f"layer{i}")
+            if p.type == "PASS":
+                neuron = Pass(shape=shape, name=f"layer{i}")
+            elif p.type == "MLSN":
+                neuron = MultiLevelNeuron(vth_mant=p.v_th_mant, levels=p.levels,
+                                          i_decay=p.i_decay, v_decay=p.v_decay, v_init=p.v_init,
+                                          bias=p.bias, v_bits=p.v_bits, v_exp=p.v_exp, **common)
+            elif p.type == "READOUT":
+                neuron = Readout(v_decay=p.v_decay, bias=p.bias, **common)
+            elif p.type == "CUBA":
+                neuron = CubaLif(vth_mant=p.v_th_mant, i_decay=p.i_decay, v_decay=p.v_decay,
+                                 bias=p.bias, **common)
+            else:
+                raise ValueError(f"layer {i}: no Loihi 2 Process for neuron type {p.type!r}")
+            self.processes.append(neuron)
+            for k, br in enumerate(layer.branches):
+                s = self._producer(br.source)
+                syn = Synapse.from_spec(
+                    br.synapse, in_shape=self._shape(s), out_shape=shape,
+                    view_shape=self._shape(br.source),
+                    extra_delay=self.depths[i] - (0 if s == INPUT else self.depths[s]) - 1,
+                    name=f"layer{i}.branch{k}")
+                ports[s].connect(syn.s_in)
+                syn.a_out.connect(neuron.a_in)
+                self.processes.append(syn)
+            ports[i] = neuron.s_out
+        self._sinks: Dict[int, np.memmap] = {}
+        for i in sorted({self._producer(i) for i in self.record} - {INPUT}):
+            shape = tuple(spec.layers[i].shape)
+            adapter, a_in, a_out = self.io.output_adapter(
+                shape, payload_bits(spec.layers[i], bits[i]))
+            stream = StreamFile(os.path.join(self._dir, f"layer{i}.npy"), self.length)
+            self._sinks[i] = StreamFile.create(stream.path, self.length, shape)
+            sink = StreamSink(shape=shape, stream=stream, name=f"host_layer{i}")
+            ports[i].connect(a_in)
+            a_out.connect(sink.a_in)
+            self.processes += [adapter, sink]
+
+    def _shape(self, index: int) -> Tuple[int, ...]:
+        return self.input_shape if index == INPUT else tuple(self.spec.layers[index].shape)
+
+    # ------------------------------------------------------------------ run
+    def _advance(self, n: int, bar) -> None:
+        from lava.magma.core.run_conditions import RunSteps
+        if not self._runtime_up:
+            t = time.perf_counter()
+            self._source.create_runtime(run_cfg=self._cfg)  # compile, load, start
+            self._runtime_up = True
+            self.timings["build_s"] += time.perf_counter() - t
+        t = time.perf_counter()
+        self._source.run(condition=RunSteps(num_steps=n, blocking=True))
+        self.timings["run_s"] += time.perf_counter() - t
+        self.timings["steps"] += n
+        if bar is not None:
+            bar.update(n)
+
+    def _run_block(self, x: np.ndarray, bar) -> Dict[int, np.ndarray]:
+        b, T = x.shape[0], self.steps
+        n = b * T + self.pad_steps  # a multiple of T: keeps the reset phase across runs
+        t0 = self.time_step
+        slots = (t0 + np.arange(n)) % self.length
+        self._src_buf[slots[: b * T]] = x.reshape((b * T,) + self.input_shape)
+        self._src_buf[slots[b * T:]] = 0
+        self._advance(n, bar)
+        self.time_step += n
+        shift = self.lag + int(self.io.out_latency)
+        raw = {INPUT: x}
+        for i, buf in self._sinks.items():
+            idx = (t0 + self.depths[i] + shift + np.arange(b * T)) % self.length
+            raw[i] = np.asarray(buf[idx], dtype=np.int64).reshape((b, T) + tuple(buf.shape[1:]))
+        return {i: raw[self._producer(i)].reshape((b, T) + tuple(self.spec.layers[i].shape))
+                for i in self.record}
+
+    def run(self, x: Union[np.ndarray, torch.Tensor], progress: bool = False
+            ) -> Dict[int, np.ndarray]:
+        """Stream ``x`` ``[B, T, *inputShape]``; returns ``{layer: int64 [B, T, *shape]}``,
+        aligned as :func:`~lava_mlsnn.netx.emulate`."""
+        if self._closed:
+            raise RuntimeError("this Loihi2Network is closed")
+        xn = check_input(self.spec, x).numpy().astype(np.int64)
+        if tuple(xn.shape[2:]) != self.input_shape or xn.shape[1] != self.steps:
+            raise ValueError(f"input shape {tuple(xn.shape)} does not match [B, {self.steps}, "
+                             f"{', '.join(map(str, self.input_shape))}]")
+        if self._clip is not None:
+            xn = np.asarray(fixed.input_payload(xn, self._clip))
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=-(-len(xn) // self.batch) * self.pad_steps + xn.shape[0] * self.steps,
+                       unit="step", desc="loihi2")
+        try:
+            parts = [self._run_block(xn[s:s + self.batch], bar)
+                     for s in range(0, len(xn), self.batch)]
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        if not parts:
+            return {i: np.zeros((0, self.steps) + tuple(self.spec.layers[i].shape), np.int64)
+                    for i in self.record}
+        return {i: np.concatenate([p[i] for p in parts]) for i in self.record}
+
+    def close(self) -> None:
+        """Stop the runtime (frees the chip and the host processes); delete the buffers."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._runtime_up:
+                self._source.stop()
+        finally:
+            self._src_buf = None
+            self._sinks = {}
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> "Loihi2Network":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def run_loihi2(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
+               record: Optional[Iterable[int]] = None, registry: Optional[ModelRegistry] = None,
+               dry_run: bool = False, progress: bool = False, batch: int = 256
+               ) -> Dict[int, np.ndarray]:
+    """Run a batch on Loihi 2 and stop; same result as :func:`~lava_mlsnn.netx.emulate`.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    x : int array ``[B, T, *inputShape]``
+    record : iterable of int, optional
+        Layers to return (default all).
+    registry : ModelRegistry, optional
+        Models to use (default: the global registry and its plug-ins).
+    dry_run : bool
+        Run the Loihi 2 graph on the CPU with stand-in models (no lava-loihi needed).
+    progress : bool
+        tqdm bar over time steps.
+    batch : int
+        Samples per Lava run (host buffer capacity).
+
+    Raises
+    ------
+    Loihi2Unavailable
+        One line: lava-loihi missing, a plug-in failing, or a model missing.
+    """
+    if not dry_run:
+        detect.require_lava_loihi()  # the cheapest refusal first
+    xt = check_input(spec, x)
+    net = Loihi2Network(spec, steps=int(xt.shape[1]), batch=min(batch, max(1, len(xt))),
+                        record=record, registry=registry, dry_run=dry_run)
+    try:
+        return net.run(xt, progress=progress)
+    finally:
+        net.close()
