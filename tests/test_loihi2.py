@@ -187,3 +187,23 @@ def test_simulate_loihi2_runs_with_plugged_in_models(files, plugged, capsys):
     ref = emulate(files["spec"], np.load(files["x"]))
     with np.load(out) as z:
         assert all(np.array_equal(z[f"layer_{i}"], ref[i].numpy()) for i in ref)
+
+
+@pytest.mark.lava
+def test_evaluate_loihi2_runs_with_plugged_in_models(tmp_path, plugged, capsys):
+    # A digits-shaped file (2 x 32 x 32 count frames, T = 1): evaluate frames the data
+    # set per the file, runs it through the Loihi 2 graph and must equal the emulator.
+    spec = random_network(np.random.default_rng(6), levels=3, conv=True,
+                          input_shape=(2, 32, 32), input_levels=7, timesteps=1)
+    net = str(tmp_path / "digits.h5")
+    write_network(spec, net)
+    args = ["evaluate", net, "--dataset", "digits", "--samples", "6"]
+    assert cli.main(args + ["--backend", "emulator"]) == 0
+    emulated = capsys.readouterr().out
+    assert cli.main(args + ["--backend", "loihi2"]) == 0
+    on_chip = capsys.readouterr().out
+    assert "backend      loihi2" in on_chip
+
+    def figures(text):  # accuracy and activity lines, without the backend and throughput
+        return [ln for ln in text.splitlines() if ln.startswith(("accuracy", "activity"))]
+    assert figures(on_chip) == figures(emulated) and figures(on_chip)
