@@ -4,21 +4,23 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# pip warns once per package about index locations a machine may list but not have.
+QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: venv demo test test-fast bench clean-venv
+.PHONY: venv demo test clean-venv
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml scripts/find_python310.sh
-	@set -e; \
+	@set -e -o pipefail; \
 	if [ ! -x $(PY) ]; then \
 	  py310=$$(scripts/find_python310.sh) || exit 1; \
 	  echo "creating $(VENV) with $$py310"; \
 	  "$$py310" -m venv $(VENV); \
 	fi; \
-	$(PY) -m pip install --quiet --upgrade "pip<25" setuptools wheel; \
+	$(PY) -m pip install --quiet --upgrade "pip<25" setuptools wheel 2>&1 | $(QUIET_PIP); \
 	echo "installing lava-mlsnn and its pinned dependencies (first time: several minutes, ~4 GB)"; \
-	$(PY) -m pip install --quiet --progress-bar off -e ".[notebooks]"; \
+	$(PY) -m pip install --quiet --progress-bar off -e ".[notebooks]" 2>&1 | $(QUIET_PIP); \
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -26,9 +28,6 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
-
-bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
 
 clean-venv:
 	rm -rf $(VENV)
