@@ -21,6 +21,7 @@ from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess, LogConfig
 
+from .. import fixed
 from ._common import StreamFile, as_shape, check_stream, reset_due
 
 
@@ -102,6 +103,21 @@ class AbstractPyNeuronModelFixed(_NeuronModelMixin, PyLoihiProcessModel):
 
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
+
+    def stateful_step(self, a: np.ndarray, reset: bool, params) -> np.ndarray:
+        """One :func:`lava_mlsnn.fixed.neuron_step` on the Vars ``u`` and ``v``.
+
+        At a sample start the state is the fixed-point initial one (``u = 0``,
+        ``v = vInit``) instead of the stored one.
+        """
+        if reset:
+            state = fixed.initial_state(params, a.shape, a)
+        else:
+            state = (self.u.astype(np.int64), self.v.astype(np.int64))
+        (u, v), z = fixed.neuron_step(state, a, params)
+        self.u[:] = u
+        self.v[:] = v
+        return z
 
     def run_spk(self) -> None:
         # int64 before any arithmetic: the fan-in sum arrives as int32.

@@ -29,14 +29,7 @@ class PyCubaLifModelFixed(AbstractPyNeuronModelFixed):
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
         p = fixed.NeuronParams("CUBA", int(self.vth_mant), 1, i_decay=int(self.i_decay),
                                v_decay=int(self.v_decay), bias=self.bias)
-        if reset:
-            state = fixed.initial_state(p, a.shape, a)
-        else:
-            state = (self.u.astype(np.int64), self.v.astype(np.int64))
-        (u, v), z = fixed.neuron_step(state, a, p)
-        self.u[:] = u
-        self.v[:] = v
-        return z
+        return self.stateful_step(a, reset, p)
 
 
 @implements(proc=CubaLif, protocol=LoihiProtocol)

@@ -38,14 +38,7 @@ class PyMultiLevelNeuronModelFixed(AbstractPyNeuronModelFixed):
                                i_decay=int(self.i_decay), v_decay=int(self.v_decay),
                                v_init=int(self.v_init), v_bits=int(self.v_bits),
                                v_exp=int(self.v_exp), bias=self.bias)
-        if reset:
-            state = fixed.initial_state(p, a.shape, a)
-        else:
-            state = (self.u.astype(np.int64), self.v.astype(np.int64))
-        (u, v), z = fixed.neuron_step(state, a, p)
-        self.u[:] = u
-        self.v[:] = v
-        return z
+        return self.stateful_step(a, reset, p)
 
 
 @implements(proc=MultiLevelNeuron, protocol=LoihiProtocol)
