@@ -43,11 +43,19 @@ def random_training_net(seed: int, levels: int, timesteps: int, conv: bool = Tru
     net = block.Network(blocks, timesteps=timesteps)
     shape = blocks[0].shape
     x = torch.from_numpy(rng.integers(0, in_levels + 3, size=(6,) + shape + (timesteps,))).float()
+    return nudge(net, x, train_steps), x
+
+
+def nudge(net, x, steps: int = 2, regularizer=None):
+    """A few SGD steps so that BatchNorm statistics and thresholds leave their initial
+    values; returns the network in eval mode."""
     opt = torch.optim.SGD(net.parameters(), lr=0.05)
-    for _ in range(train_steps):
+    for _ in range(steps):
         loss = net(x)[..., -1].pow(2).mean()
+        if regularizer is not None:
+            loss = loss + regularizer(net)
         opt.zero_grad()
         loss.backward()
         opt.step()
     net.eval()
-    return net, x
+    return net

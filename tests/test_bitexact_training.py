@@ -80,7 +80,6 @@ def test_blockwise_export_in_lava_dl_style(tmp_path):
     """``for i, b in enumerate(blocks): b.export_hdf5(layer.create_group(str(i)))`` works
     once folded, and gives the same layers as Network.export_hdf5."""
     import h5py
-    from lava_mlsnn import block
     net, x = random_training_net(5, 3, 1, conv=False)
     with pytest.raises(RuntimeError, match="quantize"):
         net.blocks[1].export_hdf5(None)

@@ -1,9 +1,8 @@
 """Multi-level neuron: dynamics, gradients, training."""
-import numpy as np
 import pytest
 import torch
 
-from lava_mlsnn import block, fixed
+from lava_mlsnn import block
 from lava_mlsnn.neuron import multilevel, readout
 
 

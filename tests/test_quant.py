@@ -5,8 +5,9 @@ import torch
 
 from lava_mlsnn import quant
 from lava_mlsnn.block import to_emulator_layout
-from lava_mlsnn.models import dvs_convnet, dvs_resnet
+from lava_mlsnn.models import dvs_convnet
 from lava_mlsnn.netx import emulate, read_network
+from netfactory import nudge
 
 
 @pytest.mark.parametrize("bits", [1, 2, 4, 8])
@@ -85,14 +86,7 @@ def test_spike_entropy_value_and_gradient():
 
 
 def _trained(net, x, steps=3):
-    opt = torch.optim.SGD(net.parameters(), lr=0.05)
-    for _ in range(steps):
-        loss = net(x)[..., -1].pow(2).mean() + quant.SpikeEntropy()(net)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    net.eval()
-    return net
+    return nudge(net, x, steps, quant.SpikeEntropy())
 
 
 @pytest.mark.parametrize("weight_bits,membrane_bits", [(1, 8), (1, 4), (2, 8), (4, 4), (8, 8)])

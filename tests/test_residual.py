@@ -6,6 +6,7 @@ import torch
 from lava_mlsnn import block
 from lava_mlsnn.block import to_emulator_layout
 from lava_mlsnn.netx import emulate, read_network
+from netfactory import nudge
 
 
 def resnet(kind: str, levels: int, timesteps: int, seed: int = 0, train_steps: int = 2):
@@ -20,14 +21,7 @@ def resnet(kind: str, levels: int, timesteps: int, seed: int = 0, train_steps: i
                          block.ResidualBlock(kind, p, 8, 8),
                          block.Flatten(), block.Readout({}, 8 * 25, 4)], timesteps=timesteps)
     x = torch.randint(0, 5, (5, 2, 10, 10, timesteps)).float()
-    opt = torch.optim.SGD(net.parameters(), lr=0.05)
-    for _ in range(train_steps):
-        loss = net(x)[..., -1].pow(2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    net.eval()
-    return net, x
+    return nudge(net, x, train_steps), x
 
 
 @pytest.mark.parametrize("kind", ["sparse", "sew", "spiking"])

@@ -13,15 +13,7 @@ from __future__ import annotations
 
 import torch
 
-
-class _FloorSTE(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        return torch.floor(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        return grad
+from .weights import straight_through
 
 
 class StaticMembraneQuant(torch.nn.Module):
@@ -54,7 +46,7 @@ class StaticMembraneQuant(torch.nn.Module):
     def forward(self, v: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
         step = theta / (1 << self.step_log2)
         half = 1 << (self.bits - 1)
-        return torch.clamp(_FloorSTE.apply(v / step), -half, half - 1) * step
+        return torch.clamp(straight_through(torch.floor, v / step), -half, half - 1) * step
 
     def v_exp(self, v_th_mant: int) -> int:
         """``vExp`` for a power-of-two threshold mantissa."""

@@ -41,14 +41,21 @@ class _EDESign(torch.autograd.Function):
         return grad * ctx.k * ctx.t * (1 - torch.tanh(ctx.t * w) ** 2), None, None
 
 
-class _RoundSTE(torch.autograd.Function):
+class _StraightThrough(torch.autograd.Function):
+    """``fn(x)`` forward (a rounding), identity backward."""
+
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        return torch.round(x)
+    def forward(ctx, x: torch.Tensor, fn) -> torch.Tensor:
+        return fn(x)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        return grad
+        return grad, None
+
+
+def straight_through(fn, x: torch.Tensor) -> torch.Tensor:
+    """Apply a rounding ``fn`` (``torch.round``, ``torch.floor``) with a gradient of 1."""
+    return _StraightThrough.apply(x, fn)
 
 
 class BinaryWeight(torch.nn.Module):
@@ -124,7 +131,7 @@ class UniformWeight(torch.nn.Module):
 
     def forward(self, w: torch.Tensor, descale: bool = False) -> torch.Tensor:
         unit = self._unit(w)
-        return torch.clamp(_RoundSTE.apply(w / unit), -self.qmax, self.qmax) * unit
+        return torch.clamp(straight_through(torch.round, w / unit), -self.qmax, self.qmax) * unit
 
     @torch.no_grad()
     def integer_grid(self, w: torch.Tensor) -> Tuple[torch.Tensor, float]:
