@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .netx.report import format_table
+from .backends.loihi2.report import format_table
 
 PROG = "lava-mlsnn"
 DEBUG_ENV = "LAVA_MLSNN_DEBUG"
@@ -115,7 +115,7 @@ def _bytes(n: int) -> str:
 
 
 def _layer_rows(spec) -> List[List[object]]:
-    from .netx.report import layer_fan_in, layer_synapses, layer_weights, weight_bits
+    from .backends.loihi2.report import layer_fan_in, layer_synapses, layer_weights, weight_bits
     rows = []
     for i, layer in enumerate(spec.layers):
         p = layer.neuron
@@ -139,7 +139,7 @@ def _layer_rows(spec) -> List[List[object]]:
 
 
 def _summary(spec, path: str) -> List[str]:
-    from .netx.report import layer_synapses, neuron_support
+    from .backends.loihi2.report import layer_synapses, neuron_support
     kind = "stock lava-dl NetX network" if spec.stock else "lava-mlsnn network"
     types = ", ".join(layer.type for layer in spec.layers)
     neurons = sum(layer.size for layer in spec.layers if layer.type not in ("input", "flatten"))
@@ -166,7 +166,7 @@ def _summary(spec, path: str) -> List[str]:
 
 
 def _warning_lines(spec) -> List[str]:
-    from .netx.report import deployment_warnings
+    from .backends.loihi2.report import deployment_warnings
     warns = deployment_warnings(spec)
     if not warns:
         return ["deployment warnings: none"]
@@ -192,7 +192,7 @@ def _energy_input(spec, args: argparse.Namespace) -> Tuple[np.ndarray, str]:
     """Input activity for ``inspect --energy``: ``--input X.npy``, else the embedded digits
     test split framed per the file (``timesteps``, ``inputLevels``, ``inputShape``)."""
     if args.input:
-        from .netx.emulator import check_input
+        from .backends.emulator import check_input
         x = _load_input(args.input)
         try:
             check_input(spec, x)
@@ -231,7 +231,7 @@ def _energy_lines(spec, args: argparse.Namespace) -> List[str]:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from .metrics.memory import memory_footprint
-    from .netx.report import neuron_support, resource_estimate
+    from .backends.loihi2.report import neuron_support, resource_estimate
     spec = _load_network(args.net)
     energy = _energy_lines(spec, args) if args.energy or args.input or args.dataset else []
     out = _summary(spec, args.net) + ["", "layers"]
@@ -277,7 +277,7 @@ def _check_backend(backend: str, spec) -> None:
     """Refuse, in one line and before any work, a backend that cannot run here."""
     if backend != "loihi2":
         return
-    from .loihi2 import (REGISTRY, Loihi2Unavailable, load_plugins, missing_message,
+    from .backends.loihi2 import (REGISTRY, Loihi2Unavailable, load_plugins, missing_message,
                          require_lava_loihi)
     try:  # lava-loihi (INRC only), then a registered chip model for every Process used
         require_lava_loihi()
@@ -291,7 +291,7 @@ def _check_backend(backend: str, spec) -> None:
 
 def _simulate(spec, x: np.ndarray, backend: str, batch_size: int) -> Dict[int, np.ndarray]:
     if backend == "loihi2":
-        from .loihi2 import Loihi2Unavailable, run_loihi2
+        from .backends.loihi2 import Loihi2Unavailable, run_loihi2
         try:
             res = run_loihi2(spec, x, progress=sys.stderr.isatty(), batch=batch_size)
         except Loihi2Unavailable as err:
@@ -299,13 +299,13 @@ def _simulate(spec, x: np.ndarray, backend: str, batch_size: int) -> Dict[int, n
         return {int(i): np.asarray(v, dtype=np.int64) for i, v in res.items()}
     if backend == "lava":
         try:
-            from .netx.lava_runner import run_lava
+            from .backends.lava_runner import run_lava
         except ImportError as err:
             raise CliError(f"the lava backend is not available ({_one_line(err)})",
                            EXIT_FAILURE) from None
         res = run_lava(spec, x, record=None, progress=sys.stderr.isatty())
         return {int(i): np.asarray(v, dtype=np.int64) for i, v in res.items()}
-    from .netx.emulator import emulate
+    from .backends.emulator import emulate
     parts: Dict[int, List[np.ndarray]] = {}
     for start in range(0, x.shape[0], batch_size):  # bounded working memory for big B
         for i, v in emulate(spec, x[start:start + batch_size]).items():
@@ -331,7 +331,7 @@ def _class_lines(spec, out: np.ndarray) -> List[str]:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from .netx.emulator import check_input
+    from .backends.emulator import check_input
     spec = _load_network(args.net)
     _check_backend(args.backend, spec)
     x = _load_input(args.input)
@@ -370,7 +370,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .data import DatasetNotFoundError
     from .train.data import DataError
-    from .train.deployed import (EvaluationError, evaluate_file, evaluation_lines, load_frames,
+    from .backends.evaluate import (EvaluationError, evaluate_file, evaluation_lines, load_frames,
                                  metadata_cache_dir)
     spec = _load_network(args.net)
     _check_backend(args.backend, spec)

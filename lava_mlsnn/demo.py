@@ -41,7 +41,7 @@ def _lava_subset(spec, x_file: np.ndarray, budget_s: float, minimum: int, progre
     """Run Lava on as much of the test split as fits in ``budget_s`` (at least ``minimum``)."""
     from ._quiet import import_lava_runtime
     import_lava_runtime()
-    from .netx.lava_runner import run_lava
+    from .backends.lava_runner import run_lava
     probe = min(minimum, len(x_file))
     t0 = time.perf_counter()
     first = run_lava(spec, x_file[:probe], progress=progress)

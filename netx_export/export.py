@@ -66,7 +66,7 @@ def compare(net, spec, test, batch_size: int) -> Dict[str, Any]:
     import torch
 
     from lava_mlsnn.netx import emulate
-    from lava_mlsnn.train.deployed import accumulate_activity, per_sample_activity
+    from lava_mlsnn.backends.evaluate import accumulate_activity, per_sample_activity
     from lava_mlsnn.train.loop import logits
     same: List[np.ndarray] = []
     pred_train: List[torch.Tensor] = []
@@ -129,8 +129,8 @@ def _export(args: argparse.Namespace) -> int:
 
     from lava_mlsnn import cli
     from lava_mlsnn.netx import read_network
-    from lava_mlsnn.netx.hdf5 import FormatError
-    from lava_mlsnn.netx.report import deployment_warnings
+    from lava_mlsnn.format.reader import FormatError
+    from lava_mlsnn.backends.loihi2.report import deployment_warnings
     from lava_mlsnn.train.data import FrameSet, build_data, default_cache_dir, subset_indices
     from lava_mlsnn.train.models import build_model
 

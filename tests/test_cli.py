@@ -22,10 +22,10 @@ import pytest
 from lava_mlsnn.fixed import NeuronParams, SynapseSpec
 from lava_mlsnn.metrics.memory import memory_footprint
 from lava_mlsnn.netx import emulate, read_network, write_network
-from lava_mlsnn.netx.random_net import random_input, random_network
-from lava_mlsnn.netx.report import (deployment_warnings, resource_estimate, synapse_count,
-                                    weight_rescale)
-from lava_mlsnn.netx.spec import Branch, LayerSpec, NetworkSpec
+from lava_mlsnn.format.random_net import random_input, random_network
+from lava_mlsnn.backends.loihi2.report import (deployment_warnings, resource_estimate,
+                                               synapse_count, weight_rescale)
+from lava_mlsnn.format.spec import Branch, LayerSpec, NetworkSpec
 
 CLI = [sys.executable, "-m", "lava_mlsnn.cli"]
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "lava-mlsnn")
@@ -290,7 +290,7 @@ def test_weight_300_warns_but_simulates(runs):
 
 @pytest.mark.lava
 def test_simulate_lava_equals_emulator(tmp_path):
-    pytest.importorskip("lava_mlsnn.netx.lava_runner")
+    pytest.importorskip("lava_mlsnn.backends.lava_runner")
     spec = random_network(np.random.default_rng(3), conv=False)
     net, xp, outp = tmp_path / "tiny.h5", tmp_path / "x.npy", tmp_path / "out.npz"
     write_network(spec, str(net))

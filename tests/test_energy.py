@@ -16,8 +16,8 @@ from lava_mlsnn.metrics import (EnergyConstants, count_outputs, count_run, energ
 from lava_mlsnn.metrics.activity import layer_activity
 from lava_mlsnn.metrics.energy import geometry
 from lava_mlsnn.netx import emulate, write_network
-from lava_mlsnn.netx.random_net import random_input, random_network
-from lava_mlsnn.netx.spec import Branch, LayerSpec, NetworkSpec
+from lava_mlsnn.format.random_net import random_input, random_network
+from lava_mlsnn.format.spec import Branch, LayerSpec, NetworkSpec
 
 E_ADD, E_MUL, E_MAC = 0.1, 3.1, 3.2
 E_FIFO = 1.09e-5 * 1024 * 32 + 13.2

@@ -18,7 +18,7 @@ from trainkit import (EXPORT_SCRIPT, PY, TRAIN_SCRIPT, load_script, shared_cache
                       subprocess_env, tiny)
 from lava_mlsnn import cli
 from lava_mlsnn.netx import read_network
-from lava_mlsnn.netx.report import deployment_warnings
+from lava_mlsnn.backends.loihi2.report import deployment_warnings
 
 SAMPLES = 40
 

@@ -12,12 +12,12 @@ import torch
 
 from lava_mlsnn.fixed import NeuronParams, SynapseSpec
 from lava_mlsnn.netx import INPUT, Branch, LayerSpec, NetworkSpec, emulate, read_network
-from lava_mlsnn.netx.random_net import random_input, random_network
+from lava_mlsnn.format.random_net import random_input, random_network
 
 pytestmark = pytest.mark.lava
 
 pytest.importorskip("lava.magma.core.run_configs")
-from lava_mlsnn.netx.lava_runner import LavaNetwork, run_lava, simulate  # noqa: E402
+from lava_mlsnn.backends.lava_runner import LavaNetwork, run_lava, simulate  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -16,10 +16,11 @@ import sys
 import numpy as np
 import pytest
 
-from lava_mlsnn import cli, loihi2
-from lava_mlsnn.loihi2 import detect
+from lava_mlsnn import cli
+from lava_mlsnn.backends import loihi2
+from lava_mlsnn.backends.loihi2 import detect
 from lava_mlsnn.netx import emulate, write_network
-from lava_mlsnn.netx.random_net import random_input, random_network
+from lava_mlsnn.format.random_net import random_input, random_network
 
 needs_no_lava_loihi = pytest.mark.skipif(loihi2.lava_loihi_available(),
                                          reason="lava-loihi is installed here")

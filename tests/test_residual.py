@@ -59,7 +59,7 @@ def test_sew_add_payloads_exceed_levels_sparse_never_do():
 def test_constructed_avalanche():
     """Identity SEW blocks on a saturated input: join payloads grow block by block."""
     from lava_mlsnn.fixed import NeuronParams, SynapseSpec
-    from lava_mlsnn.netx.spec import Branch, LayerSpec, NetworkSpec
+    from lava_mlsnn.format.spec import Branch, LayerSpec, NetworkSpec
     n = 2
     layers = [LayerSpec("input", (4,), -1, [], NeuronParams("INPUT", input_levels=n))]
     ml = NeuronParams("MLSN", v_th_mant=1, levels=n)
@@ -82,7 +82,7 @@ def test_metrics_hand_computed():
     """Events, payload sums and synaptic operations on a network small enough to count."""
     from lava_mlsnn.fixed import NeuronParams, SynapseSpec
     from lava_mlsnn.metrics.activity import layer_activity, totals
-    from lava_mlsnn.netx.spec import Branch, LayerSpec, NetworkSpec
+    from lava_mlsnn.format.spec import Branch, LayerSpec, NetworkSpec
     w1 = np.array([[1, 0, 2], [0, 0, 3]], dtype=np.int64)  # input 0 -> 1 synapse, 1 -> 0, 2 -> 2
     w2 = np.array([[1, 1]], dtype=np.int64)
     ml = NeuronParams("MLSN", v_th_mant=1, levels=3)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .. import fixed
-from ..netx.spec import Branch, LayerSpec
+from ..format.spec import Branch, LayerSpec
 
 MAX_V_TH_MANT = (1 << 17) - 1
 

@@ -21,7 +21,7 @@ from lava.lib.dl.slayer.block import base as slayer_base
 from lava.lib.dl.slayer.synapse import layer as synapse
 
 from .. import fixed
-from ..netx.spec import LayerSpec
+from ..format.spec import LayerSpec
 from ..neuron import multilevel, readout
 from ..neuron.norm import BatchNorm
 from .base import (Folded, QuantizedMixin, SpatialShapeMixin, conv_synapse_spec, fold_weights,
@@ -90,7 +90,7 @@ class AbstractMultiLevel(torch.nn.Module):
         synapse), so the block must be folded first: :meth:`Network.quantize`, or use
         :meth:`Network.export_hdf5`, which writes the whole file.
         """
-        from ..netx.writer import write_layer
+        from ..format.writer import write_layer
         if self.folded is None:
             raise RuntimeError(f"{type(self).__name__}.export_hdf5 needs folded integers: call "
                                "Network.quantize() first (or Network.export_hdf5)")
@@ -205,7 +205,7 @@ class Input(torch.nn.Module):
 
     def export_hdf5(self, handle) -> None:
         """Write the NetX ``input`` layer group."""
-        from ..netx.writer import write_layer
+        from ..format.writer import write_layer
         write_layer(handle, self.export_layers(-1)[0], 0)
 
 

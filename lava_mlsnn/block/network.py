@@ -6,8 +6,8 @@ from typing import Dict, Iterator, List, Optional, Sequence
 
 import torch
 
-from ..netx.writer import write_network
-from ..netx.spec import INPUT, LayerSpec, NetworkSpec
+from ..format.writer import write_network
+from ..format.spec import INPUT, LayerSpec, NetworkSpec
 from .multilevel import Input
 
 

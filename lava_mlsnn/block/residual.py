@@ -22,7 +22,7 @@ import torch
 from lava.lib.dl.slayer.synapse import layer as synapse
 
 from .. import fixed
-from ..netx.spec import Branch, LayerSpec
+from ..format.spec import Branch, LayerSpec
 from ..neuron import multilevel
 from ..neuron.norm import BatchNorm
 from .base import MAX_V_TH_MANT, Folded, conv_synapse_spec, pow2_floor, real_weight

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..fixed import SynapseSpec, raw_current
-from ..netx.spec import INPUT, NetworkSpec
+from ..format.spec import INPUT, NetworkSpec
 
 SPIKING = ("MLSN", "CUBA", "PASS", "INPUT")
 

@@ -58,7 +58,7 @@ import numpy as np
 import torch
 
 from ..fixed import DECAY_ONE, SynapseSpec, raw_current
-from ..netx.spec import INPUT, LayerSpec, NetworkSpec
+from ..format.spec import INPUT, LayerSpec, NetworkSpec
 from .activity import layer_activity
 
 TERMS = ("ops", "potentials", "weights", "bias", "io", "addressing")
@@ -203,7 +203,7 @@ def count_outputs(spec: NetworkSpec, outputs: Mapping[int, torch.Tensor],
 def count_run(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
               batch_size: int = 256) -> RunCounts:
     """Run the emulator on ``x`` ``[B, T, *inputShape]`` in batches and count its activity."""
-    from ..netx.emulator import emulate
+    from ..backends.emulator import emulate
     total = RunCounts()
     for start in range(0, len(x), batch_size):
         part = x[start:start + batch_size]

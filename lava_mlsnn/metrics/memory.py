@@ -21,7 +21,7 @@ from typing import Dict, List
 import numpy as np
 
 from ..fixed import DECAY_ONE
-from ..netx.spec import LayerSpec, NetworkSpec
+from ..format.spec import LayerSpec, NetworkSpec
 
 DEFAULT_WEIGHT_BITS = 8
 STATE_BITS = 24

@@ -27,8 +27,8 @@ from typing import Dict, List
 
 import numpy as np
 
-from ..netx.report import format_table, synapse_count
-from ..netx.spec import NetworkSpec
+from ..backends.loihi2.report import format_table, synapse_count
+from ..format.spec import NetworkSpec
 from .energy import EnergyReport, RunCounts, resolve_source
 from .memory import memory_footprint
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .._aliases import alias_submodules
+
+alias_submodules(__name__, {"deployed": "lava_mlsnn.backends.evaluate"})
+
 __all__ = ["Checkpoint", "evaluate", "fit", "predict"]
 
 

@@ -9,7 +9,7 @@ from lava.magma.core.process.process import AbstractProcess, LogConfig
 from lava.magma.core.process.variable import Var
 
 from lava_mlsnn.fixed import SynapseSpec
-from lava_mlsnn.netx.shapes import synapse_output_shape
+from lava_mlsnn.format.shapes import synapse_output_shape
 
 from lava_mlsnn.proc._base import check_int
 from lava_mlsnn.proc._common import as_shape

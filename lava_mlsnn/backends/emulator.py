@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .. import fixed
-from .spec import INPUT, NetworkSpec
+from ..format.spec import INPUT, NetworkSpec
 
 
 def check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor]) -> torch.Tensor:

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..fixed import DECAY_ONE, SAT_MAX, SynapseSpec
-from .spec import INPUT, LayerSpec, NetworkSpec
+from ...fixed import DECAY_ONE, SAT_MAX, SynapseSpec
+from ...format.spec import INPUT, LayerSpec, NetworkSpec
 
 # Published Loihi 2 figures (Intel Loihi 2 brief): 128 neuro-cores per chip, up to
 # 8192 neurons per core. Synaptic memory per core is taken as 128 KiB (an assumption:

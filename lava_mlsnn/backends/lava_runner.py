@@ -37,7 +37,7 @@ import torch
 from .. import fixed
 from ..proc._common import StreamFile
 from .emulator import check_input, emulate
-from .spec import INPUT, NetworkSpec
+from ..format.spec import INPUT, NetworkSpec
 
 _INT32 = np.iinfo(np.int32)
 

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from ..metrics.activity import layer_activity
-from ..netx.emulator import emulate
-from ..netx.spec import NetworkSpec
-from .data import FrameSet, framing_settings, open_split, subset_indices
+from .emulator import emulate
+from ..format.spec import NetworkSpec
+from ..train.data import FrameSet, framing_settings, open_split, subset_indices
 
 
 class EvaluationError(ValueError):
@@ -158,7 +158,7 @@ def evaluate_file(spec: NetworkSpec, x: np.ndarray, labels: np.ndarray, backend:
     if backend == "lava":
         from .._quiet import import_lava_runtime
         import_lava_runtime()  # tqdm may have fixed the multiprocessing start method
-        from ..netx.lava_runner import LavaNetwork
+        from .lava_runner import LavaNetwork
         t0 = time.perf_counter()
         with LavaNetwork(spec, steps=int(x.shape[1]), batch=min(batch_size, len(x))) as net:
             build_s = time.perf_counter() - t0
@@ -168,7 +168,7 @@ def evaluate_file(spec: NetworkSpec, x: np.ndarray, labels: np.ndarray, backend:
                 run_s += time.perf_counter() - t1
                 consume(outs)
     elif backend == "loihi2":  # hardware through lava-loihi (checked by the caller)
-        from ..loihi2 import run_loihi2
+        from .loihi2 import run_loihi2
         t1 = time.perf_counter()
         outs = run_loihi2(spec, x, batch=batch_size)
         run_s = time.perf_counter() - t1
@@ -194,7 +194,7 @@ def evaluate_file(spec: NetworkSpec, x: np.ndarray, labels: np.ndarray, backend:
 def evaluation_lines(path: str, spec: NetworkSpec, ev: Evaluation, dataset: str, split: str
                      ) -> List[str]:
     """The ``lava-mlsnn evaluate`` report: accuracy, activity per layer and in all, throughput."""
-    from ..netx.report import format_table
+    from .loihi2.report import format_table
     c, h, w = spec.input_shape
     build = f", {ev.build_s:.1f} s to build" if ev.backend == "lava" else ""
     lines = [f"{path}: {dataset} {split} split, {ev.samples} samples framed as T={spec.timesteps}"

@@ -28,11 +28,11 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 import numpy as np
 import torch
 
-from .. import fixed
-from ..netx.emulator import check_input
-from ..netx.report import payload_bits, payload_bounds
-from ..netx.spec import INPUT, NetworkSpec
-from ..proc._common import StreamFile
+from ... import fixed
+from ..emulator import check_input
+from .report import payload_bits, payload_bounds
+from ...format.spec import INPUT, NetworkSpec
+from ...proc._common import StreamFile
 from . import detect
 from .registry import REGISTRY, Loihi2IO, ModelRegistry, hw_run_config, lava_loihi_io, \
     load_plugins
@@ -40,16 +40,16 @@ from .registry import REGISTRY, Loihi2IO, ModelRegistry, hw_run_config, lava_loi
 
 def cpu_standin_registry() -> ModelRegistry:
     """Registry whose "chip" models are lava-mlsnn's CPU ``fixed_pt`` models (dry runs)."""
-    from .._quiet import import_lava_runtime
+    from ..._quiet import import_lava_runtime
     import_lava_runtime()
-    from ..proc.cuba.models import PyCubaLifModelFixed
-    from ..proc.multilevel.models import PyMultiLevelNeuronModelFixed
-    from ..proc.passthrough.models import PyPassModelFixed
-    from ..proc.readout.models import PyReadoutModelFixed
-    from ..proc.synapse.models import PySynapseModelFixed
+    from ...proc.cuba.models import PyCubaLifModelFixed
+    from ...proc.multilevel.models import PyMultiLevelNeuronModelFixed
+    from ...proc.passthrough.models import PyPassModelFixed
+    from ...proc.readout.models import PyReadoutModelFixed
+    from ...proc.synapse.models import PySynapseModelFixed
 
     def identity(shape: Tuple[int, ...], bits: int):
-        from ..proc import Pass
+        from ...proc import Pass
         p = Pass(shape=shape)  # sat24 passes every payload unchanged, with no latency
         return p, p.a_in, p.s_out
 
@@ -97,7 +97,7 @@ class Loihi2Network:
             detect.require_lava_loihi()
             registry = REGISTRY if registry is None else registry
             load_plugins(registry)
-        from .._quiet import import_lava_runtime
+        from ..._quiet import import_lava_runtime
         import_lava_runtime()
         # Checked before anything is built: a missing model is the caller's to fix.
         self._cfg = hw_run_config(spec, registry, **dict(run_cfg_kwargs or {}))
@@ -147,8 +147,8 @@ class Loihi2Network:
         return int(self.spec.input_levels) if inputs else None
 
     def _build(self) -> None:
-        from ..proc import CubaLif, MultiLevelNeuron, Pass, Readout, StreamSink, StreamSource
-        from ..proc import Synapse
+        from ...proc import CubaLif, MultiLevelNeuron, Pass, Readout, StreamSink, StreamSource
+        from ...proc import Synapse
 
         spec, T = self.spec, self.steps
         self._clip = self._input_clip()

@@ -51,7 +51,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
-from ..netx.spec import NetworkSpec
+from ...format.spec import NetworkSpec
 from .detect import Loihi2Unavailable
 
 #: Neuron type of the file format -> the lava-mlsnn Process that runs it.
@@ -120,7 +120,7 @@ def _name(process: ProcessKey) -> str:
 
 def process_class(name: str) -> type:
     """The lava-mlsnn Process class called ``name`` (imports Lava)."""
-    from .. import proc
+    from ... import proc
     return getattr(proc, name)
 
 
