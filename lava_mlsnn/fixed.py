@@ -15,8 +15,9 @@ State scale: ``state = real * 4096`` when ``weight = real * 64``; hence the
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import Sequence, Tuple, Union
+from typing import Iterator, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -31,6 +32,9 @@ SAT_MIN = -(1 << 23)
 SAT_MAX = (1 << 23) - 1
 LOIHI_WEIGHT_MIN = -256
 LOIHI_WEIGHT_MAX = 254
+BIAS_EXP_DEFAULT = 6  # a bias is in weight units unless a layer says otherwise
+BIAS_MANT_MIN, BIAS_MANT_MAX = -(1 << 12), (1 << 12) - 1  # Loihi's 13-bit bias mantissa
+BIAS_EXP_MAX = 7  # Lava LIF's 3-bit bias exponent
 _EXACT_LIMIT = float(1 << 52)
 
 
@@ -127,12 +131,14 @@ class SynapseSpec:
         object.__setattr__(self, "_w_abs_max", float(np.abs(w).max(initial=0)))
         object.__setattr__(self, "_w_float", {})
 
-    def weight_as(self, dtype: torch.dtype) -> torch.Tensor:
-        """The weights as a cached float tensor of ``dtype``."""
+    def weight_as(self, dtype: torch.dtype, device: torch.device | None = None
+                  ) -> torch.Tensor:
+        """The weights as a cached float tensor of ``dtype`` on ``device`` (default CPU)."""
         cache = self._w_float
-        if dtype not in cache:
-            cache[dtype] = torch.as_tensor(np.asarray(self.weight), dtype=dtype)
-        return cache[dtype]
+        key = (dtype, str(device or "cpu"))
+        if key not in cache:
+            cache[key] = torch.as_tensor(np.asarray(self.weight), dtype=dtype, device=device)
+        return cache[key]
 
     def sum_dtype(self, max_payload: float) -> torch.dtype:
         """float32 when every partial sum stays below 2**24 (exact), else float64."""
@@ -163,10 +169,10 @@ def check_exact_sum(spec: SynapseSpec, max_payload: int) -> None:
 def raw_current(spec: SynapseSpec, z: torch.Tensor) -> torch.Tensor:
     """Un-shifted synapse sum for a batch ``z`` of shape ``[B, *in_shape]`` (float64)."""
     if spec.kind == "dense":
-        return z.reshape(z.shape[0], -1) @ spec.weight_as(z.dtype).T
+        return z.reshape(z.shape[0], -1) @ spec.weight_as(z.dtype, z.device).T
     if spec.kind == "conv":
-        return F.conv2d(z, spec.weight_as(z.dtype), stride=spec.stride, padding=spec.padding,
-                        dilation=spec.dilation, groups=spec.groups)
+        return F.conv2d(z, spec.weight_as(z.dtype, z.device), stride=spec.stride,
+                        padding=spec.padding, dilation=spec.dilation, groups=spec.groups)
     if spec.kind == "pool":
         pooled = F.avg_pool2d(z, spec.kernel, stride=spec.stride, padding=spec.padding,
                               count_include_pad=True, divisor_override=1)
@@ -174,6 +180,24 @@ def raw_current(spec: SynapseSpec, z: torch.Tensor) -> torch.Tensor:
     if spec.kind == "identity":
         return float(np.asarray(spec.weight).reshape(())) * z
     raise ValueError(f"unknown synapse kind {spec.kind!r}")
+
+
+@contextlib.contextmanager
+def _exact_float_sums(device: torch.device) -> Iterator[None]:
+    """Keep float sums exact on CUDA: TF32 (a 10-bit mantissa) off for matmul and cuDNN.
+
+    On the CPU nothing changes; the flags are restored afterwards.
+    """
+    if device.type != "cuda":
+        yield
+        return
+    flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
 
 
 def synapse_current(spec: SynapseSpec, z: Array) -> Array:
@@ -194,7 +218,8 @@ def synapse_current(spec: SynapseSpec, z: Array) -> Array:
     zt = torch.as_tensor(z)
     zmax = float(zt.abs().max()) if zt.numel() else 0.0
     zt = zt.to(spec.sum_dtype(zmax))
-    a = torch.round(raw_current(spec, zt)).to(torch.int64)
+    with _exact_float_sums(zt.device):
+        a = torch.round(raw_current(spec, zt)).to(torch.int64)
     a = sat24(shift(a, spec.weight_exp))
     return a if _is_torch(z) else a.numpy()
 
@@ -205,7 +230,8 @@ class NeuronParams:
     """Integer parameters of one layer's neuron (DESIGN §5 / §6 ``neuron`` group).
 
     ``bias`` is an int array broadcastable to the layer shape (``(C, 1, 1)`` for a
-    per-channel conv bias) or ``None``.
+    per-channel conv bias) or ``None``; it enters the state as ``bias << bias_exp``
+    (``biasExp``, default 6: the bias is in weight units, as lava-dl's netx maps it).
     """
 
     type: str = "MLSN"
@@ -217,6 +243,7 @@ class NeuronParams:
     v_bits: int = 0
     v_exp: int = 0
     bias: np.ndarray | None = None
+    bias_exp: int = BIAS_EXP_DEFAULT
     input_levels: int = 0  # only for the 'INPUT' pseudo-neuron of an input layer
 
 
@@ -226,7 +253,7 @@ def _bias_state(p: NeuronParams, like: Array) -> Array | int:
     b = as_int64(torch.as_tensor(p.bias) if _is_torch(like) else np.asarray(p.bias))
     if _is_torch(like):
         b = b.to(like.device)
-    return b << STATE_SHIFT
+    return shift(b, p.bias_exp)
 
 
 def mlsn_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Array, Array]:

@@ -178,13 +178,15 @@ class LavaNetwork:
             elif p.type == "MLSN":
                 neuron = MultiLevelNeuron(vth_mant=p.v_th_mant, levels=p.levels,
                                           i_decay=p.i_decay, v_decay=p.v_decay, v_init=p.v_init,
-                                          bias=p.bias, v_bits=p.v_bits, v_exp=p.v_exp,
+                                          bias=p.bias, bias_exp=p.bias_exp, v_bits=p.v_bits,
+                                          v_exp=p.v_exp,
                                           **reset, **common)
             elif p.type == "READOUT":
-                neuron = Readout(v_decay=p.v_decay, bias=p.bias, **reset, **common)
+                neuron = Readout(v_decay=p.v_decay, bias=p.bias, bias_exp=p.bias_exp, **reset,
+                                 **common)
             elif p.type == "CUBA":
                 neuron = CubaLif(vth_mant=p.v_th_mant, i_decay=p.i_decay, v_decay=p.v_decay,
-                                 bias=p.bias, **reset, **common)
+                                 bias=p.bias, bias_exp=p.bias_exp, **reset, **common)
             else:
                 raise ValueError(f"layer {i}: no Lava Process for neuron type {p.type!r}")
             self.processes.append(neuron)

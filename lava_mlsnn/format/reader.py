@@ -14,7 +14,7 @@ from typing import Any, List, Optional, Tuple
 import h5py
 import numpy as np
 
-from ..fixed import DECAY_ONE, NeuronParams, SynapseSpec
+from ..fixed import BIAS_EXP_DEFAULT, DECAY_ONE, NeuronParams, SynapseSpec
 from .spec import INPUT, LAYER_TYPES, Branch, LayerSpec, NetworkSpec
 from .shapes import synapse_output_shape
 
@@ -205,6 +205,15 @@ def _bias(g: h5py.Group, shape: Tuple[int, ...], problems: List[str], where: str
     return None
 
 
+def _bias_exp(g: h5py.Group, problems: List[str], where: str) -> int:
+    """``biasExp``: the bias enters the state as ``bias << biasExp`` (absent: 6)."""
+    e = _int(g, "biasExp", BIAS_EXP_DEFAULT, problems, where)
+    if e is None or not 0 <= e <= 23:
+        problems.append(f"{where}/biasExp: must lie in [0, 23], got {e}")
+        return BIAS_EXP_DEFAULT
+    return e
+
+
 # --------------------------------------------------------------------------- reading
 def _read_layer(g: h5py.Group, i: int, spec_input_levels: int, problems: List[str]
                 ) -> Optional[LayerSpec]:
@@ -256,7 +265,8 @@ def _read_layer(g: h5py.Group, i: int, spec_input_levels: int, problems: List[st
     if layer.neuron is not None and layer.neuron.type not in ("INPUT",):
         bias = _bias(g, shape, problems, where)
         if bias is not None:
-            layer.neuron = _replace(layer.neuron, bias=bias)
+            layer.neuron = _replace(layer.neuron, bias=bias,
+                                    bias_exp=_bias_exp(g, problems, where))
     return layer
 
 

@@ -12,7 +12,7 @@ from typing import Optional
 import h5py
 import numpy as np
 
-from ..fixed import NeuronParams, SynapseSpec
+from ..fixed import BIAS_EXP_DEFAULT, NeuronParams, SynapseSpec
 from .spec import LayerSpec, NetworkSpec
 
 FORMAT_NAME = "lava-mlsnn"
@@ -70,6 +70,8 @@ def _write_neuron(g: h5py.Group, p: NeuronParams) -> None:
         b = np.asarray(p.bias)
         g.create_dataset("bias", data=(b.reshape(-1) if b.ndim and b.size == b.shape[0] else b)
                          .astype(np.float32))
+        if p.bias_exp != BIAS_EXP_DEFAULT:  # absent: 6, so stock files stay as they were
+            g.create_dataset("biasExp", data=int(p.bias_exp))
 
 
 def write_layer(g: h5py.Group, layer: LayerSpec, index: Optional[int]) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...fixed import DECAY_ONE, SAT_MAX, SynapseSpec
+from ...fixed import BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_ONE, SAT_MAX, SynapseSpec
 from ...format.spec import INPUT, LayerSpec, NetworkSpec
 
 # Published Loihi 2 figures (Intel Loihi 2 brief): 128 neuro-cores per chip, up to
@@ -29,7 +29,7 @@ CORES_PER_CHIP = 128
 MAX_DELAY = 62
 MSG_BITS = 24
 VTH_MAX = (1 << 17) - 1          # LIF vth: unsigned 17 bits
-BIAS_MIN, BIAS_MAX = -(1 << 12), (1 << 12) - 1   # bias_mant: signed 13 bits
+BIAS_MIN, BIAS_MAX = BIAS_MANT_MIN, BIAS_MANT_MAX   # bias_mant: signed 13 bits
 DECAY_MAX = (1 << 12) - 1        # du, dv: 12 bits
 DEFAULT_WEIGHT_BITS = 8
 
@@ -258,7 +258,10 @@ def _neuron_warnings(p, tag: str, out: List[str]) -> None:
         b = np.asarray(p.bias)
         if b.size and (b.min() < BIAS_MIN or b.max() > BIAS_MAX):
             out.append(f"{tag}: bias in [{int(b.min())}, {int(b.max())}] exceeds the 13-bit "
-                       f"bias mantissa [{BIAS_MIN}, {BIAS_MAX}] (bias_exp = 6)")
+                       f"bias mantissa [{BIAS_MIN}, {BIAS_MAX}] (bias_exp = {p.bias_exp})")
+        if p.bias_exp > BIAS_EXP_MAX:
+            out.append(f"{tag}: biasExp {p.bias_exp} exceeds the 3-bit bias exponent "
+                       f"(max {BIAS_EXP_MAX})")
 
 
 def _join_note(spec: NetworkSpec, i: int, depths: List[int], tag: str) -> str:
@@ -295,6 +298,9 @@ def neuron_support(spec: NetworkSpec) -> List[Dict]:
             support, how = "stock", "host input, clipped to inputLevels before sending"
         elif p.type == "CUBA":
             support, how = "stock", "Lava LIF (netx CUBA mapping: du = iDecay - 1, bias_exp 6)"
+            if p.bias is not None and p.bias_exp != 6:
+                support, how = "custom", (f"Lava LIF with bias_exp {p.bias_exp} (stock netx "
+                                          "reads bias_exp 6: load with lava-mlsnn)")
         elif p.type == "PASS":
             support, how = "stock", "Lava GradedVec(vth=0): sends its input current"
         elif p.type == "READOUT" and i == last:

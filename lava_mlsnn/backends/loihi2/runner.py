@@ -172,12 +172,13 @@ class Loihi2Network:
             elif p.type == "MLSN":
                 neuron = MultiLevelNeuron(vth_mant=p.v_th_mant, levels=p.levels,
                                           i_decay=p.i_decay, v_decay=p.v_decay, v_init=p.v_init,
-                                          bias=p.bias, v_bits=p.v_bits, v_exp=p.v_exp, **common)
+                                          bias=p.bias, bias_exp=p.bias_exp, v_bits=p.v_bits,
+                                          v_exp=p.v_exp, **common)
             elif p.type == "READOUT":
-                neuron = Readout(v_decay=p.v_decay, bias=p.bias, **common)
+                neuron = Readout(v_decay=p.v_decay, bias=p.bias, bias_exp=p.bias_exp, **common)
             elif p.type == "CUBA":
                 neuron = CubaLif(vth_mant=p.v_th_mant, i_decay=p.i_decay, v_decay=p.v_decay,
-                                 bias=p.bias, **common)
+                                 bias=p.bias, bias_exp=p.bias_exp, **common)
             else:
                 raise ValueError(f"layer {i}: no Loihi 2 Process for neuron type {p.type!r}")
             self.processes.append(neuron)

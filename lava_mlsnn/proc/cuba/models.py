@@ -22,13 +22,15 @@ class PyCubaLifModelFixed(AbstractPyNeuronModelFixed):
     u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    bias_exp: int = LavaPyType(int, np.int32, precision=5)
     vth_mant: int = LavaPyType(int, np.int32, precision=17)
     i_decay: int = LavaPyType(int, np.int32, precision=13)
     v_decay: int = LavaPyType(int, np.int32, precision=13)
 
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
         p = fixed.NeuronParams("CUBA", int(self.vth_mant), 1, i_decay=int(self.i_decay),
-                               v_decay=int(self.v_decay), bias=self.bias)
+                               v_decay=int(self.v_decay), bias=self.bias,
+                               bias_exp=int(self.bias_exp))
         return self.stateful_step(a, reset, p)
 
 
@@ -41,6 +43,7 @@ class PyCubaLifModelFloat(AbstractPyNeuronModelFloat):
     u: np.ndarray = LavaPyType(np.ndarray, float)
     v: np.ndarray = LavaPyType(np.ndarray, float)
     bias: np.ndarray = LavaPyType(np.ndarray, float)
+    bias_exp: int = LavaPyType(int, int)
     vth_mant: float = LavaPyType(float, float)
     i_decay: float = LavaPyType(float, float)
     v_decay: float = LavaPyType(float, float)
@@ -50,7 +53,8 @@ class PyCubaLifModelFloat(AbstractPyNeuronModelFloat):
             self.u[:] = 0.0
             self.v[:] = 0.0
         self.u[:] = float_decay(self.u, self.i_decay) + a * STATE_SCALE
-        self.v[:] = float_decay(self.v, self.v_decay) + self.u + self.bias * STATE_SCALE
+        self.v[:] = (float_decay(self.v, self.v_decay) + self.u
+                     + self.bias * 2.0 ** int(self.bias_exp))
         s = self.v > float(self.vth_mant) * STATE_SCALE
         self.v[s] = 0.0
         return s.astype(np.float64)

@@ -17,7 +17,7 @@ class CubaLif(AbstractGradedNeuron):
     Per step (``fixed.cuba_step``)::
 
         u = wrap24(decay(u, i_decay) + (a << 6))
-        v = clip(decay(v, v_decay) + u + (bias << 6), -(2**23-1), 2**23-1)
+        v = clip(decay(v, v_decay) + u + (bias << bias_exp), -(2**23-1), 2**23-1)
         s = v > vth_mant << 6;  v[s] = 0
 
     Parameters
@@ -31,13 +31,16 @@ class CubaLif(AbstractGradedNeuron):
         ``LIF`` ``du = iDecay - 1`` because ``LIF`` adds 1; here ``i_decay`` is the
         effective decay.
     bias : int or int array
-        Per-step bias (weight units).
+        Per-step bias mantissa: ``bias << bias_exp`` is added to ``v`` every step
+        (``bias_exp = 6``: weight units, netx's mapping).
+    bias_exp : int
+        Bias exponent (``biasExp``, 0..23).
     reset_interval, reset_offset, record
         See :class:`~lava_mlsnn.proc._base.AbstractGradedNeuron`.
     """
 
     def __init__(self, *, shape, vth_mant: int, i_decay: int = 0, v_decay: int = 0, bias=0,
-                 reset_interval: int = 0, reset_offset: int = 0,
+                 bias_exp: int = 6, reset_interval: int = 0, reset_offset: int = 0,
                  record: Optional[StreamFile] = None, name: Optional[str] = None,
                  log_config: Optional[LogConfig] = None) -> None:
         super().__init__(shape=shape, reset_interval=reset_interval, reset_offset=reset_offset,
@@ -45,6 +48,7 @@ class CubaLif(AbstractGradedNeuron):
         self.u = Var(shape=self.shape, init=0)
         self.v = Var(shape=self.shape, init=0)
         self.bias = Var(shape=self.shape, init=full_bias(bias, self.shape))
+        self.bias_exp = Var(shape=(1,), init=check_int("bias_exp", bias_exp, 0, 23))
         self.vth_mant = Var(shape=(1,), init=check_int("vth_mant", vth_mant, 1))
         self.i_decay = Var(shape=(1,), init=check_int("i_decay", i_decay, 0, 4096))
         self.v_decay = Var(shape=(1,), init=check_int("v_decay", v_decay, 0, 4096))

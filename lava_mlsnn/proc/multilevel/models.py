@@ -23,6 +23,7 @@ class PyMultiLevelNeuronModelFixed(AbstractPyNeuronModelFixed):
     u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    bias_exp: int = LavaPyType(int, np.int32, precision=5)
     vth_mant: int = LavaPyType(int, np.int32, precision=17)
     levels: int = LavaPyType(int, np.int32, precision=24)
     i_decay: int = LavaPyType(int, np.int32, precision=13)
@@ -37,7 +38,8 @@ class PyMultiLevelNeuronModelFixed(AbstractPyNeuronModelFixed):
         p = fixed.NeuronParams("MLSN", int(self.vth_mant), int(self.levels),
                                i_decay=int(self.i_decay), v_decay=int(self.v_decay),
                                v_init=int(self.v_init), v_bits=int(self.v_bits),
-                               v_exp=int(self.v_exp), bias=self.bias)
+                               v_exp=int(self.v_exp), bias=self.bias,
+                               bias_exp=int(self.bias_exp))
         return self.stateful_step(a, reset, p)
 
 
@@ -50,6 +52,7 @@ class PyMultiLevelNeuronModelFloat(AbstractPyNeuronModelFloat):
     u: np.ndarray = LavaPyType(np.ndarray, float)
     v: np.ndarray = LavaPyType(np.ndarray, float)
     bias: np.ndarray = LavaPyType(np.ndarray, float)
+    bias_exp: int = LavaPyType(int, int)
     vth_mant: float = LavaPyType(float, float)
     levels: int = LavaPyType(int, int)
     i_decay: float = LavaPyType(float, float)
@@ -63,7 +66,8 @@ class PyMultiLevelNeuronModelFloat(AbstractPyNeuronModelFloat):
             self.u[:] = 0.0
             self.v[:] = float(self.v_init)
         self.u[:] = float_decay(self.u, self.i_decay) + a * STATE_SCALE
-        self.v[:] = float_decay(self.v, self.v_decay) + self.u + self.bias * STATE_SCALE
+        self.v[:] = (float_decay(self.v, self.v_decay) + self.u
+                     + self.bias * 2.0 ** int(self.bias_exp))
         th = float(self.vth_mant) * STATE_SCALE
         z = np.clip(np.floor(self.v / th), 0, int(self.levels))
         self.v[:] = self.v - z * th

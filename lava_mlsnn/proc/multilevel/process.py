@@ -16,7 +16,7 @@ class MultiLevelNeuron(AbstractGradedNeuron):
     Per step (state units = weight units << 6)::
 
         u = sat24(decay(u, i_decay) + (a << 6))
-        v = sat24(decay(v, v_decay) + u + (bias << 6))
+        v = sat24(decay(v, v_decay) + u + (bias << bias_exp))
         z = clip(v // (vth_mant << 6), 0, levels);  v -= z * (vth_mant << 6)
         if v_bits: v = clip(v >> v_exp, -2**(v_bits-1), 2**(v_bits-1)-1) << v_exp
 
@@ -34,7 +34,8 @@ class MultiLevelNeuron(AbstractGradedNeuron):
     v_init : int
         ``v`` at the start of every sample (state units).
     bias : int or int array
-        Per-step bias (weight units), scalar, per channel or full shape.
+        Per-step bias mantissa, scalar, per channel or full shape; it adds
+        ``bias << bias_exp`` to ``v`` (``bias_exp = 6``: weight units).
     v_bits, v_exp : int
         Membrane quantization (``v_bits = 0``: off).
     reset_interval, reset_offset, record
@@ -42,7 +43,8 @@ class MultiLevelNeuron(AbstractGradedNeuron):
     """
 
     def __init__(self, *, shape, vth_mant: int, levels: int = 1, i_decay: int = 4096,
-                 v_decay: int = 0, v_init: int = 0, bias=0, v_bits: int = 0, v_exp: int = 0,
+                 v_decay: int = 0, v_init: int = 0, bias=0, bias_exp: int = 6, v_bits: int = 0,
+                 v_exp: int = 0,
                  reset_interval: int = 0, reset_offset: int = 0,
                  record: Optional[StreamFile] = None, name: Optional[str] = None,
                  log_config: Optional[LogConfig] = None) -> None:
@@ -52,6 +54,7 @@ class MultiLevelNeuron(AbstractGradedNeuron):
         self.u = Var(shape=shape, init=0)
         self.v = Var(shape=shape, init=check_int("v_init", v_init))
         self.bias = Var(shape=shape, init=full_bias(bias, shape))
+        self.bias_exp = Var(shape=(1,), init=check_int("bias_exp", bias_exp, 0, 23))
         self.vth_mant = Var(shape=(1,), init=check_int("vth_mant", vth_mant, 1))
         self.levels = Var(shape=(1,), init=check_int("levels", levels, 1))
         self.i_decay = Var(shape=(1,), init=check_int("i_decay", i_decay, 0, 4096))

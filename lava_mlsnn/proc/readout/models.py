@@ -21,10 +21,12 @@ class PyReadoutModelFixed(AbstractPyNeuronModelFixed):
 
     v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    bias_exp: int = LavaPyType(int, np.int32, precision=5)
     v_decay: int = LavaPyType(int, np.int32, precision=13)
 
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
-        p = fixed.NeuronParams("READOUT", v_decay=int(self.v_decay), bias=self.bias)
+        p = fixed.NeuronParams("READOUT", v_decay=int(self.v_decay), bias=self.bias,
+                               bias_exp=int(self.bias_exp))
         if reset:
             u, v = fixed.initial_state(p, a.shape, a)
         else:
@@ -42,10 +44,12 @@ class PyReadoutModelFloat(AbstractPyNeuronModelFloat):
 
     v: np.ndarray = LavaPyType(np.ndarray, float)
     bias: np.ndarray = LavaPyType(np.ndarray, float)
+    bias_exp: int = LavaPyType(int, int)
     v_decay: float = LavaPyType(float, float)
 
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
         if reset:
             self.v[:] = 0.0
-        self.v[:] = float_decay(self.v, self.v_decay) + (a + self.bias) * STATE_SCALE
+        self.v[:] = (float_decay(self.v, self.v_decay) + a * STATE_SCALE
+                     + self.bias * 2.0 ** int(self.bias_exp))
         return self.v.copy()

@@ -11,7 +11,7 @@ from lava_mlsnn.proc._common import StreamFile, full_bias
 
 
 class Readout(AbstractGradedNeuron):
-    """Read-out neuron: ``v = sat24(decay(v, v_decay) + (a << 6) + (bias << 6))``,
+    """Read-out neuron: ``v = sat24(decay(v, v_decay) + (a << 6) + (bias << bias_exp))``,
     sends ``v`` (state units) every step; no spike, no reset except per sample.
 
     Parameters
@@ -21,16 +21,20 @@ class Readout(AbstractGradedNeuron):
     v_decay : int
         Voltage decay in 1/4096 per step.
     bias : int or int array
-        Per-step bias (weight units).
+        Per-step bias mantissa: ``bias << bias_exp`` is added to ``v`` every step
+        (``bias_exp = 6``: weight units, netx's mapping).
+    bias_exp : int
+        Bias exponent (``biasExp``, 0..23).
     reset_interval, reset_offset, record
         See :class:`~lava_mlsnn.proc._base.AbstractGradedNeuron`.
     """
 
-    def __init__(self, *, shape, v_decay: int = 0, bias=0, reset_interval: int = 0,
-                 reset_offset: int = 0, record: Optional[StreamFile] = None,
-                 name: Optional[str] = None, log_config: Optional[LogConfig] = None) -> None:
+    def __init__(self, *, shape, v_decay: int = 0, bias=0, bias_exp: int = 6,
+                 reset_interval: int = 0, reset_offset: int = 0,
+                 record: Optional[StreamFile] = None, name: Optional[str] = None, log_config: Optional[LogConfig] = None) -> None:
         super().__init__(shape=shape, reset_interval=reset_interval, reset_offset=reset_offset,
                          record=record, name=name, log_config=log_config)
         self.v = Var(shape=self.shape, init=0)
         self.bias = Var(shape=self.shape, init=full_bias(bias, self.shape))
+        self.bias_exp = Var(shape=(1,), init=check_int("bias_exp", bias_exp, 0, 23))
         self.v_decay = Var(shape=(1,), init=check_int("v_decay", v_decay, 0, 4096))
