@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from lava_mlsnn.block import Network, to_emulator_layout
+from lava_mlsnn.classify import classify_spec
 from lava_mlsnn.demo import _frames, _loader
 from lava_mlsnn.metrics.activity import block_activity, layer_activity, totals
 from lava_mlsnn.netx import emulate, read_network
@@ -49,7 +50,7 @@ def train_export_evaluate(net: Network, data: Dict[str, tuple], epochs: int, pat
     net.export_hdf5(path)
     spec = read_network(path)
     out = emulate(spec, to_emulator_layout(x_te).long())
-    pred = out[len(spec.layers) - 1][:, -1].argmax(-1)
+    pred = classify_spec(spec, out[len(spec.layers) - 1])
     layers = layer_activity(spec, out)
     return {"float": acc_float, "quantized": acc_quant,
             "emulator": float((pred == y_te).float().mean()), "spec": spec, "outputs": out,

@@ -34,6 +34,7 @@ sys.path.insert(0, HERE)
 from _report import BENCHMARKS_MD, publish, table  # noqa: E402
 
 from lava_mlsnn import block  # noqa: E402
+from lava_mlsnn.classify import classify_spec  # noqa: E402
 from lava_mlsnn.metrics import count_outputs, energy_report, neurobench_metrics  # noqa: E402
 from lava_mlsnn.models import dvs_convnet  # noqa: E402
 
@@ -127,7 +128,7 @@ def run_config(kind: str, levels: int, steps: int, data: Dict, epochs: int, n_tr
     spec = read_network(path)
     x_file = to_emulator_layout(x_te).long()
     out = emulate(spec, x_file)
-    acc = float((out[len(spec.layers) - 1][:, -1].argmax(-1) == y_te).float().mean())
+    acc = float((classify_spec(spec, out[len(spec.layers) - 1]) == y_te).float().mean())
     counts = count_outputs(spec, out, x_file)
     return {"kind": kind, "levels": levels, "steps": steps, "name": name(kind, levels, steps),
             "acc": acc, "float_acc": evaluate(net, _loader(x_te, y_te, 256, False)),

@@ -318,10 +318,10 @@ def _class_lines(spec, out: np.ndarray) -> List[str]:
     ntype = last.neuron.type if last.neuron is not None else None
     if len(last.shape) != 1 or not (ntype == "READOUT" or spec.classes):
         return []
-    if ntype == "READOUT":
-        pred, how = out[:, -1].argmax(-1), "argmax of v at the last step"
-    else:
-        pred, how = out.sum(axis=1).argmax(-1), "argmax of the payload summed over time"
+    from .classify import classify_spec
+    pred = classify_spec(spec, out)
+    how = "argmax of v at the last step" if ntype == "READOUT" else \
+        "argmax of the payload summed over time"
     counts = np.bincount(pred, minlength=last.shape[0])
     names = spec.classes if spec.classes and len(spec.classes) == last.shape[0] else None
     rows = [[c] + ([names[c]] if names else []) + [int(n)] for c, n in enumerate(counts)

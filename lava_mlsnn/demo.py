@@ -72,6 +72,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     progress = not args.no_progress
 
     from .block import to_emulator_layout
+    from .classify import classify_spec
     from .data import DigitsDVS
     from .models import dvs_convnet
     from .netx import emulate, read_network
@@ -112,12 +113,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     emu = emulate(spec, x_file)
     emu_s = time.perf_counter() - t0
     out_i = len(spec.layers) - 1
-    pred_emu = emu[out_i][:, -1].argmax(-1).numpy()
+    pred_emu = classify_spec(spec, emu[out_i]).numpy()
     acc_emu = float((pred_emu == y_te.numpy()).mean())
 
     lava, n_lava, lava_s = _lava_subset(spec, x_file, args.lava_budget,
                                         args.lava_min_samples, progress)
-    pred_lava = lava[out_i][:, -1].argmax(-1)
+    pred_lava = classify_spec(spec, lava[out_i])
     acc_lava = float((pred_lava == y_te.numpy()[:n_lava]).mean())
     same = np.ones(n_lava, dtype=bool)
     for i in lava:

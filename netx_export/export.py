@@ -61,36 +61,35 @@ def load_run(run_dir: str):
 
 
 def compare(net, spec, test, batch_size: int) -> Dict[str, Any]:
-    """Quantized training forward vs emulator on every sample of ``test`` (a FrameSet)."""
+    """Quantized training forward vs emulator on every sample of ``test`` (a FrameSet),
+    in one pass."""
     import numpy as np
     import torch
 
+    from lava_mlsnn.classify import classify_spec
     from lava_mlsnn.netx import emulate
     from lava_mlsnn.backends.evaluate import accumulate_activity, per_sample_activity
-    from lava_mlsnn.train.loop import logits
+    from lava_mlsnn.train.loop import run_evaluation
     same: List[np.ndarray] = []
-    pred_train: List[torch.Tensor] = []
     pred_emu: List[torch.Tensor] = []
-    labels: List[torch.Tensor] = []
     acc: Dict[int, Dict[str, float]] = {}
-    loader = torch.utils.data.DataLoader(test, batch_size=batch_size, shuffle=False)
     out_i = spec.output_index
-    with torch.no_grad(), net.quantized():
-        for x, y in loader:  # x: float counts [B, T, C, H, W]
-            record: List[torch.Tensor] = []
-            pred_train.append(logits(net(x.movedim(1, -1), record=record)).argmax(-1))
-            emu = emulate(spec, x.to(torch.int64))
-            ok = torch.ones(len(y), dtype=torch.bool)
-            for i, r in enumerate(record):
-                ok &= (r.movedim(-1, 1).to(torch.int64) == emu[i]).reshape(len(y), -1).all(1)
-            same.append(ok.numpy())
-            pred_emu.append(emu[out_i][:, -1].argmax(-1))
-            labels.append(y)
-            accumulate_activity(spec, {i: v.numpy() for i, v in emu.items()}, acc)
-    lab = torch.cat(labels)
-    p_t, p_e = torch.cat(pred_train), torch.cat(pred_emu)
+
+    def against_emulator(x, y, record, pred) -> None:  # x: SLAYER layout [B, C, H, W, T]
+        emu = emulate(spec, x.movedim(-1, 1).to(torch.int64))
+        ok = torch.ones(len(y), dtype=torch.bool)
+        for i, r in enumerate(record):
+            ok &= (r.movedim(-1, 1).to(torch.int64) == emu[i]).reshape(len(y), -1).all(1)
+        same.append(ok.numpy())
+        pred_emu.append(classify_spec(spec, emu[out_i]))
+        accumulate_activity(spec, {i: v.numpy() for i, v in emu.items()}, acc)
+
+    loader = torch.utils.data.DataLoader(test, batch_size=batch_size, shuffle=False)
+    ev = run_evaluation(net, loader, quantized=True, time_first=True,
+                        on_batch=against_emulator)
+    lab, p_t, p_e = ev.labels, ev.predictions, torch.cat(pred_emu)
     _, activity = per_sample_activity(acc, len(lab))
-    return {"samples": len(lab), "acc_train_quantized": float((p_t == lab).float().mean()),
+    return {"samples": len(lab), "acc_train_quantized": ev.accuracy,
             "acc_emulator": float((p_e == lab).float().mean()),
             "agreement": float(np.concatenate(same).mean()),
             "prediction_agreement": float((p_t == p_e).float().mean()), "activity": activity}

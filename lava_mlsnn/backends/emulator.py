@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .. import fixed
+from ..classify import classify as _classify, classify_spec
 from ..format.spec import INPUT, NetworkSpec
 
 
@@ -90,10 +91,14 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     return {i: torch.stack(v, dim=1) for i, v in recorded.items()}
 
 
-def classify(outputs: torch.Tensor) -> torch.Tensor:
-    """Class per sample from the last layer's outputs ``[B, T, C]``.
+def classify(outputs: torch.Tensor, spec: Optional[NetworkSpec] = None) -> torch.Tensor:
+    """Class per sample from the last layer's outputs ``[B, T, C]``
+    (:mod:`lava_mlsnn.classify`: READOUT read at the last step, spiking and PASS
+    outputs summed over time, ties to the lowest index).
 
-    READOUT networks are read at the last step (argmax of ``v``); spiking output
-    layers by their total payload over time.
+    ``spec`` tells the output layer's neuron type; without it the outputs are taken to
+    be a READOUT layer's.
     """
-    return outputs[:, -1].argmax(dim=-1)
+    if spec is None:
+        return _classify(outputs, readout=True)
+    return classify_spec(spec, outputs)

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
+from ..classify import classify_spec
 from ..metrics.activity import layer_activity
 from .emulator import emulate
 from ..format.spec import NetworkSpec
@@ -149,7 +150,7 @@ def evaluate_file(spec: NetworkSpec, x: np.ndarray, labels: np.ndarray, backend:
 
     def consume(outs: Dict[int, Any]) -> None:
         outs = {i: np.asarray(v) for i, v in outs.items()}
-        preds.append(outs[out_i][:, -1].argmax(-1))
+        preds.append(classify_spec(spec, outs[out_i]))
         accumulate_activity(spec, outs, acc)
         if keep_outputs:
             for i, v in outs.items():

@@ -8,8 +8,11 @@ quantized forward, so the two cannot disagree.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import warnings
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -49,10 +52,93 @@ class FoldedWeights:
     c: float  # integer current per real unit of current
     weight_bits: int = 0
     weight_scale: int = 0
+    bias_exp: int = fixed.BIAS_EXP_DEFAULT
 
 
 def pow2_floor(x: float) -> int:
     return 1 << max(0, int(np.floor(np.log2(max(x, 1.0)))))
+
+
+# ------------------------------------------------------------------ folding checks
+class FoldError(ValueError):
+    """A block's trained values have no faithful integer form (see :func:`fold_policy`)."""
+
+
+class FoldWarning(UserWarning):
+    """Folding clipped a threshold or saturated weights (the user allowed it)."""
+
+
+_POLICY: contextvars.ContextVar = contextvars.ContextVar("lava_mlsnn_fold_policy",
+                                                         default="raise")
+
+
+@contextlib.contextmanager
+def fold_policy(policy: str) -> Iterator[None]:
+    """``'raise'`` (default): folding that would change what a layer computes raises
+    :class:`FoldError`; ``'warn'``: it warns (:class:`FoldWarning`) with the counts."""
+    if policy not in ("raise", "warn"):
+        raise ValueError(f"fold policy must be 'raise' or 'warn', got {policy!r}")
+    token = _POLICY.set(policy)
+    try:
+        yield
+    finally:
+        _POLICY.reset(token)
+
+
+def report_clipping(problems: List[str]) -> None:
+    """Raise or warn (per :func:`fold_policy`) about what folding could not keep."""
+    if not problems:
+        return
+    msg = "; ".join(problems)
+    if _POLICY.get() == "raise":
+        raise FoldError(msg + " (retrain with a larger threshold or weight range, or fold "
+                        "with allow_clipping=True to accept it)")
+    warnings.warn(msg, FoldWarning, stacklevel=3)
+
+
+def fit_threshold(c: float, theta: float, pow2: bool, problems: List[str]
+                  ) -> Tuple[int, float]:
+    """``vThMant`` for a scale ``c`` (integer current per real unit) and threshold
+    ``theta``; returns it and the scale that makes ``vThMant / c == theta`` exactly."""
+    ct = c * theta
+    if ct < 1.0:
+        problems.append(f"threshold x scale = {ct:.3g} < 1: vThMant would be clipped to 1")
+    v_th_mant = pow2_floor(ct) if pow2 else int(np.clip(np.floor(ct), 1, MAX_V_TH_MANT))
+    return v_th_mant, v_th_mant / theta
+
+
+def even_weights(w: torch.Tensor, c: float, problems: List[str]) -> torch.Tensor:
+    """``w * c`` on Loihi's even 8-bit grid; counts the weights that would saturate."""
+    w_int = torch.round(w * c / 2) * 2
+    bad = int(((w_int < fixed.LOIHI_WEIGHT_MIN) | (w_int > fixed.LOIHI_WEIGHT_MAX)).sum())
+    if bad:
+        problems.append(f"{bad} of {w_int.numel()} weights saturate at "
+                        f"[{fixed.LOIHI_WEIGHT_MIN}, {fixed.LOIHI_WEIGHT_MAX}]")
+    return torch.clamp(w_int, fixed.LOIHI_WEIGHT_MIN, fixed.LOIHI_WEIGHT_MAX)
+
+
+def bias_scale_cap(shift: Optional[torch.Tensor]) -> float:
+    """Largest scale ``c`` whose bias ``shift * c`` fits the 13-bit mantissa at the
+    largest bias exponent (``biasExp`` 7: mantissa x 2 in weight units)."""
+    if shift is None:
+        return float("inf")
+    top = float(shift.abs().max()) if shift.numel() else 0.0
+    limit = fixed.BIAS_MANT_MAX * 2 ** (fixed.BIAS_EXP_MAX - fixed.STATE_SHIFT)
+    return limit / top if top > 0 else float("inf")
+
+
+def bias_mantissa(bias: Optional[torch.Tensor]) -> Tuple[Optional[np.ndarray], int]:
+    """A bias in weight units (real) as ``(mantissa, biasExp)``: the smallest exponent
+    >= 6 whose rounded mantissa fits Loihi's 13 bits (6 keeps the bias in weight units)."""
+    if bias is None:
+        return None, fixed.BIAS_EXP_DEFAULT
+    bias = bias.to(torch.float64)
+    for exp in range(fixed.BIAS_EXP_DEFAULT, fixed.BIAS_EXP_MAX + 1):
+        mant = torch.round(bias * 2.0 ** (fixed.STATE_SHIFT - exp))
+        if not mant.numel() or float(mant.abs().max()) <= fixed.BIAS_MANT_MAX:
+            return mant.to(torch.int64).numpy(), exp
+    raise FoldError(f"bias up to {float(bias.abs().max()):.4g} does not fit a 13-bit mantissa "
+                    f"with biasExp <= {fixed.BIAS_EXP_MAX}")
 
 
 def fold_weights(w_real: torch.Tensor, norm, in_scale: float, neuron, readout: bool,
@@ -60,9 +146,10 @@ def fold_weights(w_real: torch.Tensor, norm, in_scale: float, neuron, readout: b
     """Fold BatchNorm and thresholds into integer weights, bias and ``vThMant``.
 
     Free weights: the integer scale ``c`` (integer current per real unit of current)
-    is the largest that keeps every weight in Loihi's 8-bit range, adjusted so that
-    ``c * theta`` is an integer threshold mantissa (a power of two when the membrane
-    is quantized, so that its step is ``2^vExp``).
+    is the largest that keeps every weight in Loihi's 8-bit range and the bias within
+    its 13-bit mantissa (``biasExp`` <= 7), adjusted so that ``c * theta`` is an integer
+    threshold mantissa (a power of two when the membrane is quantized, so that its step
+    is ``2^vExp``).
 
     Weights on a k-bit grid (``quantizer``, k < 8): every integer weight is
     ``q * weightScale``; ``weightScale`` takes the largest value that fits 8 bits
@@ -73,6 +160,10 @@ def fold_weights(w_real: torch.Tensor, norm, in_scale: float, neuron, readout: b
     Integer weights are always even: Loihi 2 stores a mixed-sign 8-bit weight as
     ``2 * m`` with ``m`` in [-128, 127] (lava-dl's ``quantize_8bit`` grid), so an odd
     weight would not survive deployment.
+
+    A threshold that cannot be represented (``c * theta < 1``) or weights that would
+    saturate are reported through :func:`report_clipping` (an error unless the user
+    allowed it).
 
     Parameters
     ----------
@@ -95,6 +186,8 @@ def fold_weights(w_real: torch.Tensor, norm, in_scale: float, neuron, readout: b
     theta = None if readout else neuron.threshold
     pow2 = not readout and getattr(neuron, "v_quant", None) is not None
     bits = getattr(quantizer, "bits", 0)
+    cap = bias_scale_cap(shift)
+    problems: List[str] = []
     if bits and bits < 8:
         if channel_scale is not None:
             raise ValueError(f"a layer with {bits}-bit weights needs norm='mean_only': a "
@@ -102,12 +195,19 @@ def fold_weights(w_real: torch.Tensor, norm, in_scale: float, neuron, readout: b
         q, unit = quantizer.integer_grid(w_real)
         qmax = float(q.abs().max()) or 1.0
         ws = 2 * int(fixed.LOIHI_WEIGHT_MAX // (2 * qmax))
+        ws = max(2, min(ws, 2 * int(cap * unit * in_scale / 2)))
         k = None if readout else theta / (unit * in_scale)  # c * theta = ws * k
+        if not readout and (ws * k < 1.0 if pow2 else round(ws * k) < 1):
+            problems.append(f"threshold x scale = {ws * k:.3g} < 1: vThMant would be "
+                            "clipped to 1")
         if pow2:
             v_th_mant = pow2_floor(ws * k)
             ws = int(np.clip(2 * round(v_th_mant / k / 2), 2, ws))
         elif not readout:
             v_th_mant = int(np.clip(round(ws * k), 1, MAX_V_TH_MANT))
+            if round(ws * k) > MAX_V_TH_MANT:
+                problems.append(f"threshold mantissa {round(ws * k)} exceeds "
+                                f"{MAX_V_TH_MANT}: it would be clipped")
         c = ws / (unit * in_scale)
         w_int = q * ws
         wbits, wscale = bits, ws
@@ -116,17 +216,15 @@ def fold_weights(w_real: torch.Tensor, norm, in_scale: float, neuron, readout: b
         if channel_scale is not None:
             w = w * channel_scale.reshape((-1,) + (1,) * (w.dim() - 1))
         w = w * in_scale
-        c = fixed.LOIHI_WEIGHT_MAX / (float(w.abs().max()) or 1.0)
+        c = min(fixed.LOIHI_WEIGHT_MAX / (float(w.abs().max()) or 1.0), cap)
         if not readout:
-            v_th_mant = pow2_floor(c * theta) if pow2 else \
-                int(np.clip(np.floor(c * theta), 1, MAX_V_TH_MANT))
-            c = v_th_mant / theta
-        w_int = torch.clamp(torch.round(w * c / 2) * 2, fixed.LOIHI_WEIGHT_MIN,
-                            fixed.LOIHI_WEIGHT_MAX)
+            v_th_mant, c = fit_threshold(c, theta, pow2, problems)
+        w_int = even_weights(w, c, problems)
         wbits, wscale = (8, 2) if bits == 8 else (0, 0)
-    bias = None if shift is None else torch.round(shift * c).to(torch.int64).numpy()
+    report_clipping(problems)
+    bias, bias_exp = bias_mantissa(None if shift is None else shift * c)
     return FoldedWeights(w_int.to(torch.int64).numpy(), bias, 1 if readout else v_th_mant, c,
-                         wbits, wscale)
+                         wbits, wscale, bias_exp)
 
 
 class QuantizedMixin:

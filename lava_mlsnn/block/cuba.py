@@ -12,7 +12,8 @@ import torch
 
 from .. import fixed
 from .._quiet import quiet_import
-from .base import Folded, QuantizedMixin, SpatialShapeMixin, conv_synapse_spec
+from .base import (Folded, FoldError, QuantizedMixin, SpatialShapeMixin, conv_synapse_spec,
+                   per_channel_bias)
 
 _cuba = quiet_import("lava.lib.dl.slayer").block.cuba
 
@@ -29,10 +30,36 @@ class _CubaMixin(QuantizedMixin):
         w = self.synapse.pre_hook_fx(self.synapse.weight, descale=True).detach()
         w = w.to(torch.float64).round().to(torch.int64).numpy()
         dp = self.neuron.device_params
+        bias = self._norm_bias()
         params = fixed.NeuronParams("CUBA", int(dp["vThMant"]), 1, int(dp["iDecay"]),
-                                    int(dp["vDecay"]))
+                                    int(dp["vDecay"]), bias=bias)
         self.folded = Folded(self._synapse_spec(w), params, 1.0)
         return self.folded
+
+    def _norm_bias(self):
+        """The neuron's norm as lava-dl exports it: ``bias = norm.bias`` (``-mean`` on the
+        weight grid, in weight units), added to ``v`` every step as netx does.
+
+        lava-dl subtracts the mean from the current after its decay, which is a bias
+        on ``v``; a ``WgtScaleBatchNorm`` also divides that current by ``2**weight_exp``,
+        which the integer synapse can only reproduce when the exponent is 0.
+        """
+        norm = getattr(self.neuron, "norm", None)
+        if norm is None:
+            return None
+        if hasattr(norm, "weight_exp"):
+            std = norm.std(norm.running_var.detach())
+            exp = float(torch.log2(std).reshape(-1)[0])
+            if exp != 0.0:
+                raise FoldError(f"{type(norm).__name__} scales the decayed current by "
+                                f"2**{-exp:g}, which has no exact integer form; use "
+                                "MeanOnlyBatchNorm for deployed CUBA blocks")
+        bias = norm.bias.detach().to(torch.float64)
+        if torch.any(bias != torch.round(bias)):
+            raise FoldError("the norm's bias is not on the integer weight grid")
+        bias = bias.to(torch.int64).numpy().reshape(-1)
+        return per_channel_bias(bias, len(self.neuron.shape)) if len(self.neuron.shape) > 1 \
+            else bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.folded is not None and not self.training:

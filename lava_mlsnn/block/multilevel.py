@@ -67,10 +67,10 @@ class AbstractMultiLevel(torch.nn.Module):
                           is_readout, getattr(self.synapse, "pre_hook_fx", None))
         bias = per_channel_bias(fw.bias, len(self.neuron.shape))
         if is_readout:
-            params = self.neuron.integer_params(bias)
+            params = self.neuron.integer_params(bias, fw.bias_exp)
             out_scale = 1.0 / (fw.c * (1 << fixed.STATE_SHIFT))
         else:
-            params = self.neuron.integer_params(fw.v_th_mant, bias)
+            params = self.neuron.integer_params(fw.v_th_mant, bias, fw.bias_exp)
             out_scale = self.neuron.threshold
         self.neuron.deployed = params
         self.folded = Folded(self._synapse_spec(fw.weight), params, out_scale, fw.weight_bits,

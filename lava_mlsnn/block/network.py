@@ -8,6 +8,7 @@ import torch
 
 from ..format.writer import write_network
 from ..format.spec import INPUT, LayerSpec, NetworkSpec
+from .base import FoldError, fold_policy
 from .multilevel import Input
 
 
@@ -41,6 +42,18 @@ class Network(torch.nn.Module):
     @property
     def input_block(self) -> Input:
         return self.blocks[0]
+
+    @property
+    def readout_output(self) -> bool:
+        """Whether the last block is a readout (classified by ``v`` at the last step,
+        :mod:`lava_mlsnn.classify`); otherwise its payload is summed over time."""
+        return getattr(self.blocks[-1], "neuron_kind", None) == "readout"
+
+    @property
+    def is_quantized(self) -> bool:
+        """Whether the blocks hold folded integers (inside :meth:`quantized`)."""
+        return any(getattr(m, "folded", None) is not None for m in self.modules()
+                   if hasattr(m, "fold"))
 
     def forward(self, x: torch.Tensor, record: Optional[List[torch.Tensor]] = None
                 ) -> torch.Tensor:
@@ -78,13 +91,26 @@ class Network(torch.nn.Module):
             return p.device
         return torch.device("cpu")
 
-    def quantize(self) -> None:
-        """Fold BatchNorm and thresholds into the deployed integers of every block."""
+    def quantize(self, allow_clipping: bool = False) -> None:
+        """Fold BatchNorm and thresholds into the deployed integers of every block.
+
+        Raises
+        ------
+        FoldError
+            A block's threshold cannot be represented (``c * theta < 1`` clips
+            ``vThMant`` to 1) or weights saturate at Loihi's 8-bit range; with
+            ``allow_clipping`` these become a ``FoldWarning`` with the counts.
+        """
         self.dequantize()
         self._infer_shapes()
         scale = 1.0
-        for block in self.blocks:
-            scale = block.fold(scale).out_scale
+        with fold_policy("warn" if allow_clipping else "raise"):
+            for i, block in enumerate(self.blocks):
+                try:
+                    scale = block.fold(scale).out_scale
+                except FoldError as err:
+                    self.dequantize()
+                    raise FoldError(f"block {i} ({block_name(block)}): {err}") from None
 
     def dequantize(self) -> None:
         """Back to the real-valued forward."""
@@ -93,22 +119,34 @@ class Network(torch.nn.Module):
                 block.folded = None
 
     @contextlib.contextmanager
-    def quantized(self):
-        """Context in which ``forward`` runs the deployed integers (eval mode)."""
-        was_training = self.training
+    def quantized(self, allow_clipping: bool = False):
+        """Context in which ``forward`` runs the deployed integers (eval mode).
+
+        Re-entrant: inside an outer ``quantized()`` it keeps the outer folding.
+        ``allow_clipping`` as in :meth:`quantize`.
+        """
+        was_training, was_folded = self.training, self.is_quantized
         self.eval()
-        self.quantize()
+        if not was_folded:
+            self.quantize(allow_clipping)
         try:
             yield self
         finally:
-            self.dequantize()
+            if not was_folded:
+                self.dequantize()
             self.train(was_training)
 
-    def export_spec(self, metadata: Optional[Dict] = None) -> NetworkSpec:
-        """The deployable network (folds first)."""
-        was_training = self.training
+    def export_spec(self, metadata: Optional[Dict] = None, allow_clipping: bool = False
+                    ) -> NetworkSpec:
+        """The deployable network.
+
+        Folds first, unless the network is already folded (inside :meth:`quantized`):
+        then it exports those integers and leaves the quantized mode as it was.
+        """
+        was_training, was_folded = self.training, self.is_quantized
         self.eval()
-        self.quantize()
+        if not was_folded:
+            self.quantize(allow_clipping)
         layers: List[LayerSpec] = []
         blocks = []
         source = INPUT
@@ -118,16 +156,18 @@ class Network(torch.nn.Module):
                            "layers": list(range(len(layers), len(layers) + len(new)))})
             layers.extend(new)
             source = len(layers) - 1
-        self.dequantize()
+        if not was_folded:
+            self.dequantize()
         self.train(was_training)
         return NetworkSpec(layers=layers, input_shape=tuple(self.input_block.shape),
                            input_levels=self.input_block.levels, timesteps=self.timesteps,
                            classes=self.classes,
                            metadata={"blocks": blocks, **dict(metadata or {})})
 
-    def export_hdf5(self, path: str, metadata: Optional[Dict] = None) -> NetworkSpec:
+    def export_hdf5(self, path: str, metadata: Optional[Dict] = None,
+                    allow_clipping: bool = False) -> NetworkSpec:
         """Write the DESIGN §6 file (atomically) and return its spec."""
-        spec = self.export_spec(metadata)
+        spec = self.export_spec(metadata, allow_clipping)
         write_network(spec, path)
         return spec
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional, Tuple
 
-import numpy as np
 import torch
 from lava.lib.dl.slayer.synapse import layer as synapse
 
@@ -25,7 +24,8 @@ from .. import fixed
 from ..format.spec import Branch, LayerSpec
 from ..neuron import multilevel
 from ..neuron.norm import BatchNorm
-from .base import MAX_V_TH_MANT, Folded, conv_synapse_spec, pow2_floor, real_weight
+from .base import (Folded, bias_mantissa, bias_scale_cap, conv_synapse_spec, even_weights,
+                   fit_threshold, real_weight, report_clipping)
 from .multilevel import Conv
 
 KINDS = ("sparse", "sew", "spiking")
@@ -160,20 +160,26 @@ class ResidualBlock(torch.nn.Module):
             eff.append((w, shift.detach().to(torch.float64)))
         if self.kind == "sew":
             ref = min(float(w) for w, _ in eff)
-            ints = [torch.clamp(torch.round(w / ref), 1, fixed.LOIHI_WEIGHT_MAX) for w, _ in eff]
+            ratios = [torch.round(w / ref) for w, _ in eff]
+            if any(float(r.max()) > fixed.LOIHI_WEIGHT_MAX for r in ratios):
+                report_clipping([f"SEW branch scales {[float(r) for r in ratios]} exceed the "
+                                 f"weight range ({fixed.LOIHI_WEIGHT_MAX})"])
+            ints = [torch.clamp(r, 1, fixed.LOIHI_WEIGHT_MAX) for r in ratios]
             params, c, out_scale = fixed.NeuronParams("PASS"), 1.0 / ref, ref
         else:
-            c = fixed.LOIHI_WEIGHT_MAX / max(float(w.abs().max()) for w, _ in eff)
+            shifts = [s for _, s in eff if s is not None]
+            shift = sum(shifts) if shifts else None
+            c = min(fixed.LOIHI_WEIGHT_MAX / max(float(w.abs().max()) for w, _ in eff),
+                    bias_scale_cap(shift))
             theta = self.join_neuron.threshold
-            v_th_mant = pow2_floor(c * theta) if self.join_neuron.v_quant is not None \
-                else int(np.clip(np.floor(c * theta), 1, MAX_V_TH_MANT))
-            c = v_th_mant / theta
-            ints = [torch.clamp(torch.round(w * c / 2) * 2, fixed.LOIHI_WEIGHT_MIN,
-                                fixed.LOIHI_WEIGHT_MAX) for w, _ in eff]  # even: Loihi grid
-            bias = sum(torch.round(s * c) for _, s in eff if s is not None)
-            bias = None if isinstance(bias, int) else \
-                bias.to(torch.int64).numpy().reshape(-1, 1, 1)
-            params = self.join_neuron.integer_params(v_th_mant, bias)
+            problems: List[str] = []
+            v_th_mant, c = fit_threshold(c, theta, self.join_neuron.v_quant is not None,
+                                         problems)
+            ints = [even_weights(w, c, problems) for w, _ in eff]  # even: Loihi grid
+            report_clipping(problems)
+            bias, bias_exp = bias_mantissa(None if shift is None else shift * c)
+            bias = None if bias is None else bias.reshape(-1, 1, 1)
+            params = self.join_neuron.integer_params(v_th_mant, bias, bias_exp)
             self.join_neuron.deployed = params
             out_scale = theta
         folds = []

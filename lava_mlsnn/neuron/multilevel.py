@@ -145,7 +145,8 @@ class Neuron(NormInputMixin, base.Neuron):
         with torch.no_grad():
             self.theta.clamp_(min=1e-3)
 
-    def integer_params(self, v_th_mant: int, bias=None) -> fixed.NeuronParams:
+    def integer_params(self, v_th_mant: int, bias=None,
+                       bias_exp: int = fixed.BIAS_EXP_DEFAULT) -> fixed.NeuronParams:
         """Deployed parameters for a given integer threshold mantissa."""
         th_state = int(v_th_mant) << fixed.STATE_SHIFT
         v_bits = v_exp = 0
@@ -157,7 +158,8 @@ class Neuron(NormInputMixin, base.Neuron):
         return fixed.NeuronParams(
             "MLSN", int(v_th_mant), self.cfg.levels,
             i_decay=decay_int(self.cfg.current_decay), v_decay=decay_int(self.cfg.voltage_decay),
-            v_init=int(round(self.cfg.v_init * th_state)), v_bits=v_bits, v_exp=v_exp, bias=bias)
+            v_init=int(round(self.cfg.v_init * th_state)), v_bits=v_bits, v_exp=v_exp, bias=bias,
+            bias_exp=bias_exp)
 
     @property
     def device_params(self) -> dict:

@@ -43,9 +43,10 @@ class Neuron(NormInputMixin, base.Neuron):
     def device(self):
         return None
 
-    def integer_params(self, bias=None) -> fixed.NeuronParams:
+    def integer_params(self, bias=None, bias_exp: int = fixed.BIAS_EXP_DEFAULT
+                       ) -> fixed.NeuronParams:
         return fixed.NeuronParams("READOUT", 1, 1, fixed.DECAY_ONE,
-                                  decay_int(self.voltage_decay), bias=bias)
+                                  decay_int(self.voltage_decay), bias=bias, bias_exp=bias_exp)
 
     @property
     def device_params(self) -> dict:

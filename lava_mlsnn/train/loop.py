@@ -1,10 +1,12 @@
 """A plain, resumable training loop for block networks.
 
-Loss: cross-entropy on the readout membrane at the last step (the quantity the
-deployed network is classified by). Checkpoints are written atomically.
+Loss: cross-entropy on the class scores the deployed network is classified by
+(:mod:`lava_mlsnn.classify`: the readout membrane at the last step, or a spiking output
+summed over time). Checkpoints are written atomically.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -15,11 +17,16 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..block import Network
+from ..classify import argmax_lowest, class_scores, classify
 
 
-def logits(outputs: torch.Tensor) -> torch.Tensor:
-    """Readout ``[N, classes, T]`` -> class scores at the last step."""
-    return outputs[..., -1]
+def logits(outputs: torch.Tensor, readout: bool = True) -> torch.Tensor:
+    """Class scores ``[N, classes]`` of the output block's ``[N, classes, T]``.
+
+    The same rule as :mod:`lava_mlsnn.classify`: a readout is read at the last step,
+    a spiking output summed over time.
+    """
+    return class_scores(outputs, readout, time_axis=-1)
 
 
 def atomic_save(obj, path: str) -> None:
@@ -44,28 +51,77 @@ class Checkpoint:
     resume: bool = True
 
 
+@dataclass
+class Evaluation:
+    """What one pass over a loader gives: ``predictions`` and ``labels`` (int64 ``[n]``,
+    in the loader's order) and their ``accuracy``."""
+
+    predictions: torch.Tensor
+    labels: torch.Tensor
+
+    @property
+    def accuracy(self) -> float:
+        n = len(self.labels)
+        return float((self.predictions == self.labels).float().mean()) if n else 0.0
+
+    @property
+    def samples(self) -> int:
+        return len(self.labels)
+
+
+BatchHook = Callable[[torch.Tensor, torch.Tensor, List[torch.Tensor], torch.Tensor], None]
+
+
 @torch.no_grad()
+def run_evaluation(net: Network, loader: Iterable, quantized: bool = False,
+                   device: str = "cpu", time_first: bool = False,
+                   on_batch: Optional[BatchHook] = None) -> Evaluation:
+    """Classify every sample of ``loader`` in one pass (labels and predictions together).
+
+    Parameters
+    ----------
+    net : Network
+    loader : iterable of ``(x, label)``
+        ``x`` is ``[N, C, (H, W), T]`` (SLAYER layout) or, with ``time_first``,
+        ``[N, T, C, (H, W)]`` (file layout, as framed data sets give it).
+    quantized : bool
+        Through the deployed integers (:meth:`Network.quantized`) instead of the real
+        forward.
+    on_batch : callable, optional
+        ``on_batch(x, y, record, pred)`` after each batch, with ``x`` in SLAYER layout on
+        ``device`` and ``record`` every exported layer's output: activity counts or a
+        comparison with a backend ride on the same pass.
+    """
+    net.eval()
+    readout = net.readout_output
+    preds: List[torch.Tensor] = []
+    labels: List[torch.Tensor] = []
+    with net.quantized() if quantized else contextlib.nullcontext():
+        for x, y in loader:
+            x = x.to(device)
+            if time_first:
+                x = x.movedim(1, -1)
+            record: List[torch.Tensor] = []
+            out = net(x, record=record)
+            pred = classify(out, readout, time_axis=-1)
+            if on_batch is not None:
+                on_batch(x, y, record, pred)
+            preds.append(pred.cpu())
+            labels.append(torch.as_tensor(y).cpu())
+    cat = (lambda t: torch.cat(t).to(torch.int64) if t else torch.zeros(0, dtype=torch.int64))
+    return Evaluation(cat(preds), cat(labels))
+
+
 def predict(net: Network, loader: Iterable, quantized: bool = False,
             device: str = "cpu") -> torch.Tensor:
     """Predicted class per sample, real-valued or through the deployed integers."""
-    net.eval()
-    preds = []
-    if quantized:
-        with net.quantized():
-            for x, _ in loader:
-                preds.append(logits(net(x.to(device))).argmax(-1).cpu())
-    else:
-        for x, _ in loader:
-            preds.append(logits(net(x.to(device))).argmax(-1).cpu())
-    return torch.cat(preds)
+    return run_evaluation(net, loader, quantized, device).predictions
 
 
-@torch.no_grad()
 def evaluate(net: Network, loader: Iterable, quantized: bool = False, device: str = "cpu"
              ) -> float:
-    """Accuracy on ``loader`` (batches of ``(x [N, C, H, W, T], label)``)."""
-    labels = torch.cat([y for _, y in loader])
-    return float((predict(net, loader, quantized, device) == labels).float().mean())
+    """Accuracy on ``loader`` (batches of ``(x [N, C, H, W, T], label)``), one pass."""
+    return run_evaluation(net, loader, quantized, device).accuracy
 
 
 def fit(net: Network, train_loader: Iterable, epochs: int, lr: float = 3e-3,
@@ -108,6 +164,7 @@ def fit(net: Network, train_loader: Iterable, epochs: int, lr: float = 3e-3,
         start, history = state["epoch"], state["history"]
         best = (state["best_acc"], state["best"])
         torch.set_rng_state(state["rng"])
+    readout = net.readout_output
     for epoch in range(start, epochs):
         net.train()
         for m in net.modules():  # schedules such as the binary quantizer's EDE sharpness
@@ -118,7 +175,7 @@ def fit(net: Network, train_loader: Iterable, epochs: int, lr: float = 3e-3,
                    leave=False)
         for x, y in bar:
             x, y = x.to(device), y.to(device)
-            out = logits(net(x))
+            out = logits(net(x), readout)
             loss = F.cross_entropy(out, y)
             if regularizer is not None:
                 loss = loss + regularizer(net)
@@ -129,7 +186,7 @@ def fit(net: Network, train_loader: Iterable, epochs: int, lr: float = 3e-3,
                 if hasattr(m, "clamp") and m is not net:
                     m.clamp()
             total += len(y)
-            correct += int((out.argmax(-1) == y).sum())
+            correct += int((argmax_lowest(out.detach()) == y).sum())
             loss_sum += float(loss) * len(y)
             bar.set_postfix(loss=f"{loss_sum / total:.3f}", acc=f"{correct / total:.3f}")
         sched.step()

@@ -31,12 +31,13 @@ from tqdm.auto import tqdm
 
 from ..block import Network, ResidualBlock
 from ..block.multilevel import Flatten, Input, Readout
+from ..classify import argmax_lowest
 from ..metrics.activity import SPIKING, fanout_map
 from ..quant import SpikeEntropy
 from . import distributed as D
 from . import runlog
 from .data import RunData, build_data, default_cache_dir, eval_loader, train_loader
-from .loop import atomic_save, logits
+from .loop import atomic_save, logits, run_evaluation
 from .models import build_model
 
 CHECKPOINT_FORMAT = "lava-mlsnn-run-v1"
@@ -147,7 +148,7 @@ def train_epoch(model: torch.nn.Module, net: Network, loader, opt, names, regula
         x = x.to(d.device, non_blocking=True).movedim(1, -1)  # [B, T, C, H, W] -> SLAYER
         y = y.to(d.device, non_blocking=True)
         record: List[torch.Tensor] = []
-        out = logits(model(x, record=record))
+        out = logits(model(x, record=record), net.readout_output)
         loss = F.cross_entropy(out, y)
         if regularizer is not None:
             loss = loss + regularizer(net)
@@ -160,7 +161,7 @@ def train_epoch(model: torch.nn.Module, net: Network, loader, opt, names, regula
         with torch.no_grad():
             events += [float((r != 0).sum()) for r in record]
         total += len(y)
-        correct += int((out.argmax(-1) == y).sum())
+        correct += int((argmax_lowest(out.detach()) == y).sum())
         loss_sum += float(loss.detach()) * len(y)
         bar.update(len(y) * d.world)
         bar.set_postfix(loss=f"{loss_sum / total:.3f}", acc=f"{correct / total:.3f}",
@@ -176,51 +177,42 @@ def _net_events(per_layer: np.ndarray, names) -> float:
     return float(sum(v for v, (_, kind) in zip(per_layer, names) if kind == "spiking"))
 
 
-@torch.no_grad()
 def evaluate_float(net: Network, loader, names, d: D.Dist) -> Tuple[float, float]:
     """Accuracy and events per sample of the real-valued network (eval mode), all ranks."""
-    net.eval()
-    correct, total, events = 0, 0, 0.0
-    for x, y in loader:
-        record: List[torch.Tensor] = []
-        out = logits(net(x.to(d.device).movedim(1, -1), record=record))
-        correct += int((out.argmax(-1).cpu() == y).sum())
-        total += len(y)
-        events += sum(float((r != 0).sum()) for r, (_, k) in zip(record, names)
-                      if k == "spiking")
-    c, n, e = D.all_sum(d, [correct, total, events])
+    events = [0.0]
+
+    def count(x, y, record, pred) -> None:
+        events[0] += sum(float((r != 0).sum()) for r, (_, k) in zip(record, names)
+                         if k == "spiking")
+
+    ev = run_evaluation(net, loader, device=d.device, time_first=True, on_batch=count)
+    c, n, e = D.all_sum(d, [int((ev.predictions == ev.labels).sum()), ev.samples, events[0]])
     return c / max(n, 1), e / max(n, 1)
 
 
-@torch.no_grad()
 def evaluate_quantized(net: Network, loader, device) -> Dict[str, Any]:
-    """Accuracy, predictions and activity of the deployed integers (training-side forward)."""
-    preds, labels = [], []
-    with net.quantized():
-        for x, y in loader:
-            preds.append(logits(net(x.to(device).movedim(1, -1))).argmax(-1).cpu())
-            labels.append(y)
+    """Accuracy, predictions and activity of the deployed integers (training-side
+    forward), in one pass over ``loader``."""
     spec = net.export_spec()
     spiking = [i for i, layer in enumerate(spec.layers) if layer.neuron is not None
                and layer.neuron.type in SPIKING and layer.neuron.type != "INPUT"]
     with torch.enable_grad():  # fan-out maps are computed as gradients
         fans = {i: fanout_map(spec, i).to(device) for i in spiking}
-    events = payload = synops = 0.0
-    with net.quantized():
-        for x, _ in loader:
-            record: List[torch.Tensor] = []
-            net(x.to(device).movedim(1, -1), record=record)
-            for i in spiking:
-                out = record[i].movedim(-1, 1).to(torch.float64)  # [B, T, *shape]
-                nz = (out != 0).to(torch.float64)
-                events += float(nz.sum())
-                payload += float(out.abs().sum())
-                synops += float((nz * fans[i].to(torch.float64)).sum())
-    pred, lab = torch.cat(preds), torch.cat(labels)
-    n = max(len(lab), 1)
-    return {"accuracy": float((pred == lab).float().mean()) if len(lab) else 0.0,
-            "predictions": pred,
-            "activity": {"events": events / n, "payload": payload / n, "synops": synops / n}}
+    totals = {"events": 0.0, "payload": 0.0, "synops": 0.0}
+
+    def count(x, y, record, pred) -> None:
+        for i in spiking:
+            out = record[i].movedim(-1, 1).to(torch.float64)  # [B, T, *shape]
+            nz = (out != 0).to(torch.float64)
+            totals["events"] += float(nz.sum())
+            totals["payload"] += float(out.abs().sum())
+            totals["synops"] += float((nz * fans[i].to(torch.float64)).sum())
+
+    ev = run_evaluation(net, loader, quantized=True, device=device, time_first=True,
+                        on_batch=count)
+    n = max(ev.samples, 1)
+    return {"accuracy": ev.accuracy, "predictions": ev.predictions,
+            "activity": {k: v / n for k, v in totals.items()}}
 
 
 # ------------------------------------------------------------------ the run
