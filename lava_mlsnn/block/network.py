@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 
@@ -74,17 +74,17 @@ class Network(torch.nn.Module):
         self.train()
         with torch.no_grad():
             dummy = torch.zeros((2,) + tuple(shape) + (1,), device=self._device())
-            saved = [m.running_mean.clone() for m in self._norms()], \
-                [m.running_var.clone() for m in self._norms()]
+            # Every buffer (running statistics of any norm, ours or lava-dl's) survives
+            # the shape probe: exporting must not change the model.
+            saved = {k: v.clone() for k, v in self.named_buffers()}
             self.forward(dummy)
-            for m, mean, var in zip(self._norms(), *saved):
-                m.running_mean.copy_(mean)
-                m.running_var.copy_(var)
+            live = dict(self.named_buffers())
+            for k, v in saved.items():
+                if live[k].shape == v.shape:
+                    live[k].copy_(v)
+                else:
+                    _set_buffer(self, k, v)
         self.train(was_training)
-
-    def _norms(self) -> Iterator[torch.nn.Module]:
-        from ..neuron.norm import BatchNorm
-        return (m for m in self.modules() if isinstance(m, BatchNorm))
 
     def _device(self) -> torch.device:
         for p in self.parameters():
@@ -170,6 +170,12 @@ class Network(torch.nn.Module):
         spec = self.export_spec(metadata, allow_clipping)
         write_network(spec, path)
         return spec
+
+
+def _set_buffer(root: torch.nn.Module, name: str, value: torch.Tensor) -> None:
+    """Put back a buffer whose shape a forward changed (lava-dl norms grow theirs)."""
+    owner, _, leaf = name.rpartition(".")
+    setattr(root.get_submodule(owner) if owner else root, leaf, value)
 
 
 def block_name(block: torch.nn.Module) -> str:
