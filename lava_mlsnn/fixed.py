@@ -11,7 +11,12 @@ convolution on CPU: float32 when every partial sum is provably below 2**24, else
 float64 (exact below 2**53, checked by :func:`check_exact_sum`).
 
 State scale: ``state = real * 4096`` when ``weight = real * 64``; hence the
-``<< 6`` (``STATE_SHIFT``) applied to synaptic currents and biases.
+``<< 6`` (``STATE_SHIFT``) applied to synaptic currents, and to biases unless their
+layer declares another ``biasExp`` (a 13-bit mantissa with a per-layer exponent).
+
+On CUDA the float sums run with TF32 off (its 10-bit mantissa would round integer
+sums); ``tests/reference.py`` is the independent transcription these functions are
+tested against.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from lava_mlsnn.format.random_net import random_input, random_network
 
 pytestmark = pytest.mark.lava
 
-pytest.importorskip("lava.magma.core.run_configs")
+import lava.magma.core.run_configs  # noqa: E402,F401  (a hard dependency: fail, never skip)
 from lava_mlsnn.backends.lava_runner import LavaNetwork, run_lava, simulate  # noqa: E402
 
 

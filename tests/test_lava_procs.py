@@ -10,7 +10,6 @@ from lava_mlsnn import fixed
 
 pytestmark = pytest.mark.lava
 
-pytest.importorskip("lava.magma.core.run_configs")
 from lava.magma.core.run_conditions import RunSteps  # noqa: E402
 from lava.magma.core.run_configs import Loihi2SimCfg  # noqa: E402
 from lava.proc.io.sink import RingBuffer as Sink  # noqa: E402

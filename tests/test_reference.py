@@ -2,6 +2,8 @@
 scalar transcription of DESIGN §5 in ``reference.py``, concentrated at the numeric edges:
 the 24-bit limits, the float32/float64 switch of synapse sums (2**24), decays 0/1/4095/4096,
 a bias with a current decay, membrane-quantization boundaries, T > 1, levels 1..15."""
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -10,12 +12,14 @@ from hypothesis import strategies as st
 
 import reference
 from lava_mlsnn import fixed
-from lava_mlsnn.netx import emulate
-from lava_mlsnn.netx.spec import Branch, LayerSpec, NetworkSpec
+from lava_mlsnn.backends.emulator import emulate
+from lava_mlsnn.format.spec import Branch, LayerSpec, NetworkSpec
 from reference_plain import plain_neuron, plain_synapse, run_reference
 
 EDGE = 2 ** 23
-SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
+# ``make mutants`` runs these tests once per mutant: fewer examples there.
+EXAMPLES = int(os.environ.get("LAVA_MLSNN_EXAMPLES", "150"))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 KINDS = {"numpy": np.asarray, "torch": torch.as_tensor}
 
@@ -242,7 +246,7 @@ def networks(draw):
     return NetworkSpec(layers, input_shape=(c0, h, h), input_levels=3, timesteps=steps), x
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
+@settings(max_examples=max(10, EXAMPLES // 4), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(case=networks())
 def test_emulator_matches_reference_network(case):
