@@ -34,7 +34,8 @@ test: $(STAMP)
 mutants: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev]" 2>&1 | $(QUIET_PIP)
 	rm -rf mutants
-	LAVA_MLSNN_EXAMPLES=20 OMP_NUM_THREADS=1 $(VENV)/bin/mutmut run --max-children 2
+	LAVA_MLSNN_EXAMPLES=20 LAVA_MLSNN_TEST_THREADS=1 OMP_NUM_THREADS=1 \
+	  $(VENV)/bin/mutmut run --max-children 2
 	$(VENV)/bin/mutmut results
 
 clean-venv:

@@ -165,9 +165,10 @@ def check_exact_sum(spec: SynapseSpec, max_payload: int) -> None:
     """Raise ``ValueError`` if a float64 synapse sum could lose integer precision."""
     bound = float(np.abs(spec.weight).max(initial=0)) * float(max_payload) * spec.fan_in()
     if bound >= _EXACT_LIMIT:
-        raise ValueError(
-            f"{spec.kind} synapse: |weight| * payload * fan-in = {bound:.3g} exceeds 2**52; "
-            "integer sums would not be exact"
+        raise ValueError(  # pragma: no mutate
+            f"{spec.kind} synapse: |weight| x payload x fan-in = {bound:.3g} "  # pragma: no mutate
+            "exceeds 2**52; "  # pragma: no mutate
+            "integer sums would not be exact"  # pragma: no mutate
         )
 
 
@@ -184,7 +185,7 @@ def raw_current(spec: SynapseSpec, z: torch.Tensor) -> torch.Tensor:
         return float(np.asarray(spec.weight).reshape(())) * pooled
     if spec.kind == "identity":
         return float(np.asarray(spec.weight).reshape(())) * z
-    raise ValueError(f"unknown synapse kind {spec.kind!r}")
+    raise ValueError(f"unknown synapse kind {spec.kind!r}")  # pragma: no mutate
 
 
 @contextlib.contextmanager
@@ -352,7 +353,7 @@ def neuron_step(state: Tuple[Array, Array], a: Array, p: NeuronParams
         return (u, v), z
     if t == "INPUT":
         return (u, v), input_payload(a, p.input_levels)
-    raise ValueError(f"unknown neuron type {t!r}")
+    raise ValueError(f"unknown neuron type {t!r}")  # pragma: no mutate
 
 
 def initial_state(p: NeuronParams, shape: Sequence[int], like: Array) -> Tuple[Array, Array]:

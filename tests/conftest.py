@@ -9,7 +9,9 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 
 os.environ.setdefault("LAVA_MLSNN_FAST", "1")
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# ``make mutants`` forks a test run per mutant: a torch thread pool does not survive a fork.
+torch.set_num_threads(int(os.environ.get("LAVA_MLSNN_TEST_THREADS", 0))
+                      or max(1, min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -79,3 +79,19 @@ def test_synapse_sums_exact_on_both_float_paths(near_log2):
         assert spec.sum_dtype(zmax) == expect
         ref = torch.nn.functional.conv2d(torch.tensor(z), torch.tensor(w), padding=k // 2).numpy()
         assert np.array_equal(fixed.synapse_current(spec, z), np.clip(ref, -2 ** 23, 2 ** 23 - 1))
+
+
+def test_exact_sum_guard_and_unknown_kinds():
+    """float64 sums are exact below 2**52: the guard refuses exactly beyond that."""
+    w = np.array([[256, 0, 0, 0]])
+    spec = fixed.SynapseSpec("dense", w)
+    assert spec.fan_in() == 4
+    fixed.check_exact_sum(spec, (1 << 52) // (256 * 4) - 1)  # bound just below: fine
+    with pytest.raises(ValueError, match="2\\*\\*52"):
+        fixed.check_exact_sum(spec, (1 << 52) // (256 * 4))
+    assert fixed.SynapseSpec("pool", np.array(2), kernel=(3, 2)).fan_in() == 6
+    assert fixed.SynapseSpec("identity", np.array(2)).fan_in() == 1
+    with pytest.raises(ValueError, match="unknown synapse kind"):
+        fixed.synapse_current(fixed.SynapseSpec("bogus", np.array(1)), np.zeros((1, 2)))
+    with pytest.raises(ValueError, match="unknown neuron type"):
+        fixed.neuron_step((0, 0), np.zeros(1), fixed.NeuronParams("BOGUS"))

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.lava
 
 import lava.magma.core.run_configs  # noqa: E402,F401  (a hard dependency: fail, never skip)
 from lava_mlsnn.backends.lava_runner import LavaNetwork, run_lava, simulate  # noqa: E402
+from layercheck import assert_layers_active  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +32,7 @@ def no_new_children():
 
 def assert_same(ref, got, spec):
     assert sorted(ref) == sorted(got)
+    assert_layers_active(ref)
     for i in ref:
         want = ref[i].numpy() if isinstance(ref[i], torch.Tensor) else ref[i]
         assert got[i].dtype == np.int64

@@ -16,13 +16,9 @@ from lava_mlsnn.block import FoldError, FoldWarning, to_emulator_layout
 from lava_mlsnn.classify import classify, classify_spec
 from lava_mlsnn.format.reader import read_network
 from lava_mlsnn.train import evaluate, predict
+from layercheck import assert_layers_active
 from netfactory import nudge, random_training_net
 from reference_plain import run_reference
-
-
-def _assert_active(outputs, layers):
-    for i in layers:
-        assert np.any(np.asarray(outputs[i]) != 0), f"layer {i} is silent: no evidence"
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -61,7 +57,7 @@ def test_commands_classify_a_cuba_output_file_alike(tmp_path):
     net.export_hdf5(path)
     spec = read_network(path)
     emu = emulate(spec, to_emulator_layout(x).long())
-    _assert_active(emu, [1, 2])
+    assert_layers_active(emu, [1, 2])
     by_sum = emu[2].sum(1).argmax(-1)
     assert not torch.equal(by_sum, emu[2][:, -1].argmax(-1))  # the two rules differ here
     from lava_mlsnn.backends.emulator import classify as emu_classify
@@ -100,7 +96,7 @@ def test_cuba_norm_exports_its_bias_as_lava_dl_does(conv):
     out = emulate(spec, to_emulator_layout(x).long())
     spiking = [i for i, layer in enumerate(spec.layers) if layer.type != "flatten"
                and layer.neuron.type == "CUBA"]
-    _assert_active(out, spiking)
+    assert_layers_active(out, spiking)
     for i in spiking:
         assert torch.equal(to_emulator_layout(float_rec[i]).long(), out[i]), f"layer {i}"
 
@@ -184,7 +180,7 @@ def test_large_biases_get_an_exponent_and_stay_exact(tmp_path):
         net(x, rec)
     out = emulate(spec, to_emulator_layout(x).long())
     ref = run_reference(spec, to_emulator_layout(x).long().numpy())
-    _assert_active(out, [1, 2])
+    assert_layers_active(out, [1, 2])
     for i in range(len(spec.layers)):
         assert torch.equal(to_emulator_layout(rec[i]), out[i])
         assert np.array_equal(ref[i], out[i].numpy())
@@ -233,7 +229,7 @@ def test_float_and_integer_agree_at_t_gt_1_with_trained_norms_and_decays():
                if layer.type in ("conv",) or (layer.type == "dense" and
                                               layer.neuron.type == "MLSN"))
     ref = run_reference(spec, to_emulator_layout(x).long().numpy())
-    _assert_active(ref, range(1, len(spec.layers)))
+    assert_layers_active(ref, range(1, len(spec.layers)))
     for i in range(len(spec.layers)):
         assert np.array_equal(to_emulator_layout(rec[i]).numpy(), ref[i]), f"layer {i}"
     yq_real = yq[..., -1].double() * real_per_unit
