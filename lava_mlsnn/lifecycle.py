@@ -96,12 +96,22 @@ def _prctl_pdeathsig(sig: int) -> bool:
 
 def _after_fork_in_child() -> None:
     global _armed
-    if _armed > 0:
-        _armed = 0  # the child's own children are its business
-        parent = os.getppid()
-        _prctl_pdeathsig(signal.SIGKILL)
-        if parent == 1:  # the parent died between fork and prctl
-            os._exit(1)
+    if _armed <= 0:
+        return
+    _armed = 0  # the child's own children are its business
+    parent = os.getppid()
+    _prctl_pdeathsig(signal.SIGKILL)
+    if parent == 1:  # the parent died between fork and prctl
+        os._exit(1)
+    # The parent decides when its children end: a Ctrl-C reaching the whole process
+    # group must not print a traceback from every child, and the SIGTERM of the
+    # parent's teardown must end a child at once (not raise ``Terminated`` in it).
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for s in TERMINATING:
+            signal.signal(s, signal.SIG_DFL)
+    except ValueError:  # not the main thread of the child: cannot happen after fork
+        pass
 
 
 def _install_hook() -> None:

@@ -53,6 +53,14 @@ def check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor]) -> torch.
                              f"{', '.join(map(str, want))}]")
     elif t.dim() < 3:
         raise ValueError(f"input must be [B, T, *inputShape], got shape {tuple(t.shape)}")
+    else:  # a stock file that does not say its input shape: the data's must fit it
+        from dataclasses import replace
+
+        from ..format.reader import check_shapes
+        problems = check_shapes(replace(spec, input_shape=tuple(int(s) for s in t.shape[2:])))
+        if problems:
+            raise ValueError(f"input shape {tuple(t.shape)} does not fit the network: "
+                             f"{problems[0]}")
     t = t.to(torch.int64)
     if t.numel() and _feeds_synapse(spec):
         lo, hi = int(t.min()), int(t.max())

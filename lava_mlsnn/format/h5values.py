@@ -56,7 +56,8 @@ def _link_kind(group: h5py.Group, key: str) -> str:
 
 def check_members(group: h5py.Group, allowed: Iterable[str], where: str, problems: Problems
                   ) -> None:
-    """Refuse links and objects of ``group`` that are not part of the format."""
+    """Refuse links, objects and attributes of ``group`` that are not part of the format
+    (``where`` empty: the root, whose attributes the reader checks itself)."""
     allowed = set(allowed)
     for key in group:
         kind = _link_kind(group, key)
@@ -66,6 +67,9 @@ def check_members(group: h5py.Group, allowed: Iterable[str], where: str, problem
         elif key not in allowed:
             problems.append(f"{path}: unknown object (not part of the format; expected "
                             f"{', '.join(sorted(allowed)) or 'nothing'} here)")
+    if where:  # only the root carries attributes in this format
+        for name in group.attrs:
+            problems.append(f"{where}: unknown attribute {name!r} (not part of the format)")
 
 
 def member(group: h5py.Group, key: str, where: str, problems: Problems, kind: type
