@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
 from typing import Any, Dict, List, Optional, Sequence
 
 PROG = "export"
@@ -54,14 +53,11 @@ def load_run(run_dir: str):
     except C.ConfigError as err:
         raise ExportError(f"{cfg}: {err}") from None
     # weights_only, checksum and finite values verified; best.prev.pt if corrupt
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            state, _ = load_checkpoint(best, CHECKPOINT_FORMAT)
-        except CheckpointError as err:
-            raise ExportError(str(err)) from None
-    for w in caught:
-        print(f"{PROG}: warning: {' '.join(str(w.message).split())}", file=sys.stderr)
+    try:
+        state, _ = load_checkpoint(best, CHECKPOINT_FORMAT, on_fallback=lambda m: print(
+            f"{PROG}: warning: {' '.join(m.split())}", file=sys.stderr))
+    except CheckpointError as err:
+        raise ExportError(str(err)) from None
     return config, state
 
 

@@ -18,7 +18,7 @@ import hashlib
 import os
 import random
 import warnings
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -158,9 +158,13 @@ def _read(path: str, expect_format: Optional[str]) -> Dict[str, Any]:
     return state
 
 
-def load_checkpoint(path: str, expect_format: Optional[str] = None,
-                    fallback: bool = True) -> Tuple[Dict[str, Any], str]:
+def load_checkpoint(path: str, expect_format: Optional[str] = None, fallback: bool = True,
+                    on_fallback: Optional[Callable[[str], None]] = None
+                    ) -> Tuple[Dict[str, Any], str]:
     """Load and verify a checkpoint; fall back to the previous one if it is bad.
+
+    The fallback is announced through ``on_fallback(message)`` (one line), else as
+    a ``RuntimeWarning``.
 
     Returns
     -------
@@ -184,6 +188,9 @@ def load_checkpoint(path: str, expect_format: Optional[str] = None,
         except CheckpointError as err2:
             raise CheckpointError(f"{err}; the previous one is not usable either: "
                                   f"{err2}") from None
-        warnings.warn(f"{err}; using the previous checkpoint {prev} "
-                      f"(epoch {state.get('epoch', '?')})", RuntimeWarning, stacklevel=2)
+        message = f"{err}; using the previous checkpoint {prev} (epoch {state.get('epoch', '?')})"
+        if on_fallback is not None:
+            on_fallback(message)
+        else:
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
         return state, prev

@@ -24,7 +24,6 @@ import copy
 import os
 import random
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -222,15 +221,13 @@ def evaluate_quantized(net: Network, loader, device) -> Dict[str, Any]:
 # ------------------------------------------------------------------ the run
 def _load_checkpoint(path: str, announce: bool = True) -> Dict[str, Any]:
     """Verified checkpoint (previous one on corruption, with a note); ``RunError`` else."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            state, _ = load_checkpoint(path, CHECKPOINT_FORMAT)
-        except CheckpointError as err:
-            raise RunError(str(err)) from None
-    for w in caught:
+    def note(message: str) -> None:
         if announce:
-            print(f"warning: {' '.join(str(w.message).split())}", flush=True)
+            print(f"warning: {' '.join(message.split())}", flush=True)
+    try:
+        state, _ = load_checkpoint(path, CHECKPOINT_FORMAT, on_fallback=note)
+    except CheckpointError as err:
+        raise RunError(str(err)) from None
     return state
 
 
