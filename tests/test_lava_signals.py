@@ -3,7 +3,7 @@
 A failing ProcessModel becomes one :class:`LavaRunError` line within seconds; a
 signalled ``lava-mlsnn simulate --backend lava`` leaves no process of its process
 group and no scratch directory; children of a SIGKILLed run die with it and its
-scratch directory is removed by the next run.
+scratch directory is removed by the next run (with ``LAVA_MLSNN_SLOW=1``).
 """
 from __future__ import annotations
 
@@ -96,6 +96,9 @@ def test_signal_during_lava_run_leaves_nothing(long_run, tmp_path, sig, status):
     assert not out.exists()
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("LAVA_MLSNN_SLOW", "") in ("", "0"),
+                    reason="set LAVA_MLSNN_SLOW=1")
 def test_sigkilled_run_leaves_no_orphans_and_its_scratch_goes_next_time(long_run, tmp_path,
                                                                           monkeypatch):
     proc, scratch, out = _start(long_run, tmp_path)
@@ -126,3 +129,17 @@ def test_failing_process_model_is_one_error_within_seconds(tmp_path, monkeypatch
     assert time.monotonic() - t0 < 90
     assert multiprocessing.active_children() == []
     assert os.listdir(tmp_path) == []
+
+
+def test_stale_scratch_of_dead_owners_only_is_removed(tmp_path, monkeypatch):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / f"lava-mlsnn-{dead.pid}-abc").mkdir()
+    (tmp_path / f"lava-mlsnn-{dead.pid}-abc" / "layer1.npy").write_bytes(b"x")
+    (tmp_path / f"lava-mlsnn-{os.getppid()}-live").mkdir()  # a live owner's: kept
+    (tmp_path / "lava-mlsnn-notapid").mkdir()  # not ours to judge: kept
+    monkeypatch.setenv(SCRATCH_ENV, str(tmp_path))
+    with ScratchDir() as fresh:
+        names = sorted(os.listdir(tmp_path))
+        assert names == sorted([os.path.basename(fresh.path), f"lava-mlsnn-{os.getppid()}-live",
+                                "lava-mlsnn-notapid"])
