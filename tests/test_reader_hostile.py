@@ -19,7 +19,7 @@ import pytest
 
 from lava_mlsnn import cli
 from lava_mlsnn.backends.emulator import check_input, emulate
-from lava_mlsnn.format import FormatError, read_network, write_network
+from lava_mlsnn.format import read_network, write_network
 from lava_mlsnn.format.random_net import random_input, random_network
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -198,7 +198,7 @@ class LavaSupervisor:
         if started and not self.failed and getattr(rt, "_is_started", False):
             try:
                 self.call(process, process.stop, timeout_s=self.stop_timeout_s)
-            except (LavaRunError, Exception):
+            except Exception:  # noqa: BLE001 -- LavaRunError or any failure of stop()
                 self.failed = True
             except BaseException:
                 self.failed = True
