@@ -68,7 +68,11 @@ def _start(long_run, tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1", **{SCRATCH_ENV: str(scratch)})
     env.pop("LAVA_MLSNN_DEBUG", None)
     out = tmp_path / "out.npz"
-    proc = subprocess.Popen([sys.executable, "-m", "lava_mlsnn.cli", "simulate", net,
+    # A job started in the background of a non-interactive shell inherits SIGINT ignored
+    # (as this test process may have): give the command the default handler a terminal has.
+    launch = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+              " sys.argv[0] = 'lava-mlsnn'; runpy.run_module('lava_mlsnn.cli', run_name='__main__')")
+    proc = subprocess.Popen([sys.executable, "-c", launch, "simulate", net,
                              "--input", x, "--backend", "lava", "--out", str(out)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
