@@ -1,25 +1,31 @@
 """The ``lava-mlsnn`` command (DESIGN §7): validate, inspect, simulate, evaluate, demo.
 
-Error contract (scripts and tests outside the project rely on it): a bad input
-(missing or corrupt file, a value the format forbids, a wrong input array) exits
-with status 2 and exactly one line on stderr naming the problem -- ``validate``
-prints every problem of a network file, one per line -- with no traceback and no
-partial output file. Unexpected failures print one line and exit 1; set
-``LAVA_MLSNN_DEBUG=1`` to see their traceback instead.
+Error contract (DESIGN §7; scripts and tests outside the project rely on it): a
+bad input (missing or corrupt file, a value the format forbids, a wrong input
+array, an output target that is not a regular file) exits with status 2 and
+exactly one line on stderr naming the problem -- ``validate`` prints every problem
+of a network file, one per line -- with no traceback and no partial output file.
+A failed write (disk full, file too large) or an unexpected failure prints one
+line and exits 1 (``LAVA_MLSNN_DEBUG=1`` shows the traceback instead). SIGTERM and
+SIGHUP stop the run like SIGINT: the Lava runtime ends, its processes and scratch
+files go, and the command exits with ``128 + signal``.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
-import tempfile
 import time
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._io import UnsafePathError, atomic_write, check_input_file, check_output_target, \
+    write_error_line
 from .backends.loihi2.report import format_table
+from .lifecycle import Terminated, terminate_on_signals
 
 PROG = "lava-mlsnn"
 DEBUG_ENV = "LAVA_MLSNN_DEBUG"
@@ -48,7 +54,7 @@ def _error(message: str) -> None:
 # --------------------------------------------------------------------------- loading
 def _load_network(path: str):
     """Read a network file, turning every failure into one :class:`CliError` line."""
-    from .netx.hdf5 import FormatError, read_network
+    from .format.reader import FormatError, read_network
     try:
         return read_network(path)
     except FileNotFoundError:
@@ -61,10 +67,10 @@ def _load_network(path: str):
 
 def _load_input(path: str) -> np.ndarray:
     """Load ``X.npy`` as int64, rejecting anything that is not an integer array."""
-    if not os.path.exists(path):
-        raise CliError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise CliError(f"{path}: is a directory, expected a .npy file")
+    try:
+        check_input_file(path)
+    except (FileNotFoundError, UnsafePathError) as err:
+        raise CliError(str(err)) from None
     try:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as err:
@@ -78,6 +84,8 @@ def _load_input(path: str) -> np.ndarray:
             not np.all(np.isfinite(arr)) or np.any(arr != np.trunc(arr))):
         raise CliError(f"{path}: input must hold integers (event counts / payloads), "
                        f"found non-integer values of dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and arr.size and float(np.abs(arr).max()) > float(1 << 53):
+        raise CliError(f"{path}: values exceed 2**53 (not exact integers in {arr.dtype})")
     if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
         raise CliError(f"{path}: values exceed the int64 range")
     return arr.astype(np.int64)
@@ -85,21 +93,25 @@ def _load_input(path: str) -> np.ndarray:
 
 def _write_npz(path: str, arrays: Dict[str, np.ndarray]) -> None:
     """Write ``arrays`` to ``path`` atomically: a temp file beside it, then rename."""
+    try:
+        atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+    except UnsafePathError as err:
+        raise CliError(str(err)) from None
+    except OSError as err:
+        raise CliError(write_error_line(path, err), EXIT_FAILURE) from None
+
+
+def _check_out(path: Optional[str]) -> None:
+    """Refuse a bad ``--out`` before any work is done."""
+    if not path:
+        return
+    try:
+        check_output_target(path)
+    except UnsafePathError as err:
+        raise CliError(str(err)) from None
     directory = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".lava-mlsnn-", suffix=".npz.tmp", dir=directory)
-    except OSError as err:
-        raise CliError(f"{path}: cannot write ({_one_line(err)})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:  # a file object keeps numpy from renaming to .npz
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    except OSError as err:
-        raise CliError(f"{path}: cannot write ({_one_line(err)})", EXIT_FAILURE) from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise CliError(f"{path}: {directory} is not a directory")
 
 
 # --------------------------------------------------------------------------- formatting
@@ -175,7 +187,7 @@ def _warning_lines(spec) -> List[str]:
 
 # --------------------------------------------------------------------------- commands
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .netx.hdf5 import FormatError, read_network
+    from .format.reader import FormatError, read_network
     try:
         spec = read_network(args.net)
     except FileNotFoundError:
@@ -334,9 +346,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from .backends.emulator import check_input
     spec = _load_network(args.net)
     _check_backend(args.backend, spec)
+    _check_out(args.out)
     x = _load_input(args.input)
-    if args.out and os.path.isdir(args.out):
-        raise CliError(f"{args.out}: is a directory, expected an output file name")
     try:
         check_input(spec, x)
     except ValueError as err:
@@ -344,9 +355,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise CliError(f"{args.input}: input {tuple(x.shape)} has no samples or no steps")
     start = time.perf_counter()
+    from .backends.lava_watchdog import LavaRunError
     try:
         res = _simulate(spec, x, args.backend, args.batch_size)
-    except ValueError as err:  # e.g. sums too large to be exact in float64
+    except (ValueError, LavaRunError) as err:
         raise CliError(f"simulation failed: {_one_line(err)}", EXIT_FAILURE) from None
     elapsed = time.perf_counter() - start
     last = spec.output_index
@@ -370,8 +382,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .data import DatasetNotFoundError
     from .train.data import DataError
-    from .backends.evaluate import (EvaluationError, evaluate_file, evaluation_lines, load_frames,
-                                 metadata_cache_dir)
+    from .backends.evaluate import EvaluationError, evaluate_file, evaluation_lines, load_frames
     spec = _load_network(args.net)
     _check_backend(args.backend, spec)
     meta = spec.metadata.get("framing") or {}
@@ -380,8 +391,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise CliError(f"{args.net}: give --dataset (the file's metadata does not name one)")
     root = args.root or (spec.metadata.get("config") or {}).get("data", {}).get("root")
     try:
-        x, y = load_frames(spec, dataset, root, args.split, args.samples,
-                           args.cache_dir or metadata_cache_dir(spec))
+        # Only --cache-dir is written to: a path found inside a network file never is.
+        x, y = load_frames(spec, dataset, root, args.split, args.samples, args.cache_dir)
     except (DatasetNotFoundError, EvaluationError, DataError, ImportError, ValueError) as err:
         raise CliError(_one_line(err)) from None
     ev, _ = evaluate_file(spec, x, y, args.backend, args.batch_size)
@@ -473,9 +484,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command; returns the exit status (0 ok, 2 bad input, 1 failure)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    # A file-size limit must fail the write (EFBIG, one line), not kill the process.
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     # Library warnings would break the one-line error contract: collect them and
     # print lava-mlsnn's own only after a successful run.
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, terminate_on_signals():
         warnings.simplefilter("default")
         try:
             if argv and argv[0] == "demo":
@@ -496,6 +510,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except KeyboardInterrupt:
             _error("interrupted")
             return 130
+        except Terminated as err:
+            _error(str(err))
+            return err.exit_status
         except Exception as err:  # noqa: BLE001 -- the one-line contract holds for bugs too
             if debug:
                 raise

@@ -38,9 +38,9 @@ def _error(message: str) -> None:
 
 def load_run(run_dir: str):
     """``(config, best checkpoint)`` of a run directory (raises :class:`ExportError`)."""
-    import torch
-
     from lava_mlsnn.train import config as C
+    from lava_mlsnn.train.checkpoint import CheckpointError, load_checkpoint
+    from lava_mlsnn.train.runner import CHECKPOINT_FORMAT
     cfg = os.path.join(run_dir, "config.yaml")
     best = os.path.join(run_dir, "checkpoints", "best.pt")
     if not os.path.isdir(run_dir):
@@ -52,11 +52,12 @@ def load_run(run_dir: str):
         config = C.load_resolved(cfg)
     except C.ConfigError as err:
         raise ExportError(f"{cfg}: {err}") from None
+    # weights_only, checksum and finite values verified; best.prev.pt if corrupt
     try:
-        state = torch.load(best, map_location="cpu")
-        _ = state["model"]
-    except Exception as err:  # noqa: BLE001 -- any unreadable checkpoint is the same problem
-        raise ExportError(f"{best}: unreadable checkpoint ({type(err).__name__})") from None
+        state, _ = load_checkpoint(best, CHECKPOINT_FORMAT, on_fallback=lambda m: print(
+            f"{PROG}: warning: {' '.join(m.split())}", file=sys.stderr))
+    except CheckpointError as err:
+        raise ExportError(str(err)) from None
     return config, state
 
 
@@ -111,9 +112,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _error(err)
         return 2
     except Exception as err:  # noqa: BLE001
+        from lava_mlsnn._io import UnsafePathError
         from lava_mlsnn.data import DatasetNotFoundError
         from lava_mlsnn.train.data import DataError
-        if isinstance(err, (DatasetNotFoundError, DataError)):
+        if isinstance(err, (DatasetNotFoundError, DataError, UnsafePathError)):
             _error(err)
             return 2
         if debug:

@@ -106,8 +106,8 @@ def _cases(p: Dict[str, str], d: str) -> Dict[str, tuple]:
                 "trunc": (p["trunc"], "truncated"),
                 "layer_type": (p["layer_type"], "unknown layer type 'bogus'"),
                 "neuron_type": (p["neuron_type"], "unknown neuron type 'LIF9'"),
-                "levels0": (p["levels0"], "levels: must be >= 1"),
-                "vth0": (p["vth0"], "vThMant: must be > 0")}
+                "levels0": (p["levels0"], "levels: must lie in [1, 8388607], got 0"),
+                "vth0": (p["vth0"], "vThMant: must lie in [1, 8388607], got 0")}
     cases = {}
     for name, (path, phrase) in bad_nets.items():
         cases[f"validate_{name}"] = (["validate", path], 2, phrase)
@@ -215,8 +215,8 @@ def test_validate_lists_every_problem(runs):
     rc, out, err = runs["done"]["validate_two"]
     lines = err.splitlines()
     assert rc == 2 and len(lines) == 2, err
-    assert "layer/1/neuron/levels: must be >= 1, got 0" in lines[0]
-    assert "layer/3/neuron/vThMant: must be > 0, got 0" in lines[1]
+    assert "layer/1/neuron/levels: must lie in [1, 8388607], got 0" in lines[0]
+    assert "layer/3/neuron/vThMant: must lie in [1, 8388607], got 0" in lines[1]
     assert "Traceback" not in err
 
 

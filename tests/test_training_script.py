@@ -82,7 +82,7 @@ def test_unknown_key_in_a_real_process_is_one_line_exit_2(tmp_path):
      "not supported for spiking_resnet"),
     (["--config", "/no/such.yaml"], "/no/such.yaml: no such config file"),
     (["--stop-after-epochs", "0"], "--stop-after-epochs must be >= 1"),
-    (["--resume", "/no/such/run"], "not a run directory with a checkpoint to resume"),
+    (["--resume", "/no/such/run"], "/no/such/run: not a run directory (no config.yaml)"),
     (["--bogus"], "unrecognized arguments: --bogus"),
 ])
 def test_bad_configuration_exits_2(train, capsys, args, needle):

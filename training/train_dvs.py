@@ -15,14 +15,19 @@ as YAML). The run directory gets the resolved ``config.yaml``, ``metrics.csv``,
 ``summary.json``; export it with ``python netx_export/export.py RUN_DIR``.
 
 Exit status: 0 done (or stopped by ``--stop-after-epochs``), 2 bad configuration,
-missing or unreadable data set, or run directory problem (one line on stderr),
-1 unexpected failure (``LAVA_MLSNN_DEBUG=1`` shows the traceback).
+missing or unreadable data set, or run directory problem -- no usable checkpoint
+included (one line on stderr), 1 unexpected failure (``LAVA_MLSNN_DEBUG=1`` shows
+the traceback), 130 / 143 / 129 on SIGINT / SIGTERM / SIGHUP (the last completed
+epoch stays in ``checkpoints/last.pt``; DataLoader workers end with the script).
+A run directory without a checkpoint (killed during its first epoch) can be
+given to ``--resume``: the run starts over with its configuration.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import shutil
+import signal
 import sys
 import time
 from typing import Optional, Sequence
@@ -84,10 +89,8 @@ def _resolve(args: argparse.Namespace):
     from lava_mlsnn.train import config as C
     if args.resume:
         cfg_path = os.path.join(args.resume, "config.yaml")
-        if not os.path.isfile(cfg_path) or \
-                not os.path.isfile(os.path.join(args.resume, "checkpoints", "last.pt")):
-            raise UsageError(f"{args.resume}: not a run directory with a checkpoint to resume "
-                         "(config.yaml and checkpoints/last.pt)")
+        if not os.path.isfile(cfg_path):  # no checkpoint yet: the run starts over
+            raise UsageError(f"{args.resume}: not a run directory (no config.yaml)")
         if args.config:
             raise UsageError("--resume takes the run's own config.yaml; drop --config")
         bad = [k for k in C.override_keys(args.overrides) if k not in RESUME_MAY_CHANGE]
@@ -100,7 +103,8 @@ def _resolve(args: argparse.Namespace):
 
 def _discard(run_dir: Optional[str]) -> None:
     """Remove a run directory made by this invocation that holds no checkpoint yet."""
-    if run_dir and not os.path.exists(os.path.join(run_dir, "checkpoints", "last.pt")):
+    from lava_mlsnn.train.runner import has_checkpoint
+    if run_dir and not has_checkpoint(run_dir):
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
@@ -110,6 +114,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as ex:  # --help (0) and usage errors (2, one line already printed)
         return ex.code if isinstance(ex.code, int) else 2
     debug = os.environ.get("LAVA_MLSNN_DEBUG", "") not in ("", "0")
+    from lava_mlsnn import lifecycle
+    # DataLoader workers die with this process; a torchrun rank ends with its launcher;
+    # a file-size limit fails a write (one line) instead of killing the process.
+    lifecycle.arm_die_with_parent()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        lifecycle.exit_with_parent()
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    with lifecycle.terminate_on_signals():
+        try:
+            return _main(args, debug)
+        except lifecycle.Terminated as err:  # outside the run (configuration, set-up)
+            _error(str(err))
+            return err.exit_status
+
+
+def _main(args: argparse.Namespace, debug: bool) -> int:
+    from lava_mlsnn.lifecycle import Terminated
     if args.stop_after_epochs is not None and args.stop_after_epochs < 1:
         _error("--stop-after-epochs must be >= 1")
         return 2
@@ -160,6 +182,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted (the last completed epoch is in checkpoints/last.pt)")
         return 130
+    except Terminated as err:  # SIGTERM/SIGHUP: DataLoader workers and ranks end with us
+        _error(f"{err} (the last completed epoch is in checkpoints/last.pt)")
+        return err.exit_status
     except Exception as err:  # noqa: BLE001 -- one line unless debugging
         if debug:
             raise

@@ -17,22 +17,36 @@ from ..classify import classify as _classify, classify_spec
 from ..format.spec import INPUT, NetworkSpec
 
 
+def _feeds_synapse(spec: NetworkSpec) -> bool:
+    """Whether the network input reaches a synapse without an ``input`` layer's clip."""
+    def producer(i: int) -> int:
+        while i != INPUT and spec.layers[i].type == "flatten":
+            i = spec.layers[i].source
+        return i
+    return any(producer(b.source) == INPUT for layer in spec.layers for b in layer.branches)
+
+
 def check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor]) -> torch.Tensor:
     """Validate an input batch ``[B, T, *inputShape]`` and return it as int64.
+
+    The one input rule of every backend (DESIGN §7): values must be integers; an
+    ``input`` layer clips them to ``[0, inputLevels]``, so any integer is accepted
+    there; where the network input feeds a synapse directly, values must lie in
+    the 24-bit payload range ``[-2**23, 2**23 - 1]``.
 
     Raises
     ------
     ValueError
-        Wrong rank or shape, or values that are not integers.
+        Wrong rank or shape, values that are not integers, or payloads out of range.
     """
     t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    if t.is_complex():
+        raise ValueError("input must hold integers, got complex values")
     if t.is_floating_point():
         if not torch.all(torch.isfinite(t)) or torch.any(t != torch.trunc(t)):
             raise ValueError("input must hold integers (event counts / payloads)")
-    elif t.dtype == torch.bool:
-        pass
-    elif t.is_complex():
-        raise ValueError("input must hold integers, got complex values")
+        if t.numel() and float(t.abs().max()) > float(1 << 53):
+            raise ValueError("input values exceed 2**53 (not exact integers in floating point)")
     if spec.input_shape is not None:
         want = tuple(spec.input_shape)
         if t.dim() != 2 + len(want) or tuple(t.shape[2:]) != want:
@@ -40,7 +54,22 @@ def check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor]) -> torch.
                              f"{', '.join(map(str, want))}]")
     elif t.dim() < 3:
         raise ValueError(f"input must be [B, T, *inputShape], got shape {tuple(t.shape)}")
-    return t.to(torch.int64)
+    else:  # a stock file that does not say its input shape: the data's must fit it
+        from dataclasses import replace
+
+        from ..format.reader import check_shapes
+        problems = check_shapes(replace(spec, input_shape=tuple(int(s) for s in t.shape[2:])))
+        if problems:
+            raise ValueError(f"input shape {tuple(t.shape)} does not fit the network: "
+                             f"{problems[0]}")
+    t = t.to(torch.int64)
+    if t.numel() and _feeds_synapse(spec):
+        lo, hi = int(t.min()), int(t.max())
+        if lo < fixed.SAT_MIN or hi > fixed.SAT_MAX:
+            raise ValueError(f"input payloads [{lo}, {hi}] leave the 24-bit payload range "
+                             f"[{fixed.SAT_MIN}, {fixed.SAT_MAX}] (the network input feeds a "
+                             "synapse directly, without an input layer's clip)")
+    return t
 
 
 def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],

@@ -9,7 +9,6 @@ split settings when the caller does not.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
@@ -83,14 +82,6 @@ def load_frames(spec: NetworkSpec, dataset: str, root: Optional[str], split: str
     if not xs:
         raise EvaluationError(f"{dataset} {split} has no samples")
     return np.stack(xs), np.asarray(ys, dtype=np.int64)
-
-
-def metadata_cache_dir(spec: NetworkSpec) -> Optional[str]:
-    """The training run's framed-tensor cache, when the file's metadata names one that exists."""
-    cfg = (spec.metadata.get("config") or {}).get("data", {})
-    run_dir = spec.metadata.get("run_dir")
-    folder = cfg.get("cache_dir") or (os.path.join(run_dir, "frames") if run_dir else None)
-    return folder if folder and os.path.isdir(folder) else None
 
 
 @dataclass

@@ -26,8 +26,6 @@ streamed through it (DESIGN §4):
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
@@ -35,9 +33,11 @@ import numpy as np
 import torch
 
 from .. import fixed
+from ..lifecycle import ScratchDir
 from ..proc._common import StreamFile
 from .emulator import check_input, emulate
 from ..format.spec import INPUT, NetworkSpec
+from .lava_watchdog import LavaSupervisor
 
 _INT32 = np.iinfo(np.int32)
 
@@ -45,16 +45,6 @@ _INT32 = np.iinfo(np.int32)
 #: Upper bound on the stream files of one :func:`run_lava` build (bytes); larger
 #: batches are streamed in several runs of the same build.
 STREAM_BUDGET = 256 << 20
-
-
-def _scratch_dir(nbytes: int) -> str:
-    """A private directory for the stream files: RAM (``/dev/shm``) when it has room."""
-    shm = "/dev/shm"
-    base = None
-    if os.path.isdir(shm) and os.access(shm, os.W_OK):
-        if shutil.disk_usage(shm).free > 2 * nbytes:
-            base = shm
-    return tempfile.mkdtemp(prefix="lava-mlsnn-", dir=base)
 
 
 def _check_record(spec: NetworkSpec, record: Optional[Iterable[int]]) -> List[int]:
@@ -112,14 +102,17 @@ class LavaNetwork:
         self.length = self.batch * self.steps + pad  # ring-buffer slots
         self.time_step = 0  # Lava steps run so far
         self.timings: Dict[str, float] = {"build_s": 0.0, "run_s": 0.0, "steps": 0}
-        self._dir = _scratch_dir(self.stream_bytes(spec, self.steps, self.batch, self.record,
-                                                   self.input_shape))
+        self._scratch = ScratchDir(self.stream_bytes(spec, self.steps, self.batch, self.record,
+                                                     self.input_shape))
+        self._dir = self._scratch.path
+        self._supervisor = LavaSupervisor()  # watchdog, signals, teardown of the runtime
+        self._source = None
         self._runtime_up = False
         self._closed = False
         try:
             self._build()
         except BaseException:
-            shutil.rmtree(self._dir, ignore_errors=True)
+            self._scratch.remove()
             raise
 
     @staticmethod
@@ -218,11 +211,13 @@ class LavaNetwork:
             k = min(chunk, n - done)
             if not self._runtime_up:
                 t = time.perf_counter()
-                self._source.create_runtime(run_cfg=self._cfg)  # compile + start processes
-                self._runtime_up = True
+                self._runtime_up = True  # from here on, close() must end the processes
+                self._supervisor.call(self._source, lambda: self._source.create_runtime(
+                    run_cfg=self._cfg))  # compile + start processes
                 self.timings["build_s"] += time.perf_counter() - t
             t = time.perf_counter()
-            self._source.run(condition=RunSteps(num_steps=k, blocking=True))
+            self._supervisor.call(self._source, lambda: self._source.run(
+                condition=RunSteps(num_steps=k, blocking=True)))
             self.timings["run_s"] += time.perf_counter() - t
             self.timings["steps"] += k
             done += k
@@ -270,9 +265,9 @@ class LavaNetwork:
         if tuple(xt.shape[2:]) != self.input_shape or xt.shape[1] != self.steps:
             raise ValueError(f"input shape {tuple(xt.shape)} does not match [B, {self.steps}, "
                              f"{', '.join(map(str, self.input_shape))}]")
-        xn = xt.numpy()
-        if xn.size and (xn.min() < _INT32.min or xn.max() > _INT32.max):
-            raise ValueError("input payloads must fit in int32")
+        # check_input bounded what reaches a synapse; what an input layer clips anyway
+        # may exceed the int32 stream file: clip it the same way first.
+        xn = np.clip(xt.numpy(), _INT32.min, _INT32.max)
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -305,11 +300,11 @@ class LavaNetwork:
         self._closed = True
         try:
             if self._runtime_up:
-                self._source.stop()
+                self._supervisor.shutdown(self._source)
         finally:
             self._src_buf = None
             self._rec = {}
-            shutil.rmtree(self._dir, ignore_errors=True)
+            self._scratch.remove()
 
     def __enter__(self) -> "LavaNetwork":
         return self

@@ -4,23 +4,34 @@ The format is lava-dl's NetX layout extended with residual joins and graded-spik
 neurons. Stock lava-dl exports (no root attributes, CUBA neurons) are read as they
 are. Reading collects *every* problem before failing, so ``lava-mlsnn validate``
 can report them all at once.
+
+:func:`read_network` is the one gate of every command and API: what it accepts,
+every backend runs (DESIGN §7 lists the ranges). Values are read through
+:mod:`.h5values` (sizes checked before reading, links and non-plain objects
+refused, numbers finite, integral and in range before any cast, text UTF-8);
+geometry and the counts a file declares are checked against its data
+(:func:`_check_geometry`, :func:`_check_declared`, :func:`check_shapes`,
+:func:`_check_runnable`).
 """
 from __future__ import annotations
 
 import json
-import os
-from typing import Any, List, Optional, Tuple
+from dataclasses import replace
+from typing import Any, Dict, List, Optional, Tuple
 
 import h5py
 import numpy as np
 
-from ..fixed import BIAS_EXP_DEFAULT, DECAY_ONE, NeuronParams, SynapseSpec
+from .. import _io
+from ..fixed import BIAS_EXP_DEFAULT, DECAY_ONE, SAT_MAX, NeuronParams, SynapseSpec
+from . import h5values as hv
+from .schema import (_REQUIRED_ROOT_ATTRS, _ROOT_ATTRS, _SYNAPSE_KEYS, BRANCH_KEYS,
+                     EXACT_SUM_LIMIT, LAYER_KEYS, MAX_BRANCHES, MAX_DIM, MAX_LAYERS,
+                     MAX_NEURONS, NEURON_KEYS, RANGES)
 from .spec import INPUT, LAYER_TYPES, Branch, LayerSpec, NetworkSpec
 from .shapes import synapse_output_shape
 
-from .writer import FORMAT_NAME, FORMAT_VERSION
-_NEURON_KEYS = ("vThMant", "levels", "iDecay", "vDecay", "vInit", "vBits", "vExp")
-
+from .writer import FORMAT_NAME
 
 class FormatError(ValueError):
     """The file is not a valid network; ``problems`` lists every reason."""
@@ -33,70 +44,67 @@ class FormatError(ValueError):
 
 
 # --------------------------------------------------------------------------- reading helpers
-def _value(node: h5py.Dataset) -> Any:
-    v = node[()]
-    if isinstance(v, bytes):
-        return v.decode("ascii", "replace")
-    if isinstance(v, np.ndarray) and v.dtype.kind in "SO":
-        flat = [x.decode("ascii", "replace") if isinstance(x, bytes) else str(x) for x in v.ravel()]
-        return flat[0] if len(flat) == 1 else flat
-    return v
+def _range(key: str) -> Tuple[int, int]:
+    return RANGES.get(key, (-(1 << 31), (1 << 31) - 1))
 
 
-def _get(group: h5py.Group, key: str, default: Any = None) -> Any:
-    if key not in group:
+def _get(group: h5py.Group, key: str, default: Any = None, problems: Optional[List[str]] = None,
+         where: str = "") -> Any:
+    """The checked value of dataset ``key`` (text decoded), ``default`` when absent."""
+    probs = problems if problems is not None else []
+    ds = hv.member(group, key, where, probs, h5py.Dataset)
+    if ds is None:
         return default
-    node = group[key]
-    if not isinstance(node, h5py.Dataset):
-        return default
-    return _value(node)
+    v = hv.read_dataset(ds, f"{where}/{key}" if where else key, probs)
+    return default if v is None else v
+
+
+def _text(group: h5py.Group, key: str, problems: List[str], where: str) -> Optional[str]:
+    return hv.text(_get(group, key, None, problems, where), f"{where}/{key}", problems)
 
 
 def _int(group: h5py.Group, key: str, default: Optional[int], problems: List[str], where: str
          ) -> Optional[int]:
-    v = _get(group, key)
+    v = _get(group, key, None, problems, where)
     if v is None:
         return default
-    arr = np.asarray(v)
-    if arr.size != 1 or not np.issubdtype(arr.dtype, np.number) or float(arr) != int(arr):
-        problems.append(f"{where}/{key}: expected one integer, got {v!r}")
-        return default
-    return int(arr.reshape(()))
+    lo, hi = _range(key)
+    out = hv.int_value(v, f"{where}/{key}", problems, lo, hi)
+    return default if out is None else out
 
 
 def _pair(group: h5py.Group, key: str, default: int, problems: List[str], where: str
           ) -> Tuple[int, int]:
-    v = _get(group, key)
+    v = _get(group, key, None, problems, where)
     if v is None:
         return (default, default)
-    arr = np.asarray(v).astype(np.int64).ravel()
-    if arr.size == 1:
-        return (int(arr[0]), int(arr[0]))
-    if arr.size != 2:
-        problems.append(f"{where}/{key}: expected 1 or 2 integers, got {arr.tolist()}")
+    lo, hi = _range(key)
+    t = hv.int_tuple(v, f"{where}/{key}", problems, lo, hi, (1, 2))
+    if t is None:
         return (default, default)
-    return (int(arr[0]), int(arr[1]))
+    return (t[0], t[0]) if len(t) == 1 else (t[0], t[1])
 
 
 def _int_array(group: h5py.Group, key: str, problems: List[str], where: str
                ) -> Optional[np.ndarray]:
-    v = _get(group, key)
+    v = _get(group, key, None, problems, where)
     if v is None:
         return None
-    arr = np.asarray(v)
-    if not np.issubdtype(arr.dtype, np.number):
-        problems.append(f"{where}/{key}: not numeric")
-        return None
-    if not np.all(np.isfinite(arr)) or np.any(arr != np.trunc(arr)):
-        problems.append(f"{where}/{key}: values must be integers")
-        return None
-    return arr.astype(np.int64)
+    lo, hi = _range(key)
+    return hv.int_array(v, f"{where}/{key}", problems, lo, hi)
 
 
 # --------------------------------------------------------------------------- synapses
 def _read_synapse(kind: str, g: h5py.Group, exp: int, problems: List[str], where: str
                   ) -> Optional[SynapseSpec]:
+    if kind not in _SYNAPSE_KEYS:
+        problems.append(f"{where}/type: unknown synapse type {kind!r} (expected dense, conv, "
+                        "pool or identity)")
+        return None
+    n_before = len(problems)
     w = _int_array(g, "weight", problems, where)
+    if len(problems) > n_before:
+        return None
     if kind == "identity":
         w = np.array(1, dtype=np.int64) if w is None else w
         if w.size != 1:
@@ -105,88 +113,112 @@ def _read_synapse(kind: str, g: h5py.Group, exp: int, problems: List[str], where
         return SynapseSpec("identity", w.reshape(()), exp)
     if kind == "pool":
         w = np.array(1, dtype=np.int64) if w is None else w
-        if w.size > 1 and np.any(w != w.ravel()[0]):
-            problems.append(f"{where}/weight: pool weights must all be equal")
+        if w.size == 0 or (w.size > 1 and np.any(w != w.ravel()[0])):
+            problems.append(f"{where}/weight: pool weights must all be equal (one scalar)")
             return None
+        kernel = _pair(g, "kernelSize", 1, problems, where)
+        if _pair(g, "dilation", 1, problems, where) != (1, 1):
+            problems.append(f"{where}/dilation: pool dilation other than 1 is not supported")
         return SynapseSpec("pool", w.ravel()[:1].reshape(()), exp,
-                           stride=_pair(g, "stride", 0, problems, where) if "stride" in g
-                           else _pair(g, "kernelSize", 1, problems, where),
-                           padding=_pair(g, "padding", 0, problems, where),
-                           kernel=_pair(g, "kernelSize", 1, problems, where))
+                           stride=_pair(g, "stride", 1, problems, where) if "stride" in g
+                           else kernel,
+                           padding=_pair(g, "padding", 0, problems, where), kernel=kernel)
     if w is None:
         problems.append(f"{where}: missing 'weight'")
         return None
     if kind == "dense":
-        if w.ndim != 2:
+        if w.ndim != 2 or 0 in w.shape:
             problems.append(f"{where}/weight: dense weight must be 2-D (out, in), got {w.shape}")
             return None
         return SynapseSpec("dense", w, exp)
-    if kind == "conv":
-        if w.ndim == 5 and w.shape[-1] == 1:  # lava-dl keeps a trailing time axis
-            w = w[..., 0]
-        if w.ndim != 4:
-            problems.append(f"{where}/weight: conv weight must be 4-D (out, in/groups, kH, kW), "
-                            f"got {w.shape}")
-            return None
-        return SynapseSpec("conv", w, exp,
-                           stride=_pair(g, "stride", 1, problems, where),
-                           padding=_pair(g, "padding", 0, problems, where),
-                           dilation=_pair(g, "dilation", 1, problems, where),
-                           groups=_int(g, "groups", 1, problems, where) or 1,
-                           kernel=tuple(w.shape[2:]))
-    problems.append(f"{where}/type: unknown synapse type {kind!r} (expected dense, conv, pool "
-                    "or identity)")
-    return None
+    if w.ndim == 5 and w.shape[-1] == 1:  # lava-dl keeps a trailing time axis
+        w = w[..., 0]
+    if w.ndim != 4 or 0 in w.shape:
+        problems.append(f"{where}/weight: conv weight must be 4-D (out, in/groups, kH, kW), "
+                        f"got {w.shape}")
+        return None
+    return SynapseSpec("conv", w, exp,
+                       stride=_pair(g, "stride", 1, problems, where),
+                       padding=_pair(g, "padding", 0, problems, where),
+                       dilation=_pair(g, "dilation", 1, problems, where),
+                       groups=_int(g, "groups", 1, problems, where),
+                       kernel=tuple(int(k) for k in w.shape[2:]))
 
 
+def _check_geometry(syn: SynapseSpec, problems: List[str], where: str) -> None:
+    """What the backends need beyond the ranges (PyTorch's conv/pool rules)."""
+    if syn.kind == "conv" and syn.weight.shape[0] % syn.groups:
+        problems.append(f"{where}/groups: {syn.groups} groups do not divide the "
+                        f"{syn.weight.shape[0]} output channels")
+    if syn.kind == "pool":
+        for axis, (k, p) in enumerate(zip(syn.kernel, syn.padding)):
+            if 2 * p > k:
+                problems.append(f"{where}/padding: pool padding {p} exceeds half the kernel "
+                                f"size {k} (axis {axis}); the backends cannot run it")
+
+
+def _check_declared(kind: str, syn: SynapseSpec, g: h5py.Group, problems: List[str],
+                    where: str) -> None:
+    """Counts the file declares beside the weights must agree with them."""
+    declared: Dict[str, Any] = {}
+    if kind == "dense":
+        declared = {"inFeatures": int(syn.weight.shape[1]),
+                    "outFeatures": int(syn.weight.shape[0])}
+    elif kind == "conv":
+        declared = {"inChannels": int(syn.weight.shape[1]) * syn.groups,
+                    "outChannels": int(syn.weight.shape[0])}
+        if "kernelSize" in g:
+            k = _pair(g, "kernelSize", 1, problems, where)
+            if k != tuple(syn.weight.shape[2:]):
+                problems.append(f"{where}/kernelSize: {k} contradicts the weight's kernel "
+                                f"{tuple(syn.weight.shape[2:])}")
+    for key, actual in declared.items():
+        if key in g:
+            v = _int(g, key, None, problems, where)
+            if v is not None and v != actual:
+                problems.append(f"{where}/{key}: {v} contradicts the weight shape "
+                                f"{tuple(syn.weight.shape)} (which gives {actual})")
+
+
+# --------------------------------------------------------------------------- neurons
 def _read_neuron(g: h5py.Group, layer_type: str, input_levels: int, problems: List[str],
                  where: str) -> Optional[NeuronParams]:
     if layer_type == "flatten":
         return None
     if layer_type == "input":
-        if "neuron" in g and _get(g["neuron"], "type") not in (None, "INPUT"):
+        if "neuron" in g:
             problems.append(f"{where}/neuron: input layers with neuron dynamics (stock lava-dl "
                             "Input blocks) are not supported; export the network without them")
         return NeuronParams(type="INPUT", input_levels=input_levels)
-    if "neuron" not in g or not isinstance(g["neuron"], h5py.Group):
-        problems.append(f"{where}: missing 'neuron' group")
+    ng = hv.member(g, "neuron", where, problems, h5py.Group)
+    if ng is None:
+        if "neuron" not in g:
+            problems.append(f"{where}: missing 'neuron' group")
         return None
-    ng = g["neuron"]
     nw = f"{where}/neuron"
-    ntype = _get(ng, "type")
-    if ntype not in ("MLSN", "READOUT", "PASS", "CUBA"):
-        problems.append(f"{nw}/type: unknown neuron type {ntype!r} (expected MLSN, READOUT, "
-                        "PASS or CUBA)")
+    ntype = _text(ng, "type", problems, nw)
+    if ntype not in NEURON_KEYS:
+        if ntype is not None or "type" not in ng:
+            problems.append(f"{nw}/type: unknown neuron type {ntype!r} (expected MLSN, "
+                            "READOUT, PASS or CUBA)")
         return None
-    vals = {k: _int(ng, k, None, problems, nw) for k in _NEURON_KEYS}
-    if ntype in ("MLSN", "CUBA"):
-        if vals["vThMant"] is None:
-            problems.append(f"{nw}: missing 'vThMant'")
-        elif vals["vThMant"] <= 0:
-            problems.append(f"{nw}/vThMant: must be > 0, got {vals['vThMant']}")
-    if ntype == "MLSN":
-        if vals["levels"] is None:
-            problems.append(f"{nw}: missing 'levels'")
-        elif vals["levels"] < 1:
-            problems.append(f"{nw}/levels: must be >= 1, got {vals['levels']}")
-    for key in ("iDecay", "vDecay"):
-        if vals[key] is not None and not 0 <= vals[key] <= DECAY_ONE:
-            problems.append(f"{nw}/{key}: must lie in [0, 4096], got {vals[key]}")
-    if vals["vBits"] is not None and not 0 <= vals["vBits"] <= 24:
-        problems.append(f"{nw}/vBits: must lie in [0, 24], got {vals['vBits']}")
-    if vals["vExp"] is not None and vals["vExp"] < 0:
-        problems.append(f"{nw}/vExp: must be >= 0, got {vals['vExp']}")
+    hv.check_members(ng, NEURON_KEYS[ntype], nw, problems)
+    vals = {k: _int(ng, k, None, problems, nw) for k in NEURON_KEYS[ntype] if k != "type"}
+    if ntype in ("MLSN", "CUBA") and vals.get("vThMant") is None and "vThMant" not in ng:
+        problems.append(f"{nw}: missing 'vThMant'")
+    if ntype == "MLSN" and vals.get("levels") is None and "levels" not in ng:
+        problems.append(f"{nw}: missing 'levels'")
+    if ntype == "CUBA":
+        for key in ("refDelay", "gradedSpike"):  # netx ignores both; so does lava-mlsnn
+            vals.pop(key, None)
     default_i = DECAY_ONE if ntype == "MLSN" else 0
-    return NeuronParams(
-        type=ntype,
-        v_th_mant=vals["vThMant"] or 1,
-        levels=vals["levels"] or 1,
-        i_decay=default_i if vals["iDecay"] is None else vals["iDecay"],
-        v_decay=vals["vDecay"] or 0,
-        v_init=vals["vInit"] or 0,
-        v_bits=vals["vBits"] or 0,
-        v_exp=vals["vExp"] or 0,
-    )
+
+    def get(key: str, default: int) -> int:
+        v = vals.get(key)
+        return default if v is None else v
+    return NeuronParams(type=ntype, v_th_mant=get("vThMant", 1), levels=get("levels", 1),
+                        i_decay=get("iDecay", default_i), v_decay=get("vDecay", 0),
+                        v_init=get("vInit", 0), v_bits=get("vBits", 0), v_exp=get("vExp", 0))
 
 
 def _bias(g: h5py.Group, shape: Tuple[int, ...], problems: List[str], where: str
@@ -214,65 +246,111 @@ def _bias_exp(g: h5py.Group, problems: List[str], where: str) -> int:
     return e
 
 
-# --------------------------------------------------------------------------- reading
+# --------------------------------------------------------------------------- layers
+def _shape(value: Any, where: str, problems: List[str]) -> Optional[Tuple[int, ...]]:
+    """A (C, H, W) or (F,) shape within the limits, its size computed exactly."""
+    if value is None:
+        return None
+    t = hv.int_tuple(value, where, problems, 1, MAX_NEURONS, (1, 3))
+    if t is None:
+        return None
+    if len(t) == 3 and max(t) > MAX_DIM:
+        problems.append(f"{where}: an axis of {max(t)} exceeds the limit of {MAX_DIM}")
+        return None
+    n = 1
+    for v in t:
+        n *= v
+    if n > MAX_NEURONS:
+        problems.append(f"{where}: {'x'.join(map(str, t))} = {n:,} neurons exceed the limit of "
+                        f"{MAX_NEURONS:,} per layer")
+        return None
+    return t
+
+
+def _read_branches(g: h5py.Group, i: int, exp: int, layer: LayerSpec, problems: List[str],
+                   where: str) -> None:
+    bg = hv.member(g, "branch", where, problems, h5py.Group)
+    if bg is None or len(bg) == 0:
+        if "branch" not in g or bg is not None:
+            problems.append(f"{where}: a join needs at least one 'branch/<k>' group")
+        return
+    n = len(bg)
+    if n > MAX_BRANCHES:
+        problems.append(f"{where}/branch: {n} branches exceed the limit of {MAX_BRANCHES}")
+        return
+    hv.check_members(bg, [str(k) for k in range(n)], f"{where}/branch", problems)
+    for k in range(n):
+        bw = f"{where}/branch/{k}"
+        b = hv.member(bg, str(k), f"{where}/branch", problems, h5py.Group)
+        if b is None:
+            if str(k) not in bg:
+                problems.append(f"{bw}: missing (branches must be numbered 0..n-1)")
+            continue
+        src = _int(b, "source", None, problems, bw)
+        if src is None or not INPUT <= src < i:
+            problems.append(f"{bw}/source: must name an earlier layer (or -1)")
+            continue
+        kind = _text(b, "type", problems, bw)
+        if kind is None:
+            problems.append(f"{bw}: missing 'type'")
+            continue
+        if kind in BRANCH_KEYS:
+            hv.check_members(b, BRANCH_KEYS[kind], bw, problems)
+        bexp = _int(b, "weightExp", exp, problems, bw)
+        syn = _read_synapse(kind, b, bexp, problems, bw)
+        if syn is not None:
+            _check_geometry(syn, problems, bw)
+            _check_declared(kind, syn, b, problems, bw)
+            layer.branches.append(Branch(src, syn))
+
+
 def _read_layer(g: h5py.Group, i: int, spec_input_levels: int, problems: List[str]
                 ) -> Optional[LayerSpec]:
     where = f"layer/{i}"
-    ltype = _get(g, "type")
+    ltype = _text(g, "type", problems, where)
     if ltype not in LAYER_TYPES:
-        problems.append(f"{where}/type: unknown layer type {ltype!r} (expected one of "
-                        f"{', '.join(LAYER_TYPES)})")
+        if ltype is not None or "type" not in g:
+            problems.append(f"{where}/type: unknown layer type {ltype!r} (expected one of "
+                            f"{', '.join(LAYER_TYPES)})")
         return None
-    shape_arr = _int_array(g, "shape", problems, where)
-    if shape_arr is None or shape_arr.ndim != 1 or shape_arr.size not in (1, 3) \
-            or np.any(shape_arr <= 0):
-        problems.append(f"{where}/shape: expected (C,H,W) or (F,) of positive ints")
+    hv.check_members(g, LAYER_KEYS[ltype], where, problems)
+    shape = _shape(_get(g, "shape", None, problems, where), f"{where}/shape", problems)
+    if shape is None:
+        if "shape" not in g:
+            problems.append(f"{where}/shape: missing (expected (C,H,W) or (F,))")
         return None
-    shape = tuple(int(s) for s in shape_arr)
     if ltype == "flatten" and len(shape) == 3 and shape[1:] == (1, 1):
         shape = shape[:1]  # lava-dl's Flatten block exports (F, 1, 1)
     source = _int(g, "source", i - 1, problems, where)
-    if source is not None and not INPUT <= source < i:
+    if not INPUT <= source < i:
         problems.append(f"{where}/source: {source} is not an earlier layer (or -1)")
-    exp = _int(g, "weightExp", 0, problems, where) or 0
-    layer = LayerSpec(type=ltype, shape=shape, source=source if source is not None else i - 1,
-                      weight_bits=_int(g, "weightBits", 0, problems, where) or 0,
-                      weight_scale=_int(g, "weightScale", 0, problems, where) or 0)
+    exp = _int(g, "weightExp", 0, problems, where)
+    layer = LayerSpec(type=ltype, shape=shape, source=source,
+                      weight_bits=_int(g, "weightBits", 0, problems, where),
+                      weight_scale=_int(g, "weightScale", 0, problems, where))
     if ltype in ("dense", "conv", "pool"):
         syn = _read_synapse(ltype, g, exp, problems, where)
         if syn is not None:
+            _check_geometry(syn, problems, where)
+            _check_declared(ltype, syn, g, problems, where)
             layer.branches = [Branch(layer.source, syn)]
     elif ltype == "join":
-        bg = g.get("branch")
-        if not isinstance(bg, h5py.Group) or len(bg) == 0:
-            problems.append(f"{where}: a join needs at least one 'branch/<k>' group")
-        else:
-            for k in range(len(bg)):
-                bw = f"{where}/branch/{k}"
-                if str(k) not in bg:
-                    problems.append(f"{bw}: missing (branches must be numbered 0..n-1)")
-                    continue
-                b = bg[str(k)]
-                src = _int(b, "source", None, problems, bw)
-                if src is None or not INPUT <= src < i:
-                    problems.append(f"{bw}/source: must name an earlier layer (or -1)")
-                    continue
-                bexp = _int(b, "weightExp", exp, problems, bw) or 0
-                syn = _read_synapse(str(_get(b, "type")), b, bexp, problems, bw)
-                if syn is not None:
-                    layer.branches.append(Branch(src, syn))
+        _read_branches(g, i, exp, layer, problems, where)
     layer.neuron = _read_neuron(g, ltype, spec_input_levels, problems, where)
     if layer.neuron is not None and layer.neuron.type not in ("INPUT",):
         bias = _bias(g, shape, problems, where)
         if bias is not None:
-            layer.neuron = _replace(layer.neuron, bias=bias,
-                                    bias_exp=_bias_exp(g, problems, where))
+            layer.neuron = replace(layer.neuron, bias=bias,
+                                   bias_exp=_bias_exp(g, problems, where))
     return layer
 
 
-def _replace(p: NeuronParams, **kw) -> NeuronParams:
-    from dataclasses import replace
-    return replace(p, **kw)
+# --------------------------------------------------------------------------- whole network
+def check_shapes(spec: NetworkSpec) -> List[str]:
+    """Every shape problem of ``spec`` (sources, synapse outputs, flatten sizes)."""
+    problems: List[str] = []
+    _check_shapes(spec, problems)
+    return problems
 
 
 def _check_shapes(spec: NetworkSpec, problems: List[str]) -> None:
@@ -280,11 +358,17 @@ def _check_shapes(spec: NetworkSpec, problems: List[str]) -> None:
         where = f"layer/{i}"
         try:
             if layer.type == "input":
-                if spec.input_shape is not None and tuple(spec.input_shape) != layer.shape:
+                if spec.input_shape is not None and layer.source == INPUT \
+                        and tuple(spec.input_shape) != layer.shape:
                     problems.append(f"{where}/shape: {layer.shape} differs from the file's "
                                     f"inputShape {tuple(spec.input_shape)}")
+                elif layer.source != INPUT and spec.source_shape(layer.source) != layer.shape:
+                    problems.append(f"{where}/shape: {layer.shape} differs from its source's "
+                                    f"{spec.source_shape(layer.source)}")
                 continue
             if layer.type == "flatten":
+                if layer.source == INPUT and spec.input_shape is None:
+                    continue
                 src = spec.source_shape(layer.source)
                 if layer.shape != (int(np.prod(src)),):
                     problems.append(f"{where}/shape: flatten of {src} is ({int(np.prod(src))},), "
@@ -302,6 +386,65 @@ def _check_shapes(spec: NetworkSpec, problems: List[str]) -> None:
             problems.append(f"{where}: {err}")
 
 
+def _check_runnable(spec: NetworkSpec, problems: List[str]) -> None:
+    """Conditions under which a backend would refuse a file the format allows."""
+    for i, layer in enumerate(spec.layers):
+        for k, br in enumerate(layer.branches):
+            syn = br.synapse
+            w_max = int(np.abs(np.asarray(syn.weight)).max(initial=0))
+            if w_max * SAT_MAX * syn.fan_in() >= EXACT_SUM_LIMIT:
+                where = f"layer/{i}" + (f"/branch/{k}" if layer.type == "join" else "")
+                problems.append(f"{where}/weight: |weight| {w_max} x payload 2**23 x fan-in "
+                                f"{syn.fan_in()} reaches 2**52: integer sums would not be exact")
+
+
+def _read_root(f: h5py.File, problems: List[str]) -> Dict[str, Any]:
+    """Root attributes (the lava-mlsnn ones are required when ``format`` says so)."""
+    fmt = hv.text(hv.read_attr(f, "format", "format", problems), "format", problems) \
+        if "format" in f.attrs else None
+    stock = "format" not in f.attrs
+    if not stock and fmt is not None and fmt != FORMAT_NAME:
+        problems.append(f"format attribute is {fmt!r}, expected {FORMAT_NAME!r}")
+    out: Dict[str, Any] = {"stock": stock, "input_levels": 1, "timesteps": 0,
+                           "input_shape": None, "classes": None, "metadata": {}}
+    if stock:  # lava-dl's own layout: no root attributes are part of it
+        return out
+    for key in f.attrs:
+        if key not in _ROOT_ATTRS:
+            problems.append(f"{key}: unknown root attribute (not part of the format)")
+    for key in _REQUIRED_ROOT_ATTRS:
+        if key not in f.attrs:
+            problems.append(f"{key}: required root attribute of a {FORMAT_NAME} file is missing")
+    vals = {k: hv.read_attr(f, k, k, problems) for k in _ROOT_ATTRS[1:] if k in f.attrs}
+    for key, field in (("formatVersion", None), ("timesteps", "timesteps"),
+                       ("inputLevels", "input_levels")):
+        if key in vals:
+            lo, hi = RANGES[key]
+            v = hv.int_value(vals[key], key, problems, lo, hi) if vals[key] is not None else None
+            if field and v is not None:
+                out[field] = v
+    if vals.get("inputShape") is not None:
+        out["input_shape"] = _shape(vals["inputShape"], "inputShape", problems)
+    if "classes" in vals and vals["classes"] is not None:
+        c = vals["classes"]
+        if isinstance(c, str):
+            c = [c]
+        if not isinstance(c, list) or not all(isinstance(x, str) for x in c):
+            problems.append("classes: expected a list of text names")
+        else:
+            out["classes"] = c
+    meta = vals.get("metadata")
+    if meta is not None:
+        meta = hv.text(meta, "metadata", problems)
+        try:
+            out["metadata"] = json.loads(meta) if meta is not None else {}
+        except ValueError:
+            out["metadata"] = {"raw": meta}
+        if not isinstance(out["metadata"], dict):
+            out["metadata"] = {"raw": meta}
+    return out
+
+
 def read_network(path: str) -> NetworkSpec:
     """Read and validate a network file.
 
@@ -313,74 +456,77 @@ def read_network(path: str) -> NetworkSpec:
     Returns
     -------
     NetworkSpec
+        A network every backend can run (DESIGN §7).
 
     Raises
     ------
     FileNotFoundError
         The file does not exist.
     FormatError
-        The file is not HDF5, is truncated, or breaks the format; ``problems``
-        lists every reason found.
+        The file is not a regular HDF5 file, is truncated, or breaks the format;
+        ``problems`` lists every reason found, each naming its path in the file.
     """
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        _io.check_input_file(path)
+    except _io.UnsafePathError as err:
+        raise FormatError([str(err).split(": ", 1)[-1]], path) from None
     try:
         f = h5py.File(path, "r")
-    except OSError as err:
-        raise FormatError([f"not a readable HDF5 file (corrupt or truncated?): {err}"], path)
+    except (OSError, ValueError) as err:
+        raise FormatError([f"not a readable HDF5 file (corrupt or truncated?): "
+                           f"{' '.join(str(err).split())}"], path) from None
     problems: List[str] = []
     try:
         with f:
-            attrs = dict(f.attrs)
-            fmt = attrs.get("format")
-            fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
-            stock = fmt is None
-            if not stock and fmt != FORMAT_NAME:
-                problems.append(f"format attribute is {fmt!r}, expected {FORMAT_NAME!r}")
-            if not stock and int(attrs.get("formatVersion", 0)) > FORMAT_VERSION:
-                problems.append(f"formatVersion {attrs.get('formatVersion')} is newer than "
-                                f"this reader ({FORMAT_VERSION})")
-            input_levels = int(attrs.get("inputLevels", 1))
-            if "layer" not in f or not isinstance(f["layer"], h5py.Group) or len(f["layer"]) == 0:
+            root = _read_root(f, problems)
+            lg = hv.member(f, "layer", "", problems, h5py.Group)
+            if lg is None or len(lg) == 0:
                 raise FormatError(problems + ["no 'layer' group: not a NetX network file"], path)
-            lg = f["layer"]
+            hv.check_members(f, ("layer",), "", problems)
             n_groups = len(lg)
+            if n_groups > MAX_LAYERS:
+                raise FormatError(problems + [f"layer: {n_groups} layers exceed the limit of "
+                                              f"{MAX_LAYERS}"], path)
+            hv.check_members(lg, [str(i) for i in range(n_groups)], "layer", problems)
             layers: List[LayerSpec] = []
-            for i in range(len(lg)):
-                if str(i) not in lg:
-                    problems.append(f"layer/{i}: missing (layers must be numbered 0..n-1)")
+            for i in range(n_groups):
+                g = hv.member(lg, str(i), "layer", problems, h5py.Group)
+                if g is None:
+                    if str(i) not in lg:
+                        problems.append(f"layer/{i}: missing (layers must be numbered 0..n-1)")
                     continue
-                layer = _read_layer(lg[str(i)], i, input_levels, problems)
+                layer = _read_layer(g, i, root["input_levels"], problems)
                 if layer is not None:
                     layers.append(layer)
-            input_shape = attrs.get("inputShape")
-            if input_shape is not None:
-                input_shape = tuple(int(s) for s in np.asarray(input_shape).ravel())
-            elif layers and layers[0].type == "input":
-                input_shape = layers[0].shape
-            elif layers and layers[0].branches and layers[0].branches[0].synapse.kind == "dense":
-                input_shape = (int(layers[0].branches[0].synapse.weight.shape[1]),)
-            classes = attrs.get("classes")
-            if classes is not None:
-                classes = [c.decode() if isinstance(c, bytes) else str(c)
-                           for c in np.asarray(classes).ravel()]
-            meta = attrs.get("metadata")
-            try:
-                metadata = json.loads(meta) if meta is not None else {}
-            except (TypeError, ValueError):
-                metadata = {"raw": str(meta)}
-            spec = NetworkSpec(layers=layers, input_shape=input_shape, input_levels=input_levels,
-                               timesteps=int(attrs.get("timesteps", 0)), classes=classes,
-                               metadata=metadata, stock=stock)
     except FormatError:
         raise
-    except (OSError, KeyError, RuntimeError) as err:
-        raise FormatError(problems + [f"unreadable content (corrupt or truncated?): {err}"], path)
+    except (OSError, KeyError, RuntimeError, ValueError, TypeError) as err:
+        raise FormatError(problems + [f"unreadable content (corrupt or truncated?): "
+                                      f"{' '.join(str(err).split())}"], path) from None
+    input_shape = root["input_shape"]
+    if input_shape is None and layers and not problems:
+        first = layers[0]
+        if first.type == "input":
+            input_shape = first.shape
+        elif first.branches and first.branches[0].synapse.kind == "dense":
+            input_shape = (int(first.branches[0].synapse.weight.shape[1]),)
+    spec = NetworkSpec(layers=layers, input_shape=input_shape,
+                       input_levels=root["input_levels"], timesteps=root["timesteps"],
+                       classes=root["classes"], metadata=root["metadata"], stock=root["stock"])
     if not problems and len(spec.layers) == n_groups:
         _check_shapes(spec, problems)
+        _check_runnable(spec, problems)
+        _check_classes(spec, problems)
     if problems:
         raise FormatError(problems, path)
     return spec
+
+
+def _check_classes(spec: NetworkSpec, problems: List[str]) -> None:
+    last = spec.layers[-1]
+    if spec.classes is not None and len(last.shape) == 1 and len(spec.classes) != last.shape[0]:
+        problems.append(f"classes: {len(spec.classes)} names for an output layer of "
+                        f"{last.shape[0]} neurons")
 
 
 from .writer import write_layer, write_network  # noqa: E402,F401  (the format's other half)

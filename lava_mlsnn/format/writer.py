@@ -5,13 +5,12 @@ Files that use only stock layer and neuron types stay loadable by lava-dl's netx
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from typing import Optional
 
 import h5py
 import numpy as np
 
+from .._io import atomic_write_path
 from ..fixed import BIAS_EXP_DEFAULT, NeuronParams, SynapseSpec
 from .spec import LayerSpec, NetworkSpec
 
@@ -99,14 +98,14 @@ def write_layer(g: h5py.Group, layer: LayerSpec, index: Optional[int]) -> None:
 def write_network(spec: NetworkSpec, path: str) -> None:
     """Write ``spec`` to ``path`` atomically (DESIGN §6 layout).
 
+    The file is written beside the target and renamed over it when complete; a
+    target that is a link, FIFO or device is refused
+    (:func:`lava_mlsnn._io.atomic_write_path`).
+
     A network that uses only stock layer and neuron types stays loadable by
     ``lava.lib.dl.netx``; lava-mlsnn root attributes are always written.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".h5.tmp", dir=directory)
-    os.close(fd)
-    try:
+    def write(tmp: str) -> None:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT_NAME
             f.attrs["formatVersion"] = FORMAT_VERSION
@@ -120,7 +119,5 @@ def write_network(spec: NetworkSpec, path: str) -> None:
             lg = f.create_group("layer")
             for i, layer in enumerate(spec.layers):
                 write_layer(lg.create_group(str(i)), layer, i)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+    atomic_write_path(path, write)

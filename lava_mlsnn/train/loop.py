@@ -2,13 +2,13 @@
 
 Loss: cross-entropy on the class scores the deployed network is classified by
 (:mod:`lava_mlsnn.classify`: the readout membrane at the last step, or a spiking output
-summed over time). Checkpoints are written atomically.
+summed over time). Checkpoints are written atomically and load with ``weights_only=True``
+and a verified checksum (:mod:`.checkpoint`).
 """
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional
 
@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from ..block import Network
 from ..classify import argmax_lowest, class_scores, classify
+from .checkpoint import load_checkpoint, previous_path, save_checkpoint
 
 
 def logits(outputs: torch.Tensor, readout: bool = True) -> torch.Tensor:
@@ -27,20 +28,6 @@ def logits(outputs: torch.Tensor, readout: bool = True) -> torch.Tensor:
     a spiking output summed over time.
     """
     return class_scores(outputs, readout, time_axis=-1)
-
-
-def atomic_save(obj, path: str) -> None:
-    """``torch.save`` to a temporary file, then rename: a killed run leaves no torn file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 @dataclass
@@ -156,8 +143,9 @@ def fit(net: Network, train_loader: Iterable, epochs: int, lr: float = 3e-3,
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
     history: List[Dict[str, float]] = []
     start, best = 0, (-1.0, None)
-    if checkpoint and checkpoint.resume and os.path.exists(checkpoint.path):
-        state = torch.load(checkpoint.path, map_location=device)
+    if checkpoint and checkpoint.resume and (os.path.exists(checkpoint.path) or
+                                             os.path.exists(previous_path(checkpoint.path))):
+        state, _ = load_checkpoint(checkpoint.path)
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -199,7 +187,7 @@ def fit(net: Network, train_loader: Iterable, epochs: int, lr: float = 3e-3,
                                             for k, v in net.state_dict().items()})
         history.append(record)
         if checkpoint:
-            atomic_save({"model": net.state_dict(), "optimizer": opt.state_dict(),
+            save_checkpoint({"model": net.state_dict(), "optimizer": opt.state_dict(),
                          "scheduler": sched.state_dict(), "epoch": epoch + 1,
                          "history": history, "best_acc": best[0], "best": best[1],
                          "rng": torch.get_rng_state()}, checkpoint.path)

@@ -4,7 +4,10 @@ Determinism (what makes a resumed run end with the weights of an uninterrupted o
 
 * everything a later epoch depends on is in ``checkpoints/last.pt``, written
   atomically after every epoch: model (with BatchNorm running stats), optimizer,
-  scheduler, history, best-so-far, and the RNG states;
+  scheduler, history, best-so-far, and the RNG states (as tensors and lists:
+  checkpoints load with ``weights_only=True`` and carry a verified checksum; the
+  one before is kept as ``last.prev.pt`` and used, with a warning, when the
+  newest is corrupt -- :mod:`lava_mlsnn.train.checkpoint`);
 * at the start of every epoch all RNGs (torch, CUDA, numpy, python) are reseeded
   from ``(seed, epoch, rank)``, and the sampler's permutation comes from
   ``seed + epoch``, so no random state has to survive from one epoch to the next;
@@ -36,8 +39,10 @@ from ..metrics.activity import SPIKING, fanout_map
 from ..quant import SpikeEntropy
 from . import distributed as D
 from . import runlog
+from .checkpoint import CheckpointError, load_checkpoint, pack_rng, previous_path, \
+    save_checkpoint, unpack_rng
 from .data import RunData, build_data, default_cache_dir, eval_loader, train_loader
-from .loop import atomic_save, logits, run_evaluation
+from .loop import logits, run_evaluation
 from .models import build_model
 
 CHECKPOINT_FORMAT = "lava-mlsnn-run-v1"
@@ -121,20 +126,10 @@ def seed_epoch(seed: int, epoch: int, rank: int) -> None:
     torch.manual_seed(s)  # also seeds every CUDA device
 
 
-def rng_states() -> Dict[str, Any]:
-    out = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-           "python": random.getstate()}
-    if torch.cuda.is_available():
-        out["cuda"] = torch.cuda.get_rng_state_all()
-    return out
-
-
-def set_rng_states(states: Dict[str, Any]) -> None:
-    torch.set_rng_state(states["torch"])
-    np.random.set_state(states["numpy"])
-    random.setstate(states["python"])
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
+def has_checkpoint(run_dir: str) -> bool:
+    """Whether ``run_dir`` holds a checkpoint to resume from (latest or previous)."""
+    last = paths(run_dir)["last"]
+    return os.path.exists(last) or os.path.exists(previous_path(last))
 
 
 # ------------------------------------------------------------------ epochs
@@ -216,13 +211,15 @@ def evaluate_quantized(net: Network, loader, device) -> Dict[str, Any]:
 
 
 # ------------------------------------------------------------------ the run
-def _load_checkpoint(path: str) -> Dict[str, Any]:
+def _load_checkpoint(path: str, announce: bool = True) -> Dict[str, Any]:
+    """Verified checkpoint (previous one on corruption, with a note); ``RunError`` else."""
+    def note(message: str) -> None:
+        if announce:
+            print(f"warning: {' '.join(message.split())}", flush=True)
     try:
-        state = torch.load(path, map_location="cpu")
-    except Exception as err:  # noqa: BLE001 -- any unreadable file is the same problem
-        raise RunError(f"{path}: unreadable checkpoint ({type(err).__name__}: {err})") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise RunError(f"{path}: not a lava-mlsnn training checkpoint")
+        state, _ = load_checkpoint(path, CHECKPOINT_FORMAT, on_fallback=note)
+    except CheckpointError as err:
+        raise RunError(str(err)) from None
     return state
 
 
@@ -251,13 +248,17 @@ def run(config: Dict, opts: RunOptions, d: D.Dist) -> Dict[str, Any]:
     history: List[Dict[str, Any]] = []
     best = {"epoch": 0, "val_acc": None}
     start = 0
-    if opts.resume:
-        state = _load_checkpoint(p["last"])
+    if opts.resume and not has_checkpoint(opts.run_dir):
+        if d.main:
+            print(f"note: {opts.run_dir} has no checkpoint yet; starting its run from epoch 1",
+                  flush=True)
+    elif opts.resume:
+        state = _load_checkpoint(p["last"], announce=d.main)
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         history, best, start = state["history"], state["best"], state["epoch"]
-        set_rng_states(state["rng"])
+        unpack_rng(state["rng"])
         if state.get("world_size", 1) != d.world and d.main:
             print(f"note: resuming a {state.get('world_size', 1)}-process run with {d.world}; "
                   "the shards and batches differ from an uninterrupted run", flush=True)
@@ -312,13 +313,14 @@ def run(config: Dict, opts: RunOptions, d: D.Dist) -> Dict[str, Any]:
                       f"{rec['train_acc']:.4f}, val acc {val_acc if val_acc is not None else '-'}"
                       f", {rec['train_events']:.0f} events/sample, {epoch_s:.1f} s", flush=True)
             if improved:
-                atomic_save({"format": CHECKPOINT_FORMAT, "epoch": epoch + 1, "val_acc": val_acc,
-                             "model": net.state_dict(), "config": config}, p["best"])
-            atomic_save({"format": CHECKPOINT_FORMAT, "epoch": epoch + 1,
-                         "model": net.state_dict(), "optimizer": opt.state_dict(),
-                         "scheduler": sched.state_dict(), "history": history, "best": best,
-                         "rng": rng_states(), "config": config, "world_size": d.world},
-                        p["last"])
+                save_checkpoint({"format": CHECKPOINT_FORMAT, "epoch": epoch + 1,
+                                 "val_acc": val_acc, "model": net.state_dict(),
+                                 "config": config}, p["best"])
+            save_checkpoint({"format": CHECKPOINT_FORMAT, "epoch": epoch + 1,
+                             "model": net.state_dict(), "optimizer": opt.state_dict(),
+                             "scheduler": sched.state_dict(), "history": history, "best": best,
+                             "rng": pack_rng(), "config": config, "world_size": d.world},
+                            p["last"])
             runlog.write_metrics(p["metrics"], history)
             # plots take seconds: refresh them at most once a minute, and at the end
             if time.perf_counter() - last_plot > PLOT_EVERY_S or len(history) == o["epochs"]:

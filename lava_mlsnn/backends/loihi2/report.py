@@ -14,8 +14,6 @@ import math
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ...fixed import BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_ONE, SAT_MAX, SynapseSpec
 from ...format.spec import INPUT, LayerSpec, NetworkSpec
@@ -53,18 +51,29 @@ def synapse_count(syn: SynapseSpec, in_shape) -> int:
         return int(syn.weight.size)
     if syn.kind == "identity":
         return int(np.prod(in_shape))
-    # Number of real (non-padding) taps per output pixel, from a convolution of ones.
+    # Real (non-padding) taps summed over output pixels, counted per axis (the
+    # count is separable): integer arithmetic, no allocation of the layer.
     _, h, w = (int(s) for s in in_shape)
     if syn.kind == "conv":
-        kernel, dil = tuple(syn.weight.shape[2:]), syn.dilation
+        kernel, dil = tuple(int(k) for k in syn.weight.shape[2:]), syn.dilation
         per_tap = int(syn.weight.shape[0]) * int(syn.weight.shape[1])
     else:
         kernel, dil = syn.kernel, (1, 1)
         per_tap = int(in_shape[0])
-    taps = F.conv2d(torch.ones(1, 1, h, w, dtype=torch.float64),
-                    torch.ones(1, 1, *kernel, dtype=torch.float64),
-                    stride=syn.stride, padding=syn.padding, dilation=dil)
-    return per_tap * int(taps.sum().item())
+    return per_tap * _axis_taps(h, kernel[0], syn.stride[0], syn.padding[0], dil[0]) \
+        * _axis_taps(w, kernel[1], syn.stride[1], syn.padding[1], dil[1])
+
+
+def _axis_taps(n: int, k: int, s: int, p: int, d: int) -> int:
+    """Pairs (output position, kernel tap) along one axis that read a real input."""
+    n, k, s, p, d = (int(v) for v in (n, k, s, p, d))
+    out = (n + 2 * p - d * (k - 1) - 1) // s + 1
+    total = 0
+    for j in range(k):  # input index o*s - p + j*d must lie in [0, n)
+        lo = max(0, -(-(p - j * d) // s))
+        hi = min(out - 1, (n - 1 + p - j * d) // s)
+        total += max(0, hi - lo + 1)
+    return total
 
 
 def layer_synapses(spec: NetworkSpec, index: int) -> int:

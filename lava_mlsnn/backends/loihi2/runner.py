@@ -20,8 +20,6 @@ alignment) before any chip time is spent.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
@@ -32,7 +30,9 @@ from ... import fixed
 from ..emulator import check_input
 from .report import payload_bits, payload_bounds
 from ...format.spec import INPUT, NetworkSpec
+from ...lifecycle import ScratchDir
 from ...proc._common import StreamFile
+from ..lava_watchdog import LavaSupervisor
 from . import detect
 from .registry import REGISTRY, Loihi2IO, ModelRegistry, hw_run_config, lava_loihi_io, \
     load_plugins
@@ -119,13 +119,15 @@ class Loihi2Network:
         self.length = self.batch * self.steps + self.pad_steps
         self.time_step = 0
         self.timings: Dict[str, float] = {"build_s": 0.0, "run_s": 0.0, "steps": 0}
-        self._dir = tempfile.mkdtemp(prefix="lava-mlsnn-loihi2-")
+        self._scratch = ScratchDir()
+        self._dir = self._scratch.path
+        self._supervisor = LavaSupervisor()  # watchdog, signals, teardown of the runtime
         self._runtime_up = False
         self._closed = False
         try:
             self._build()
         except BaseException:
-            shutil.rmtree(self._dir, ignore_errors=True)
+            self._scratch.remove()
             raise
 
     # ------------------------------------------------------------------ build
@@ -213,11 +215,13 @@ class Loihi2Network:
         from lava.magma.core.run_conditions import RunSteps
         if not self._runtime_up:
             t = time.perf_counter()
-            self._source.create_runtime(run_cfg=self._cfg)  # compile, load, start
-            self._runtime_up = True
+            self._runtime_up = True  # from here on, close() must end the processes
+            self._supervisor.call(self._source, lambda: self._source.create_runtime(
+                run_cfg=self._cfg))  # compile, load, start
             self.timings["build_s"] += time.perf_counter() - t
         t = time.perf_counter()
-        self._source.run(condition=RunSteps(num_steps=n, blocking=True))
+        self._supervisor.call(self._source, lambda: self._source.run(
+            condition=RunSteps(num_steps=n, blocking=True)))
         self.timings["run_s"] += time.perf_counter() - t
         self.timings["steps"] += n
         if bar is not None:
@@ -278,11 +282,11 @@ class Loihi2Network:
         self._closed = True
         try:
             if self._runtime_up:
-                self._source.stop()
+                self._supervisor.shutdown(self._source)
         finally:
             self._src_buf = None
             self._sinks = {}
-            shutil.rmtree(self._dir, ignore_errors=True)
+            self._scratch.remove()
 
     def __enter__(self) -> "Loihi2Network":
         return self

@@ -1,0 +1,206 @@
+"""Safe files: checked input paths, refused output targets, atomic writes.
+
+Every file lava-mlsnn writes (network files, ``simulate --out`` arrays,
+checkpoints, run logs) goes through :func:`atomic_write`: the data goes to a
+temporary file in the target's own directory, which is renamed over the target
+only when complete, so a failure (disk full, file too large, a signal) leaves the
+old file, or none, never a partial one. Targets that are not regular files --
+device files, FIFOs, sockets, directories -- and symbolic links are refused, so a
+write can never land somewhere else than where it was aimed.
+
+Inputs are opened only when they are regular files: a FIFO would block a reader
+forever and a device file can be endless.
+"""
+from __future__ import annotations
+
+import errno
+import io
+import os
+import stat
+import tempfile
+from typing import BinaryIO, Callable, Optional
+
+
+class UnsafePathError(OSError):
+    """A path lava-mlsnn refuses to read or write (one-line message)."""
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def check_input_file(path: str) -> None:
+    """Refuse anything but an existing regular file (symbolic links to one are fine).
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing at ``path``.
+    UnsafePathError
+        A FIFO, device, socket or directory.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    except OSError as err:
+        raise UnsafePathError(f"{path}: cannot read ({err.strerror or err})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafePathError(f"{path}: is {_kind(st.st_mode)}, expected a regular file")
+
+
+def check_output_target(path: str) -> None:
+    """Refuse an output path that exists and is not a plain regular file.
+
+    Symbolic links are refused whatever they point to (replacing one would write
+    somewhere else than the link's target, following it would write outside the
+    named place); so are FIFOs, devices, sockets and directories.
+
+    Raises
+    ------
+    UnsafePathError
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise UnsafePathError(f"{path}: cannot write ({err.strerror or err})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafePathError(f"{path}: is {_kind(st.st_mode)}; refusing to replace it "
+                              "(give a regular file name)")
+
+
+class _StopAfterFailure(io.RawIOBase):
+    """A binary file that, after its first failed write, discards the rest.
+
+    Writers such as :class:`zipfile.ZipFile` try to write their trailer again
+    from ``close``/``__del__`` after a failure and print a second traceback; the
+    first error is kept in :attr:`error` and re-raised by :func:`atomic_write`.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__()
+        self.raw = raw
+        self.error: Optional[OSError] = None
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self.raw.seekable()
+
+    def readable(self) -> bool:
+        return False
+
+    def write(self, b) -> int:
+        n = len(memoryview(b))
+        if self.error is not None:
+            return n
+        try:
+            self.raw.write(b)
+        except OSError as err:
+            self.error = err
+            raise
+        return n
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if self.error is not None:
+            return 0
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        if self.error is not None:
+            return 0
+        return self.raw.tell()
+
+    def flush(self) -> None:
+        if self.error is None:
+            try:
+                self.raw.flush()
+            except OSError as err:
+                self.error = err
+                raise
+
+
+def atomic_write(path: str, write: Callable[[BinaryIO], None], *, mkdir: bool = True,
+                 mode: int = 0o644) -> None:
+    """Write ``path`` atomically: ``write(f)`` fills a temporary file beside it.
+
+    Parameters
+    ----------
+    path : str
+        Target; must be absent or a regular file (:func:`check_output_target`).
+    write : callable
+        Receives a binary file object opened for writing (seekable).
+    mkdir : bool
+        Create the target's directory when missing.
+    mode : int
+        Permission bits of the new file (before the umask).
+
+    Raises
+    ------
+    UnsafePathError
+        The target is a link, FIFO, device, socket or directory.
+    OSError
+        Writing failed (``ENOSPC``, ``EFBIG``, ...): the target is unchanged and no
+        temporary file remains.
+    """
+    check_output_target(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if mkdir:
+        os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".lava-mlsnn-", suffix=".tmp", dir=directory)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, mode & ~umask)
+        with os.fdopen(fd, "wb") as raw:
+            guard = _StopAfterFailure(raw)
+            try:
+                write(guard)
+            except OSError:
+                if guard.error is not None:
+                    raise guard.error from None
+                raise
+            if guard.error is not None:  # swallowed by the writer: still a failure
+                raise guard.error
+            raw.flush()
+            os.fsync(raw.fileno())
+        check_output_target(path)  # it may have been replaced meanwhile
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_write_path(path: str, write: Callable[[str], None], *, mkdir: bool = True) -> None:
+    """As :func:`atomic_write` for writers that need a file *name* (e.g. h5py)."""
+    check_output_target(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if mkdir:
+        os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".lava-mlsnn-", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        write(tmp)
+        check_output_target(path)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_error_line(path: str, err: OSError) -> str:
+    """One line for a failed write, naming the path and the reason."""
+    if isinstance(err, UnsafePathError):
+        return str(err)
+    reason = {errno.ENOSPC: "no space left on the device",
+              errno.EFBIG: "file too large for the file system or the size limit",
+              errno.EDQUOT: "disk quota exceeded"}.get(err.errno, err.strerror or str(err))
+    return f"{path}: cannot write ({reason}); nothing was written"

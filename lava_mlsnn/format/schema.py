@@ -1,0 +1,66 @@
+"""What the format holds: the range of every integer and the objects each group may contain.
+
+The reader (:mod:`.reader`) refuses anything outside these tables (DESIGN §7.2);
+new vocabulary (layer or neuron types, keys) is added here.
+"""
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+from ..fixed import DECAY_ONE, SAT_MAX, SAT_MIN
+from .spec import INPUT
+from .writer import FORMAT_VERSION
+
+_NEURON_KEYS = ("vThMant", "levels", "iDecay", "vDecay", "vInit", "vBits", "vExp")
+
+# ----------------------------------------------------------------------- documented ranges
+MAX_DIM = 1 << 16  # one axis of a shape, kernel, stride, padding, ...
+MAX_NEURONS = 1 << 26  # neurons of one layer (and of the input)
+MAX_LAYERS = 1 << 14
+MAX_BRANCHES = 1 << 8
+EXACT_SUM_LIMIT = 1 << 52  # |weight| * max payload * fan-in (float64 sums stay exact)
+
+#: Inclusive range of every integer the format holds (DESIGN §7).
+RANGES: Dict[str, Tuple[int, int]] = {
+    "formatVersion": (1, FORMAT_VERSION), "timesteps": (0, 1 << 20),
+    "inputShape": (1, MAX_DIM), "inputLevels": (1, SAT_MAX), "shape": (1, MAX_DIM),
+    "source": (INPUT, MAX_LAYERS - 1),
+    "weight": (SAT_MIN, SAT_MAX), "bias": (SAT_MIN, SAT_MAX),
+    "weightExp": (-31, 10), "weightBits": (0, 8), "weightScale": (0, SAT_MAX),
+    "inFeatures": (1, MAX_NEURONS), "outFeatures": (1, MAX_NEURONS),
+    "inChannels": (1, MAX_DIM), "outChannels": (1, MAX_DIM),
+    "kernelSize": (1, MAX_DIM), "stride": (1, MAX_DIM), "padding": (0, MAX_DIM),
+    "dilation": (1, MAX_DIM), "groups": (1, MAX_DIM),
+    "vThMant": (1, SAT_MAX), "levels": (1, SAT_MAX), "iDecay": (0, DECAY_ONE),
+    "vDecay": (0, DECAY_ONE), "vInit": (SAT_MIN, SAT_MAX), "vBits": (0, 24), "vExp": (0, 24),
+    "refDelay": (0, SAT_MAX), "gradedSpike": (0, 1),
+}
+
+# ----------------------------------------------------------------------- known objects
+_ROOT_ATTRS = ("format", "formatVersion", "timesteps", "inputShape", "inputLevels", "classes",
+               "metadata")
+_REQUIRED_ROOT_ATTRS = ("formatVersion", "timesteps", "inputShape", "inputLevels")
+_COMMON_KEYS = ("type", "shape", "source", "weightBits", "weightScale")
+_NEURON_LAYER_KEYS = ("neuron", "bias", "biasExp", "weightExp")
+_SYNAPSE_KEYS = {
+    "dense": ("weight", "inFeatures", "outFeatures"),
+    "conv": ("weight", "inChannels", "outChannels", "kernelSize", "stride", "padding",
+             "dilation", "groups"),
+    "pool": ("weight", "kernelSize", "stride", "padding", "dilation"),
+    "identity": ("weight",),
+}
+#: Objects each layer type may hold (anything else is refused, never ignored).
+LAYER_KEYS: Dict[str, Tuple[str, ...]] = {
+    "input": _COMMON_KEYS + ("neuron",),
+    "flatten": _COMMON_KEYS,
+    "dense": _COMMON_KEYS + _NEURON_LAYER_KEYS + _SYNAPSE_KEYS["dense"],
+    "conv": _COMMON_KEYS + _NEURON_LAYER_KEYS + _SYNAPSE_KEYS["conv"],
+    "pool": _COMMON_KEYS + _NEURON_LAYER_KEYS + _SYNAPSE_KEYS["pool"],
+    "join": _COMMON_KEYS + _NEURON_LAYER_KEYS + ("branch",),
+}
+BRANCH_KEYS = {k: ("source", "type", "weightExp") + v for k, v in _SYNAPSE_KEYS.items()}
+NEURON_KEYS: Dict[str, Tuple[str, ...]] = {
+    "MLSN": ("type",) + _NEURON_KEYS, "READOUT": ("type",) + _NEURON_KEYS,
+    "PASS": ("type",) + _NEURON_KEYS,
+    "CUBA": ("type", "vThMant", "iDecay", "vDecay", "refDelay", "gradedSpike"),
+}

@@ -1,0 +1,149 @@
+"""Lava runs never hang and never leak (DESIGN §7): watchdog, SIGTERM/SIGINT/SIGKILL.
+
+A failing ProcessModel becomes one :class:`LavaRunError` line within seconds; a
+signalled ``lava-mlsnn simulate --backend lava`` leaves no process of its process
+group and no scratch directory; children of a SIGKILLed run die with it and its
+scratch directory is removed by the next run (with ``LAVA_MLSNN_SLOW=1``).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from lava_mlsnn.fixed import NeuronParams, SynapseSpec
+from lava_mlsnn.format import write_network
+from lava_mlsnn.format.random_net import random_input, random_network
+from lava_mlsnn.format.spec import Branch, LayerSpec, NetworkSpec
+from lava_mlsnn.lifecycle import SCRATCH_ENV, ScratchDir
+
+pytestmark = pytest.mark.lava
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _group(pgid: int):
+    """Live (non-zombie) processes of process group ``pgid``."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(pid))
+    return out
+
+
+def _wait_until(cond, timeout: float, step: float = 0.2) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+@pytest.fixture(scope="module")
+def long_run(tmp_path_factory):
+    """A dense network and an input long enough to be interrupted mid-run."""
+    d = tmp_path_factory.mktemp("sig")
+    spec = random_network(np.random.default_rng(5), conv=False)
+    net, x = str(d / "net.h5"), str(d / "x.npy")
+    write_network(spec, net)
+    np.save(x, random_input(np.random.default_rng(6), spec, 3000, 8))
+    return net, x
+
+
+def _start(long_run, tmp_path):
+    net, x = long_run
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1", **{SCRATCH_ENV: str(scratch)})
+    env.pop("LAVA_MLSNN_DEBUG", None)
+    out = tmp_path / "out.npz"
+    # A job started in the background of a non-interactive shell inherits SIGINT ignored
+    # (as this test process may have): give the command the default handler a terminal has.
+    launch = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+              " sys.argv[0] = 'lava-mlsnn'; runpy.run_module('lava_mlsnn.cli', run_name='__main__')")
+    proc = subprocess.Popen([sys.executable, "-c", launch, "simulate", net,
+                             "--input", x, "--backend", "lava", "--out", str(out)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    # running: the scratch dir holds its stream files and the runtime's processes exist
+    running = _wait_until(lambda: any(os.listdir(scratch / s) for s in os.listdir(scratch))
+                          and len(_group(proc.pid)) >= 5, timeout=180)
+    if not running:
+        proc.kill()
+        pytest.fail(f"the Lava run did not start: {proc.communicate()[1][-2000:]}")
+    time.sleep(1.0)
+    return proc, scratch, out
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_during_lava_run_leaves_nothing(long_run, tmp_path, sig, status):
+    proc, scratch, out = _start(long_run, tmp_path)
+    assert proc.poll() is None, "the run ended before the signal"
+    os.kill(proc.pid, sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == status, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lava-mlsnn: error: "), err
+    assert _wait_until(lambda: not _group(proc.pid), timeout=15), _group(proc.pid)
+    assert os.listdir(scratch) == []
+    assert not out.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("LAVA_MLSNN_SLOW", "") in ("", "0"),
+                    reason="set LAVA_MLSNN_SLOW=1")
+def test_sigkilled_run_leaves_no_orphans_and_its_scratch_goes_next_time(long_run, tmp_path,
+                                                                          monkeypatch):
+    proc, scratch, out = _start(long_run, tmp_path)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert _wait_until(lambda: not _group(proc.pid), timeout=15), _group(proc.pid)
+    stale = os.listdir(scratch)
+    assert len(stale) == 1 and stale[0].startswith(f"lava-mlsnn-{proc.pid}-")
+    monkeypatch.setenv(SCRATCH_ENV, str(scratch))
+    with ScratchDir() as fresh:  # the next run removes the dead run's directory
+        assert os.listdir(scratch) == [os.path.basename(fresh.path)]
+    assert os.listdir(scratch) == []
+
+
+def test_failing_process_model_is_one_error_within_seconds(tmp_path, monkeypatch):
+    """Pool padding beyond half the kernel (the reader refuses it; built here by hand)
+    makes a ProcessModel raise: once a hang of the run and of ``stop()``."""
+    from lava_mlsnn.backends.lava_runner import run_lava
+    from lava_mlsnn.backends.lava_watchdog import LavaRunError
+    monkeypatch.setenv(SCRATCH_ENV, str(tmp_path))
+    inp = LayerSpec("input", (1, 6, 6), -1, neuron=NeuronParams("INPUT", input_levels=3))
+    pool = SynapseSpec("pool", np.array(5), 0, stride=(2, 2), padding=(2, 2), kernel=(2, 2))
+    layer = LayerSpec("pool", (1, 5, 5), 0, [Branch(0, pool)], NeuronParams("MLSN", 10, 3))
+    spec = NetworkSpec([inp, layer], input_shape=(1, 6, 6), input_levels=3, timesteps=2)
+    t0 = time.monotonic()
+    with pytest.raises(LavaRunError, match="layer1.branch0 .* pad should be at most half"):
+        run_lava(spec, np.ones((2, 2, 1, 6, 6), dtype=np.int64))
+    assert time.monotonic() - t0 < 90
+    assert multiprocessing.active_children() == []
+    assert os.listdir(tmp_path) == []
+
+
+def test_stale_scratch_of_dead_owners_only_is_removed(tmp_path, monkeypatch):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / f"lava-mlsnn-{dead.pid}-abc").mkdir()
+    (tmp_path / f"lava-mlsnn-{dead.pid}-abc" / "layer1.npy").write_bytes(b"x")
+    (tmp_path / f"lava-mlsnn-{os.getppid()}-live").mkdir()  # a live owner's: kept
+    (tmp_path / "lava-mlsnn-notapid").mkdir()  # not ours to judge: kept
+    monkeypatch.setenv(SCRATCH_ENV, str(tmp_path))
+    with ScratchDir() as fresh:
+        names = sorted(os.listdir(tmp_path))
+        assert names == sorted([os.path.basename(fresh.path), f"lava-mlsnn-{os.getppid()}-live",
+                                "lava-mlsnn-notapid"])
