@@ -42,7 +42,7 @@ def test_feedforward(seed, levels, steps, conv):
 @pytest.mark.parametrize("kind,steps", [("sparse", 1), ("sew", 3), ("spiking", 3),
                                         ("sparse", 3)])
 def test_residual(kind, steps):
-    torch.manual_seed(steps)
+    torch.manual_seed(steps + 10)
     p = dict(threshold=0.7, levels=3, voltage_decay=0.1 if steps > 1 else 0.0)
     stem = {**p, "norm": True}
     if kind == "sew":
