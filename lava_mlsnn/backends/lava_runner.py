@@ -26,7 +26,6 @@ streamed through it (DESIGN §4):
 from __future__ import annotations
 
 import os
-import time
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
@@ -37,7 +36,7 @@ from ..lifecycle import ScratchDir
 from ..proc._common import StreamFile
 from .emulator import check_input, emulate
 from ..format.spec import INPUT, NetworkSpec
-from .lava_watchdog import LavaSupervisor
+from .streamed import StreamedRun
 
 _INT32 = np.iinfo(np.int32)
 
@@ -47,7 +46,8 @@ _INT32 = np.iinfo(np.int32)
 STREAM_BUDGET = 256 << 20
 
 
-def _check_record(spec: NetworkSpec, record: Optional[Iterable[int]]) -> List[int]:
+def check_record(spec: NetworkSpec, record: Optional[Iterable[int]]) -> List[int]:
+    """Sorted layer indices to record (default all); ``ValueError`` outside the network."""
     n = len(spec.layers)
     keep = list(range(n)) if record is None else sorted({int(i) for i in record})
     if any(not 0 <= i < n for i in keep):
@@ -55,7 +55,7 @@ def _check_record(spec: NetworkSpec, record: Optional[Iterable[int]]) -> List[in
     return keep
 
 
-class LavaNetwork:
+class LavaNetwork(StreamedRun):
     """A network built once in Lava, to run any number of input batches.
 
     Parameters
@@ -92,7 +92,7 @@ class LavaNetwork:
         if shape is None:
             raise ValueError("the network input shape is unknown: pass input_shape=")
         self.input_shape = tuple(int(s) for s in shape)
-        self.record = _check_record(spec, record)
+        self.record = check_record(spec, record)
         for br in (b for layer in spec.layers for b in layer.branches):
             fixed.check_exact_sum(br.synapse, fixed.SAT_MAX)  # as the emulator does
         self.depths = spec.depths()
@@ -100,20 +100,8 @@ class LavaNetwork:
         pad = -(-self.max_depth // self.steps) * self.steps
         self.pad_steps = pad
         self.length = self.batch * self.steps + pad  # ring-buffer slots
-        self.time_step = 0  # Lava steps run so far
-        self.timings: Dict[str, float] = {"build_s": 0.0, "run_s": 0.0, "steps": 0}
-        self._scratch = ScratchDir(self.stream_bytes(spec, self.steps, self.batch, self.record,
-                                                     self.input_shape))
-        self._dir = self._scratch.path
-        self._supervisor = LavaSupervisor()  # watchdog, signals, teardown of the runtime
-        self._source = None
-        self._runtime_up = False
-        self._closed = False
-        try:
-            self._build()
-        except BaseException:
-            self._scratch.remove()
-            raise
+        self._open(ScratchDir(self.stream_bytes(spec, self.steps, self.batch, self.record,
+                                                self.input_shape)))
 
     @staticmethod
     def stream_bytes(spec: NetworkSpec, steps: int, batch: int, record: Iterable[int],
@@ -150,7 +138,6 @@ class LavaNetwork:
         self._src_buf = StreamFile.create(src_file.path, self.length, self.input_shape)
         self._source = StreamSource(shape=self.input_shape, stream=src_file, name="input")
         needed = {self._producer(i) for i in self.record} - {INPUT}
-        self._rec: Dict[int, np.memmap] = {}
         ports = {INPUT: self._source.s_out}
         self.processes = [self._source]
         for i, layer in enumerate(spec.layers):
@@ -160,7 +147,7 @@ class LavaNetwork:
             record = None
             if i in needed:
                 record = StreamFile(os.path.join(self._dir, f"layer{i}.npy"), self.length)
-                self._rec[i] = StreamFile.create(record.path, self.length, shape)
+                self._sinks[i] = StreamFile.create(record.path, self.length, shape)
             p = layer.neuron
             common = dict(shape=shape, record=record, name=f"layer{i}")
             reset = dict(reset_interval=T, reset_offset=1 + self.depths[i])
@@ -201,116 +188,10 @@ class LavaNetwork:
                 self.processes.append(syn)
             ports[i] = neuron.s_out
 
-    # ------------------------------------------------------------------ run
-    def _advance(self, n: int, bar) -> None:
-        from lava.magma.core.run_conditions import RunSteps
-
-        chunk = n if bar is None else max(self.steps, -(-n // 50))
-        done = 0
-        while done < n:
-            k = min(chunk, n - done)
-            if not self._runtime_up:
-                t = time.perf_counter()
-                self._runtime_up = True  # from here on, close() must end the processes
-                self._supervisor.call(self._source, lambda: self._source.create_runtime(
-                    run_cfg=self._cfg))  # compile + start processes
-                self.timings["build_s"] += time.perf_counter() - t
-            t = time.perf_counter()
-            self._supervisor.call(self._source, lambda: self._source.run(
-                condition=RunSteps(num_steps=k, blocking=True)))
-            self.timings["run_s"] += time.perf_counter() - t
-            self.timings["steps"] += k
-            done += k
-            if bar is not None:
-                bar.update(k)
-
-    def _run_block(self, x: np.ndarray, bar) -> Dict[int, np.ndarray]:
-        b, T = x.shape[0], self.steps
-        n = b * T + self.pad_steps  # a multiple of T: keeps the reset phase
-        t0 = self.time_step
-        slots = (t0 + np.arange(n)) % self.length
-        self._src_buf[slots[: b * T]] = x.reshape((b * T,) + self.input_shape)
-        self._src_buf[slots[b * T:]] = 0
-        self._advance(n, bar)
-        self.time_step += n
-        raw = {}
-        for i, buf in self._rec.items():
-            idx = (t0 + self.depths[i] + np.arange(b * T)) % self.length
-            raw[i] = np.asarray(buf[idx], dtype=np.int64).reshape((b, T) + tuple(buf.shape[1:]))
-        raw[INPUT] = x.astype(np.int64)
-        out = {}
-        for i in self.record:
-            out[i] = raw[self._producer(i)].reshape((b, T) + tuple(self.spec.layers[i].shape))
-        return out
-
-    def run(self, x: Union[np.ndarray, torch.Tensor], progress: bool = False
-            ) -> Dict[int, np.ndarray]:
-        """Stream a batch through the network.
-
-        Parameters
-        ----------
-        x : int array ``[B, T, *inputShape]``
-            Input payloads, torch order; any ``B`` (split into runs of ``batch``).
-        progress : bool
-            Show a tqdm bar over Lava time steps.
-
-        Returns
-        -------
-        dict
-            ``{layer: int64 array [B, T, *shape]}``, aligned as :func:`emulate`.
-        """
-        if self._closed:
-            raise RuntimeError("this LavaNetwork is closed")
-        xt = check_input(self.spec, x)
-        if tuple(xt.shape[2:]) != self.input_shape or xt.shape[1] != self.steps:
-            raise ValueError(f"input shape {tuple(xt.shape)} does not match [B, {self.steps}, "
-                             f"{', '.join(map(str, self.input_shape))}]")
+    def _host_input(self, x: np.ndarray) -> np.ndarray:
         # check_input bounded what reaches a synapse; what an input layer clips anyway
         # may exceed the int32 stream file: clip it the same way first.
-        xn = np.clip(xt.numpy(), _INT32.min, _INT32.max)
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-            n_runs = -(-len(xn) // self.batch)
-            bar = tqdm(total=len(xn) * self.steps + n_runs * self.pad_steps, unit="step",
-                       desc="lava")
-        try:
-            parts = [self._run_block(xn[s:s + self.batch], bar)
-                     for s in range(0, len(xn), self.batch)]
-        except BaseException:
-            self.close()  # a failed Lava run is not resumable; free its processes
-            raise
-        finally:
-            if bar is not None:
-                bar.close()
-        if not parts:
-            return {i: np.zeros((0, self.steps) + tuple(self.spec.layers[i].shape), np.int64)
-                    for i in self.record}
-        return {i: np.concatenate([p[i] for p in parts]) for i in self.record}
-
-    @property
-    def seconds_per_step(self) -> float:
-        """Mean wall time of one Lava time step so far (build excluded)."""
-        return self.timings["run_s"] / max(1, self.timings["steps"])
-
-    def close(self) -> None:
-        """Stop the Lava runtime (ends its OS processes) and delete the stream files."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            if self._runtime_up:
-                self._supervisor.shutdown(self._source)
-        finally:
-            self._src_buf = None
-            self._rec = {}
-            self._scratch.remove()
-
-    def __enter__(self) -> "LavaNetwork":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        return np.clip(x, _INT32.min, _INT32.max)
 
 
 def run_lava(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
@@ -338,7 +219,7 @@ def run_lava(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     if xt.dim() < 3:
         raise ValueError(f"input must be [B, T, *inputShape], got shape {tuple(xt.shape)}")
     steps, shape = int(xt.shape[1]), tuple(xt.shape[2:])
-    keep = _check_record(spec, record)
+    keep = check_record(spec, record)
     # Samples per run: all of them, unless the stream files would exceed STREAM_BUDGET.
     per_sample = LavaNetwork.stream_bytes(spec, steps, 1, keep, shape)
     batch = max(1, min(int(xt.shape[0]), STREAM_BUDGET // max(1, per_sample)))

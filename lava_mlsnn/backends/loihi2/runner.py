@@ -20,7 +20,6 @@ alignment) before any chip time is spent.
 from __future__ import annotations
 
 import os
-import time
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
@@ -32,7 +31,8 @@ from .report import payload_bits, payload_bounds
 from ...format.spec import INPUT, NetworkSpec
 from ...lifecycle import ScratchDir
 from ...proc._common import StreamFile
-from ..lava_watchdog import LavaSupervisor
+from ..lava_runner import check_record
+from ..streamed import StreamedRun
 from . import detect
 from .registry import REGISTRY, Loihi2IO, ModelRegistry, hw_run_config, lava_loihi_io, \
     load_plugins
@@ -59,7 +59,7 @@ def cpu_standin_registry() -> ModelRegistry:
                          io=Loihi2IO(identity, identity))
 
 
-class Loihi2Network:
+class Loihi2Network(StreamedRun):
     """A network built once for Loihi 2, to stream any number of input batches.
 
     Same interface as :class:`~lava_mlsnn.netx.lava_runner.LavaNetwork`
@@ -87,6 +87,9 @@ class Loihi2Network:
         Without lava-loihi (unless ``dry_run``) or when a needed model is missing.
     """
 
+    progress_label = "loihi2"
+    progress_chunks = None  # one Lava call per run: each call costs a host-chip round trip
+
     def __init__(self, spec: NetworkSpec, steps: Optional[int] = None, batch: int = 1,
                  record: Optional[Iterable[int]] = None,
                  registry: Optional[ModelRegistry] = None, dry_run: bool = False,
@@ -107,28 +110,15 @@ class Loihi2Network:
         if self.steps < 1 or spec.input_shape is None:
             raise ValueError("the file must give timesteps and inputShape (or pass steps=)")
         self.batch = max(1, int(batch))
-        n = len(spec.layers)
-        self.record = list(range(n)) if record is None else sorted({int(i) for i in record})
-        if any(not 0 <= i < n for i in self.record):
-            raise ValueError(f"record: layer indices must lie in [0, {n})")
+        self.record = check_record(spec, record)
         self.input_shape = tuple(int(s) for s in spec.input_shape)
         self.depths = spec.depths()
         self.lag = int(self.io.in_latency)  # every chip layer sees its input this much later
+        self._output_shift = self.lag + int(self.io.out_latency)
         span = max(self.depths, default=0) + self.lag + int(self.io.out_latency)
         self.pad_steps = -(-span // self.steps) * self.steps
         self.length = self.batch * self.steps + self.pad_steps
-        self.time_step = 0
-        self.timings: Dict[str, float] = {"build_s": 0.0, "run_s": 0.0, "steps": 0}
-        self._scratch = ScratchDir()
-        self._dir = self._scratch.path
-        self._supervisor = LavaSupervisor()  # watchdog, signals, teardown of the runtime
-        self._runtime_up = False
-        self._closed = False
-        try:
-            self._build()
-        except BaseException:
-            self._scratch.remove()
-            raise
+        self._open(ScratchDir())
 
     # ------------------------------------------------------------------ build
     def _producer(self, index: int) -> int:
@@ -210,89 +200,9 @@ class Loihi2Network:
     def _shape(self, index: int) -> Tuple[int, ...]:
         return self.input_shape if index == INPUT else tuple(self.spec.layers[index].shape)
 
-    # ------------------------------------------------------------------ run
-    def _advance(self, n: int, bar) -> None:
-        from lava.magma.core.run_conditions import RunSteps
-        if not self._runtime_up:
-            t = time.perf_counter()
-            self._runtime_up = True  # from here on, close() must end the processes
-            self._supervisor.call(self._source, lambda: self._source.create_runtime(
-                run_cfg=self._cfg))  # compile, load, start
-            self.timings["build_s"] += time.perf_counter() - t
-        t = time.perf_counter()
-        self._supervisor.call(self._source, lambda: self._source.run(
-            condition=RunSteps(num_steps=n, blocking=True)))
-        self.timings["run_s"] += time.perf_counter() - t
-        self.timings["steps"] += n
-        if bar is not None:
-            bar.update(n)
-
-    def _run_block(self, x: np.ndarray, bar) -> Dict[int, np.ndarray]:
-        b, T = x.shape[0], self.steps
-        n = b * T + self.pad_steps  # a multiple of T: keeps the reset phase across runs
-        t0 = self.time_step
-        slots = (t0 + np.arange(n)) % self.length
-        self._src_buf[slots[: b * T]] = x.reshape((b * T,) + self.input_shape)
-        self._src_buf[slots[b * T:]] = 0
-        self._advance(n, bar)
-        self.time_step += n
-        shift = self.lag + int(self.io.out_latency)
-        raw = {INPUT: x}
-        for i, buf in self._sinks.items():
-            idx = (t0 + self.depths[i] + shift + np.arange(b * T)) % self.length
-            raw[i] = np.asarray(buf[idx], dtype=np.int64).reshape((b, T) + tuple(buf.shape[1:]))
-        return {i: raw[self._producer(i)].reshape((b, T) + tuple(self.spec.layers[i].shape))
-                for i in self.record}
-
-    def run(self, x: Union[np.ndarray, torch.Tensor], progress: bool = False
-            ) -> Dict[int, np.ndarray]:
-        """Stream ``x`` ``[B, T, *inputShape]``; returns ``{layer: int64 [B, T, *shape]}``,
-        aligned as :func:`~lava_mlsnn.netx.emulate`."""
-        if self._closed:
-            raise RuntimeError("this Loihi2Network is closed")
-        xn = check_input(self.spec, x).numpy().astype(np.int64)
-        if tuple(xn.shape[2:]) != self.input_shape or xn.shape[1] != self.steps:
-            raise ValueError(f"input shape {tuple(xn.shape)} does not match [B, {self.steps}, "
-                             f"{', '.join(map(str, self.input_shape))}]")
-        if self._clip is not None:
-            xn = np.asarray(fixed.input_payload(xn, self._clip))
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=-(-len(xn) // self.batch) * self.pad_steps + xn.shape[0] * self.steps,
-                       unit="step", desc="loihi2")
-        try:
-            parts = [self._run_block(xn[s:s + self.batch], bar)
-                     for s in range(0, len(xn), self.batch)]
-        except BaseException:
-            self.close()
-            raise
-        finally:
-            if bar is not None:
-                bar.close()
-        if not parts:
-            return {i: np.zeros((0, self.steps) + tuple(self.spec.layers[i].shape), np.int64)
-                    for i in self.record}
-        return {i: np.concatenate([p[i] for p in parts]) for i in self.record}
-
-    def close(self) -> None:
-        """Stop the runtime (frees the chip and the host processes); delete the buffers."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            if self._runtime_up:
-                self._supervisor.shutdown(self._source)
-        finally:
-            self._src_buf = None
-            self._sinks = {}
-            self._scratch.remove()
-
-    def __enter__(self) -> "Loihi2Network":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def _host_input(self, x: np.ndarray) -> np.ndarray:
+        # The chip has no input layer Process: the host clips as that layer would.
+        return x if self._clip is None else np.asarray(fixed.input_payload(x, self._clip))
 
 
 def run_loihi2(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
