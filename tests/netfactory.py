@@ -1,8 +1,13 @@
-"""Random training-side networks for the bit-exactness tests."""
+"""Random networks for the tests: training-side blocks, and deployed files on disk."""
+import os
+from typing import Tuple
+
 import numpy as np
 import torch
 
 from lava_mlsnn import block
+from lava_mlsnn.format import write_network
+from lava_mlsnn.format.random_net import random_input, random_network
 
 
 def random_training_net(seed: int, levels: int, timesteps: int, conv: bool = True,
@@ -59,3 +64,15 @@ def nudge(net, x, steps: int = 2, regularizer=None):
         opt.step()
     net.eval()
     return net
+
+
+def random_files(directory, seeds: Tuple[int, int], batch: int, steps: int, **net_kw):
+    """Write a random network and an input for it; returns ``(spec, net.h5, x.npy)``.
+
+    ``seeds`` seed the network and the input; ``net_kw`` goes to ``random_network``.
+    """
+    spec = random_network(np.random.default_rng(seeds[0]), **net_kw)
+    net, x = os.path.join(str(directory), "net.h5"), os.path.join(str(directory), "x.npy")
+    write_network(spec, net)
+    np.save(x, random_input(np.random.default_rng(seeds[1]), spec, batch, steps))
+    return spec, net, x

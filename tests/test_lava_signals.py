@@ -18,10 +18,9 @@ import numpy as np
 import pytest
 
 from lava_mlsnn.fixed import NeuronParams, SynapseSpec
-from lava_mlsnn.format import write_network
-from lava_mlsnn.format.random_net import random_input, random_network
 from lava_mlsnn.format.spec import Branch, LayerSpec, NetworkSpec
 from lava_mlsnn.lifecycle import SCRATCH_ENV, ScratchDir
+from netfactory import random_files
 
 pytestmark = pytest.mark.lava
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,10 +53,7 @@ def _wait_until(cond, timeout: float, step: float = 0.2) -> bool:
 def long_run(tmp_path_factory):
     """A dense network and an input long enough to be interrupted mid-run."""
     d = tmp_path_factory.mktemp("sig")
-    spec = random_network(np.random.default_rng(5), conv=False)
-    net, x = str(d / "net.h5"), str(d / "x.npy")
-    write_network(spec, net)
-    np.save(x, random_input(np.random.default_rng(6), spec, 3000, 8))
+    _, net, x = random_files(d, (5, 6), 3000, 8, conv=False)
     return net, x
 
 

@@ -21,6 +21,7 @@ from lava_mlsnn.backends import loihi2
 from lava_mlsnn.backends.loihi2 import detect
 from lava_mlsnn.netx import emulate, write_network
 from lava_mlsnn.format.random_net import random_input, random_network
+from netfactory import random_files
 
 needs_no_lava_loihi = pytest.mark.skipif(loihi2.lava_loihi_available(),
                                          reason="lava-loihi is installed here")
@@ -29,10 +30,7 @@ needs_no_lava_loihi = pytest.mark.skipif(loihi2.lava_loihi_available(),
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("loihi2")
-    spec = random_network(np.random.default_rng(4), levels=3, conv=True, timesteps=2)
-    net, x = str(d / "net.h5"), str(d / "x.npy")
-    write_network(spec, net)
-    np.save(x, random_input(np.random.default_rng(5), spec, 3, 2))
+    spec, net, x = random_files(d, (4, 5), 3, 2, levels=3, conv=True, timesteps=2)
     return {"spec": spec, "net": net, "x": x, "dir": d}
 
 

@@ -14,7 +14,8 @@ import pytest
 from lava_mlsnn import cli
 from lava_mlsnn._io import UnsafePathError, atomic_write
 from lava_mlsnn.format import write_network
-from lava_mlsnn.format.random_net import random_input, random_network
+from lava_mlsnn.format.random_net import random_network
+from netfactory import random_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,10 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("io")
-    spec = random_network(np.random.default_rng(9), conv=True)
-    net, x = str(d / "net.h5"), str(d / "x.npy")
-    write_network(spec, net)
-    np.save(x, random_input(np.random.default_rng(1), spec, 5, 3))
+    _, net, x = random_files(d, (9, 1), 5, 3, conv=True)
     return net, x
 
 
