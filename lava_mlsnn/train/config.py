@@ -16,6 +16,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
+from .._io import atomic_write
+
 DATASETS = ("digits", "dvsgesture", "nmnist", "cifar10dvs")
 ARCHS = ("convnet", "sparse_resnet", "sew_resnet", "spiking_resnet")
 
@@ -273,10 +275,8 @@ def resolve(files: Sequence[str] = (), overrides: Sequence[str] = ()) -> Dict[st
 
 def dump(config: Dict[str, Dict[str, Any]], path: str) -> None:
     """Write the resolved configuration as YAML (atomically)."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        yaml.safe_dump(config, f, sort_keys=False)
-    os.replace(tmp, path)
+    text = yaml.safe_dump(config, sort_keys=False)
+    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def load_resolved(path: str) -> Dict[str, Dict[str, Any]]:

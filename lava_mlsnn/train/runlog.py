@@ -7,15 +7,14 @@ import json
 import os
 from typing import Any, Dict, List, Sequence
 
+from .._io import atomic_write
+
 BASE_COLUMNS = ["epoch", "lr", "loss", "train_acc", "val_acc", "train_events", "val_events",
                 "epoch_s", "samples_per_s"]
 
 
 def _atomic_text(path: str, text: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def write_metrics(path: str, history: Sequence[Dict[str, Any]]) -> None:
