@@ -237,15 +237,6 @@ def _bias(g: h5py.Group, shape: Tuple[int, ...], problems: List[str], where: str
     return None
 
 
-def _bias_exp(g: h5py.Group, problems: List[str], where: str) -> int:
-    """``biasExp``: the bias enters the state as ``bias << biasExp`` (absent: 6)."""
-    e = _int(g, "biasExp", BIAS_EXP_DEFAULT, problems, where)
-    if e is None or not 0 <= e <= 23:
-        problems.append(f"{where}/biasExp: must lie in [0, 23], got {e}")
-        return BIAS_EXP_DEFAULT
-    return e
-
-
 # --------------------------------------------------------------------------- layers
 def _shape(value: Any, where: str, problems: List[str]) -> Optional[Tuple[int, ...]]:
     """A (C, H, W) or (F,) shape within the limits, its size computed exactly."""
@@ -339,9 +330,10 @@ def _read_layer(g: h5py.Group, i: int, spec_input_levels: int, problems: List[st
     layer.neuron = _read_neuron(g, ltype, spec_input_levels, problems, where)
     if layer.neuron is not None and layer.neuron.type not in ("INPUT",):
         bias = _bias(g, shape, problems, where)
+        # biasExp is checked even without a bias: a file never holds an unread bad value.
+        bias_exp = _int(g, "biasExp", BIAS_EXP_DEFAULT, problems, where)
         if bias is not None:
-            layer.neuron = replace(layer.neuron, bias=bias,
-                                   bias_exp=_bias_exp(g, problems, where))
+            layer.neuron = replace(layer.neuron, bias=bias, bias_exp=bias_exp)
     return layer
 
 

@@ -25,7 +25,7 @@ RANGES: Dict[str, Tuple[int, int]] = {
     "formatVersion": (1, FORMAT_VERSION), "timesteps": (0, 1 << 20),
     "inputShape": (1, MAX_DIM), "inputLevels": (1, SAT_MAX), "shape": (1, MAX_DIM),
     "source": (INPUT, MAX_LAYERS - 1),
-    "weight": (SAT_MIN, SAT_MAX), "bias": (SAT_MIN, SAT_MAX),
+    "weight": (SAT_MIN, SAT_MAX), "bias": (SAT_MIN, SAT_MAX), "biasExp": (0, 23),
     "weightExp": (-31, 10), "weightBits": (0, 8), "weightScale": (0, SAT_MAX),
     "inFeatures": (1, MAX_NEURONS), "outFeatures": (1, MAX_NEURONS),
     "inChannels": (1, MAX_DIM), "outChannels": (1, MAX_DIM),
