@@ -19,11 +19,7 @@ from ..format.spec import INPUT, NetworkSpec
 
 def _feeds_synapse(spec: NetworkSpec) -> bool:
     """Whether the network input reaches a synapse without an ``input`` layer's clip."""
-    def producer(i: int) -> int:
-        while i != INPUT and spec.layers[i].type == "flatten":
-            i = spec.layers[i].source
-        return i
-    return any(producer(b.source) == INPUT for layer in spec.layers for b in layer.branches)
+    return any(spec.producer(b.source) == INPUT for layer in spec.layers for b in layer.branches)
 
 
 def check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor]) -> torch.Tensor:

@@ -109,23 +109,13 @@ class LavaNetwork(StreamedRun):
         """Size of the stream files of a build (int32 ring buffers, one slot per step)."""
         slots = batch * steps + -(-max(spec.depths(), default=0) // steps) * steps
         per_slot = int(np.prod(input_shape))
-        producers = set()
-        for i in record:
-            while i != INPUT and spec.layers[i].type == "flatten":
-                i = spec.layers[i].source
-            producers.add(i)
+        producers = {spec.producer(i) for i in record}
         per_slot += sum(spec.layers[i].size for i in producers if i != INPUT)
         return 4 * slots * per_slot
 
     # ------------------------------------------------------------------ build
     def _shape(self, index: int) -> Tuple[int, ...]:
         return self.input_shape if index == INPUT else tuple(self.spec.layers[index].shape)
-
-    def _producer(self, index: int) -> int:
-        """The layer (or INPUT) whose Process actually sends ``index``'s payload."""
-        while index != INPUT and self.spec.layers[index].type == "flatten":
-            index = self.spec.layers[index].source
-        return index
 
     def _build(self) -> None:
         from lava.magma.core.run_configs import Loihi2SimCfg

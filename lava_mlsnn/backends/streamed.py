@@ -11,7 +11,7 @@ failing ProcessModel, a signal or :meth:`close` always ends the run's processes.
 from __future__ import annotations
 
 import time
-from typing import Dict, Optional, Union
+from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -34,6 +34,8 @@ class StreamedRun:
     progress_label = "lava"
     #: With a progress bar, a run is split into about this many Lava calls (None: one call).
     progress_chunks: Optional[int] = 50
+    #: Layer types that have no Process of their own (they send their source's payload).
+    _aliases: Tuple[str, ...] = ("flatten",)
     #: Steps the I/O adds between a layer and its ring buffer.
     _output_shift = 0
 
@@ -59,8 +61,9 @@ class StreamedRun:
     def _build(self) -> None:  # pragma: no cover - every runner defines it
         raise NotImplementedError
 
-    def _producer(self, index: int) -> int:  # pragma: no cover - every runner defines it
-        raise NotImplementedError
+    def _producer(self, index: int) -> int:
+        """The layer (or INPUT) whose Process actually sends ``index``'s payload."""
+        return self.spec.producer(index, self._aliases)
 
     def _host_input(self, x: np.ndarray) -> np.ndarray:
         """What the host writes into the input stream for a checked int64 batch ``x``."""

@@ -125,6 +125,16 @@ class NetworkSpec:
                 cons.setdefault(s, []).append(i)
         return cons
 
+    def producer(self, index: int, aliases: Tuple[str, ...] = ("flatten",)) -> int:
+        """The layer (``-1``: the network input) whose payload layer ``index`` passes on.
+
+        Layers of a type in ``aliases`` send their source's payload unchanged (a flatten
+        only reshapes it); the chain is followed to the first layer that is not one.
+        """
+        while index != INPUT and self.layers[index].type in aliases:
+            index = self.layers[index].source
+        return index
+
     def source_shape(self, index: int) -> Tuple[int, ...]:
         """Output shape of layer ``index`` (``-1``: the network input)."""
         if index == INPUT:

@@ -155,9 +155,7 @@ class RunCounts:
 
 def resolve_source(spec: NetworkSpec, index: int) -> int:
     """The layer whose payload arrives at ``index`` (flatten layers pass theirs on)."""
-    while index != INPUT and spec.layers[index].type == "flatten":
-        index = spec.layers[index].source
-    return index
+    return spec.producer(index)
 
 
 def _binarized(syn: SynapseSpec) -> SynapseSpec:

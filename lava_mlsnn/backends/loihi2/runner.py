@@ -88,6 +88,7 @@ class Loihi2Network(StreamedRun):
     """
 
     progress_label = "loihi2"
+    _aliases = ("flatten", "input")  # the host clips the input: no input layer Process
     progress_chunks = None  # one Lava call per run: each call costs a host-chip round trip
 
     def __init__(self, spec: NetworkSpec, steps: Optional[int] = None, batch: int = 1,
@@ -121,13 +122,6 @@ class Loihi2Network(StreamedRun):
         self._open(ScratchDir())
 
     # ------------------------------------------------------------------ build
-    def _producer(self, index: int) -> int:
-        """The layer whose payload ``index`` is: flatten and input layers are aliases."""
-        layers = self.spec.layers
-        while index != INPUT and (layers[index].type in ("flatten", "input")):
-            index = layers[index].source
-        return index
-
     def _input_clip(self) -> Optional[int]:
         """``inputLevels`` if the network clips its input (an ``input`` layer), else None."""
         inputs = [i for i, layer in enumerate(self.spec.layers) if layer.type == "input"]
