@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(VENV)/bin/lava-mlsnn demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 
 # Mutation testing of lava_mlsnn/fixed.py against the reference tests (not part of `make test`:
 # about an hour on 2 cores). Results: `$(VENV)/bin/mutmut results`; see BENCHMARKS.md.

@@ -143,3 +143,69 @@ def test_stale_scratch_of_dead_owners_only_is_removed(tmp_path, monkeypatch):
         names = sorted(os.listdir(tmp_path))
         assert names == sorted([os.path.basename(fresh.path), f"lava-mlsnn-{os.getppid()}-live",
                                 "lava-mlsnn-notapid"])
+
+
+def _stall_source_once(monkeypatch, flag):
+    """The input Process's model sleeps for an hour the first time it finds ``flag``
+    (forked Lava processes inherit the patch): a runtime that makes no progress
+    while every process is alive, as Lava's own deadlocks do."""
+    from lava_mlsnn.proc.stream import models
+    run_spk = models.AbstractPyStreamSourceModel.run_spk
+
+    def stalling(self):
+        if os.path.exists(flag):
+            os.remove(flag)
+            time.sleep(3600)
+        run_spk(self)
+
+    monkeypatch.setattr(models.AbstractPyStreamSourceModel, "run_spk", stalling)
+
+
+def test_stalled_lava_run_is_rerun_on_a_fresh_runtime(tmp_path, monkeypatch, caplog):
+    from lava_mlsnn.backends.emulator import emulate
+    from lava_mlsnn.backends.lava_runner import LavaNetwork
+    from lava_mlsnn.backends.streamed import STALL_ENV
+    spec, _, x = random_files(tmp_path, (4, 5), 6, 3, conv=False)
+    x = np.load(x)
+    flag = tmp_path / "stall-once"
+    flag.touch()
+    _stall_source_once(monkeypatch, str(flag))
+    monkeypatch.setenv(STALL_ENV, "3")
+    monkeypatch.setattr(LavaNetwork, "stall_per_step_s", 0.1)
+    t0 = time.monotonic()
+    with caplog.at_level("WARNING"), LavaNetwork(spec, steps=3, batch=3) as net:
+        out = net.run(x)
+    assert time.monotonic() - t0 < 120
+    assert not flag.exists()  # the first runtime did stall
+    assert "a Lava run of" in caplog.text and "fresh Lava runtime" in caplog.text
+    emu = emulate(spec, x)
+    assert sorted(out) == sorted(emu)
+    for i in out:
+        assert np.array_equal(out[i], emu[i].numpy()), f"layer {i}"
+    assert multiprocessing.active_children() == []
+
+
+def test_lava_run_that_always_stalls_is_one_error(tmp_path, monkeypatch):
+    from lava_mlsnn.backends.lava_runner import run_lava
+    from lava_mlsnn.backends.lava_watchdog import LavaStalled
+    from lava_mlsnn.backends.streamed import STALL_ENV
+    spec, _, x = random_files(tmp_path, (4, 5), 2, 2, conv=False)
+    x = np.load(x)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv(SCRATCH_ENV, str(scratch))
+    monkeypatch.setenv(STALL_ENV, "2")
+    from lava_mlsnn.backends.lava_runner import LavaNetwork
+    from lava_mlsnn.proc.stream import models
+    monkeypatch.setattr(LavaNetwork, "stall_per_step_s", 0.1)
+
+    def stalling(self):
+        time.sleep(3600)
+
+    monkeypatch.setattr(models.AbstractPyStreamSourceModel, "run_spk", stalling)
+    t0 = time.monotonic()
+    with pytest.raises(LavaStalled, match=r"a Lava run of \d+ steps did not finish within"):
+        run_lava(spec, x)
+    assert time.monotonic() - t0 < 120
+    assert multiprocessing.active_children() == []
+    assert os.listdir(scratch) == []

@@ -36,6 +36,11 @@ class LavaRunError(RuntimeError):
     """A Lava ProcessModel failed; the message names it and its error (one line)."""
 
 
+class LavaStalled(LavaRunError):
+    """A Lava call did not return within its time limit while every process was alive
+    (a deadlock of the runtime: lava#178, #231). The runtime is unusable afterwards."""
+
+
 class _WatchdogInterrupt(BaseException):
     """Raised in the main thread by the watchdog's signal (never escapes ``call``)."""
 
@@ -114,11 +119,12 @@ class LavaSupervisor:
         self.grace_s = float(grace_s)
         self.stop_timeout_s = float(stop_timeout_s)
         self.failed = False
+        self.stalled = False
         self.error: Optional[str] = None
 
     # ------------------------------------------------------------------ watching
     def _watch(self, process: Any, done: threading.Event, main_ident: Optional[int],
-               deadline: Optional[float]) -> None:
+               deadline: Optional[float], what: str, timeout_s: Optional[float]) -> None:
         seen_at = None
         while not done.wait(self.poll_s):
             if self.error is None:
@@ -128,7 +134,8 @@ class LavaSupervisor:
                         seen_at = time.monotonic()
                         break
             if deadline is not None and self.error is None and time.monotonic() > deadline:
-                self.error = f"Lava did not stop within {self.stop_timeout_s:.0f} s"
+                self.error = f"{what} did not finish within {timeout_s:.0f} s"
+                self.stalled = True
                 seen_at = time.monotonic() - self.grace_s
             if seen_at is not None and time.monotonic() - seen_at >= self.grace_s:
                 if main_ident is not None and not done.is_set():
@@ -137,15 +144,20 @@ class LavaSupervisor:
                 else:
                     return
 
-    def call(self, process: Any, fn: Callable[[], Any], *, timeout_s: Optional[float] = None
-             ) -> Any:
+    def call(self, process: Any, fn: Callable[[], Any], *, timeout_s: Optional[float] = None,
+             what: str = "a Lava call") -> Any:
         """Run ``fn()`` (a Lava call on ``process``'s network) under the watchdog.
+
+        ``timeout_s`` bounds the call (seconds, ``None``: unbounded); ``what`` names
+        it in the error.
 
         Raises
         ------
         LavaRunError
-            A ProcessModel raised or died (or ``timeout_s`` passed); the runtime
-            is marked failed and :meth:`shutdown` will end its processes.
+            A ProcessModel raised or died; the runtime is marked failed and
+            :meth:`shutdown` will end its processes.
+        LavaStalled
+            ``timeout_s`` passed with every process alive (the runtime is failed too).
         lava_mlsnn.lifecycle.Terminated, KeyboardInterrupt
             A signal arrived; the runtime is marked failed as well.
         """
@@ -162,14 +174,15 @@ class LavaSupervisor:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         watcher = threading.Thread(target=self._watch, name="lava-mlsnn-watchdog", daemon=True,
                                    args=(process, done, threading.main_thread().ident
-                                         if in_main else None, deadline))
+                                         if in_main else None, deadline, what, timeout_s))
         watcher.start()
         try:
             with die_with_parent(), terminate_on_signals():
                 return fn()
         except _WatchdogInterrupt:
             self.failed = True
-            raise LavaRunError(self.error or "a Lava process failed") from None
+            kind = LavaStalled if self.stalled else LavaRunError
+            raise kind(self.error or "a Lava process failed") from None
         except Exception as err:
             self.failed = True
             done.set()
@@ -197,7 +210,8 @@ class LavaSupervisor:
         rt = process.runtime
         if started and not self.failed and getattr(rt, "_is_started", False):
             try:
-                self.call(process, process.stop, timeout_s=self.stop_timeout_s)
+                self.call(process, process.stop, timeout_s=self.stop_timeout_s,
+                          what="Lava's stop()")
             except Exception:  # noqa: BLE001 -- LavaRunError or any failure of stop()
                 self.failed = True
             except BaseException:

@@ -10,6 +10,8 @@ failing ProcessModel, a signal or :meth:`close` always ends the run's processes.
 """
 from __future__ import annotations
 
+import logging
+import os
 import time
 from typing import Dict, Optional, Tuple, Union
 
@@ -19,7 +21,12 @@ import torch
 from ..format.spec import INPUT, NetworkSpec
 from ..lifecycle import ScratchDir
 from .emulator import check_input
-from .lava_watchdog import LavaSupervisor
+from .lava_watchdog import LavaStalled, LavaSupervisor
+
+log = logging.getLogger(__name__)
+
+#: Environment override of :attr:`StreamedRun.stall_base_s` (seconds).
+STALL_ENV = "LAVA_MLSNN_LAVA_STALL_S"
 
 
 class StreamedRun:
@@ -38,25 +45,35 @@ class StreamedRun:
     _aliases: Tuple[str, ...] = ("flatten",)
     #: Steps the I/O adds between a layer and its ring buffer.
     _output_shift = 0
+    #: Time limit of a Lava call: this base (seconds; ``LAVA_MLSNN_LAVA_STALL_S``) ...
+    stall_base_s = 300.0
+    #: ... plus this many seconds per step, or 50x the measured time per step if larger.
+    stall_per_step_s = 2.0
+    #: How often a block whose Lava run stalled is rerun on a fresh runtime.
+    stall_retries = 1
 
     spec: NetworkSpec
 
     def _open(self, scratch: ScratchDir) -> None:
         """Start the run state in ``scratch`` and build the graph (scratch removed on failure)."""
-        self.time_step = 0  # Lava steps run so far
         self.timings: Dict[str, float] = {"build_s": 0.0, "run_s": 0.0, "steps": 0}
         self._scratch = scratch
         self._dir = scratch.path
+        self._closed = False
+        try:
+            self._fresh_runtime()
+        except BaseException:
+            self._scratch.remove()
+            raise
+
+    def _fresh_runtime(self) -> None:
+        """Build the process graph anew (its runtime starts on the first run)."""
         self._supervisor = LavaSupervisor()  # watchdog, signals, teardown of the runtime
         self._source = None
         self._sinks: Dict[int, np.memmap] = {}
         self._runtime_up = False
-        self._closed = False
-        try:
-            self._build()
-        except BaseException:
-            self._scratch.remove()
-            raise
+        self.time_step = 0
+        self._build()
 
     def _build(self) -> None:  # pragma: no cover - every runner defines it
         raise NotImplementedError
@@ -70,6 +87,12 @@ class StreamedRun:
         return x
 
     # ------------------------------------------------------------------ run
+    def stall_limit_s(self, steps: int) -> float:
+        """Time limit of a Lava call that runs ``steps`` steps (seconds)."""
+        base = float(os.environ.get(STALL_ENV) or self.stall_base_s)
+        per_step = max(self.stall_per_step_s, 50.0 * self.seconds_per_step)
+        return base + per_step * steps
+
     def _advance(self, n: int, bar) -> None:
         from lava.magma.core.run_conditions import RunSteps
 
@@ -82,16 +105,31 @@ class StreamedRun:
                 t = time.perf_counter()
                 self._runtime_up = True  # from here on, close() must end the processes
                 self._supervisor.call(self._source, lambda: self._source.create_runtime(
-                    run_cfg=self._cfg))  # compile + start processes
+                    run_cfg=self._cfg), timeout_s=self.stall_limit_s(0),
+                    what="building the Lava runtime")  # compile + start processes
                 self.timings["build_s"] += time.perf_counter() - t
             t = time.perf_counter()
             self._supervisor.call(self._source, lambda: self._source.run(
-                condition=RunSteps(num_steps=k, blocking=True)))
+                condition=RunSteps(num_steps=k, blocking=True)),
+                timeout_s=self.stall_limit_s(k), what=f"a Lava run of {k} steps")
             self.timings["run_s"] += time.perf_counter() - t
             self.timings["steps"] += k
             done += k
             if bar is not None:
                 bar.update(k)
+
+    def _run_block_retrying(self, x: np.ndarray, bar) -> Dict[int, np.ndarray]:
+        for attempt in range(self.stall_retries + 1):
+            try:
+                return self._run_block(x, bar)
+            except LavaStalled as err:
+                if attempt == self.stall_retries:
+                    raise
+                log.warning("%s; rerunning these %d samples on a fresh Lava runtime",
+                            err, len(x))
+                self._supervisor.terminate(self._source)  # ends the stuck processes
+                self._fresh_runtime()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _run_block(self, x: np.ndarray, bar) -> Dict[int, np.ndarray]:
         b, T = x.shape[0], self.steps
@@ -140,7 +178,7 @@ class StreamedRun:
             bar = tqdm(total=len(xn) * self.steps + n_runs * self.pad_steps, unit="step",
                        desc=self.progress_label)
         try:
-            parts = [self._run_block(xn[s:s + self.batch], bar)
+            parts = [self._run_block_retrying(xn[s:s + self.batch], bar)
                      for s in range(0, len(xn), self.batch)]
         except BaseException:
             self.close()  # a failed Lava run is not resumable; free its processes
