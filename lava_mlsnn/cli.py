@@ -166,8 +166,14 @@ def _summary(spec, path: str) -> List[str]:
     loihi = "; ".join(f"{k}: layers {', '.join(v)}" for k, v in support.items())
     classes = f"{len(spec.classes)} ({', '.join(spec.classes[:10])}" \
         f"{', ...' if len(spec.classes) > 10 else ''})" if spec.classes else "-"
+    delayed = {i: max(b.synapse.max_delay for b in layer.branches)
+               for i, layer in enumerate(spec.layers)
+               if any(b.synapse.delay is not None for b in layer.branches)}
+    delays = (f"layers {', '.join(map(str, delayed))} (up to {max(delayed.values())} steps)"
+              if delayed else "none")
     return [f"{path}: valid {kind}",
             f"  layers     {len(spec.layers)}: {types}",
+            f"  delays     {delays}",
             f"  neurons    {neurons:,} (input layer excluded)",
             f"  synapses   {synapses:,} connections, {weights:,} weights",
             f"  input      {_shape(spec.input_shape)}, payload 0..{spec.input_levels}",

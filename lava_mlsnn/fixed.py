@@ -119,6 +119,12 @@ class SynapseSpec:
         Conv groups.
     kernel : tuple of int
         Pool kernel ``(kH, kW)``.
+    delay : numpy.ndarray (int64) or None
+        Axonal delays in steps (netx's ``delay``, applied as Lava's ``DelayDense``
+        applies it): ``(n_out,)`` per output neuron (flattened layer order) or, for
+        dense, ``(out, in)`` per synapse. The part of a current with delay ``k``
+        reaches its neuron ``k`` steps after the input that caused it
+        (:func:`delayed_parts`, :func:`delay_line_step`). ``None``: no delay.
     """
 
     kind: str
@@ -129,12 +135,19 @@ class SynapseSpec:
     dilation: Tuple[int, int] = (1, 1)
     groups: int = 1
     kernel: Tuple[int, int] = (1, 1)
+    delay: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # Per-call conversions would dominate small Lava steps: keep float copies once.
         w = np.asarray(self.weight)
         object.__setattr__(self, "_w_abs_max", float(np.abs(w).max(initial=0)))
         object.__setattr__(self, "_w_float", {})
+        object.__setattr__(self, "_delay_groups", None)
+
+    @property
+    def max_delay(self) -> int:
+        """Largest axonal delay in steps (0 without delays)."""
+        return 0 if self.delay is None else int(np.max(self.delay, initial=0))
 
     def weight_as(self, dtype: torch.dtype, device: torch.device | None = None
                   ) -> torch.Tensor:
@@ -228,6 +241,63 @@ def synapse_current(spec: SynapseSpec, z: Array) -> Array:
         a = torch.round(raw_current(spec, zt)).to(torch.int64)
     a = sat24(shift(a, spec.weight_exp))
     return a if _is_torch(z) else a.numpy()
+
+
+# --------------------------------------------------------------------------- axonal delays
+def delay_groups(spec: SynapseSpec) -> list:
+    """``[(k, part)]`` per distinct delay ``k`` (cached on the spec): ``part`` is a 0/1
+    mask over the flattened outputs (per-neuron delays) or the undelayed synapse
+    holding only the weights of delay ``k`` (per-synapse delays)."""
+    if spec._delay_groups is None:
+        d = np.asarray(spec.delay, dtype=np.int64)
+        groups = []
+        for k in np.unique(d):
+            if d.ndim == 1:
+                groups.append((int(k), (d == k).astype(np.int64)))
+            else:
+                w = np.where(d == k, np.asarray(spec.weight), 0)
+                groups.append((int(k), SynapseSpec(spec.kind, w, spec.weight_exp)))
+        object.__setattr__(spec, "_delay_groups", groups)
+    return spec._delay_groups
+
+
+def delayed_parts(spec: SynapseSpec, z: Array, current=None) -> list:
+    """One step's current split by axonal delay: ``[(k, current [B, *out])]``.
+
+    Without delays this is ``[(0, synapse_current(spec, z))]``. Per-neuron delays
+    split one current by output neuron; per-synapse delays sum each delay's weights
+    separately and shift each sum by ``weight_exp`` (Lava ``DelayDense``).
+    ``current`` replaces :func:`synapse_current` (a float model's sum).
+    """
+    current = synapse_current if current is None else current
+    if spec.delay is None:
+        return [(0, current(spec, z))]
+    groups = delay_groups(spec)
+    if np.asarray(spec.delay).ndim == 2:
+        return [(k, current(part, z)) for k, part in groups]
+    a = current(spec, z)
+    flat = a.reshape(a.shape[0], -1)
+    out = []
+    for k, mask in groups:
+        m = torch.as_tensor(mask, device=a.device) if _is_torch(a) else mask
+        out.append((k, (flat * m).reshape(a.shape)))
+    return out
+
+
+def delay_line_step(line: Array, t: int, parts: list) -> Tuple[Array, Array]:
+    """Advance a delay line ``[L, B, *out]`` (``L = 1 + max delay``) by step ``t``.
+
+    Each part with delay ``k`` is added to the slot read at step ``t + k``; the slot
+    of step ``t`` is read (saturated to 24 bits: per-synapse delays sum several
+    parts) and emptied. Returns ``(line, current of step t)``.
+    """
+    n = line.shape[0]
+    for k, part in parts:
+        line[(t + k) % n] += part
+    slot = t % n
+    a = sat24(line[slot] + 0)
+    line[slot] = 0
+    return line, a
 
 
 # --------------------------------------------------------------------------- neurons

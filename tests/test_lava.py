@@ -19,6 +19,7 @@ pytestmark = pytest.mark.lava
 import lava.magma.core.run_configs  # noqa: E402,F401  (a hard dependency: fail, never skip)
 from lava_mlsnn.backends.lava_runner import LavaNetwork, run_lava, simulate  # noqa: E402
 from layercheck import assert_layers_active  # noqa: E402
+from stock_netx import export_stock, run_stock_netx  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -145,54 +146,13 @@ CUBA_PARAMS = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.03,
                "requires_grad": False}
 
 
-def _export_stock(path, blocks, in_shape):
-    """Export lava-dl blocks the stock way (h5py ``layer/<i>`` groups, lava_apis.md §3.6)."""
-    import h5py
-
-    with torch.no_grad():  # a forward pass sets the neurons' shapes that export needs
-        z = torch.zeros((1,) + tuple(in_shape) + (2,))
-        for b in blocks:
-            z = b(z)
-    with h5py.File(path, "w") as f:
-        layer = f.create_group("layer")
-        for i, b in enumerate(blocks):
-            b.export_hdf5(layer.create_group(f"{i}"))
-
-
-def _run_stock_netx(path, x_whc, steps, input_shape=None):
-    """Stock netx in Lava fixed_pt: RingBuffer -> net.inp; a sink on every block and
-    on net.out; no reset. Returns ([per-block (..., time)], out (..., time), depth)."""
-    from lava.lib.dl import netx
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.io.sink import RingBuffer as Sink
-    from lava.proc.io.source import RingBuffer as Source
-
-    net = netx.hdf5.Network(net_config=path, input_shape=input_shape)
-    depth = len(net.layers)  # stock latency: one step per synapse
-    pad = np.zeros(x_whc.shape[:-1] + (depth,))
-    src = Source(data=np.concatenate([x_whc, pad], -1).astype(np.int32))
-    src.s_out.connect(net.inp)
-    sinks = []
-    for port in [layer.out for layer in net.layers] + [net.out]:
-        sinks.append(Sink(shape=port.shape, buffer=steps + depth))
-        port.connect(sinks[-1].a_in)
-    try:
-        src.run(condition=RunSteps(num_steps=steps + depth),
-                run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
-        got = [s.data.get() for s in sinks]
-    finally:
-        src.stop()
-    return got[:-1], got[-1], depth
-
-
 def test_stock_lava_dl_cuba_dense_export_gives_netx_spikes(tmp_path):
     import lava.lib.dl.slayer as slayer
 
     path = str(tmp_path / "stock.h5")
     torch.manual_seed(0)
     sizes = [20, 16, 12, 5]
-    _export_stock(path, [slayer.block.cuba.Dense(CUBA_PARAMS, a, b, weight_scale=2)
+    export_stock(path, [slayer.block.cuba.Dense(CUBA_PARAMS, a, b, weight_scale=2)
                          for a, b in zip(sizes[:-1], sizes[1:])], (20,))
     spec = read_network(path)
     assert spec.stock and spec.input_shape == (20,)
@@ -202,7 +162,7 @@ def test_stock_lava_dl_cuba_dense_export_gives_netx_spikes(tmp_path):
     ref = {i: v.numpy() for i, v in emulate(spec, x).items()}
     assert_same(ref, run_lava(spec, x), spec)
 
-    per_layer, out, depth = _run_stock_netx(path, x[0].T, steps)
+    per_layer, out, depth = run_stock_netx(path, x[0].T, steps)
     for i, g in enumerate(per_layer):  # block i (depth i + 1) sends step s at time s + i + 2
         assert np.array_equal(g[:, i + 1:i + 1 + steps].T, ref[i][0]), f"layer {i}"
         assert ref[i].sum() > 0
@@ -217,7 +177,7 @@ def _stock_conv_file(path):
               slayer.block.cuba.Conv(CUBA_PARAMS, 4, 4, 3, padding=1, stride=2, weight_scale=3),
               slayer.block.cuba.Flatten(),
               slayer.block.cuba.Dense(CUBA_PARAMS, 64, 6, weight_scale=4)]
-    _export_stock(path, blocks, (2, 8, 8))
+    export_stock(path, blocks, (2, 8, 8))
 
 
 def test_read_network_accepts_stock_flatten_shape(tmp_path):
@@ -237,7 +197,7 @@ def test_stock_lava_dl_cuba_conv_export_gives_netx_spikes(tmp_path):
     assert_same(ref, run_lava(spec, x), spec)
 
     # netx works in (W, H, C): transpose the input and the conv outputs.
-    per_layer, _, _ = _run_stock_netx(path, x[0].transpose(3, 2, 1, 0), steps,
+    per_layer, _, _ = run_stock_netx(path, x[0].transpose(3, 2, 1, 0), steps,
                                       input_shape=(8, 8, 2))
     for k, (i, g) in enumerate(zip([0, 1, 3], per_layer)):
         g = np.moveaxis(g, -1, 0)[k + 1:k + 1 + steps]

@@ -7,7 +7,7 @@ run's, integer for integer.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, Optional, Union
+from typing import Dict, Iterable, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -96,6 +96,7 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
             states[i] = fixed.initial_state(layer.neuron, (batch,) + tuple(layer.shape), x)
     for br in (b for layer in spec.layers for b in layer.branches):
         fixed.check_exact_sum(br.synapse, fixed.SAT_MAX)
+    lines = _delay_lines(spec, batch, x)
     recorded = {i: [] for i in keep}
     for t in range(steps):
         outs = {INPUT: x[:, t]}
@@ -106,14 +107,27 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
                 out = fixed.input_payload(outs[layer.source], layer.neuron.input_levels)
             else:
                 a = None
-                for br in layer.branches:
-                    cur = fixed.synapse_current(br.synapse, outs[br.source])
+                for k, br in enumerate(layer.branches):
+                    if (i, k) in lines:
+                        parts = fixed.delayed_parts(br.synapse, outs[br.source])
+                        lines[i, k], cur = fixed.delay_line_step(lines[i, k], t, parts)
+                    else:
+                        cur = fixed.synapse_current(br.synapse, outs[br.source])
                     a = cur if a is None else a + cur
                 states[i], out = fixed.neuron_step(states[i], a, layer.neuron)
             outs[i] = out
             if i in recorded:
                 recorded[i].append(out)
     return {i: torch.stack(v, dim=1) for i, v in recorded.items()}
+
+
+def _delay_lines(spec: NetworkSpec, batch: int, like: torch.Tensor
+                 ) -> Dict[Tuple[int, int], torch.Tensor]:
+    """An empty delay line ``[1 + max delay, B, *shape]`` per delayed branch ``(layer, k)``."""
+    return {(i, k): torch.zeros((1 + br.synapse.max_delay, batch) + tuple(layer.shape),
+                                dtype=torch.int64, device=like.device)
+            for i, layer in enumerate(spec.layers) for k, br in enumerate(layer.branches)
+            if br.synapse.delay is not None}
 
 
 def classify(outputs: torch.Tensor, spec: Optional[NetworkSpec] = None) -> torch.Tensor:

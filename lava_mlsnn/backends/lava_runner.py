@@ -172,6 +172,7 @@ class LavaNetwork(StreamedRun):
                 syn = Synapse.from_spec(br.synapse, in_shape=self._shape(src), out_shape=shape,
                                         view_shape=self._shape(br.source),
                                         extra_delay=self.depths[i] - src_depth - 1,
+                                        reset_interval=T, reset_offset=1 + src_depth,
                                         name=f"layer{i}.branch{k}")
                 ports[src].connect(syn.s_in)
                 syn.a_out.connect(neuron.a_in)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import inspect
 import warnings
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Tuple
@@ -225,6 +226,28 @@ def fold_weights(w_real: torch.Tensor, norm, in_scale: float, neuron, readout: b
     bias, bias_exp = bias_mantissa(None if shift is None else shift * c)
     return FoldedWeights(w_int.to(torch.int64).numpy(), bias, 1 if readout else v_th_mant, c,
                          wbits, wscale, bias_exp)
+
+
+def refuse_delays(block: str, slayer_init, args: tuple, kwargs: dict) -> None:
+    """Refuse lava-dl's ``delay`` / ``delay_shift`` arguments, positional or by name.
+
+    lava-mlsnn blocks train in aligned time (the Lava runner absorbs the synapse
+    latency, DESIGN §4) and export no learnable axonal delays, so either argument
+    would be accepted and silently ignored; ``slayer_init`` is the lava-dl abstract
+    block's ``__init__`` whose signature names them.
+    """
+    try:
+        bound = inspect.signature(slayer_init).bind_partial(None, *args, **kwargs).arguments
+    except TypeError:  # lava-dl raises its own error for bad arguments
+        return
+    if bound.get("delay"):
+        raise ValueError(f"{block}: delay=True (learnable axonal delays) is not supported by "
+                         "lava-mlsnn blocks; use lava-dl's own slayer.block.cuba blocks, whose "
+                         "exported delays lava-mlsnn runs as stock netx does")
+    if bound.get("delay_shift"):
+        raise ValueError(f"{block}: delay_shift=True is not supported: lava-mlsnn blocks train "
+                         "in aligned time and the Lava runner adds the one-step synapse "
+                         "latency itself (DESIGN §4)")
 
 
 class QuantizedMixin:

@@ -13,9 +13,10 @@ import torch
 from .. import fixed
 from .._quiet import quiet_import
 from .base import (Folded, FoldError, QuantizedMixin, SpatialShapeMixin, conv_synapse_spec,
-                   per_channel_bias)
+                   per_channel_bias, refuse_delays)
 
 _cuba = quiet_import("lava.lib.dl.slayer").block.cuba
+_slayer_base = quiet_import("lava.lib.dl.slayer").block.base
 
 
 class _CubaMixin(QuantizedMixin):
@@ -73,6 +74,7 @@ class Dense(_CubaMixin, _cuba.Dense):
     layer_type = "dense"
 
     def __init__(self, *args, **kwargs):
+        refuse_delays(type(self).__name__, _slayer_base.AbstractDense.__init__, args, kwargs)
         super().__init__(*args, **kwargs)
         self._init_aligned()
 
@@ -86,6 +88,7 @@ class Conv(SpatialShapeMixin, _CubaMixin, _cuba.Conv):
     layer_type = "conv"
 
     def __init__(self, *args, **kwargs):
+        refuse_delays(type(self).__name__, _slayer_base.AbstractConv.__init__, args, kwargs)
         super().__init__(*args, **kwargs)
         self._init_aligned()
 

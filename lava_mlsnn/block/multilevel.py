@@ -25,7 +25,7 @@ from ..format.spec import LayerSpec
 from ..neuron import multilevel, readout
 from ..neuron.norm import BatchNorm
 from .base import (Folded, QuantizedMixin, SpatialShapeMixin, conv_synapse_spec, fold_weights,
-                   per_channel_bias, real_weight)
+                   per_channel_bias, real_weight, refuse_delays)
 
 
 def _neuron(params: dict, channels: int, kind: str = "multilevel"):
@@ -49,6 +49,8 @@ class AbstractMultiLevel(torch.nn.Module):
     neuron_kind = "multilevel"
 
     def __init__(self, *args, **kwargs):
+        base = next(c for c in type(self).__mro__ if c.__module__ == slayer_base.__name__)
+        refuse_delays(type(self).__name__, base.__init__, args, kwargs)
         kwargs.setdefault("delay_shift", False)
         super().__init__(*args, **kwargs)
         channels = self._out_channels()

@@ -180,6 +180,41 @@ def _check_declared(kind: str, syn: SynapseSpec, g: h5py.Group, problems: List[s
                                 f"{tuple(syn.weight.shape)} (which gives {actual})")
 
 
+def _read_delay(g: h5py.Group, syn: SynapseSpec, problems: List[str], where: str
+                ) -> SynapseSpec:
+    """A dense layer's axonal ``delay`` as stock netx reads it (``create_dense``).
+
+    A scalar applies to every synapse; a 1-D array is per output neuron when it has
+    one value per output (checked first, as netx does), else per input neuron; a 2-D
+    array is per synapse ``(out, in)``. Per-synapse delays that are equal along each
+    row are kept per neuron (the same arithmetic, one synapse sum).
+    """
+    if "delay" not in g:
+        return syn
+    if syn.kind != "dense":
+        problems.append(f"{where}/delay: axonal delays on {syn.kind} layers are not supported "
+                        "(stock netx ignores them, so the network would run undelayed); "
+                        "export the layer without delay=True")
+        return syn
+    d = _int_array(g, "delay", problems, where)
+    if d is None:
+        return syn
+    n_out, n_in = syn.weight.shape
+    if d.ndim == 0:
+        d = np.full(n_out, int(d), dtype=np.int64)
+    elif d.ndim == 1 and d.size == n_out:
+        pass
+    elif d.ndim == 1 and d.size == n_in:
+        d = np.repeat(d.reshape(1, -1), n_out, axis=0)
+    elif d.shape != (n_out, n_in):
+        problems.append(f"{where}/delay: shape {d.shape} fits neither the {n_out} output "
+                        f"neurons, the {n_in} inputs, nor the weight shape {(n_out, n_in)}")
+        return syn
+    if d.ndim == 2 and np.all(d == d[:, :1]):
+        d = d[:, 0].copy()
+    return replace(syn, delay=d.astype(np.int64))
+
+
 # --------------------------------------------------------------------------- neurons
 def _read_neuron(g: h5py.Group, layer_type: str, input_levels: int, problems: List[str],
                  where: str) -> Optional[NeuronParams]:
@@ -324,7 +359,10 @@ def _read_layer(g: h5py.Group, i: int, spec_input_levels: int, problems: List[st
         if syn is not None:
             _check_geometry(syn, problems, where)
             _check_declared(ltype, syn, g, problems, where)
+            syn = _read_delay(g, syn, problems, where)
             layer.branches = [Branch(layer.source, syn)]
+        elif "delay" in g and ltype != "dense":
+            _read_delay(g, SynapseSpec(ltype, np.zeros(())), problems, where)
     elif ltype == "join":
         _read_branches(g, i, exp, layer, problems, where)
     layer.neuron = _read_neuron(g, ltype, spec_input_levels, problems, where)

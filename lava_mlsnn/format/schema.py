@@ -19,6 +19,7 @@ MAX_NEURONS = 1 << 26  # neurons of one layer (and of the input)
 MAX_LAYERS = 1 << 14
 MAX_BRANCHES = 1 << 8
 EXACT_SUM_LIMIT = 1 << 52  # |weight| * max payload * fan-in (float64 sums stay exact)
+MAX_DELAY_STEPS = 1 << 10  # axonal delays the simulators run (Loihi 2 holds 62: inspect)
 
 #: Inclusive range of every integer the format holds (DESIGN §7).
 RANGES: Dict[str, Tuple[int, int]] = {
@@ -33,7 +34,7 @@ RANGES: Dict[str, Tuple[int, int]] = {
     "dilation": (1, MAX_DIM), "groups": (1, MAX_DIM),
     "vThMant": (1, SAT_MAX), "levels": (1, SAT_MAX), "iDecay": (0, DECAY_ONE),
     "vDecay": (0, DECAY_ONE), "vInit": (SAT_MIN, SAT_MAX), "vBits": (0, 24), "vExp": (0, 24),
-    "refDelay": (0, SAT_MAX), "gradedSpike": (0, 1),
+    "refDelay": (0, SAT_MAX), "gradedSpike": (0, 1), "delay": (0, MAX_DELAY_STEPS),
 }
 
 # ----------------------------------------------------------------------- known objects
@@ -53,9 +54,10 @@ _SYNAPSE_KEYS = {
 LAYER_KEYS: Dict[str, Tuple[str, ...]] = {
     "input": _COMMON_KEYS + ("neuron",),
     "flatten": _COMMON_KEYS,
-    "dense": _COMMON_KEYS + _NEURON_LAYER_KEYS + _SYNAPSE_KEYS["dense"],
-    "conv": _COMMON_KEYS + _NEURON_LAYER_KEYS + _SYNAPSE_KEYS["conv"],
-    "pool": _COMMON_KEYS + _NEURON_LAYER_KEYS + _SYNAPSE_KEYS["pool"],
+    # ``delay`` is read on dense layers; on conv and pool it is refused by name.
+    "dense": _COMMON_KEYS + _NEURON_LAYER_KEYS + _SYNAPSE_KEYS["dense"] + ("delay",),
+    "conv": _COMMON_KEYS + _NEURON_LAYER_KEYS + _SYNAPSE_KEYS["conv"] + ("delay",),
+    "pool": _COMMON_KEYS + _NEURON_LAYER_KEYS + _SYNAPSE_KEYS["pool"] + ("delay",),
     "join": _COMMON_KEYS + _NEURON_LAYER_KEYS + ("branch",),
 }
 BRANCH_KEYS = {k: ("source", "type", "weightExp") + v for k, v in _SYNAPSE_KEYS.items()}

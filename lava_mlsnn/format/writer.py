@@ -43,6 +43,8 @@ def _write_synapse(g: h5py.Group, syn: SynapseSpec) -> None:
         g.create_dataset("weight", data=np.float32(np.asarray(syn.weight).reshape(())))
     elif syn.kind == "identity":
         g.create_dataset("weight", data=np.float32(np.asarray(syn.weight).reshape(())))
+    if syn.delay is not None:  # netx's key: per output neuron (out,) or per synapse (out, in)
+        g.create_dataset("delay", data=np.asarray(syn.delay).astype(np.float32))
     if syn.weight_exp:
         g.create_dataset("weightExp", data=int(syn.weight_exp))
 

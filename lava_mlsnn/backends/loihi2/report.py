@@ -212,6 +212,10 @@ def deployment_warnings(spec: NetworkSpec) -> List[str]:
         tag = f"layer {i} ({layer.type})"
         if layer.branches:
             _weight_warnings(layer, tag, out)
+        d = max((br.synapse.max_delay for br in layer.branches), default=0)
+        if d > MAX_DELAY:
+            out.append(f"{tag}: axonal delay up to {d} steps exceeds Loihi 2's {MAX_DELAY} "
+                       f"(stock netx would clamp it to {MAX_DELAY}; lava-mlsnn runs it as written)")
         p = layer.neuron
         if p is not None and p.type not in ("INPUT", "PASS"):
             _neuron_warnings(p, tag, out)

@@ -174,6 +174,8 @@ class Loihi2Network(StreamedRun):
                     br.synapse, in_shape=self._shape(s), out_shape=shape,
                     view_shape=self._shape(br.source),
                     extra_delay=self.depths[i] - (0 if s == INPUT else self.depths[s]) - 1,
+                    reset_interval=T,
+                    reset_offset=1 + (0 if s == INPUT else self.depths[s]) + self.lag,
                     name=f"layer{i}.branch{k}")
                 ports[s].connect(syn.s_in)
                 syn.a_out.connect(neuron.a_in)

@@ -21,7 +21,9 @@ class AbstractPySynapseModel(PyLoihiProcessModel):
         super().__init__(proc_params)
         self._spec = None
         self._view = (1,) + tuple(proc_params["view_shape"])
-        self._slots = 1 + int(proc_params["extra_delay"])
+        self._lead = 1 + int(proc_params["extra_delay"])  # steps until an undelayed part
+        self._period = int(proc_params["reset_interval"])
+        self._phase0 = int(proc_params["reset_offset"])
 
     def _build_spec(self) -> fixed.SynapseSpec:
         # Runs once, in the model's own OS process. One torch thread per model:
@@ -37,23 +39,32 @@ class AbstractPySynapseModel(PyLoihiProcessModel):
         return fixed.SynapseSpec(pp["kind"], w.astype(np.float64), int(pp["weight_exp"]),
                                  stride=pp["stride"], padding=pp["padding"],
                                  dilation=pp["dilation"], groups=pp["groups"],
-                                 kernel=pp["kernel"])
+                                 kernel=pp["kernel"], delay=pp["delay"])
 
-    def current(self, z: np.ndarray) -> np.ndarray:  # pragma: no cover
+    def current(self, spec: fixed.SynapseSpec, z: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
+    def outgoing(self, a: np.ndarray) -> np.ndarray:
+        return a
+
     def run_spk(self) -> None:
-        slot = self.time_step % self._slots
-        # Send what was computed 1 + extra_delay steps ago (Lava Dense's buffer),
-        # then refill that slot with this step's current.
-        self.a_out.send(self.a_buff[slot])
+        t = self.time_step
+        slots = self.a_buff.shape[0]
+        # Send what was computed 1 + extra_delay (+ axonal delay) steps ago (Lava
+        # Dense's buffer), then empty that slot.
+        self.a_out.send(self.outgoing(self.a_buff[t % slots]))
+        self.a_buff[t % slots] = 0
         z = self.s_in.recv()
         if self._spec is None:
             self._spec = self._build_spec()
         if not z.any():  # linear, bias-free: silence costs nothing (sparse activity)
-            self.a_buff[slot] = 0
-        else:
-            self.a_buff[slot] = self.current(z.reshape(self._view))[0]
+            return
+        # The sample step this input belongs to: a part delayed past the sample's end
+        # is dropped (the next sample starts from empty delay lines).
+        left = (self._period - (t - self._phase0) % self._period) if self._period else slots
+        for k, part in fixed.delayed_parts(self._spec, z.reshape(self._view), self.current):
+            if k < left:
+                self.a_buff[(t + self._lead + k) % slots] += part[0]
 
 
 @implements(proc=Synapse, protocol=LoihiProtocol)
@@ -67,8 +78,12 @@ class PySynapseModelFixed(AbstractPySynapseModel):
     weight: np.ndarray = LavaPyType(np.ndarray, np.int64)
     a_buff: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
 
-    def current(self, z: np.ndarray) -> np.ndarray:
-        return fixed.synapse_current(self._spec, z)
+    def current(self, spec: fixed.SynapseSpec, z: np.ndarray) -> np.ndarray:
+        return fixed.synapse_current(spec, z)
+
+    def outgoing(self, a: np.ndarray) -> np.ndarray:
+        # Several delayed parts may meet in one slot: the dendrite saturates at 24 bits.
+        return fixed.sat24(a)
 
 
 @implements(proc=Synapse, protocol=LoihiProtocol)
@@ -82,8 +97,8 @@ class PySynapseModelFloat(AbstractPySynapseModel):
     weight: np.ndarray = LavaPyType(np.ndarray, float)
     a_buff: np.ndarray = LavaPyType(np.ndarray, float)
 
-    def current(self, z: np.ndarray) -> np.ndarray:
+    def current(self, spec: fixed.SynapseSpec, z: np.ndarray) -> np.ndarray:
         zt = torch.as_tensor(z, dtype=torch.float64)
         # fixed's float64 sum before rounding: the float path of the same equation.
-        a = fixed.raw_current(self._spec, zt) * (2.0 ** int(self._spec.weight_exp))
+        a = fixed.raw_current(spec, zt) * (2.0 ** int(spec.weight_exp))
         return a.numpy()

@@ -61,11 +61,21 @@ class Synapse(AbstractProcess):
     extra_delay : int
         Steps of latency beyond the one every synapse adds (residual joins whose
         branches differ in depth).
+    delay : int array, optional
+        Axonal delays in steps (:attr:`lava_mlsnn.fixed.SynapseSpec.delay`): the part
+        of a current with delay ``k`` arrives ``k`` steps later still, as in Lava's
+        ``DelayDense``.
+    reset_interval, reset_offset : int
+        With delays: steps per sample ``T`` and the time step (mod ``T``) at which the
+        source sends a sample's first step. A part that would arrive after its
+        sample's last step is dropped (each sample starts from empty delay lines, as
+        in the emulator); ``reset_interval = 0`` drops nothing.
     """
 
     def __init__(self, *, in_shape, out_shape, kind: str, weight, weight_exp: int = 0,
                  stride=1, padding=0, dilation=1, groups: int = 1, kernel=1,
                  view_shape: Optional[Sequence[int]] = None, extra_delay: int = 0,
+                 delay=None, reset_interval: int = 0, reset_offset: int = 0,
                  name: Optional[str] = None, log_config: Optional[LogConfig] = None) -> None:
         self._runtime = None  # AbstractProcess.__del__ needs it if validation below raises
         in_shape, out_shape = as_shape(in_shape), as_shape(out_shape)
@@ -83,10 +93,12 @@ class Synapse(AbstractProcess):
             if w.size != 1:
                 raise ValueError(f"{kind} weight must be a scalar")
             w = w.reshape(())
+        delays = _check_delays(delay, w, out_shape, kind)
         spec = SynapseSpec(kind, w, check_int("weight_exp", weight_exp),
                            stride=_pair("stride", stride), padding=_pair("padding", padding),
                            dilation=_pair("dilation", dilation),
-                           groups=check_int("groups", groups, 1), kernel=_pair("kernel", kernel))
+                           groups=check_int("groups", groups, 1), kernel=_pair("kernel", kernel),
+                           delay=delays)
         got = synapse_output_shape(spec, view)  # raises ValueError on a mismatch
         if got != out_shape:
             raise ValueError(f"{kind} synapse maps {view} to {got}, not out_shape {out_shape}")
@@ -94,18 +106,40 @@ class Synapse(AbstractProcess):
         super().__init__(in_shape=in_shape, out_shape=out_shape, view_shape=view, kind=kind,
                          weight_exp=spec.weight_exp, stride=spec.stride, padding=spec.padding,
                          dilation=spec.dilation, groups=spec.groups, kernel=spec.kernel,
-                         extra_delay=delay, name=name, log_config=log_config)
+                         extra_delay=delay, delay=delays,
+                         reset_interval=check_int("reset_interval", reset_interval, 0),
+                         reset_offset=check_int("reset_offset", reset_offset),
+                         name=name, log_config=log_config)
         self.s_in = InPort(shape=in_shape)
         self.a_out = OutPort(shape=out_shape)
         self.weight = Var(shape=w.shape if w.ndim else (1,), init=w if w.ndim else w.reshape(1))
-        # Delay line: slot ``t % (1 + extra_delay)`` is sent at step t, then refilled.
-        self.a_buff = Var(shape=(1 + delay,) + out_shape, init=0)
+        # Delay line: slot ``t % slots`` is sent at step t and emptied; a part with
+        # axonal delay k is added to the slot sent 1 + extra_delay + k steps later.
+        self.a_buff = Var(shape=(1 + delay + spec.max_delay,) + out_shape, init=0)
 
     @classmethod
     def from_spec(cls, spec: SynapseSpec, in_shape, out_shape, view_shape=None,
-                  extra_delay: int = 0, name: Optional[str] = None) -> "Synapse":
+                  extra_delay: int = 0, reset_interval: int = 0, reset_offset: int = 0,
+                  name: Optional[str] = None) -> "Synapse":
         """Build from a :class:`~lava_mlsnn.fixed.SynapseSpec` (one network branch)."""
         return cls(in_shape=in_shape, out_shape=out_shape, kind=spec.kind, weight=spec.weight,
                    weight_exp=spec.weight_exp, stride=spec.stride, padding=spec.padding,
                    dilation=spec.dilation, groups=spec.groups, kernel=spec.kernel,
-                   view_shape=view_shape, extra_delay=extra_delay, name=name)
+                   view_shape=view_shape, extra_delay=extra_delay, delay=spec.delay,
+                   reset_interval=reset_interval, reset_offset=reset_offset, name=name)
+
+
+def _check_delays(delay, w: np.ndarray, out_shape: Tuple[int, ...], kind: str
+                  ) -> Optional[np.ndarray]:
+    """Delays as int64: one per output neuron, or ``(out, in)`` for a dense synapse."""
+    if delay is None:
+        return None
+    d = np.asarray(delay)
+    if not np.issubdtype(d.dtype, np.number) or not np.all(d == np.trunc(d)) \
+            or (d.size and d.min() < 0):
+        raise ValueError("delays must be integers >= 0")
+    n_out = int(np.prod(out_shape))
+    if d.shape == (n_out,) or (kind == "dense" and d.shape == tuple(w.shape)):
+        return d.astype(np.int64)
+    raise ValueError(f"delays of shape {d.shape} fit neither the {n_out} output neurons nor "
+                     "a dense weight (out, in)")
