@@ -141,7 +141,7 @@ class LavaNetwork(StreamedRun):
             p = layer.neuron
             common = dict(shape=shape, record=record, name=f"layer{i}")
             reset = dict(reset_interval=T, reset_offset=1 + self.depths[i])
-            if layer.type == "input" or p.type == "INPUT":
+            if p.type == "INPUT":
                 neuron = Pass(lo=0, hi=p.input_levels, **common)
             elif p.type == "PASS":
                 neuron = Pass(lo=fixed.SAT_MIN, hi=fixed.SAT_MAX, **common)
@@ -175,6 +175,14 @@ class LavaNetwork(StreamedRun):
                                         reset_interval=T, reset_offset=1 + src_depth,
                                         name=f"layer{i}.branch{k}")
                 ports[src].connect(syn.s_in)
+                syn.a_out.connect(neuron.a_in)
+                self.processes.append(syn)
+            if layer.recurrent is not None:  # its own payload, one step later
+                syn = Synapse.from_spec(layer.recurrent, in_shape=shape, out_shape=shape,
+                                        recurrent=True, reset_interval=T,
+                                        reset_offset=1 + self.depths[i],
+                                        name=f"layer{i}.recurrent")
+                neuron.s_out.connect(syn.s_in)
                 syn.a_out.connect(neuron.a_in)
                 self.processes.append(syn)
             ports[i] = neuron.s_out

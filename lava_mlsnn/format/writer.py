@@ -77,7 +77,7 @@ def _write_neuron(g: h5py.Group, p: NeuronParams) -> None:
 
 def write_layer(g: h5py.Group, layer: LayerSpec, index: Optional[int]) -> None:
     """Write one ``/layer/<i>`` group; ``source`` is written unless it is ``index - 1``."""
-    _write_str(g, "type", layer.type)
+    _write_str(g, "type", "dense_rec" if layer.recurrent is not None else layer.type)
     g.create_dataset("shape", data=np.array(layer.shape, dtype=np.int64))
     if index is None or layer.source != index - 1:
         g.create_dataset("source", data=int(layer.source))
@@ -93,6 +93,11 @@ def write_layer(g: h5py.Group, layer: LayerSpec, index: Optional[int]) -> None:
             _write_synapse(bg, br.synapse)
     elif layer.branches:
         _write_synapse(g, layer.branches[0].synapse)
+    if layer.recurrent is not None:
+        g.create_dataset("weight_rec", data=layer.recurrent.weight.astype(np.float32))
+    if layer.input_transform is not None:
+        g.create_dataset("weight", data=np.float32([layer.input_transform[0]]))
+        g.create_dataset("bias", data=np.float32([layer.input_transform[1]]))
     if layer.neuron is not None and layer.neuron.type != "INPUT":
         _write_neuron(g, layer.neuron)
 

@@ -212,6 +212,11 @@ def deployment_warnings(spec: NetworkSpec) -> List[str]:
         tag = f"layer {i} ({layer.type})"
         if layer.branches:
             _weight_warnings(layer, tag, out)
+        if layer.input_transform is not None and layer.input_transform != (64, 0):
+            w, b = layer.input_transform
+            out.append(f"{tag}: the Input block's transform (weight {w}, bias {b}: x * {w / 64:g} "
+                       f"+ {b / 64:g}) is not applied; as in stock netx the network input goes "
+                       "to the neuron as given (apply the transform in the data pipeline)")
         d = max((br.synapse.max_delay for br in layer.branches), default=0)
         if d > MAX_DELAY:
             out.append(f"{tag}: axonal delay up to {d} steps exceeds Loihi 2's {MAX_DELAY} "
