@@ -120,7 +120,8 @@ class LavaNetwork(StreamedRun):
     def _build(self) -> None:
         from lava.magma.core.run_configs import Loihi2SimCfg
 
-        from ..proc import CubaLif, MultiLevelNeuron, Pass, Readout, StreamSource, Synapse
+        from ..proc import (CubaLif, MultiLevelNeuron, Pass, Readout, SigmaDeltaNeuron,
+                            StreamSource, Synapse)
 
         spec, T = self.spec, self.steps
         self._cfg = Loihi2SimCfg(select_tag="fixed_pt")
@@ -157,6 +158,10 @@ class LavaNetwork(StreamedRun):
             elif p.type == "CUBA":
                 neuron = CubaLif(vth_mant=p.v_th_mant, i_decay=p.i_decay, v_decay=p.v_decay,
                                  bias=p.bias, bias_exp=p.bias_exp, **reset, **common)
+            elif p.type in fixed.SDNN_TYPES:
+                neuron = SigmaDeltaNeuron(mode=p.type, vth_mant=p.v_th_mant, bias=p.bias,
+                                          bias_exp=p.bias_exp, spike_exp=p.spike_exp,
+                                          state_exp=p.state_exp, **reset, **common)
             else:
                 raise ValueError(f"layer {i}: no Lava Process for neuron type {p.type!r}")
             self.processes.append(neuron)

@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 
 from .. import _io
-from ..fixed import BIAS_EXP_DEFAULT, DECAY_ONE, SAT_MAX, NeuronParams, SynapseSpec
+from ..fixed import DECAY_ONE, SAT_MAX, NeuronParams, SynapseSpec, default_bias_exp
 from . import h5values as hv
 from .schema import (_REQUIRED_ROOT_ATTRS, _ROOT_ATTRS, _SYNAPSE_KEYS, BRANCH_KEYS,
                      EXACT_SUM_LIMIT, LAYER_KEYS, MAX_BRANCHES, MAX_DIM, MAX_LAYERS,
@@ -254,15 +254,19 @@ def _read_neuron(g: h5py.Group, layer_type: str, input_levels: int, problems: Li
         what = NETX_UNSUPPORTED_NEURONS.get(ntype, f"resonate-and-fire ({ntype}) neurons")
         problems.append(f"{nw}/type: {what} are not supported by lava-mlsnn")
         return None
-    allowed = ("MLSN", "READOUT", "PASS", "CUBA") if layer_type != "input" else ("CUBA",)
+    allowed = ("MLSN", "READOUT", "PASS", "CUBA", "SDNN") if layer_type != "input" \
+        else ("CUBA", "SDNN")
     if ntype not in NEURON_KEYS or (ntype != "LOIHI" and ntype not in allowed):
         if ntype is not None or "type" not in ng:
             problems.append(f"{nw}/type: unknown neuron type {ntype!r} in a {layer_type} layer "
                             f"(expected {', '.join(allowed + ('LOIHI',))})")
         return None
     hv.check_members(ng, NEURON_KEYS[ntype], nw, problems)
-    vals = {k: _int(ng, k, None, problems, nw) for k in NEURON_KEYS[ntype] if k != "type"}
+    vals = {k: _int(ng, k, None, problems, nw) for k in NEURON_KEYS[ntype]
+            if k not in ("type", "activation")}
     ntype = "CUBA" if ntype == "LOIHI" else ntype  # netx treats both alike
+    if ntype == "SDNN":
+        return _sigma_delta(ng, layer_type, vals, problems, nw)
     if ntype in ("MLSN", "CUBA") and vals.get("vThMant") is None and "vThMant" not in ng:
         problems.append(f"{nw}: missing 'vThMant'")
     if ntype == "MLSN" and vals.get("levels") is None and "levels" not in ng:
@@ -278,6 +282,22 @@ def _read_neuron(g: h5py.Group, layer_type: str, input_levels: int, problems: Li
     return NeuronParams(type=ntype, v_th_mant=get("vThMant", 1), levels=get("levels", 1),
                         i_decay=get("iDecay", default_i), v_decay=get("vDecay", 0),
                         v_init=get("vInit", 0), v_bits=get("vBits", 0), v_exp=get("vExp", 0))
+
+
+def _sigma_delta(ng: h5py.Group, layer_type: str, vals: Dict[str, Any], problems: List[str],
+                 nw: str) -> Optional[NeuronParams]:
+    """A lava-dl sigma-delta neuron as netx builds it: ``Delta`` in an input layer,
+    ``Sigma`` where ``sigma_output`` is set, else ``SigmaDelta`` (ReLU)."""
+    act = _text(ng, "activation", problems, nw) if "activation" in ng else "relu"
+    if act is not None and act != "relu":
+        problems.append(f"{nw}/activation: {act!r} is not supported: stock netx runs every "
+                        "sigma-delta layer with ReLU")
+    if vals.get("vThMant") is None and "vThMant" not in ng and not vals.get("sigma_output"):
+        problems.append(f"{nw}: missing 'vThMant'")
+    kind = "SDNN_DELTA" if layer_type == "input" else \
+        "SDNN_SIGMA" if vals.get("sigma_output") else "SDNN"
+    return NeuronParams(type=kind, v_th_mant=vals.get("vThMant") or 1, i_decay=0,
+                        bias_exp=default_bias_exp(kind))
 
 
 def _bias(g: h5py.Group, shape: Tuple[int, ...], problems: List[str], where: str
@@ -412,7 +432,10 @@ def _read_layer(g: h5py.Group, i: int, spec_input_levels: int, problems: List[st
     if layer.neuron is not None and ltype != "input":  # an Input block's bias: see above
         bias = _bias(g, shape, problems, where)
         # biasExp is checked even without a bias: a file never holds an unread bad value.
-        bias_exp = _int(g, "biasExp", BIAS_EXP_DEFAULT, problems, where)
+        bias_exp = _int(g, "biasExp", default_bias_exp(layer.neuron.type), problems, where)
+        if bias is not None and layer.neuron.type == "SDNN_SIGMA":
+            problems.append(f"{where}/bias: a sigma_output layer has no bias (netx's Sigma "
+                            "takes none)")
         if bias is not None:
             layer.neuron = replace(layer.neuron, bias=bias, bias_exp=bias_exp)
     return layer

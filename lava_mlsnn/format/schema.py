@@ -35,6 +35,7 @@ RANGES: Dict[str, Tuple[int, int]] = {
     "vThMant": (1, SAT_MAX), "levels": (1, SAT_MAX), "iDecay": (0, DECAY_ONE),
     "vDecay": (0, DECAY_ONE), "vInit": (SAT_MIN, SAT_MAX), "vBits": (0, 24), "vExp": (0, 24),
     "refDelay": (0, SAT_MAX), "gradedSpike": (0, 1), "delay": (0, MAX_DELAY_STEPS),
+    "sigma_output": (0, 1),
 }
 
 # ----------------------------------------------------------------------- known objects
@@ -77,6 +78,7 @@ NEURON_KEYS: Dict[str, Tuple[str, ...]] = {
     "CUBA": ("type", "vThMant", "iDecay", "vDecay", "refDelay", "gradedSpike"),
 }
 NEURON_KEYS["LOIHI"] = NEURON_KEYS["CUBA"]  # netx's alias of CUBA
+NEURON_KEYS["SDNN"] = ("type", "activation", "vThMant", "sigma_output")  # lava-dl sigma-delta
 #: Neuron types netx builds that lava-mlsnn does not run (refused by name).
 NETX_UNSUPPORTED_NEURONS = {"RF": "resonate-and-fire (RF) neurons",
                             "RF_IZ": "resonate-and-fire Izhikevich (RF_IZ) neurons"}
