@@ -126,3 +126,30 @@ def test_rf_neurons_are_refused_by_name(tmp_path):
         f["layer/0/neuron"].create_dataset("type", (1,), "S10", [b"RF_PHASE"])
     with pytest.raises(FormatError, match=r"resonate-and-fire \(RF_PHASE\) neurons are not "):
         read_network(path)
+
+
+def test_validate_reports_every_problem_in_one_pass(tmp_path, capsys):
+    """A value problem in one layer no longer hides a shape problem in another."""
+    from lava_mlsnn.cli import main
+
+    path = str(tmp_path / "two.h5")
+    torch.manual_seed(0)
+    export_stock(path, [cuba.Dense(CUBA, 8, 6), cuba.Dense(CUBA, 6, 5), cuba.Dense(CUBA, 5, 4)],
+                 (8,))
+    with h5py.File(path, "r+") as f:
+        f["layer/0/neuron/vThMant"][()] = 0
+        del f["layer/2/weight"], f["layer/2/inFeatures"]
+        f["layer/2"].create_dataset("weight", data=np.zeros((4, 7), dtype=np.float32))
+        del f["layer/1/type"]
+        f["layer/1"].create_dataset("type", (1,), "S10", [b"unpool"])
+    assert main(["validate", path]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(path + ": ", 1)[1] for line in err] == [
+        "layer/0/neuron/vThMant: must lie in [1, 8388607], got 0",
+        "layer/1/type: unpool layers are not supported (stock netx cannot build them either)"]
+    with h5py.File(path, "r+") as f:  # with layer 1 readable, layer 2's shape is checked too
+        del f["layer/1/type"]
+        f["layer/1"].create_dataset("type", (1,), "S10", [b"dense"])
+    assert main(["validate", path]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "layer/2" in err[1] and "inputs" in err[1]

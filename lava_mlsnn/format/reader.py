@@ -449,9 +449,12 @@ def check_shapes(spec: NetworkSpec) -> List[str]:
     return problems
 
 
-def _check_shapes(spec: NetworkSpec, problems: List[str]) -> None:
+def _check_shapes(spec: NetworkSpec, problems: List[str], unread=frozenset()) -> None:
+    """Shape problems of every layer that, like its sources, could be read."""
     for i, layer in enumerate(spec.layers):
         where = f"layer/{i}"
+        if i in unread or any(s in unread for s in layer.sources):
+            continue
         try:
             if layer.type == "input":
                 if spec.input_shape is not None and layer.source == INPUT \
@@ -584,34 +587,37 @@ def read_network(path: str) -> NetworkSpec:
                 raise FormatError(problems + [f"layer: {n_groups} layers exceed the limit of "
                                               f"{MAX_LAYERS}"], path)
             hv.check_members(lg, [str(i) for i in range(n_groups)], "layer", problems)
-            layers: List[LayerSpec] = []
+            slots: List[Optional[LayerSpec]] = []  # None: a layer that could not be read
             for i in range(n_groups):
                 g = hv.member(lg, str(i), "layer", problems, h5py.Group)
                 if g is None:
                     if str(i) not in lg:
                         problems.append(f"layer/{i}: missing (layers must be numbered 0..n-1)")
+                    slots.append(None)
                     continue
-                layer = _read_layer(g, i, root["input_levels"], problems)
-                if layer is not None:
-                    layers.append(layer)
+                slots.append(_read_layer(g, i, root["input_levels"], problems))
     except FormatError:
         raise
     except (OSError, KeyError, RuntimeError, ValueError, TypeError) as err:
         raise FormatError(problems + [f"unreadable content (corrupt or truncated?): "
                                       f"{' '.join(str(err).split())}"], path) from None
     input_shape = root["input_shape"]
-    if input_shape is None and layers and not problems:
-        first = layers[0]
+    first = slots[0] if slots else None
+    if input_shape is None and first is not None:
         if first.type == "input":
             input_shape = first.shape
         elif first.branches and first.branches[0].synapse.kind == "dense":
             input_shape = (int(first.branches[0].synapse.weight.shape[1]),)
+    # Layers that could not be read are stand-ins here, so that the geometry of all the
+    # others is still checked: validate reports every problem of a file in one pass.
+    unread = {i for i, la in enumerate(slots) if la is None}
+    layers = [la if la is not None else LayerSpec("flatten", (1,)) for la in slots]
     spec = NetworkSpec(layers=layers, input_shape=input_shape,
                        input_levels=root["input_levels"], timesteps=root["timesteps"],
                        classes=root["classes"], metadata=root["metadata"], stock=root["stock"])
-    if not problems and len(spec.layers) == n_groups:
-        _check_shapes(spec, problems)
-        _check_runnable(spec, problems)
+    _check_shapes(spec, problems, unread)
+    _check_runnable(spec, problems)
+    if spec.output_index not in unread:
         _check_classes(spec, problems)
     if problems:
         raise FormatError(problems, path)
