@@ -115,3 +115,38 @@ def test_sdnn_refusals(tmp_path):
         "layer/1/neuron/activation: 'sigmoid' is not supported: stock netx runs every "
         "sigma-delta layer with ReLU",
         "layer/2/bias: a sigma_output layer has no bias (netx's Sigma takes none)"]
+
+
+def test_sigma_delta_blocks_in_a_network_export_and_run_as_stock_netx(tmp_path):
+    """lava-mlsnn's wrappers of lava-dl's sigma-delta blocks: the quantized forward, the
+    emulator, the Lava backend and stock netx give the same integers on every layer, and
+    the float forward is the same network on lava-dl's scale."""
+    from lava_mlsnn import block
+    from lava_mlsnn.backends.emulator import emulate
+    from lava_mlsnn.block import sigma_delta as bsd
+
+    torch.manual_seed(3)
+    net = block.Network([bsd.Input((2, 8, 8), SDNN),
+                         bsd.Conv(SDNN, 2, 4, 3, padding=1, weight_scale=2),
+                         bsd.Flatten(), bsd.Dense(SDNN, 256, 10, weight_scale=2),
+                         bsd.Output(SDNN, 10, 3)], timesteps=10)
+    x_int = graded_input(3, (2, 8, 8), batch=2)  # deployed input: x * 64
+    x = torch.from_numpy(x_int).float().movedim(1, -1) / 64
+    path = str(tmp_path / "sd.h5")
+    spec = net.export_hdf5(path)
+    assert [la.neuron.type if la.neuron else None for la in spec.layers] == \
+        ["SDNN_DELTA", "SDNN", None, "SDNN", "SDNN_SIGMA"]
+    ref = compare_with_stock(path, x_int)
+    record: list = []
+    with net.quantized():
+        net(torch.from_numpy(x_int).movedim(1, -1), record)
+    for i, out in enumerate(record):
+        assert np.array_equal(out.movedim(-1, 1).numpy(), ref[i]), f"layer {i}"
+    with torch.no_grad():
+        y = net.eval()(x)
+    deployed = ref[4].astype(np.float64) * bsd.SIGMA_UNIT
+    # lava-dl's float delta encoding thresholds real values: the same network, on its scale
+    # (the sums agree once the input has been sent), not the same integers.
+    assert np.allclose(y[..., -1].numpy(), deployed[:, -1], atol=0.1 * np.abs(deployed).max())
+    with pytest.raises(ValueError, match="delay=True"):
+        bsd.Dense(SDNN, 4, 3, delay=True)
