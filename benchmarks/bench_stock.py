@@ -65,7 +65,7 @@ def sdnn_pilotnet(path: str) -> tuple:
 
 
 def stock_run(path: str, x: np.ndarray, in_chw) -> tuple:
-    """One sample ``[T, *CHW]`` in stock netx; (run seconds, per-block outputs)."""
+    """One sample ``[T, *CHW]`` in stock netx; (run s, build + compile s, per-block outputs)."""
     netx = quiet_import("lava.lib.dl.netx")
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -85,14 +85,16 @@ def stock_run(path: str, x: np.ndarray, in_chw) -> tuple:
         layer.out.connect(sinks[-1].a_in)
     try:
         cfg = Loihi2SimCfg(select_tag="fixed_pt")
-        src.create_runtime(run_cfg=cfg)  # build + compile: not counted
+        t = time.perf_counter()
+        src.create_runtime(run_cfg=cfg)  # build + compile: reported apart
+        build_s = time.perf_counter() - t
         t = time.perf_counter()
         src.run(condition=RunSteps(num_steps=steps + depth))
         run_s = time.perf_counter() - t
         got = [s.data.get() for s in sinks]
     finally:
         src.stop()
-    return run_s, got
+    return run_s, build_s, got
 
 
 def bench(name: str, make, stock_samples: int, batch: int, steps: int) -> list:
@@ -109,17 +111,19 @@ def bench(name: str, make, stock_samples: int, batch: int, steps: int) -> list:
         blocks = [i for i, la in enumerate(spec.layers) if la.type != "flatten"
                   and not (la.type == "input" and la.neuron.type == "INPUT")]
         depths = spec.depths()
-        times, same = [], True
+        times, builds, same = [], [], True
         for k in range(stock_samples):
-            run_s, got = stock_run(path, x[k], in_shape)
+            run_s, build_s, got = stock_run(path, x[k], in_shape)
             times.append(run_s)
+            builds.append(build_s)
             same &= all(np.array_equal(aligned(g, depths[i], steps), ref[i][k].numpy())
                         for i, g in zip(blocks, got))
         active = all(bool(ref[i][:stock_samples].abs().sum()) for i in blocks)
     stock_sps = stock_samples / sum(times)
     emu_sps = batch / emu_s
     return [name, f"{len(spec.layers)}", steps, f"{stock_sps:.3f}", f"{emu_sps:.1f}",
-            f"{emu_sps / stock_sps:.0f}x", "yes" if same and active else "NO"]
+            f"{emu_sps / stock_sps:.0f}x", f"{np.mean(builds):.1f}",
+            "yes" if same and active else "NO"]
 
 
 def main() -> None:
@@ -133,11 +137,16 @@ def main() -> None:
             bench("lava-dl SDNN PilotNet (3x33x100, 4 conv + 4 dense)", sdnn_pilotnet,
                   a.stock_samples, a.batch, a.steps)]
     body = table(["network", "layers", "T", "stock netx (samples/s)", "emulator (samples/s)",
-                  "speed-up (target >= 100x)", "every layer identical"], rows)
-    body += (f"\n\nStock netx: one sample per Lava run (T + depth steps, build and compile "
-             f"not counted), {a.stock_samples} samples; emulator: one batch of {a.batch} "
+                  "speed-up (target >= 100x)", "stock build + compile (s)",
+                  "every layer identical"], rows)
+    body += (f"\n\nStock netx: one sample per Lava run (T + depth steps; its build and "
+             f"compile, paid once per file, in its own column), {a.stock_samples} samples; emulator: one batch of {a.batch} "
              "samples, every layer recorded. Identical: every stock block's output at every "
              "step equals the emulator's, and every compared layer is active.\n")
+    body += ("\nShort of the 100x target: the emulator is the project's generic batched torch "
+             "loop, here on a 2-core machine shared with other jobs; its per-step elementwise "
+             "neuron arithmetic on [B, C, H, W] int64 tensors dominates, not the synapse sums. "
+             "The figures are written down as measured.\n")
     publish("Stock lava-dl files: stock netx vs the emulator",
             f".venv/bin/python benchmarks/bench_stock.py --stock-samples {a.stock_samples} "
             f"--batch {a.batch} --steps {a.steps}", body)
