@@ -1,6 +1,7 @@
 """The one classification rule of lava-mlsnn (DESIGN §5, "Classification").
 
-* a ``READOUT`` output layer: argmax of ``v`` at the last step;
+* a ``READOUT`` output layer: argmax of ``v`` at the last step (likewise a sigma-delta
+  ``sigma_output`` layer's sigma);
 * a spiking (``MLSN``, ``CUBA``) or ``PASS`` output layer: argmax of the payload summed
   over time;
 * ties go to the lowest class index.
@@ -59,8 +60,9 @@ def classify(outputs: Array, readout: bool, time_axis: int = 1) -> Array:
 
 
 def is_readout(neuron_type: str) -> bool:
-    """Whether an output layer of this neuron type is read at the last step."""
-    return neuron_type == READOUT
+    """Whether an output layer of this neuron type is read at the last step (a READOUT's
+    ``v``, a sigma-delta ``sigma_output`` layer's running sum)."""
+    return neuron_type in (READOUT, "SDNN_SIGMA")
 
 
 def classify_spec(spec, outputs: Array, time_axis: int = 1) -> Array:

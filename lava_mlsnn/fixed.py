@@ -321,6 +321,8 @@ class NeuronParams:
     bias: np.ndarray | None = None
     bias_exp: int = BIAS_EXP_DEFAULT
     input_levels: int = 0  # only for the 'INPUT' pseudo-neuron of an input layer
+    spike_exp: int = 6  # sigma-delta only: netx's spike_exp and state_exp (both 6)
+    state_exp: int = 6
 
 
 def _bias_state(p: NeuronParams, like: Array) -> Array | int:
@@ -391,7 +393,44 @@ def cuba_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Arr
     return u, v, z
 
 
-STATEFUL = ("MLSN", "CUBA")
+# Sigma-delta neurons (netx ``SDNN``): a hidden layer (Lava ``SigmaDelta``), an input
+# layer (``Delta``) and a ``sigma_output`` layer (``Sigma``).
+SDNN_TYPES = ("SDNN", "SDNN_DELTA", "SDNN_SIGMA")
+SDNN_BIAS_EXP = 12  # netx scales an SDNN bias by 1 << (spike_exp + state_exp)
+
+
+def default_bias_exp(neuron_type: str) -> int:
+    """A layer's ``biasExp`` when the file does not give one."""
+    return SDNN_BIAS_EXP if neuron_type in SDNN_TYPES else BIAS_EXP_DEFAULT
+
+
+def sigma_delta_step(sigma: Array, ref: Array, a: Array, p: NeuronParams
+                     ) -> Tuple[Array, Array, Array]:
+    """One step of a sigma-delta neuron exactly as ``lava.proc.sdn``'s fixed models run it.
+
+    ``SDNN``: ``sigma += a``; ``act = relu(sigma + (bias << biasExp))``;
+    ``SDNN_DELTA`` (input): ``act = a << (spike_exp + state_exp)``; then delta encoding
+    against ``ref`` (what the receivers have summed so far: Lava's ``act - residue``):
+    ``d = act - ref``, ``s = d if |d| >= vThMant << (spike_exp + state_exp) else 0``,
+    ``ref += s``, payload ``s >> state_exp``. ``SDNN_SIGMA`` sends ``sigma += a`` itself.
+    No saturation, as in Lava's models.
+    """
+    if p.type == "SDNN_SIGMA":
+        sigma = sigma + a
+        return sigma, ref, sigma
+    scale = int(p.spike_exp) + int(p.state_exp)
+    if p.type == "SDNN_DELTA":
+        act = a << scale
+    else:
+        sigma = sigma + a
+        act = sigma + _bias_state(p, a)
+        act = _where(act < 0, act * 0, act)
+    delta = act - ref
+    s = _where(abs(delta) >= (int(p.v_th_mant) << scale), delta, delta * 0)
+    return sigma, ref + s, s >> int(p.state_exp)
+
+
+STATEFUL = ("MLSN", "CUBA") + SDNN_TYPES
 
 
 def neuron_step(state: Tuple[Array, Array], a: Array, p: NeuronParams
@@ -420,6 +459,9 @@ def neuron_step(state: Tuple[Array, Array], a: Array, p: NeuronParams
         return (u, v), pass_payload(a)
     if t == "CUBA":
         u, v, z = cuba_step(u, v, a, p)
+        return (u, v), z
+    if t in SDNN_TYPES:  # the state is (sigma, ref)
+        u, v, z = sigma_delta_step(u, v, a, p)
         return (u, v), z
     if t == "INPUT":
         return (u, v), input_payload(a, p.input_levels)

@@ -55,6 +55,9 @@ def run_stock_netx(path: str, x_whc: np.ndarray, steps: int,
     """Stock netx in Lava fixed_pt: RingBuffer -> net.inp; a sink on every block and on
     net.out; no reset. ``x_whc`` is one sample ``(*shape_WHC, T)``.
 
+    When the first block is a stock ``Input`` block (a neuron of its own), whose
+    ``inp`` netx leaves unwired, the source drives that neuron's ``a_in``.
+
     Runs ``steps + len(net.layers) + extra`` steps (``extra``: room for delays).
     Returns ``([per-block (*shape_WHC, time)], out (*shape, time), number of blocks)``.
     """
@@ -70,7 +73,11 @@ def run_stock_netx(path: str, x_whc: np.ndarray, steps: int,
     total = steps + depth + extra
     pad = np.zeros(x_whc.shape[:-1] + (total - steps,))
     src = Source(data=np.concatenate([x_whc, pad], -1).astype(np.int32))
-    src.s_out.connect(net.inp)
+    first = net.layers[0]
+    if type(first).__name__ == "Input":
+        src.s_out.connect(first.neuron.a_in)
+    else:
+        src.s_out.connect(net.inp)
     sinks = []
     for port in [layer.out for layer in net.layers] + [net.out]:
         sinks.append(Sink(shape=port.shape, buffer=total))
@@ -84,8 +91,8 @@ def run_stock_netx(path: str, x_whc: np.ndarray, steps: int,
     return got[:-1], got[-1], depth
 
 
-def aligned(stock: np.ndarray, block: int, steps: int) -> np.ndarray:
-    """Block ``block``'s stock output ``(*WHC, time)`` as aligned ``[T, *CHW]``: block ``k``
-    (one synapse per block) sends sample step ``s`` at sink slot ``s + k + 1``."""
-    g = np.moveaxis(stock, -1, 0)[block + 1:block + 1 + steps]
+def aligned(stock: np.ndarray, depth: int, steps: int) -> np.ndarray:
+    """A block's stock output ``(*WHC, time)`` as aligned ``[T, *CHW]``: a block behind
+    ``depth`` synapses sends sample step ``s`` at sink slot ``s + depth``."""
+    g = np.moveaxis(stock, -1, 0)[depth:depth + steps]
     return g.transpose(0, 3, 2, 1) if g.ndim == 4 else g

@@ -19,7 +19,8 @@ from ..format.spec import INPUT, NetworkSpec
 
 def _feeds_synapse(spec: NetworkSpec) -> bool:
     """Whether the network input reaches a synapse without an ``input`` layer's clip."""
-    return any(spec.producer(b.source) == INPUT for layer in spec.layers for b in layer.branches)
+    return any(spec.producer(b.source) == INPUT for layer in spec.layers for b in layer.branches) \
+        or any(layer.type == "input" and layer.neuron.type != "INPUT" for layer in spec.layers)
 
 
 def check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor]) -> torch.Tensor:
@@ -96,15 +97,20 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
             states[i] = fixed.initial_state(layer.neuron, (batch,) + tuple(layer.shape), x)
     for br in (b for layer in spec.layers for b in layer.branches):
         fixed.check_exact_sum(br.synapse, fixed.SAT_MAX)
+    for rec in (layer.recurrent for layer in spec.layers if layer.recurrent is not None):
+        fixed.check_exact_sum(rec, fixed.SAT_MAX)
     lines = _delay_lines(spec, batch, x)
+    last: Dict[int, torch.Tensor] = {}  # previous payload of each recurrent layer
     recorded = {i: [] for i in keep}
     for t in range(steps):
         outs = {INPUT: x[:, t]}
         for i, layer in enumerate(spec.layers):
             if layer.type == "flatten":
                 out = outs[layer.source].reshape(batch, -1)
-            elif layer.type == "input":
+            elif layer.type == "input" and layer.neuron.type == "INPUT":
                 out = fixed.input_payload(outs[layer.source], layer.neuron.input_levels)
+            elif layer.type == "input":  # a stock Input block: the input is its neuron's a_in
+                states[i], out = fixed.neuron_step(states[i], outs[layer.source], layer.neuron)
             else:
                 a = None
                 for k, br in enumerate(layer.branches):
@@ -114,8 +120,12 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
                     else:
                         cur = fixed.synapse_current(br.synapse, outs[br.source])
                     a = cur if a is None else a + cur
+                if layer.recurrent is not None and t:  # the layer's own previous payload
+                    a = a + fixed.synapse_current(layer.recurrent, last[i])
                 states[i], out = fixed.neuron_step(states[i], a, layer.neuron)
             outs[i] = out
+            if layer.recurrent is not None:
+                last[i] = out
             if i in recorded:
                 recorded[i].append(out)
     return {i: torch.stack(v, dim=1) for i, v in recorded.items()}

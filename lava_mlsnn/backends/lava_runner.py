@@ -120,7 +120,8 @@ class LavaNetwork(StreamedRun):
     def _build(self) -> None:
         from lava.magma.core.run_configs import Loihi2SimCfg
 
-        from ..proc import CubaLif, MultiLevelNeuron, Pass, Readout, StreamSource, Synapse
+        from ..proc import (CubaLif, MultiLevelNeuron, Pass, Readout, SigmaDeltaNeuron,
+                            StreamSource, Synapse)
 
         spec, T = self.spec, self.steps
         self._cfg = Loihi2SimCfg(select_tag="fixed_pt")
@@ -141,7 +142,7 @@ class LavaNetwork(StreamedRun):
             p = layer.neuron
             common = dict(shape=shape, record=record, name=f"layer{i}")
             reset = dict(reset_interval=T, reset_offset=1 + self.depths[i])
-            if layer.type == "input" or p.type == "INPUT":
+            if p.type == "INPUT":
                 neuron = Pass(lo=0, hi=p.input_levels, **common)
             elif p.type == "PASS":
                 neuron = Pass(lo=fixed.SAT_MIN, hi=fixed.SAT_MAX, **common)
@@ -157,6 +158,10 @@ class LavaNetwork(StreamedRun):
             elif p.type == "CUBA":
                 neuron = CubaLif(vth_mant=p.v_th_mant, i_decay=p.i_decay, v_decay=p.v_decay,
                                  bias=p.bias, bias_exp=p.bias_exp, **reset, **common)
+            elif p.type in fixed.SDNN_TYPES:
+                neuron = SigmaDeltaNeuron(mode=p.type, vth_mant=p.v_th_mant, bias=p.bias,
+                                          bias_exp=p.bias_exp, spike_exp=p.spike_exp,
+                                          state_exp=p.state_exp, **reset, **common)
             else:
                 raise ValueError(f"layer {i}: no Lava Process for neuron type {p.type!r}")
             self.processes.append(neuron)
@@ -175,6 +180,14 @@ class LavaNetwork(StreamedRun):
                                         reset_interval=T, reset_offset=1 + src_depth,
                                         name=f"layer{i}.branch{k}")
                 ports[src].connect(syn.s_in)
+                syn.a_out.connect(neuron.a_in)
+                self.processes.append(syn)
+            if layer.recurrent is not None:  # its own payload, one step later
+                syn = Synapse.from_spec(layer.recurrent, in_shape=shape, out_shape=shape,
+                                        recurrent=True, reset_interval=T,
+                                        reset_offset=1 + self.depths[i],
+                                        name=f"layer{i}.recurrent")
+                neuron.s_out.connect(syn.s_in)
                 syn.a_out.connect(neuron.a_in)
                 self.processes.append(syn)
             ports[i] = neuron.s_out

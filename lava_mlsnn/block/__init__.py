@@ -7,4 +7,5 @@ from .network import Network, to_emulator_layout, to_slayer_layout
 __all__ = ["Conv", "Dense", "Flatten", "FoldError", "FoldWarning", "Input", "Network", "Pool", "Readout", "ResidualBlock", "SumPool",
            "to_emulator_layout", "to_slayer_layout"]
 from . import cuba  # noqa: E402  (binary lava-dl baselines)
+from . import sigma_delta  # noqa: E402  (lava-dl sigma-delta blocks)
 from .residual import ResidualBlock  # noqa: E402

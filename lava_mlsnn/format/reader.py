@@ -23,11 +23,12 @@ import h5py
 import numpy as np
 
 from .. import _io
-from ..fixed import BIAS_EXP_DEFAULT, DECAY_ONE, SAT_MAX, NeuronParams, SynapseSpec
+from ..fixed import DECAY_ONE, SAT_MAX, NeuronParams, SynapseSpec, default_bias_exp
 from . import h5values as hv
 from .schema import (_REQUIRED_ROOT_ATTRS, _ROOT_ATTRS, _SYNAPSE_KEYS, BRANCH_KEYS,
                      EXACT_SUM_LIMIT, LAYER_KEYS, MAX_BRANCHES, MAX_DIM, MAX_LAYERS,
-                     MAX_NEURONS, NEURON_KEYS, RANGES)
+                     MAX_NEURONS, NETX_DEFAULT_NEURON, NETX_UNBUILT, NETX_UNSUPPORTED_NEURONS,
+                     NEURON_KEYS, RANGES)
 from .spec import INPUT, LAYER_TYPES, Branch, LayerSpec, NetworkSpec
 from .shapes import synapse_output_shape
 
@@ -95,14 +96,14 @@ def _int_array(group: h5py.Group, key: str, problems: List[str], where: str
 
 
 # --------------------------------------------------------------------------- synapses
-def _read_synapse(kind: str, g: h5py.Group, exp: int, problems: List[str], where: str
-                  ) -> Optional[SynapseSpec]:
+def _read_synapse(kind: str, g: h5py.Group, exp: int, problems: List[str], where: str,
+                  n_out: int = 0, key: str = "weight") -> Optional[SynapseSpec]:
     if kind not in _SYNAPSE_KEYS:
         problems.append(f"{where}/type: unknown synapse type {kind!r} (expected dense, conv, "
                         "pool or identity)")
         return None
     n_before = len(problems)
-    w = _int_array(g, "weight", problems, where)
+    w = _int_array(g, key, problems, where)
     if len(problems) > n_before:
         return None
     if kind == "identity":
@@ -124,11 +125,13 @@ def _read_synapse(kind: str, g: h5py.Group, exp: int, problems: List[str], where
                            else kernel,
                            padding=_pair(g, "padding", 0, problems, where), kernel=kernel)
     if w is None:
-        problems.append(f"{where}: missing 'weight'")
+        problems.append(f"{where}: missing '{key}'")
         return None
     if kind == "dense":
+        if w.ndim == 1 and n_out and w.size % n_out == 0:  # netx: weight.reshape(out, -1)
+            w = w.reshape(n_out, -1)
         if w.ndim != 2 or 0 in w.shape:
-            problems.append(f"{where}/weight: dense weight must be 2-D (out, in), got {w.shape}")
+            problems.append(f"{where}/{key}: dense weight must be 2-D (out, in), got {w.shape}")
             return None
         return SynapseSpec("dense", w, exp)
     if w.ndim == 5 and w.shape[-1] == 1:  # lava-dl keeps a trailing time axis
@@ -180,6 +183,20 @@ def _check_declared(kind: str, syn: SynapseSpec, g: h5py.Group, problems: List[s
                                 f"{tuple(syn.weight.shape)} (which gives {actual})")
 
 
+def _read_recurrent(g: h5py.Group, shape: Tuple[int, ...], exp: int, problems: List[str],
+                    where: str) -> Optional[SynapseSpec]:
+    """``weight_rec`` of a ``dense_rec`` layer: ``(n, n)`` for its ``n`` neurons."""
+    if "weight_rec" not in g:
+        problems.append(f"{where}: missing 'weight_rec' (a dense_rec layer's recurrent weights)")
+        return None
+    syn = _read_synapse("dense", g, exp, problems, where, n_out=shape[0], key="weight_rec")
+    if syn is not None and syn.weight.shape != (shape[0], shape[0]):
+        problems.append(f"{where}/weight_rec: shape {syn.weight.shape}, expected "
+                        f"{(shape[0], shape[0])} for {shape[0]} neurons")
+        return None
+    return syn
+
+
 def _read_delay(g: h5py.Group, syn: SynapseSpec, problems: List[str], where: str
                 ) -> SynapseSpec:
     """A dense layer's axonal ``delay`` as stock netx reads it (``create_dense``).
@@ -220,25 +237,36 @@ def _read_neuron(g: h5py.Group, layer_type: str, input_levels: int, problems: Li
                  where: str) -> Optional[NeuronParams]:
     if layer_type == "flatten":
         return None
-    if layer_type == "input":
-        if "neuron" in g:
-            problems.append(f"{where}/neuron: input layers with neuron dynamics (stock lava-dl "
-                            "Input blocks) are not supported; export the network without them")
+    if layer_type == "input" and "neuron" not in g:
         return NeuronParams(type="INPUT", input_levels=input_levels)
     ng = hv.member(g, "neuron", where, problems, h5py.Group)
     if ng is None:
+        if "neuron" not in g and layer_type == "dense":  # netx's default integrator
+            d = NETX_DEFAULT_NEURON
+            return NeuronParams(type="CUBA", v_th_mant=d["vThMant"], i_decay=d["iDecay"],
+                                v_decay=d["vDecay"])
         if "neuron" not in g:
             problems.append(f"{where}: missing 'neuron' group")
         return None
     nw = f"{where}/neuron"
     ntype = _text(ng, "type", problems, nw)
-    if ntype not in NEURON_KEYS:
+    if ntype in NETX_UNSUPPORTED_NEURONS or (ntype or "").startswith("RF"):
+        what = NETX_UNSUPPORTED_NEURONS.get(ntype, f"resonate-and-fire ({ntype}) neurons")
+        problems.append(f"{nw}/type: {what} are not supported by lava-mlsnn")
+        return None
+    allowed = ("MLSN", "READOUT", "PASS", "CUBA", "SDNN") if layer_type != "input" \
+        else ("CUBA", "SDNN")
+    if ntype not in NEURON_KEYS or (ntype != "LOIHI" and ntype not in allowed):
         if ntype is not None or "type" not in ng:
-            problems.append(f"{nw}/type: unknown neuron type {ntype!r} (expected MLSN, "
-                            "READOUT, PASS or CUBA)")
+            problems.append(f"{nw}/type: unknown neuron type {ntype!r} in a {layer_type} layer "
+                            f"(expected {', '.join(allowed + ('LOIHI',))})")
         return None
     hv.check_members(ng, NEURON_KEYS[ntype], nw, problems)
-    vals = {k: _int(ng, k, None, problems, nw) for k in NEURON_KEYS[ntype] if k != "type"}
+    vals = {k: _int(ng, k, None, problems, nw) for k in NEURON_KEYS[ntype]
+            if k not in ("type", "activation")}
+    ntype = "CUBA" if ntype == "LOIHI" else ntype  # netx treats both alike
+    if ntype == "SDNN":
+        return _sigma_delta(ng, layer_type, vals, problems, nw)
     if ntype in ("MLSN", "CUBA") and vals.get("vThMant") is None and "vThMant" not in ng:
         problems.append(f"{nw}: missing 'vThMant'")
     if ntype == "MLSN" and vals.get("levels") is None and "levels" not in ng:
@@ -254,6 +282,22 @@ def _read_neuron(g: h5py.Group, layer_type: str, input_levels: int, problems: Li
     return NeuronParams(type=ntype, v_th_mant=get("vThMant", 1), levels=get("levels", 1),
                         i_decay=get("iDecay", default_i), v_decay=get("vDecay", 0),
                         v_init=get("vInit", 0), v_bits=get("vBits", 0), v_exp=get("vExp", 0))
+
+
+def _sigma_delta(ng: h5py.Group, layer_type: str, vals: Dict[str, Any], problems: List[str],
+                 nw: str) -> Optional[NeuronParams]:
+    """A lava-dl sigma-delta neuron as netx builds it: ``Delta`` in an input layer,
+    ``Sigma`` where ``sigma_output`` is set, else ``SigmaDelta`` (ReLU)."""
+    act = _text(ng, "activation", problems, nw) if "activation" in ng else "relu"
+    if act is not None and act != "relu":
+        problems.append(f"{nw}/activation: {act!r} is not supported: stock netx runs every "
+                        "sigma-delta layer with ReLU")
+    if vals.get("vThMant") is None and "vThMant" not in ng and not vals.get("sigma_output"):
+        problems.append(f"{nw}: missing 'vThMant'")
+    kind = "SDNN_DELTA" if layer_type == "input" else \
+        "SDNN_SIGMA" if vals.get("sigma_output") else "SDNN"
+    return NeuronParams(type=kind, v_th_mant=vals.get("vThMant") or 1, i_decay=0,
+                        bias_exp=default_bias_exp(kind))
 
 
 def _bias(g: h5py.Group, shape: Tuple[int, ...], problems: List[str], where: str
@@ -334,19 +378,27 @@ def _read_layer(g: h5py.Group, i: int, spec_input_levels: int, problems: List[st
                 ) -> Optional[LayerSpec]:
     where = f"layer/{i}"
     ltype = _text(g, "type", problems, where)
-    if ltype not in LAYER_TYPES:
+    if ltype in NETX_UNBUILT:
+        problems.append(f"{where}/type: {NETX_UNBUILT[ltype]} are not supported (stock netx "
+                        "cannot build them either)")
+        return None
+    if ltype not in LAYER_TYPES and ltype != "dense_rec":
         if ltype is not None or "type" not in g:
             problems.append(f"{where}/type: unknown layer type {ltype!r} (expected one of "
-                            f"{', '.join(LAYER_TYPES)})")
+                            f"{', '.join(LAYER_TYPES + ('dense_rec',))})")
         return None
     hv.check_members(g, LAYER_KEYS[ltype], where, problems)
+    recurrent = ltype == "dense_rec"
+    ltype = "dense" if recurrent else ltype
     shape = _shape(_get(g, "shape", None, problems, where), f"{where}/shape", problems)
     if shape is None:
         if "shape" not in g:
             problems.append(f"{where}/shape: missing (expected (C,H,W) or (F,))")
         return None
-    if ltype == "flatten" and len(shape) == 3 and shape[1:] == (1, 1):
-        shape = shape[:1]  # lava-dl's Flatten block exports (F, 1, 1)
+    if ltype in ("flatten", "dense") and len(shape) == 3:
+        # netx reads a dense layer as prod(shape) neurons and ignores a flatten's shape;
+        # lava-dl's Flatten block exports (F, 1, 1). The size is checked against the data.
+        shape = (shape[0] * shape[1] * shape[2],)
     source = _int(g, "source", i - 1, problems, where)
     if not INPUT <= source < i:
         problems.append(f"{where}/source: {source} is not an earlier layer (or -1)")
@@ -355,21 +407,35 @@ def _read_layer(g: h5py.Group, i: int, spec_input_levels: int, problems: List[st
                       weight_bits=_int(g, "weightBits", 0, problems, where),
                       weight_scale=_int(g, "weightScale", 0, problems, where))
     if ltype in ("dense", "conv", "pool"):
-        syn = _read_synapse(ltype, g, exp, problems, where)
+        syn = _read_synapse(ltype, g, exp, problems, where, n_out=shape[0])
         if syn is not None:
             _check_geometry(syn, problems, where)
             _check_declared(ltype, syn, g, problems, where)
-            syn = _read_delay(g, syn, problems, where)
+            if recurrent and "delay" in g:
+                problems.append(f"{where}/delay: axonal delays on recurrent (dense_rec) layers "
+                                "are not supported (stock netx builds their delayed synapses "
+                                "without the weight exponent)")
+            else:
+                syn = _read_delay(g, syn, problems, where)
             layer.branches = [Branch(layer.source, syn)]
         elif "delay" in g and ltype != "dense":
             _read_delay(g, SynapseSpec(ltype, np.zeros(())), problems, where)
+        if recurrent:
+            layer.recurrent = _read_recurrent(g, shape, exp, problems, where)
+    elif ltype == "input" and ("weight" in g or "bias" in g):
+        # netx's defaults: weight 64 (one, in weight units), bias 0.
+        layer.input_transform = (_int(g, "weight", 64, problems, where),
+                                 _int(g, "bias", 0, problems, where))
     elif ltype == "join":
         _read_branches(g, i, exp, layer, problems, where)
     layer.neuron = _read_neuron(g, ltype, spec_input_levels, problems, where)
-    if layer.neuron is not None and layer.neuron.type not in ("INPUT",):
+    if layer.neuron is not None and ltype != "input":  # an Input block's bias: see above
         bias = _bias(g, shape, problems, where)
         # biasExp is checked even without a bias: a file never holds an unread bad value.
-        bias_exp = _int(g, "biasExp", BIAS_EXP_DEFAULT, problems, where)
+        bias_exp = _int(g, "biasExp", default_bias_exp(layer.neuron.type), problems, where)
+        if bias is not None and layer.neuron.type == "SDNN_SIGMA":
+            problems.append(f"{where}/bias: a sigma_output layer has no bias (netx's Sigma "
+                            "takes none)")
         if bias is not None:
             layer.neuron = replace(layer.neuron, bias=bias, bias_exp=bias_exp)
     return layer
@@ -383,9 +449,12 @@ def check_shapes(spec: NetworkSpec) -> List[str]:
     return problems
 
 
-def _check_shapes(spec: NetworkSpec, problems: List[str]) -> None:
+def _check_shapes(spec: NetworkSpec, problems: List[str], unread=frozenset()) -> None:
+    """Shape problems of every layer that, like its sources, could be read."""
     for i, layer in enumerate(spec.layers):
         where = f"layer/{i}"
+        if i in unread or any(s in unread for s in layer.sources):
+            continue
         try:
             if layer.type == "input":
                 if spec.input_shape is not None and layer.source == INPUT \
@@ -518,34 +587,37 @@ def read_network(path: str) -> NetworkSpec:
                 raise FormatError(problems + [f"layer: {n_groups} layers exceed the limit of "
                                               f"{MAX_LAYERS}"], path)
             hv.check_members(lg, [str(i) for i in range(n_groups)], "layer", problems)
-            layers: List[LayerSpec] = []
+            slots: List[Optional[LayerSpec]] = []  # None: a layer that could not be read
             for i in range(n_groups):
                 g = hv.member(lg, str(i), "layer", problems, h5py.Group)
                 if g is None:
                     if str(i) not in lg:
                         problems.append(f"layer/{i}: missing (layers must be numbered 0..n-1)")
+                    slots.append(None)
                     continue
-                layer = _read_layer(g, i, root["input_levels"], problems)
-                if layer is not None:
-                    layers.append(layer)
+                slots.append(_read_layer(g, i, root["input_levels"], problems))
     except FormatError:
         raise
     except (OSError, KeyError, RuntimeError, ValueError, TypeError) as err:
         raise FormatError(problems + [f"unreadable content (corrupt or truncated?): "
                                       f"{' '.join(str(err).split())}"], path) from None
     input_shape = root["input_shape"]
-    if input_shape is None and layers and not problems:
-        first = layers[0]
+    first = slots[0] if slots else None
+    if input_shape is None and first is not None:
         if first.type == "input":
             input_shape = first.shape
         elif first.branches and first.branches[0].synapse.kind == "dense":
             input_shape = (int(first.branches[0].synapse.weight.shape[1]),)
+    # Layers that could not be read are stand-ins here, so that the geometry of all the
+    # others is still checked: validate reports every problem of a file in one pass.
+    unread = {i for i, la in enumerate(slots) if la is None}
+    layers = [la if la is not None else LayerSpec("flatten", (1,)) for la in slots]
     spec = NetworkSpec(layers=layers, input_shape=input_shape,
                        input_levels=root["input_levels"], timesteps=root["timesteps"],
                        classes=root["classes"], metadata=root["metadata"], stock=root["stock"])
-    if not problems and len(spec.layers) == n_groups:
-        _check_shapes(spec, problems)
-        _check_runnable(spec, problems)
+    _check_shapes(spec, problems, unread)
+    _check_runnable(spec, problems)
+    if spec.output_index not in unread:
         _check_classes(spec, problems)
     if problems:
         raise FormatError(problems, path)

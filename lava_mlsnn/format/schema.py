@@ -35,6 +35,7 @@ RANGES: Dict[str, Tuple[int, int]] = {
     "vThMant": (1, SAT_MAX), "levels": (1, SAT_MAX), "iDecay": (0, DECAY_ONE),
     "vDecay": (0, DECAY_ONE), "vInit": (SAT_MIN, SAT_MAX), "vBits": (0, 24), "vExp": (0, 24),
     "refDelay": (0, SAT_MAX), "gradedSpike": (0, 1), "delay": (0, MAX_DELAY_STEPS),
+    "sigma_output": (0, 1),
 }
 
 # ----------------------------------------------------------------------- known objects
@@ -52,7 +53,8 @@ _SYNAPSE_KEYS = {
 }
 #: Objects each layer type may hold (anything else is refused, never ignored).
 LAYER_KEYS: Dict[str, Tuple[str, ...]] = {
-    "input": _COMMON_KEYS + ("neuron",),
+    # A stock Input block: its neuron, and the data transform netx does not apply.
+    "input": _COMMON_KEYS + ("neuron", "weight", "bias"),
     "flatten": _COMMON_KEYS,
     # ``delay`` is read on dense layers; on conv and pool it is refused by name.
     "dense": _COMMON_KEYS + _NEURON_LAYER_KEYS + _SYNAPSE_KEYS["dense"] + ("delay",),
@@ -60,9 +62,23 @@ LAYER_KEYS: Dict[str, Tuple[str, ...]] = {
     "pool": _COMMON_KEYS + _NEURON_LAYER_KEYS + _SYNAPSE_KEYS["pool"] + ("delay",),
     "join": _COMMON_KEYS + _NEURON_LAYER_KEYS + ("branch",),
 }
+# lava-dl's recurrent CUBA block (netx's RecurrentDense): a dense layer plus ``weight_rec``.
+LAYER_KEYS["dense_rec"] = LAYER_KEYS["dense"] + ("weight_rec",)
+#: Layer types lava-dl writes that stock netx cannot build (it raises NotImplementedError).
+NETX_UNBUILT = {"average": "average (spatial mean) layers", "concat": "concat layers",
+                "convT": "transposed conv (convT) layers", "unpool": "unpool layers",
+                "dense_comp": "complex dense (dense_comp) layers"}
+#: netx's integrator for a dense layer without a ``neuron`` group (``create_dense``):
+#: CUBA with iDecay 0, vDecay 4096 and vThMant ``1 << 18 - 1`` (= 2**17, Python precedence).
+NETX_DEFAULT_NEURON = {"iDecay": 0, "vDecay": DECAY_ONE, "vThMant": 1 << 17}
 BRANCH_KEYS = {k: ("source", "type", "weightExp") + v for k, v in _SYNAPSE_KEYS.items()}
 NEURON_KEYS: Dict[str, Tuple[str, ...]] = {
     "MLSN": ("type",) + _NEURON_KEYS, "READOUT": ("type",) + _NEURON_KEYS,
     "PASS": ("type",) + _NEURON_KEYS,
     "CUBA": ("type", "vThMant", "iDecay", "vDecay", "refDelay", "gradedSpike"),
 }
+NEURON_KEYS["LOIHI"] = NEURON_KEYS["CUBA"]  # netx's alias of CUBA
+NEURON_KEYS["SDNN"] = ("type", "activation", "vThMant", "sigma_output")  # lava-dl sigma-delta
+#: Neuron types netx builds that lava-mlsnn does not run (refused by name).
+NETX_UNSUPPORTED_NEURONS = {"RF": "resonate-and-fire (RF) neurons",
+                            "RF_IZ": "resonate-and-fire Izhikevich (RF_IZ) neurons"}

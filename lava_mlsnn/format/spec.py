@@ -45,6 +45,12 @@ class LayerSpec:
         ``None`` for flatten; type ``'INPUT'`` for an input layer.
     weight_bits, weight_scale : int
         Declared weight grid (``0``: not declared).
+    recurrent : SynapseSpec or None
+        A stock ``dense_rec`` layer's ``weight_rec``: the layer's own payload of the
+        previous step feeds back through it (zero at a sample's first step).
+    input_transform : (int, int) or None
+        A stock ``Input`` block's ``weight`` and ``bias`` (the data loader's affine
+        transform, which netx does not apply; DESIGN §6.1). Informational only.
     """
 
     type: str
@@ -54,6 +60,8 @@ class LayerSpec:
     neuron: Optional[NeuronParams] = None
     weight_bits: int = 0
     weight_scale: int = 0
+    recurrent: Optional[SynapseSpec] = None
+    input_transform: Optional[Tuple[int, int]] = None
 
     @property
     def sources(self) -> List[int]:

@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from .._io import atomic_write_path
-from ..fixed import BIAS_EXP_DEFAULT, NeuronParams, SynapseSpec
+from ..fixed import SDNN_TYPES, NeuronParams, SynapseSpec, default_bias_exp
 from .spec import LayerSpec, NetworkSpec
 
 FORMAT_NAME = "lava-mlsnn"
@@ -51,7 +51,13 @@ def _write_synapse(g: h5py.Group, syn: SynapseSpec) -> None:
 
 def _write_neuron(g: h5py.Group, p: NeuronParams) -> None:
     ng = g.create_group("neuron")
-    if p.type == "CUBA":  # stock keys, readable by lava-dl netx
+    if p.type in SDNN_TYPES:  # stock keys, readable by lava-dl netx
+        ng.create_dataset("type", data="SDNN")
+        ng.create_dataset("activation", data="relu")
+        ng.create_dataset("vThMant", data=int(p.v_th_mant))
+        if p.type == "SDNN_SIGMA":
+            ng.create_dataset("sigma_output", data=True)
+    elif p.type == "CUBA":  # stock keys, readable by lava-dl netx
         ng.create_dataset("type", data="CUBA")
         ng.create_dataset("iDecay", data=int(p.i_decay))
         ng.create_dataset("vDecay", data=int(p.v_decay))
@@ -71,13 +77,13 @@ def _write_neuron(g: h5py.Group, p: NeuronParams) -> None:
         b = np.asarray(p.bias)
         g.create_dataset("bias", data=(b.reshape(-1) if b.ndim and b.size == b.shape[0] else b)
                          .astype(np.float32))
-        if p.bias_exp != BIAS_EXP_DEFAULT:  # absent: 6, so stock files stay as they were
+        if p.bias_exp != default_bias_exp(p.type):  # absent: the default, so stock files stay
             g.create_dataset("biasExp", data=int(p.bias_exp))
 
 
 def write_layer(g: h5py.Group, layer: LayerSpec, index: Optional[int]) -> None:
     """Write one ``/layer/<i>`` group; ``source`` is written unless it is ``index - 1``."""
-    _write_str(g, "type", layer.type)
+    _write_str(g, "type", "dense_rec" if layer.recurrent is not None else layer.type)
     g.create_dataset("shape", data=np.array(layer.shape, dtype=np.int64))
     if index is None or layer.source != index - 1:
         g.create_dataset("source", data=int(layer.source))
@@ -93,6 +99,11 @@ def write_layer(g: h5py.Group, layer: LayerSpec, index: Optional[int]) -> None:
             _write_synapse(bg, br.synapse)
     elif layer.branches:
         _write_synapse(g, layer.branches[0].synapse)
+    if layer.recurrent is not None:
+        g.create_dataset("weight_rec", data=layer.recurrent.weight.astype(np.float32))
+    if layer.input_transform is not None:
+        g.create_dataset("weight", data=np.float32([layer.input_transform[0]]))
+        g.create_dataset("bias", data=np.float32([layer.input_transform[1]]))
     if layer.neuron is not None and layer.neuron.type != "INPUT":
         _write_neuron(g, layer.neuron)
 

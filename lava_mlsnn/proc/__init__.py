@@ -7,6 +7,7 @@ Process                what it is                                       folder
 ``Readout``            non-spiking read-out (``READOUT``)               readout
 ``Pass``               stateless clip (``PASS``, ``input`` layers)      passthrough
 ``CubaLif``            lava-dl / netx binary CUBA-LIF (``CUBA``)        cuba
+``SigmaDeltaNeuron``   lava-dl / netx sigma-delta (``SDNN``)            sigma_delta
 ``Synapse``            dense/conv/pool/identity, 1 + extra_delay steps  synapse
 ``StreamSource/Sink``  memory-mapped file I/O for the host              stream
 =====================  ===============================================  ==========
@@ -27,6 +28,7 @@ _LAZY = {
     "Readout": "readout",
     "Pass": "passthrough",
     "CubaLif": "cuba",
+    "SigmaDeltaNeuron": "sigma_delta",
     "Synapse": "synapse",
     "StreamSource": "stream",
     "StreamSink": "stream",

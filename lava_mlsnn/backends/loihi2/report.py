@@ -147,7 +147,8 @@ def current_bound(layer: LayerSpec, bounds: Dict[int, int]) -> int:
 
 def payload_bits(layer: LayerSpec, bound: int) -> int:
     """Message bits a layer's payload needs (signed for READOUT and PASS)."""
-    signed = layer.neuron is not None and layer.neuron.type in ("READOUT", "PASS")
+    signed = layer.neuron is not None and layer.neuron.type in ("READOUT", "PASS", "SDNN",
+                                                                 "SDNN_DELTA", "SDNN_SIGMA")
     return max(1, int(bound).bit_length() + (1 if signed else 0))
 
 
@@ -212,6 +213,17 @@ def deployment_warnings(spec: NetworkSpec) -> List[str]:
         tag = f"layer {i} ({layer.type})"
         if layer.branches:
             _weight_warnings(layer, tag, out)
+        if layer.input_transform is not None and layer.input_transform != (64, 0):
+            w, b = layer.input_transform
+            out.append(f"{tag}: the Input block's transform (weight {w}, bias {b}: x * {w / 64:g} "
+                       f"+ {b / 64:g}) is not applied; as in stock netx the network input goes "
+                       "to the neuron as given (apply the transform in the data pipeline)")
+        p = layer.neuron
+        if p is not None and p.type == "SDNN" and p.bias is not None and depths[i] > 0:
+            out.append(f"{tag}: sigma-delta layer with a bias: stock netx cannot reset "
+                       f"sigma-delta neurons, so in its pipeline this layer runs {depths[i]} "
+                       "step(s) on the bias alone before the first input arrives and its "
+                       "output differs from lava-mlsnn's (and lava-dl's) aligned run")
         d = max((br.synapse.max_delay for br in layer.branches), default=0)
         if d > MAX_DELAY:
             out.append(f"{tag}: axonal delay up to {d} steps exceeds Loihi 2's {MAX_DELAY} "
@@ -316,6 +328,9 @@ def neuron_support(spec: NetworkSpec) -> List[Dict]:
                                           "reads bias_exp 6: load with lava-mlsnn)")
         elif p.type == "PASS":
             support, how = "stock", "Lava GradedVec(vth=0): sends its input current"
+        elif p.type in ("SDNN", "SDNN_DELTA", "SDNN_SIGMA"):
+            proc = {"SDNN": "SigmaDelta", "SDNN_DELTA": "Delta", "SDNN_SIGMA": "Sigma"}[p.type]
+            support, how = "stock", f"Lava {proc} (netx SDNN mapping: spike_exp 6, state_exp 6)"
         elif p.type == "READOUT" and i == last:
             support, how = ("stock-probe", "non-spiking LIF (du 4095, vth 131071) whose v is "
                             "probed; equal while |v| < 2^23 - 64")

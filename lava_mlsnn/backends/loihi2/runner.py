@@ -148,6 +148,12 @@ class Loihi2Network(StreamedRun):
         self.processes: List = [self._source, adapter]
         ports = {INPUT: a_out}
         for i, layer in enumerate(spec.layers):
+            if layer.recurrent is not None or (layer.type == "input"
+                                               and layer.neuron.type != "INPUT"):
+                what = "recurrent (dense_rec)" if layer.recurrent is not None else \
+                    "input layers with a neuron (stock Input blocks)"
+                raise ValueError(f"layer {i}: {what} are not supported by the loihi2 backend; "
+                                 "use --backend lava")
             if layer.type in ("flatten", "input"):
                 continue
             shape, p = tuple(layer.shape), layer.neuron

@@ -24,6 +24,7 @@ class AbstractPySynapseModel(PyLoihiProcessModel):
         self._lead = 1 + int(proc_params["extra_delay"])  # steps until an undelayed part
         self._period = int(proc_params["reset_interval"])
         self._phase0 = int(proc_params["reset_offset"])
+        self._lag = int(bool(proc_params["recurrent"]))  # aligned steps before arrival
 
     def _build_spec(self) -> fixed.SynapseSpec:
         # Runs once, in the model's own OS process. One torch thread per model:
@@ -61,7 +62,8 @@ class AbstractPySynapseModel(PyLoihiProcessModel):
             return
         # The sample step this input belongs to: a part delayed past the sample's end
         # is dropped (the next sample starts from empty delay lines).
-        left = (self._period - (t - self._phase0) % self._period) if self._period else slots
+        left = (self._period - (t - self._phase0) % self._period - self._lag) if self._period \
+            else slots
         for k, part in fixed.delayed_parts(self._spec, z.reshape(self._view), self.current):
             if k < left:
                 self.a_buff[(t + self._lead + k) % slots] += part[0]

@@ -70,12 +70,16 @@ class Synapse(AbstractProcess):
         source sends a sample's first step. A part that would arrive after its
         sample's last step is dropped (each sample starts from empty delay lines, as
         in the emulator); ``reset_interval = 0`` drops nothing.
+    recurrent : bool
+        A layer's synapse onto itself: what it sends belongs to the sample's next
+        step, so the part sent from a sample's last step is dropped.
     """
 
     def __init__(self, *, in_shape, out_shape, kind: str, weight, weight_exp: int = 0,
                  stride=1, padding=0, dilation=1, groups: int = 1, kernel=1,
                  view_shape: Optional[Sequence[int]] = None, extra_delay: int = 0,
                  delay=None, reset_interval: int = 0, reset_offset: int = 0,
+                 recurrent: bool = False,
                  name: Optional[str] = None, log_config: Optional[LogConfig] = None) -> None:
         self._runtime = None  # AbstractProcess.__del__ needs it if validation below raises
         in_shape, out_shape = as_shape(in_shape), as_shape(out_shape)
@@ -109,7 +113,7 @@ class Synapse(AbstractProcess):
                          extra_delay=delay, delay=delays,
                          reset_interval=check_int("reset_interval", reset_interval, 0),
                          reset_offset=check_int("reset_offset", reset_offset),
-                         name=name, log_config=log_config)
+                         recurrent=bool(recurrent), name=name, log_config=log_config)
         self.s_in = InPort(shape=in_shape)
         self.a_out = OutPort(shape=out_shape)
         self.weight = Var(shape=w.shape if w.ndim else (1,), init=w if w.ndim else w.reshape(1))
@@ -120,13 +124,14 @@ class Synapse(AbstractProcess):
     @classmethod
     def from_spec(cls, spec: SynapseSpec, in_shape, out_shape, view_shape=None,
                   extra_delay: int = 0, reset_interval: int = 0, reset_offset: int = 0,
-                  name: Optional[str] = None) -> "Synapse":
+                  recurrent: bool = False, name: Optional[str] = None) -> "Synapse":
         """Build from a :class:`~lava_mlsnn.fixed.SynapseSpec` (one network branch)."""
         return cls(in_shape=in_shape, out_shape=out_shape, kind=spec.kind, weight=spec.weight,
                    weight_exp=spec.weight_exp, stride=spec.stride, padding=spec.padding,
                    dilation=spec.dilation, groups=spec.groups, kernel=spec.kernel,
                    view_shape=view_shape, extra_delay=extra_delay, delay=spec.delay,
-                   reset_interval=reset_interval, reset_offset=reset_offset, name=name)
+                   reset_interval=reset_interval, reset_offset=reset_offset,
+                   recurrent=recurrent, name=name)
 
 
 def _check_delays(delay, w: np.ndarray, out_shape: Tuple[int, ...], kind: str

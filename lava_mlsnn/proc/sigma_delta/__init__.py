@@ -1,0 +1,4 @@
+"""Sigma-delta neuron (netx ``SDNN``) Process with the lava-mlsnn reset/record plumbing."""
+from .process import SigmaDeltaNeuron
+
+__all__ = ["SigmaDeltaNeuron"]
