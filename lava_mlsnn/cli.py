@@ -475,6 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int, default=256, metavar="N")
     p.add_argument("--cache-dir", metavar="DIR", help="framed-tensor cache folder")
     p.set_defaults(func=cmd_evaluate)
+    from .nir.cli import add_parser as add_nir_parser
+    add_nir_parser(sub)
     sub.add_parser("demo", help="train, export and run the embedded DVS demo "
                    f"(see '{PROG} demo --help')", add_help=False)
     return parser
