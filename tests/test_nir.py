@@ -63,7 +63,7 @@ def test_plain_nir_of_a_binary_net_reimports(seed):
     spec = _cuba_chain(rng)
     g = to_nir(spec, extension=False)
     kinds = sorted({type(n).__name__ for n in g.nodes.values()})
-    assert kinds == ["Affine", "Input", "LIF", "Output", "Scale"]
+    assert kinds == ["Affine", "Input", "LIF", "Output"]
     back = read_nir(g, reset="zero", timesteps=8)
     assert [layer.neuron.type for layer in back.layers[1:]] == ["CUBA", "CUBA"]
     assert [layer.neuron.v_decay for layer in back.layers[1:]] == [512, 1024]

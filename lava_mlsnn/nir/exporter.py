@@ -123,8 +123,13 @@ def to_nir(spec: NetworkSpec, dt: float = DEFAULT_DT, extension: bool = True):
         meta = codec.encode_layer(i, layer) if extension else {}
         if layer.type in ("input", "flatten") and not layer.branches:
             src = tails[layer.source]
+            if layer.type == "input" and src == "input":
+                # NIR has no clip and peers read no identity node: the Input node holds it
+                nodes["input"].metadata = meta
+                tails[i] = "input"
+                continue
             if layer.type == "input":
-                name = f"l{i}_input"  # NIR has no clip: an identity carrying the extension
+                name = f"l{i}_input"
                 node = nir.Scale(scale=np.ones(layer.shape, dtype=np.float32))
             else:
                 name = f"l{i}"
