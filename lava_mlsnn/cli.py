@@ -13,6 +13,7 @@ files go, and the command exits with ``128 + signal``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
@@ -28,6 +29,8 @@ from .backends.loihi2.report import format_table
 from .lifecycle import Terminated, terminate_on_signals
 
 PROG = "lava-mlsnn"
+FORWARDED = {"train": ".train.command", "export": ".train.export_command"}
+VERBOSITY = {"-v": 1, "--verbose": 1, "-q": -1, "--quiet": -1}
 DEBUG_ENV = "LAVA_MLSNN_DEBUG"
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -438,6 +441,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Multi-level spiking networks for Loihi 2: check, inspect and "
         f"run NetX-style HDF5 networks. Set {DEBUG_ENV}=1 to see tracebacks.")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log lines from the library (before COMMAND)")
+    parser.add_argument("-q", "--quiet", action="count", default=0,
+                        help="library warnings only (before COMMAND)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("validate", help="check a network file: summary, or every problem")
     p.add_argument("net", metavar="NET.h5")
@@ -481,6 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int, default=256, metavar="N")
     p.add_argument("--cache-dir", metavar="DIR", help="framed-tensor cache folder")
     p.set_defaults(func=cmd_evaluate)
+    from .nir.cli import add_parser as add_nir_parser
+    add_nir_parser(sub)
+    sub.add_parser("train", help="train a network from a YAML configuration (see "
+                   f"'{PROG} train --help')", add_help=False)
+    sub.add_parser("export", help="export a training run to a network file, validated and "
+                   f"checked (see '{PROG} export --help')", add_help=False)
     sub.add_parser("demo", help="train, export and run the embedded DVS demo "
                    f"(see '{PROG} demo --help')", add_help=False)
     return parser
@@ -490,6 +503,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command; returns the exit status (0 ok, 2 bad input, 1 failure)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    verbosity = 0
+    while argv and argv[0] in VERBOSITY:  # global -v / -q, before the command
+        verbosity += VERBOSITY[argv.pop(0)]
+    from ._log import configure
+    configure(verbosity)
     # A file-size limit must fail the write (EFBIG, one line), not kill the process.
     if hasattr(signal, "SIGXFSZ"):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -500,6 +518,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             if argv and argv[0] == "demo":
                 rc = cmd_demo(argv[1:])
+            elif argv and argv[0] in FORWARDED:  # own parsers, exit codes and messages
+                rc = importlib.import_module(FORWARDED[argv[0]], __package__).main(
+                    argv[1:], prog=f"{PROG} {argv[0]}")
             else:
                 parser = build_parser()
                 try:

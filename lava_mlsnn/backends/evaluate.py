@@ -118,11 +118,14 @@ def accumulate_activity(spec: NetworkSpec, outs: Dict[int, Any], acc: Dict[int, 
 
 def per_sample_activity(acc: Dict[int, Dict[str, float]], n: int
                         ) -> Tuple[List[Dict[str, Any]], Dict[str, float]]:
-    """Per-layer rows and network totals (input layer excluded) per sample."""
+    """Per-layer rows and network totals per sample: events and payload without the input
+    layer's, synaptic operations with those it causes (:mod:`lava_mlsnn.metrics.activity`)."""
     keys = ("events", "payload", "synops", "synops_unary")
     layers = [{**r, **{k: r[k] / max(n, 1) for k in keys}} for _, r in sorted(acc.items())]
     net = [r for r in layers if r["neuron"] != "INPUT"]
-    return layers, {k: float(sum(r[k] for r in net)) for k in keys}
+    tot = {k: float(sum(r[k] for r in net)) for k in ("events", "payload")}
+    tot.update({k: float(sum(r[k] for r in layers)) for k in ("synops", "synops_unary")})
+    return layers, tot
 
 
 def evaluate_file(spec: NetworkSpec, x: np.ndarray, labels: np.ndarray, backend: str = "emulator",
@@ -195,13 +198,14 @@ def evaluation_lines(path: str, spec: NetworkSpec, ev: Evaluation, dataset: str,
              f"accuracy     {ev.accuracy:.2%} ({int(round(ev.accuracy * ev.samples))}/"
              f"{ev.samples})",
              f"activity     {ev.activity['events']:,.1f} events, {ev.activity['payload']:,.1f} "
-             f"payload sum, {ev.activity['synops']:,.0f} synops per sample (input layer "
-             "excluded)",
+             f"payload sum (input layer excluded), {ev.activity['synops']:,.0f} synaptic "
+             "operations per sample (every synapse, the input's included)",
              f"throughput   {ev.samples_per_s:,.1f} samples/s ({ev.run_s:.2f} s{build})",
              "", "per layer (per sample)"]
     lines.append(format_table(
-        ["#", "type", "neuron", "neurons", "events", "payload", "synops", "events/neuron"],
+        ["#", "type", "neuron", "neurons", "events", "payload", "synops out", "events/neuron"],
         [[r["index"], r["type"], r["neuron"], f"{r['neurons']:,}", f"{r['events']:,.1f}",
           f"{r['payload']:,.1f}", f"{r['synops']:,.0f}",
           f"{r['events'] / max(r['neurons'], 1):.3f}"] for r in ev.layers]))
+    lines.append("synops out: operations a layer's events cause in the synapses it feeds")
     return lines

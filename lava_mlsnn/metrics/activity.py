@@ -3,6 +3,15 @@
 Counts come from aligned per-layer outputs (an emulator or Lava run of an exported
 file, or the training-side quantized forward, which are identical). A graded spike
 is one *event*: one weight read and one multiply-add per fan-out synapse.
+
+**Synaptic operations** (the one definition that ``evaluate``, ``inspect --energy``, the
+training summaries and the benchmarks report): per sample, over every synapse of the
+file (dense, conv, pool, identity, every join branch, those reading the network input
+included), the events of its source times the nonzero weights each event reaches
+(padding excluded). Per layer it is attributed to the layer whose events cause it
+(``synops``: "synops out"). Named variants: ``synops_unary`` (a payload ``z`` costs
+``z`` ops: sinabs, I-LIF) and NeuroBench's effective MACs / ACs (dense and conv
+synapses only, :mod:`lava_mlsnn.metrics.neurobench`).
 """
 from __future__ import annotations
 
@@ -121,11 +130,15 @@ def block_activity(spec: NetworkSpec, layers: Sequence[LayerActivity]) -> List[D
 
 
 def totals(layers: Sequence[LayerActivity], skip_input: bool = True) -> Dict[str, float]:
-    """Network totals per sample (the input layer's events are not network activity)."""
+    """Network totals per sample.
+
+    The input layer's events and payload are not network activity (``skip_input``); the
+    synaptic operations they cause are (module docstring), so they are always counted.
+    """
     keep = [a for a in layers if not (skip_input and a.neuron == "INPUT")]
     return {"events": sum(a.events for a in keep), "payload": sum(a.payload for a in keep),
-            "synops": sum(a.synops for a in keep),
-            "synops_unary": sum(a.synops_unary for a in keep)}
+            "synops": sum(a.synops for a in layers),
+            "synops_unary": sum(a.synops_unary for a in layers)}
 
 
 def record_to_outputs(record: Sequence[torch.Tensor]) -> Dict[int, torch.Tensor]:

@@ -94,6 +94,7 @@ def neurobench_metrics(spec: NetworkSpec, counts: RunCounts) -> Dict[str, float]
         "effective_macs": sum(r["effective"] for r in nb if not r["binary"]),
         "effective_acs": sum(r["effective"] for r in nb if r["binary"]),
         "dense_ops": sum(r["dense"] for r in nb),
+        "synops": sum(r["effective"] for r in rows),  # the definition (metrics.activity)
         "synops_per_event": sum(r["effective"] for r in rows),
         "synops_unary": sum(r["unary"] for r in rows),
         "footprint_bytes": float(mem["total_bytes"]),
@@ -141,11 +142,12 @@ def energy_lines(report: EnergyReport, nb: Dict[str, float]) -> List[str]:
            "neurobench-style (per sample)",
            f"  activation sparsity {nb['activation_sparsity']:.4f}; connection sparsity "
            f"{nb['connection_sparsity']:.4f}",
-           f"  synaptic ops (NeuroBench: dense/conv, non-binary input = MAC): effective MACs "
+           f"  synaptic operations {_count(nb['synops'])} (every synapse: events x nonzero "
+           "fan-out, as evaluate counts them)",
+           f"  variants: NeuroBench (dense/conv only, non-binary input = MAC) effective MACs "
            f"{_count(nb['effective_macs'])}, effective ACs {_count(nb['effective_acs'])}, dense "
-           f"{_count(nb['dense_ops'])}",
-           f"  synaptic ops (all synapses): per event {_count(nb['synops_per_event'])}, per unit "
-           f"of payload (sinabs / I-LIF) {_count(nb['synops_unary'])}",
+           f"{_count(nb['dense_ops'])}; per unit of payload (sinabs / I-LIF) "
+           f"{_count(nb['synops_unary'])}",
            f"  footprint {nb['footprint_bytes']:,.0f} B at deployed bit widths; "
            f"{nb['footprint_neurobench_bytes']:,.0f} B as NeuroBench counts (4 B per parameter)"]
     return out

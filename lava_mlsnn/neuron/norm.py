@@ -73,3 +73,27 @@ class NormInputMixin:
         if self.drop is not None:
             x = self.drop(x)
         return x, shift
+
+
+class Bias(torch.nn.Module):
+    """A learnable per-channel bias in the neuron's ``norm`` slot: ``(x, bias)``.
+
+    It folds like a mean-only norm (no per-channel scale), so a layer imported from a
+    framework whose synapses carry a bias (NIR ``Affine``, ``Conv2d``) keeps it on the
+    membrane, where the deployed neuron adds it (DESIGN §5).
+    """
+
+    mean_only = True
+
+    def __init__(self, num_features: int, value=None):
+        super().__init__()
+        init = torch.zeros(num_features) if value is None else \
+            torch.as_tensor(value, dtype=torch.float32).reshape(num_features)
+        self.bias = torch.nn.Parameter(init.clone())
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return x, self.bias.reshape((1, -1) + (1,) * (x.dim() - 3))
+
+    def folded(self, mean=None, var=None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(scale, shift)`` = ``(1, bias)``: the bias is the whole fold."""
+        return torch.ones_like(self.bias), self.bias

@@ -1,7 +1,7 @@
-"""Run configuration of ``training/train_dvs.py``: defaults, YAML files, ``--set`` overrides.
+"""Run configuration of ``lava-mlsnn train``: defaults, YAML files, ``--set`` overrides.
 
 A configuration is a two-level mapping ``section -> key -> value`` (see
-:data:`DEFAULTS`, mirrored by ``training/configs/default.yaml``). A YAML file
+:data:`DEFAULTS`, mirrored by ``lava_mlsnn/configs/default.yaml``). A YAML file
 gives any subset of it; ``--set section.key=value`` overrides one key, the value
 parsed as YAML (``--set model.channels=[8,16]``, ``--set quant.weight_bits=null``).
 Every key is checked: an unknown key or a value of the wrong type or range raises
@@ -241,6 +241,18 @@ def validate(config: Dict[str, Dict[str, Any]]) -> None:
     if quant["membrane_bits"] and quant["membrane_bits"] < 3:
         raise ConfigError("config: quant.membrane_bits must be 0 or in 3..24 (2 bits cannot "
                           "hold the +-4-threshold range)")
+
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+
+
+def config_file(name: str) -> str:
+    """A ``--config`` argument as a path: an existing file, else a configuration shipped
+    with the package (``digits``, ``dvsgesture``, ``nmnist``, ``cifar10dvs``, ``default``)."""
+    if os.path.isfile(name):
+        return name
+    shipped = os.path.join(CONFIG_DIR, name if name.endswith(".yaml") else f"{name}.yaml")
+    return shipped if os.path.sep not in name and os.path.isfile(shipped) else name
 
 
 def resolve(files: Sequence[str] = (), overrides: Sequence[str] = ()) -> Dict[str, Dict[str, Any]]:

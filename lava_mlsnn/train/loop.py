@@ -8,6 +8,7 @@ and a verified checksum (:mod:`.checkpoint`).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional
@@ -16,9 +17,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .._log import show_progress
 from ..block import Network
 from ..classify import argmax_lowest, class_scores, classify
 from .checkpoint import load_checkpoint, previous_path, save_checkpoint
+
+log = logging.getLogger(__name__)
 
 
 def logits(outputs: torch.Tensor, readout: bool = True) -> torch.Tensor:
@@ -159,8 +163,8 @@ def fit(net: Network, train_loader: Iterable, epochs: int, lr: float = 3e-3,
             if hasattr(m, "set_progress"):
                 m.set_progress(epoch / max(epochs - 1, 1))
         total, correct, loss_sum = 0, 0, 0.0
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress,
-                   leave=False)
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}", leave=True,
+                   disable=not show_progress(progress))  # bars (kept) on a terminal only
         for x, y in bar:
             x, y = x.to(device), y.to(device)
             out = logits(net(x), readout)
@@ -186,6 +190,10 @@ def fit(net: Network, train_loader: Iterable, epochs: int, lr: float = 3e-3,
                 best = (record["val_acc"], {k: v.detach().cpu().clone()
                                             for k, v in net.state_dict().items()})
         history.append(record)
+        if progress and not show_progress(progress):
+            log.info("epoch %d/%d: loss %.4f, train acc %.4f%s", epoch + 1, epochs,
+                     record["loss"], record["train_acc"],
+                     f", val acc {record['val_acc']:.4f}" if "val_acc" in record else "")
         if checkpoint:
             save_checkpoint({"model": net.state_dict(), "optimizer": opt.state_dict(),
                          "scheduler": sched.state_dict(), "epoch": epoch + 1,

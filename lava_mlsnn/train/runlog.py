@@ -128,5 +128,5 @@ def format_summary(s: Dict[str, Any]) -> str:
     if s.get("ranks_identical") is not None:
         lines.append(f" DDP ranks identical  {s['ranks_identical']} "
                      f"(state hashes {', '.join(s['state_hashes'])})")
-    lines += ["=" * 72, f"next: python netx_export/export.py {s['run_dir']}"]
+    lines += ["=" * 72, f"next: lava-mlsnn export {s['run_dir']}"]
     return "\n".join(lines)

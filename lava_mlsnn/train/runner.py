@@ -21,6 +21,7 @@ every epoch, and only rank 0 writes the run directory.
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import random
 import time
@@ -32,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .._log import show_progress
 from ..block import Network, ResidualBlock
 from ..block.multilevel import Flatten, Input, Readout
 from ..classify import argmax_lowest
@@ -44,6 +46,8 @@ from .checkpoint import CheckpointError, load_checkpoint, pack_rng, previous_pat
 from .data import RunData, build_data, default_cache_dir, eval_loader, train_loader
 from .loop import logits, run_evaluation
 from .models import build_model
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "lava-mlsnn-run-v1"
 PLOT_EVERY_S = 60.0
@@ -189,18 +193,21 @@ def evaluate_quantized(net: Network, loader, device) -> Dict[str, Any]:
     """Accuracy, predictions and activity of the deployed integers (training-side
     forward), in one pass over ``loader``."""
     spec = net.export_spec()
-    spiking = [i for i, layer in enumerate(spec.layers) if layer.neuron is not None
-               and layer.neuron.type in SPIKING and layer.neuron.type != "INPUT"]
+    # Synaptic operations count those the input's events cause (lava_mlsnn.metrics.activity);
+    # events and payload are the network's own.
+    sources = [i for i, layer in enumerate(spec.layers) if layer.neuron is not None
+               and layer.neuron.type in SPIKING]
     with torch.enable_grad():  # fan-out maps are computed as gradients
-        fans = {i: fanout_map(spec, i).to(device) for i in spiking}
+        fans = {i: fanout_map(spec, i).to(device) for i in sources}
     totals = {"events": 0.0, "payload": 0.0, "synops": 0.0}
 
     def count(x, y, record, pred) -> None:
-        for i in spiking:
+        for i in sources:
             out = record[i].movedim(-1, 1).to(torch.float64)  # [B, T, *shape]
             nz = (out != 0).to(torch.float64)
-            totals["events"] += float(nz.sum())
-            totals["payload"] += float(out.abs().sum())
+            if spec.layers[i].neuron.type != "INPUT":
+                totals["events"] += float(nz.sum())
+                totals["payload"] += float(out.abs().sum())
             totals["synops"] += float((nz * fans[i].to(torch.float64)).sum())
 
     ev = run_evaluation(net, loader, quantized=True, device=device, time_first=True,
@@ -215,7 +222,7 @@ def _load_checkpoint(path: str, announce: bool = True) -> Dict[str, Any]:
     """Verified checkpoint (previous one on corruption, with a note); ``RunError`` else."""
     def note(message: str) -> None:
         if announce:
-            print(f"warning: {' '.join(message.split())}", flush=True)
+            log.warning(" ".join(message.split()))
     try:
         state, _ = load_checkpoint(path, CHECKPOINT_FORMAT, on_fallback=note)
     except CheckpointError as err:
@@ -250,8 +257,8 @@ def run(config: Dict, opts: RunOptions, d: D.Dist) -> Dict[str, Any]:
     start = 0
     if opts.resume and not has_checkpoint(opts.run_dir):
         if d.main:
-            print(f"note: {opts.run_dir} has no checkpoint yet; starting its run from epoch 1",
-                  flush=True)
+            log.info("note: %s has no checkpoint yet; starting its run from epoch 1",
+                     opts.run_dir)
     elif opts.resume:
         state = _load_checkpoint(p["last"], announce=d.main)
         net.load_state_dict(state["model"])
@@ -260,8 +267,8 @@ def run(config: Dict, opts: RunOptions, d: D.Dist) -> Dict[str, Any]:
         history, best, start = state["history"], state["best"], state["epoch"]
         unpack_rng(state["rng"])
         if state.get("world_size", 1) != d.world and d.main:
-            print(f"note: resuming a {state.get('world_size', 1)}-process run with {d.world}; "
-                  "the shards and batches differ from an uninterrupted run", flush=True)
+            log.info("note: resuming a %s-process run with %s; the shards and batches differ "
+                     "from an uninterrupted run", state.get("world_size", 1), d.world)
 
     model: torch.nn.Module = net
     if d.active:
@@ -279,6 +286,7 @@ def run(config: Dict, opts: RunOptions, d: D.Dist) -> Dict[str, Any]:
     run_epochs = 0
     last_plot = time.perf_counter()
     train_s = sum(r["epoch_s"] for r in history)
+    bars = show_progress(opts.progress and d.main)  # a bar per epoch (kept) on a terminal only
     for epoch in range(start, o["epochs"]):
         if opts.stop_after_epochs is not None and run_epochs >= opts.stop_after_epochs:
             break
@@ -290,7 +298,7 @@ def run(config: Dict, opts: RunOptions, d: D.Dist) -> Dict[str, Any]:
         lr = opt.param_groups[0]["lr"]
         t0 = time.perf_counter()
         with tqdm(total=len(data.train), desc=f"epoch {epoch + 1}/{o['epochs']}", unit="sample",
-                  disable=not (opts.progress and d.main), leave=True, dynamic_ncols=True) as bar:
+                  disable=not bars, leave=True, dynamic_ncols=True) as bar:
             rec = train_epoch(model, net, loader, opt, names, regularizer, d, bar)
             sched.step()
             D.average_buffers(d, net)
@@ -308,10 +316,11 @@ def run(config: Dict, opts: RunOptions, d: D.Dist) -> Dict[str, Any]:
         if improved:
             best = {"epoch": epoch + 1, "val_acc": val_acc}
         if d.main:
-            if not opts.progress:
-                print(f"epoch {epoch + 1}/{o['epochs']}: loss {rec['loss']:.4f}, train acc "
-                      f"{rec['train_acc']:.4f}, val acc {val_acc if val_acc is not None else '-'}"
-                      f", {rec['train_events']:.0f} events/sample, {epoch_s:.1f} s", flush=True)
+            if not bars:
+                log.info("epoch %d/%d: loss %.4f, train acc %.4f, val acc %s, %.0f "
+                         "events/sample, %.1f s", epoch + 1, o["epochs"], rec["loss"],
+                         rec["train_acc"], val_acc if val_acc is not None else "-",
+                         rec["train_events"], epoch_s)
             if improved:
                 save_checkpoint({"format": CHECKPOINT_FORMAT, "epoch": epoch + 1,
                                  "val_acc": val_acc, "model": net.state_dict(),
@@ -372,5 +381,5 @@ def finish(config: Dict, opts: RunOptions, d: D.Dist, net: Network, data: RunDat
         "state_hashes": hashes, "ranks_identical": len(set(hashes)) == 1 if d.active else None,
     }
     runlog.write_summary(p["summary"], summary)
-    print(runlog.format_summary(summary), flush=True)
+    log.info("%s", runlog.format_summary(summary))
     return summary

@@ -1,0 +1,108 @@
+"""``lava-mlsnn nir import|export``: NIR graphs <-> deployed HDF5 files (DESIGN §7, §10)."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub) -> None:
+    """Register ``nir`` and its two sub-commands on the main command's subparsers."""
+    p = sub.add_parser("nir", help="import a NIR graph to HDF5, or export HDF5 to NIR")
+    nsub = p.add_subparsers(dest="nir_command", metavar="ACTION", required=True)
+    q = nsub.add_parser("import", help="NIR graph -> deployed HDF5 network")
+    q.add_argument("graph", metavar="G.nir")
+    q.add_argument("-o", "--out", required=True, metavar="NET.h5")
+    q.add_argument("--dt", type=float, default=None, help="step (s) at which NIR time "
+                   "constants are discretised (default 1e-4, snnTorch's; Norse: 1e-3)")
+    q.add_argument("--reset", choices=("zero", "subtract"), default="zero",
+                   help="spike reset: NIR's v = 0 (binary CUBA, default) or subtract the "
+                   "threshold (multi-level neurons; snnTorch 'subtract', Sinabs)")
+    q.add_argument("--levels", type=int, default=1, help="levels of multi-level neurons "
+                   "(with --reset subtract; default 1)")
+    q.add_argument("--input-levels", type=int, default=1, metavar="N",
+                   help="largest input count per pixel and step (default 1)")
+    q.add_argument("--timesteps", type=int, default=1, metavar="T",
+                   help="steps per sample written to the file (default 1)")
+    q.add_argument("--allow-clipping", action="store_true", help="fold even where a "
+                   "threshold clips or weights saturate (a warning instead of exit 2)")
+    q.set_defaults(func=cmd_import)
+    q = nsub.add_parser("export", help="deployed HDF5 network -> NIR graph")
+    q.add_argument("net", metavar="NET.h5")
+    q.add_argument("-o", "--out", required=True, metavar="G.nir")
+    q.add_argument("--dt", type=float, default=None, help="step (s) for NIR time constants "
+                   "(default 1e-4)")
+    q.add_argument("--plain", action="store_true", help="plain NIR nodes only (no "
+                   "lava-mlsnn extension: multi-level layers then lose their exactness)")
+    q.set_defaults(func=cmd_export)
+
+
+def _nir_module():
+    from ..cli import CliError
+    try:
+        from .. import nir as lnir
+        import nir  # noqa: F401
+    except ImportError as err:
+        raise CliError(f"NIR support needs the 'nir' package ({err}); install "
+                       "lava-mlsnn[peers]") from None
+    return lnir
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from ..block.base import FoldError
+    from ..cli import CliError, _check_out, _one_line
+    from .._io import UnsafePathError, check_input_file
+    lnir = _nir_module()
+    try:
+        check_input_file(args.graph)
+    except (FileNotFoundError, UnsafePathError) as err:
+        raise CliError(str(err)) from None
+    _check_out(args.out)
+    if args.levels < 1 or args.input_levels < 1 or args.timesteps < 1:
+        raise CliError("--levels, --input-levels and --timesteps must be >= 1")
+    if args.dt is not None and not args.dt > 0:
+        raise CliError(f"--dt must be > 0, got {args.dt}")
+    try:
+        import nir
+        graph = nir.read(args.graph, type_check=False)
+    except Exception as err:  # noqa: BLE001 -- h5py/nir raise many kinds for a bad file
+        raise CliError(f"{args.graph}: not a readable NIR file ({_one_line(err)})") from None
+    opts = dict(reset=args.reset, levels=args.levels, input_levels=args.input_levels,
+                timesteps=args.timesteps)
+    if args.dt is not None:
+        opts["dt"] = args.dt
+    try:
+        spec = lnir.read_nir(graph, allow_clipping=args.allow_clipping, **opts)
+    except (lnir.NIRImportError, FoldError) as err:
+        raise CliError(f"{args.graph}: {_one_line(err)}") from None
+    from ..format.writer import write_network
+    _write(args.out, lambda: write_network(spec, args.out))
+    print(f"{args.out}: {len(spec.layers)} layers from {args.graph}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..cli import CliError, _check_out, _load_network
+    lnir = _nir_module()
+    import nir
+    spec = _load_network(args.net)
+    _check_out(args.out)
+    try:
+        graph = lnir.to_nir(spec, dt=args.dt or lnir.DEFAULT_DT, extension=not args.plain)
+    except ValueError as err:
+        raise CliError(f"{args.net}: {err}") from None
+    from .._io import atomic_write_path
+    _write(args.out, lambda: atomic_write_path(args.out, lambda tmp: nir.write(tmp, graph)))
+    print(f"{args.out}: {len(graph.nodes)} NIR nodes from {args.net}")
+    return 0
+
+
+def _write(path: str, write) -> None:
+    """Run an atomic ``write()`` with the command's error lines (2: bad target, 1: failed
+    write)."""
+    from ..cli import EXIT_FAILURE, CliError
+    from .._io import UnsafePathError, write_error_line
+    try:
+        write()
+    except UnsafePathError as err:
+        raise CliError(str(err)) from None
+    except OSError as err:
+        raise CliError(write_error_line(path, err), EXIT_FAILURE) from None

@@ -1,0 +1,196 @@
+"""NIR graph -> trainable :class:`lava_mlsnn.block.Network` (:func:`from_nir`) and
+-> deployed :class:`NetworkSpec` (:func:`read_nir`).
+
+A NIR graph is read as a chain ``Input -> (synapse [Scale] neuron | Flatten | pool)* ->
+Output``. Each synapse (``Affine``, ``Linear``, ``Conv2d``, ``SumPool2d``,
+``AvgPool2d``) and the neuron after it become one block; NIR's continuous-time neurons
+are discretised with forward Euler at step ``dt`` (DESIGN §10 lists every mapping and
+what it approximates). ``reset='zero'`` (NIR's own definition: ``v > v_th`` then
+``v = v_reset = 0``) gives lava-dl's binary ``CUBA`` blocks; ``reset='subtract'`` gives
+multi-level blocks (soft reset, ``v >= th``, up to ``levels`` per step: snnTorch's
+default ``subtract`` and Sinabs' ``MembraneSubtract``/``MultiSpike``, which NIR cannot
+say). A graph written by :func:`lava_mlsnn.nir.to_nir` is read back exactly from its
+extension instead.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..format.spec import NetworkSpec
+from . import codec
+from .exporter import DEFAULT_DT
+from .mapping import (NEURONS, OTHERS, RESETS, SYNAPSES, NIRImportError, _block, _neuron,
+                      _per_channel, _Synapse, _synapse)
+
+
+def _load(graph):
+    import nir
+    if isinstance(graph, (str, bytes)) or hasattr(graph, "__fspath__"):
+        return nir.read(graph, type_check=False)  # NIR mis-infers grouped convs
+    return graph
+
+
+def _chain(graph) -> List[Tuple[str, object]]:
+    """The nodes from the one Input to the one Output; refuses anything else."""
+    kinds = {name: type(node).__name__ for name, node in graph.nodes.items()}
+    bad = [f"{n} ({k})" for n, k in kinds.items() if k not in SYNAPSES + NEURONS + OTHERS]
+    bad += [f"{n} (Delay with non-zero delays)" for n, node in graph.nodes.items()
+            if kinds[n] == "Delay" and np.any(np.asarray(node.delay) != 0)]
+    if bad:
+        raise NIRImportError("unsupported NIR nodes: " + ", ".join(sorted(bad)))
+    succ: Dict[str, List[str]] = {n: [] for n in graph.nodes}
+    pred: Dict[str, List[str]] = {n: [] for n in graph.nodes}
+    for a, b in graph.edges:
+        succ[a].append(b)
+        pred[b].append(a)
+    inputs = [n for n, k in kinds.items() if k == "Input"]
+    if len(inputs) != 1:
+        raise NIRImportError(f"a graph with {len(inputs)} Input nodes: one is supported")
+    order, cur = [], inputs[0]
+    while True:
+        order.append(cur)
+        if kinds[cur] == "Output":
+            break
+        if len(succ[cur]) != 1 or len(pred[succ[cur][0]]) != 1:
+            raise NIRImportError(f"node {cur} branches or joins: only feed-forward chains "
+                                 "of NIR nodes are imported")
+        cur = succ[cur][0]
+        if cur in order:
+            raise NIRImportError(f"node {cur} is in a cycle: recurrent graphs are not "
+                                 "supported")
+    if len(order) != len(graph.nodes):
+        left = sorted(set(graph.nodes) - set(order))
+        raise NIRImportError(f"nodes not on the Input -> Output chain: {', '.join(left)}")
+    return [(n, graph.nodes[n]) for n in order]
+
+
+def _input_shape(node) -> Tuple[int, ...]:
+    shape = node.input_type.get("input") if isinstance(node.input_type, dict) else None
+    if shape is None:
+        raise NIRImportError("the Input node has no shape")
+    shape = tuple(int(s) for s in np.asarray(shape).reshape(-1))
+    return shape[1:] if len(shape) in (2, 4) and shape[0] == 1 else shape
+
+
+def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1,
+             input_levels: int = 1, timesteps: int = 1,
+             classes: Optional[Sequence[str]] = None):
+    """A trainable :class:`lava_mlsnn.block.Network` from a NIR graph (or its file).
+
+    Parameters
+    ----------
+    graph : nir.NIRGraph or path
+    dt : float
+        Step (s) at which NIR time constants are discretised (snnTorch: 1e-4; Norse:
+        the ``dt`` of its cells, 1e-3 by default).
+    reset : {'zero', 'subtract'}
+        What a spike does to v: NIR's ``v = v_reset = 0`` (lava-dl ``CUBA`` blocks) or
+        subtract the threshold (multi-level blocks, up to ``levels`` spikes per step).
+    levels : int
+        Levels of the multi-level neurons (``reset='subtract'`` only).
+    input_levels : int
+        Largest input count per pixel and step (``inputLevels``).
+    timesteps : int
+        Steps per sample written to the exported file.
+    classes : list of str, optional
+
+    Raises
+    ------
+    NIRImportError
+        One line naming the unsupported nodes or parameters.
+    """
+    from ..block import Flatten, Input, Network
+    from ..block.passthrough import PassPool
+    if reset not in RESETS:
+        raise NIRImportError(f"reset must be one of {', '.join(RESETS)}, got {reset!r}")
+    if levels < 1 or (levels > 1 and reset != "subtract"):
+        raise NIRImportError(f"levels = {levels}: levels > 1 need reset='subtract'")
+    g = _load(graph)
+    chain = _chain(g)
+    shape = _input_shape(chain[0][1])
+    blocks: list = [Input(shape, input_levels)]
+    pending: Optional[_Synapse] = None
+    in_scale: Optional[np.ndarray] = None
+    for name, node in chain[1:]:
+        k = type(node).__name__
+        if pending is not None and pending.kind == "pool" and k in SYNAPSES + ("Flatten",):
+            blocks.append(PassPool(pending.kernel, pending.stride, pending.padding))
+            if float(pending.weight) != 1.0:  # an average: its 1/k^2 goes to the reader
+                in_scale = np.full(shape[0], float(pending.weight))
+            pending = None
+        if k in ("Output", "Delay"):
+            continue
+        if k in SYNAPSES:
+            if pending is not None:
+                raise NIRImportError(f"{pending.name} -> {name}: two synapses without a "
+                                     "neuron between them are not supported")
+            if k in ("Affine", "Linear") and len(shape) > 1:
+                blocks.append(Flatten())  # NIR readers flatten implicitly; the file says it
+                in_scale = None if in_scale is None else np.repeat(
+                    in_scale, int(np.prod(shape[1:])))
+                shape = (int(np.prod(shape)),)
+            pending, shape = _synapse(name, node, shape, in_scale)
+            in_scale = None
+        elif k == "Scale":
+            s = np.asarray(node.scale, dtype=np.float64)
+            if pending is not None:
+                pending.scale_rows(_per_channel(s, shape[0], f"{name}.scale")
+                                   if pending.kind != "pool" else s)
+            else:
+                c = _per_channel(s, shape[0], f"{name}.scale")
+                in_scale = c if in_scale is None else in_scale * c
+        elif k == "Flatten":
+            if pending is not None:
+                raise NIRImportError(f"{name}: a Flatten between {pending.name} and its "
+                                     "neuron is not supported")
+            if len(shape) > 1:
+                blocks.append(Flatten())
+                if in_scale is not None:
+                    in_scale = np.repeat(in_scale, int(np.prod(shape[1:])))
+                shape = (int(np.prod(shape)),)
+        else:  # a neuron
+            if pending is None:
+                raise NIRImportError(f"{name} ({k}) has no synapse before it")
+            blocks.append(_block(pending, _neuron(name, node, dt), name, reset, levels))
+            pending = None
+    if pending is not None:
+        raise NIRImportError(f"{pending.name}: the graph ends without a neuron after it")
+    net = Network(blocks, classes=list(classes) if classes else None, timesteps=timesteps)
+    net._infer_shapes()
+    return net
+
+
+def read_nir(graph, allow_clipping: bool = False, **options) -> NetworkSpec:
+    """The deployed network of a NIR graph (or file).
+
+    A graph written by :func:`lava_mlsnn.nir.to_nir` (it carries the lava-mlsnn
+    extension) is read back exactly, integer for integer; any other graph goes through
+    :func:`from_nir` (``options``) and is folded to integers
+    (:meth:`lava_mlsnn.block.Network.export_spec`, ``allow_clipping``).
+    """
+    g = _load(graph)
+    ext = codec.decode_graph(getattr(g, "metadata", None) or {})
+    if ext is not None:
+        return _from_extension(g, ext)
+    net = from_nir(g, **options)
+    meta = {"nir": {k: v for k, v in options.items()}}
+    return net.export_spec(metadata=meta, allow_clipping=allow_clipping)
+
+
+def _from_extension(g, ext: dict) -> NetworkSpec:
+    layers: Dict[int, object] = {}
+    for name, node in g.nodes.items():
+        meta = getattr(node, "metadata", None) or {}
+        if codec.KEY in meta:
+            body_index = codec.decode_index(meta)
+            layers[body_index] = codec.decode_layer(meta)
+    n = int(ext["layers"])
+    missing = [i for i in range(n) if i not in layers]
+    if missing:
+        raise NIRImportError(f"the lava-mlsnn extension lacks layers {missing}")
+    return NetworkSpec([layers[i] for i in range(n)],
+                       tuple(ext["inputShape"]) if ext["inputShape"] else None,
+                       int(ext["inputLevels"]), int(ext["timesteps"]), ext["classes"],
+                       ext["metadata"], bool(ext["stock"]))

@@ -1,0 +1,209 @@
+"""Train a multi-level spiking network on DVS count frames, resumably, on one or K processes.
+
+Usage (``lava-mlsnn train``, or the wrapper ``python training/train_dvs.py``)::
+
+    lava-mlsnn train                                               # embedded digits, CPU, minutes
+    lava-mlsnn train --config dvsgesture --set data.root=/data --set optim.epochs=40
+    lava-mlsnn train --resume runs/digits-convnet-20250101-120000
+    torchrun --nproc_per_node=2 training/train_dvs.py --set train.device=cpu
+
+Configuration: the defaults (``lava_mlsnn/configs/default.yaml``), then each
+``--config FILE`` in order (a file, or the name of a configuration shipped in
+``lava_mlsnn/configs``: ``digits``, ``dvsgesture``, ``nmnist``, ``cifar10dvs``), then
+each ``--set section.key=value`` (value parsed as YAML). The run directory gets the resolved ``config.yaml``, ``metrics.csv``,
+``curves.png``, ``activity.png``, ``checkpoints/{last,best}.pt`` and
+``summary.json``; export it with ``lava-mlsnn export RUN_DIR``.
+
+Exit status: 0 done (or stopped by ``--stop-after-epochs``), 2 bad configuration,
+missing or unreadable data set, or run directory problem -- no usable checkpoint
+included (one line on stderr), 1 unexpected failure (``LAVA_MLSNN_DEBUG=1`` shows
+the traceback), 130 / 143 / 129 on SIGINT / SIGTERM / SIGHUP (the last completed
+epoch stays in ``checkpoints/last.pt``; DataLoader workers end with the script).
+A run directory without a checkpoint (killed during its first epoch) can be
+given to ``--resume``: the run starts over with its configuration.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import time
+from typing import Optional, Sequence
+
+PROG = "lava-mlsnn train"  # error lines start with it (the script wrapper says train_dvs)
+RESUME_MAY_CHANGE = ("train.device", "data.workers")
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+class UsageError(Exception):
+    """Exit 2 with this one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage block
+        _error(f"{message} (see --help)")
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog="Config keys: see lava_mlsnn/configs/default.yaml.")
+    p.add_argument("--config", action="append", default=[], metavar="FILE.yaml",
+                   help="YAML configuration (repeatable; later files win)")
+    p.add_argument("--set", action="append", default=[], dest="overrides",
+                   metavar="SECTION.KEY=VALUE", help="override one key (repeatable)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("--stop-after-epochs", type=int, metavar="K",
+                   help="stop (as if killed) after K epochs of this invocation")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved configuration and exit")
+    p.add_argument("--no-progress", action="store_true", help="one line per epoch, no bars "
+                   "(bars are drawn only on a terminal)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log lines")
+    p.add_argument("-q", "--quiet", action="count", default=0, help="warnings only")
+    return p
+
+
+def _new_run_dir(config: dict) -> str:
+    out = config["output"]
+    if out["dir"]:
+        run_dir = os.path.abspath(out["dir"])
+        if os.path.exists(os.path.join(run_dir, "config.yaml")):
+            raise UsageError(f"{run_dir} already holds a run: continue it with --resume {run_dir} "
+                         "or choose another output.dir")
+        return run_dir
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = os.path.join(os.path.abspath(out["root"]),
+                        f"{config['data']['dataset']}-{config['model']['arch']}-{stamp}")
+    run_dir, k = base, 2
+    while os.path.exists(run_dir):
+        run_dir, k = f"{base}-{k}", k + 1
+    return run_dir
+
+
+def _resolve(args: argparse.Namespace):
+    from lava_mlsnn.train import config as C
+    if args.resume:
+        cfg_path = os.path.join(args.resume, "config.yaml")
+        if not os.path.isfile(cfg_path):  # no checkpoint yet: the run starts over
+            raise UsageError(f"{args.resume}: not a run directory (no config.yaml)")
+        if args.config:
+            raise UsageError("--resume takes the run's own config.yaml; drop --config")
+        bad = [k for k in C.override_keys(args.overrides) if k not in RESUME_MAY_CHANGE]
+        if bad:
+            raise UsageError(f"--set {bad[0]} cannot change on --resume (only "
+                         f"{', '.join(RESUME_MAY_CHANGE)} may)")
+        return C.resolve([cfg_path], args.overrides)
+    return C.resolve([C.config_file(c) for c in args.config], args.overrides)
+
+
+def _discard(run_dir: Optional[str]) -> None:
+    """Remove a run directory made by this invocation that holds no checkpoint yet."""
+    from lava_mlsnn.train.runner import has_checkpoint
+    if run_dir and not has_checkpoint(run_dir):
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
+    """Run the command; ``prog`` names it in its messages (default ``lava-mlsnn train``)."""
+    global PROG
+    if prog:
+        PROG = prog
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as ex:  # --help (0) and usage errors (2, one line already printed)
+        return ex.code if isinstance(ex.code, int) else 2
+    debug = os.environ.get("LAVA_MLSNN_DEBUG", "") not in ("", "0")
+    from lava_mlsnn import _log, lifecycle
+    _log.configure(args.verbose - args.quiet)
+    # DataLoader workers die with this process; a torchrun rank ends with its launcher;
+    # a file-size limit fails a write (one line) instead of killing the process.
+    lifecycle.arm_die_with_parent()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        lifecycle.exit_with_parent()
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    with lifecycle.terminate_on_signals():
+        try:
+            return _main(args, debug)
+        except lifecycle.Terminated as err:  # outside the run (configuration, set-up)
+            _error(str(err))
+            return err.exit_status
+
+
+def _main(args: argparse.Namespace, debug: bool) -> int:
+    from lava_mlsnn.lifecycle import Terminated
+    if args.stop_after_epochs is not None and args.stop_after_epochs < 1:
+        _error("--stop-after-epochs must be >= 1")
+        return 2
+    from lava_mlsnn.train import config as C  # light: a bad configuration fails at once
+    try:
+        config = _resolve(args)
+    except (UsageError, C.ConfigError) as err:
+        _error(err)
+        return 2
+    if args.print_config:
+        import yaml
+        print(yaml.safe_dump(config, sort_keys=False), end="")
+        return 0
+    from lava_mlsnn.data import DatasetNotFoundError
+    from lava_mlsnn.train import distributed as D
+    from lava_mlsnn.train.data import DataError
+    from lava_mlsnn.train.runner import RunError, RunOptions, run
+    d = None
+    created = None  # a run directory this invocation made, removed again if it fails early
+    try:
+        try:
+            d = D.setup(config["train"]["device"])
+        except RuntimeError as err:
+            raise UsageError(str(err)) from None
+        run_dir = os.path.abspath(args.resume) if args.resume else None
+        if run_dir is None:
+            run_dir = D.broadcast_object(d, _new_run_dir(config) if d.main else None)
+        if d.main:
+            created = None if os.path.exists(run_dir) else run_dir
+            os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
+            if not args.resume:
+                C.dump(config, os.path.join(run_dir, "config.yaml"))
+            print(f"{PROG}: run directory {run_dir} ({d.world} process"
+                  f"{'es' if d.world > 1 else ''}, {d.device})", flush=True)
+        opts = RunOptions(run_dir, resume=bool(args.resume),
+                          stop_after_epochs=args.stop_after_epochs,
+                          progress=not args.no_progress)
+        result = run(config, opts, d)
+        if result.get("stopped") and d.main:
+            again = PROG if PROG.startswith("lava-mlsnn") else "python training/train_dvs.py"
+            print(f"{PROG}: stopped after epoch {result['epoch']}; continue with "
+                  f"{again} --resume {run_dir}", flush=True)
+        return 0
+    except (UsageError, C.ConfigError, DatasetNotFoundError, DataError, RunError,
+            ImportError) as err:  # ImportError: e.g. CIFAR10-DVS without the aedat package
+        _error(err)
+        _discard(created)
+        return 2
+    except KeyboardInterrupt:
+        _error("interrupted (the last completed epoch is in checkpoints/last.pt)")
+        return 130
+    except Terminated as err:  # SIGTERM/SIGHUP: DataLoader workers and ranks end with us
+        _error(f"{err} (the last completed epoch is in checkpoints/last.pt)")
+        return err.exit_status
+    except Exception as err:  # noqa: BLE001 -- one line unless debugging
+        if debug:
+            raise
+        _error(f"unexpected {type(err).__name__}: {err} (set LAVA_MLSNN_DEBUG=1 for a "
+               "traceback)")
+        return 1
+    finally:
+        if d is not None:
+            D.teardown(d)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
