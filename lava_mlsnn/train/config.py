@@ -18,12 +18,13 @@ import yaml
 
 from .._io import atomic_write
 
-DATASETS = ("digits", "dvsgesture", "nmnist", "cifar10dvs")
+from ..data.tonic_sets import DATASET_NAMES as DATASETS, EMBEDDED_NAMES as EMBEDDED
 ARCHS = ("convnet", "sparse_resnet", "sew_resnet", "spiking_resnet")
 
 DEFAULTS: Dict[str, Dict[str, Any]] = {
     "data": {
-        "dataset": "digits",     # digits (embedded) | dvsgesture | nmnist | cifar10dvs
+        "dataset": "digits",     # digits | motion_digits (embedded) | dvsgesture | nmnist
+                                 # | cifar10dvs
         "root": None,            # folder holding tonic's data set folders (not for digits)
         "timesteps": 1,          # T: count frames per sample
         "input_levels": 7,       # counts clipped to [0, input_levels] (file inputLevels)
@@ -229,7 +230,7 @@ def validate(config: Dict[str, Dict[str, Any]]) -> None:
                 raise ConfigError(f"config: {section}.{key} {why}, got "
                                   f"{config[section][key]!r}")
     data, model, quant = config["data"], config["model"], config["quant"]
-    if data["dataset"] != "digits" and not data["root"]:
+    if data["dataset"] not in EMBEDDED and not data["root"]:
         raise ConfigError(f"config: data.root is required for data.dataset={data['dataset']} "
                           "(the folder holding tonic's data set folders)")
     if model["arch"] == "convnet" and len(model["channels"]) != 2:
