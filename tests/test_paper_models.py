@@ -66,6 +66,9 @@ NETS = {
     "sparse_stage_clipped_nb1": lambda: residual_net(
         "sparse", (2, 16, 16), 5, widths=(4, 8), blocks=3, levels=3, timesteps=2,
         barrier="stage", barrier_ste="clipped", barrier_levels=1),
+    "sparse_shortcut_nb2": lambda: residual_net(
+        "sparse", (2, 16, 16), 5, widths=(4, 8), blocks=2, levels=3, timesteps=2,
+        barrier="shortcut", barrier_levels=2),
 }
 
 
@@ -81,6 +84,8 @@ def test_paper_net_exports_bit_exact(name, tmp_path):
     joins = [int(got[i].max()) for i, la in enumerate(spec.layers) if la.type == "join"]
     if name.startswith("sparse_stage"):  # SEW joins inside a stage, a 1-level barrier at its end
         assert joins[2] == joins[5] == 1 and max(joins) > 1
+    elif name.startswith("sparse_shortcut"):  # ADD of main (<= 3) and shortcut barrier (<= 2)
+        assert 3 < max(joins) <= 5
     elif "sparse" in name or "iand" in name:  # every join bounded by the neuron's N = 3
         assert 1 <= max(joins) <= 3
 

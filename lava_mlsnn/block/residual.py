@@ -32,7 +32,7 @@ from ..neuron import multilevel
 from ..neuron.norm import BatchNorm
 from .base import (Folded, bias_mantissa, bias_scale_cap, conv_synapse_spec, even_weights,
                    fit_threshold, real_weight, report_clipping)
-from .multilevel import Conv
+from .multilevel import Conv, Pool
 
 KINDS = ("sparse", "sew", "spiking", "iand")
 BARRIER_STE = ("identity", "clipped")
@@ -67,6 +67,11 @@ class ResidualBlock(torch.nn.Module):
     barrier_ste : {'identity', 'clipped'}
         Backward pass of the Sparse-ResNet barrier: identity (every gradient passes) or
         clipped (only where the sum lies inside the barrier's range ``[0, N_b theta]``).
+    shortcut_barrier : int, optional
+        SEW ADD only: a barrier of this many levels on the shortcut instead of after the
+        add (``y = main + B(shortcut)``; a 1x1 sum pool with a unit-threshold neuron on an
+        identity shortcut, the projection's neuron otherwise), so the join's payload is at
+        most ``N + N_b``.
     weight_quant : callable, optional
         Factory of a weight quantizer (:mod:`lava_mlsnn.quant`) for every conv of a
         Sparse/SEW block (their BatchNorms become mean-only below 8 bits).
@@ -77,12 +82,14 @@ class ResidualBlock(torch.nn.Module):
     def __init__(self, kind: str, neuron_params: dict, in_channels: int, out_channels: int,
                  stride: int = 1, barrier_params: Optional[dict] = None,
                  weight_quant: Optional[Callable[[], torch.nn.Module]] = None,
-                 barrier_ste: str = "identity"):
+                 barrier_ste: str = "identity", shortcut_barrier: Optional[int] = None):
         super().__init__()
         check_kind(kind)
         if barrier_ste not in BARRIER_STE:
             raise ValueError(f"barrier_ste must be one of {BARRIER_STE}, got {barrier_ste!r}")
         self.barrier_ste = barrier_ste
+        if shortcut_barrier is not None and kind != "sew":
+            raise ValueError("shortcut_barrier is an option of 'sew' (ADD) blocks")
         if weight_quant is not None and kind == "spiking":
             raise ValueError("weight quantization is supported for 'sparse' and 'sew' residual "
                              "blocks (a Spiking ResNet join sums two BatchNorm'd convs)")
@@ -106,11 +113,17 @@ class ResidualBlock(torch.nn.Module):
             join_params = {k: v for k, v in params.items() if k != "norm"}
         else:
             self.conv2 = Conv(feed, out_channels, out_channels, 3, padding=1, **hook())
+            feed_s = feed if shortcut_barrier is None else {**feed, "levels": shortcut_barrier}
             if self.projection:
-                self.shortcut = Conv(feed, in_channels, out_channels, 1, stride=stride, **hook())
+                self.shortcut = Conv(feed_s, in_channels, out_channels, 1, stride=stride,
+                                     **hook())
+            elif shortcut_barrier is not None:
+                self.shortcut = Pool({**feed_s, "norm": False}, 1)
             join_params = {k: v for k, v in params.items() if k != "norm"}
             join_params.update(barrier_params or {})
         self.join_neuron = None if kind == "sew" else multilevel.Neuron(**join_params)
+        # an exported layer on the shortcut: the projection, or the shortcut barrier
+        self.short_layer = self.projection or (kind != "spiking" and shortcut_barrier is not None)
         self.folded: Optional[Folded] = None
         self._join: Optional[Tuple[List[fixed.SynapseSpec], fixed.NeuronParams, float]] = None
 
@@ -148,8 +161,8 @@ class ResidualBlock(torch.nn.Module):
         else:
             main = self.conv2(a)
             outs.append(main)
-            short = self.shortcut(x) if self.projection else x
-            if self.projection:
+            short = self.shortcut(x) if self.short_layer else x
+            if self.short_layer:
                 outs.append(short)
         y = self._join_real([main, short])
         outs.append(y)
@@ -173,7 +186,7 @@ class ResidualBlock(torch.nn.Module):
                 branches.append((None, None, in_scale, None))
         else:
             f2 = self.conv2.fold(f1.out_scale)
-            s_scale = self.shortcut.fold(in_scale).out_scale if self.projection else in_scale
+            s_scale = self.shortcut.fold(in_scale).out_scale if self.short_layer else in_scale
             # IAND joins the difference shortcut - main: the main branch counts negatively
             sign = -1.0 if self.kind == "iand" else 1.0
             branches = [(None, None, sign * f2.out_scale, None), (None, None, s_scale, None)]
@@ -231,8 +244,8 @@ class ResidualBlock(torch.nn.Module):
         else:
             main = self.conv2(a)
             outs.append(main)
-            short = self.shortcut(x) if self.projection else x.to(torch.int64)
-            if self.projection:
+            short = self.shortcut(x) if self.short_layer else x.to(torch.int64)
+            if self.short_layer:
                 outs.append(short)
             sources = [main, short]
         folds, params, _ = self._join
@@ -257,7 +270,7 @@ class ResidualBlock(torch.nn.Module):
         else:
             layers.append(self.conv2.layer_spec(start))
             short = source
-            if self.projection:
+            if self.short_layer:
                 layers.append(self.shortcut.layer_spec(source))
                 short = start + 2
             join_sources = [start + 1, short]

@@ -99,10 +99,11 @@ def residual_net(kind: str, input_shape: Sequence[int], num_classes: int,
         Channels per stage.
     blocks : int or sequence of int
         Blocks per stage.
-    barrier : {'block', 'stage'}
-        Sparse-ResNet only: a barrier after every block, or only after the last block of
-        each stage (the others are SEW ADD joins; barrier and stem then keep unit
-        thresholds so the ADD stays exact).
+    barrier : {'block', 'stage', 'shortcut'}
+        Sparse-ResNet only: a barrier after every block's add, only after the last block
+        of each stage (the others are SEW ADD joins; barrier and stem then keep unit
+        thresholds so the ADD stays exact), or on every block's shortcut before an ADD
+        join (SEW blocks with ``shortcut_barrier``).
     barrier_ste : {'identity', 'clipped'}
         Backward pass of the barrier.
     barrier_levels : int, optional
@@ -111,8 +112,8 @@ def residual_net(kind: str, input_shape: Sequence[int], num_classes: int,
         Q-SNN weights of the residual blocks (not for ``'spiking'``).
     """
     check_kind(kind)
-    if barrier not in ("block", "stage"):
-        raise ValueError(f"barrier must be 'block' or 'stage', got {barrier!r}")
+    if barrier not in ("block", "stage", "shortcut"):
+        raise ValueError(f"barrier must be 'block', 'stage' or 'shortcut', got {barrier!r}")
     per_stage = [int(blocks)] * len(widths) if isinstance(blocks, int) else list(blocks)
     if len(per_stage) != len(widths):
         raise ValueError("blocks needs one count per stage (or one int)")
@@ -120,8 +121,10 @@ def residual_net(kind: str, input_shape: Sequence[int], num_classes: int,
     params = _neuron(levels, neuron)
     unit = {"threshold": 1.0, "learn_threshold": False}
     mixed = kind == "sparse" and barrier == "stage"
-    stem = {**params, "norm": True, **(unit if kind == "sew" or mixed else {})}
-    pool = {**params, "norm": False, **({"threshold": 1.0} if kind == "sew" else {})}
+    on_short = kind == "sparse" and barrier == "shortcut"
+    adds = kind == "sew" or on_short  # ADD joins: unit payloads into the join
+    stem = {**params, "norm": True, **(unit if adds or mixed else {})}
+    pool = {**params, "norm": False, **({"threshold": 1.0} if adds else {})}
     join = {} if barrier_levels is None else {"levels": int(barrier_levels)}
     if mixed:
         join.update(unit)
@@ -133,11 +136,12 @@ def residual_net(kind: str, input_shape: Sequence[int], num_classes: int,
     for s, (out, n) in enumerate(zip(widths, per_stage)):
         for b in range(n):
             stride = 2 if (s > 0 and b == 0) else 1
-            k = "sew" if mixed and b < n - 1 else kind
-            net.append(block.ResidualBlock(k, params, width, out, stride=stride,
-                                           barrier_params=join if k in ("sparse", "iand")
-                                           else None, weight_quant=wq,
-                                           barrier_ste=barrier_ste))
+            k = "sew" if (mixed and b < n - 1) or on_short else kind
+            net.append(block.ResidualBlock(
+                k, params, width, out, stride=stride,
+                barrier_params=join if k in ("sparse", "iand") else None, weight_quant=wq,
+                barrier_ste=barrier_ste,
+                shortcut_barrier=(barrier_levels or levels) if on_short else None))
             if stride == 2:
                 h, w = (h + 1) // 2, (w + 1) // 2
             width = out

@@ -50,7 +50,7 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
         "join": "sparse",        # resnet18/19: sparse | sew | iand | spiking (ms: refused)
         "width": 1.0,            # vgg*, resnet18/19: channel multiplier
         "stem_stride": 2,        # resnet18/19: stride of the stem conv
-        "barrier": "block",      # sparse joins: a barrier after every block | stage
+        "barrier": "block",      # sparse joins: barrier after every add | stage | shortcut
         "barrier_ste": "identity",  # sparse joins: barrier backward, identity | clipped
         "barrier_levels": None,  # sparse/iand joins: N_b (null: model.levels)
     },
@@ -176,7 +176,7 @@ RULES: Dict[str, Dict[str, Rule]] = {
     "model": {"arch": choice(*ARCHS), "levels": integer(1, 255), "channels": int_list(),
               "hidden": integer(1), "blocks_per_stage": integer(1, 16),
               "join": choice(*JOINS), "width": number(0.0, 64.0, lo_open=True),
-              "stem_stride": integer(1, 4), "barrier": choice("block", "stage"),
+              "stem_stride": integer(1, 4), "barrier": choice("block", "stage", "shortcut"),
               "barrier_ste": choice("identity", "clipped"),
               "barrier_levels": integer(1, 255, null=True)},
     "activity": {"regularizer": choice(None, "l1", "rate"), "lambda": number(0.0, 1e3),
