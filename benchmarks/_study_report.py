@@ -77,3 +77,78 @@ def _plot_curves(curves: Dict[str, Dict[str, List[float]]]) -> None:
     fig.tight_layout()
     fig.savefig(os.path.join(FIGURES, "study_avalanche.png"), dpi=110)
     plt.close(fig)
+
+
+def _rows(res: Dict[str, Dict]) -> List[Dict]:
+    """One summary per variant: mean/std of accuracy, events, payload, energies."""
+    out = []
+    for v in _variants(res):
+        e = lambda k: (lambda r: r.get("energy_pj", {}).get(k, float("nan")))  # noqa: E731
+        out.append({"variant": v, "acc": mean_std(res, v, lambda r: r["emulator"]),
+                    "float": mean_std(res, v, lambda r: r["float"]),
+                    "events": mean_std(res, v, lambda r: r["activity"]["events"]),
+                    "payload": mean_std(res, v, lambda r: r["activity"]["payload"]),
+                    "ma": mean_std(res, v, e("memory_aware")), "sop": mean_std(res, v, e("sop"))})
+    return out
+
+
+def wsdr_report() -> str:
+    rows = [[r["variant"], _pm(r["float"]), _pm(r["acc"]), f"{r['events'][0]:.0f}"]
+            for r in _rows(load("wsdr"))]
+    text = table(["variant", "float acc. %", "emulator acc. %", "events/sample"], rows)
+    print(text)
+    return text
+
+
+def energy_report_text() -> str:
+    lat = {r["variant"]: r for r in _rows(load("latency"))}
+    binary = [r for v, r in lat.items() if v.startswith("binary")]
+    iso = []
+    for v, r in lat.items():
+        if v.startswith("binary"):
+            continue
+        peers = [b for b in binary if b["acc"][0] >= r["acc"][0] - 0.01]
+        if not peers:
+            iso.append([v, _pm(r["acc"]), "none reaches it", "", "", ""])
+            continue
+        b = min(peers, key=lambda b: b["ma"][0])
+        iso.append([v, _pm(r["acc"]), b["variant"], _pm(b["acc"]),
+                    f"{b['ma'][0] / r['ma'][0]:.2f}", f"{b['sop'][0] / r['sop'][0]:.2f}"])
+    text = table(["multi-level net", "acc. %", "cheapest binary net within 1 pt or better",
+                  "its acc. %", "memory-aware ratio (binary / ML)", "SOP ratio"], iso)
+    reg = _rows(load("energy_reg"))
+    text += "\n\n" + table(["regularizer", "emulator acc. %", "events/sample", "payload/sample",
+                            "memory-aware nJ", "SOP nJ"],
+                           [[r["variant"], _pm(r["acc"]), f"{r['events'][0]:.0f}",
+                             f"{r['payload'][0]:.0f}", f"{r['ma'][0] / 1e3:.2f}",
+                             f"{r['sop'][0] / 1e3:.2f}"] for r in reg])
+    print(text)
+    _pareto(list(lat.values()), reg)
+    return text
+
+
+def _pareto(latency: List[Dict], reg: List[Dict]) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    os.makedirs(FIGURES, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for group, marker, rows in (("binary", "o", [r for r in latency
+                                                 if r["variant"].startswith("binary")]),
+                                ("multi-level", "s", [r for r in latency
+                                                      if not r["variant"].startswith("binary")]),
+                                ("ML N=4 T=2 + activity reg.", "^", reg)):
+        if not rows:
+            continue
+        ax.errorbar([r["ma"][0] / 1e3 for r in rows], [100 * r["acc"][0] for r in rows],
+                    yerr=[100 * r["acc"][1] for r in rows], fmt=marker, label=group, capsize=2)
+        for r in rows:
+            ax.annotate(r["variant"], (r["ma"][0] / 1e3, 100 * r["acc"][0]), fontsize=6)
+    ax.set_xscale("log")
+    ax.set_xlabel("memory-aware energy per inference (nJ)")
+    ax.set_ylabel("emulator accuracy (%)")
+    ax.set_title("Motion digits: accuracy vs energy (mean ± std of seeds)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(FIGURES, "study_energy_pareto.png"), dpi=110)
+    plt.close(fig)
