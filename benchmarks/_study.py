@@ -111,14 +111,24 @@ def run_study(study: str, variants: Dict[str, Dict], seeds: Sequence[int],
             torch.manual_seed(seed)
             net = v["build"](seed)
             t0 = time.perf_counter()
-            res = train_export_evaluate(net, data, v["epochs"],
-                                        os.path.join(CACHE, "nets", study, f"{name}_s{seed}.h5"),
-                                        lr=v.get("lr", 3e-3), seed=seed,
-                                        regularizer=v.get("regularizer"))
-            rec = summarize(res, {"variant": name, "seed": seed, "epochs": v["epochs"],
-                                  "timesteps": v["timesteps"], "wall_s": time.perf_counter() - t0})
+            info = {"variant": name, "seed": seed, "epochs": v["epochs"],
+                    "timesteps": v["timesteps"]}
+            try:
+                res = train_export_evaluate(
+                    net, data, v["epochs"], os.path.join(CACHE, "nets", study, f"{name}_s{seed}.h5"),
+                    lr=v.get("lr", 3e-3), seed=seed, regularizer=v.get("regularizer"))
+                rec = summarize(res, info)
+            except ValueError as err:  # not deployable: keep the float accuracy and the reason
+                from lava_mlsnn.demo import _loader
+                from lava_mlsnn.train import evaluate
+                acc = evaluate(net, _loader(*data["test"], 256, False))
+                rec = dict(info, float=acc, emulator=float("nan"), quantized=float("nan"),
+                           export_error=str(err), activity={"events": float("nan"),
+                                                            "payload": float("nan")})
+            rec["wall_s"] = time.perf_counter() - t0
             _store(study, key, rec)
-            print(f"{study} {key}: emulator {100 * rec['emulator']:.1f} %, events "
+            print(f"{study} {key}: float {100 * rec['float']:.1f} %, emulator "
+                  f"{100 * rec['emulator']:.1f} %, events "
                   f"{rec['activity']['events']:.0f}, {rec['wall_s']:.0f} s", flush=True)
     return load(study)
 
