@@ -96,6 +96,21 @@ def summarize(result: Dict, extra: Optional[Dict] = None) -> Dict:
     return rec
 
 
+def _claim(study: str, key: str) -> bool:
+    """Take ``(study, key)`` for this process (an exclusive create); False if taken.
+
+    Two processes may then work through the same study; the claim of a killed process
+    stays behind, so delete ``runs/cache/claims`` before resuming an interrupted study.
+    """
+    path = os.path.join(CACHE, "claims", study, key.replace("/", "_"))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
+
+
 def run_study(study: str, variants: Dict[str, Dict], seeds: Sequence[int],
               only: Optional[Sequence[str]] = None) -> Dict[str, Dict]:
     """Run every missing ``(variant, seed)``; ``variants[name]`` holds ``build(seed)``,
@@ -105,8 +120,8 @@ def run_study(study: str, variants: Dict[str, Dict], seeds: Sequence[int],
             continue
         for seed in seeds:
             key = f"{name}/seed{seed}"
-            if key in load(study):
-                continue
+            if key in load(study) or not _claim(study, key):
+                continue  # done, or being trained by another study process
             data = motion_frames(v["timesteps"], limit=v.get("limit"))
             torch.manual_seed(seed)
             net = v["build"](seed)

@@ -45,7 +45,8 @@ def avalanche_report() -> str:
         acc = mean_std(res, v, lambda r: r["emulator"])
         ev = mean_std(res, v, lambda r: r["activity"]["events"])
         pay = mean_std(res, v, lambda r: r["activity"]["payload"])
-        verdict = "yes" if ev[0] <= 0.8 * base["events"] and acc[0] >= acc_sew - 0.01 else "no"
+        verdict = "(reference)" if v == "sew" else \
+            ("yes" if ev[0] <= 0.8 * base["events"] and acc[0] >= acc_sew - 0.01 else "no")
         rows.append([v, _pm(acc), f"{ev[0]:.0f} ± {ev[1]:.0f}", f"{pay[0]:.0f} ± {pay[1]:.0f}",
                      f"{ev[0] / base['events']:.2f}", f"{pay[0] / base['payload']:.2f}", verdict])
         runs = [r for r in res.values() if r["variant"] == v]
@@ -152,3 +153,13 @@ def _pareto(latency: List[Dict], reg: List[Dict]) -> None:
     fig.tight_layout()
     fig.savefig(os.path.join(FIGURES, "study_energy_pareto.png"), dpi=110)
     plt.close(fig)
+
+
+def depth_report() -> str:
+    rows = [["convnet (latency study, ml4_T2)"] +
+            [_pm(mean_std(load("latency"), "ml4_T2", lambda r: r["emulator"]))]]
+    res = load("depth")
+    rows += [[v, _pm(mean_std(res, v, lambda r: r["emulator"]))] for v in _variants(res)]
+    text = table(["net (N = 4, T = 2, 5 epochs)", "emulator acc. % (mean ± std)"], rows)
+    print(text)
+    return text

@@ -7,7 +7,7 @@
    activity regularizer at several weights and with a firing-rate target
    (:class:`lava_mlsnn.train.activity.ActivityRegularizer`). Resumable
    (``results/energy_reg.json``).
-Run: nice -n 10 .venv/bin/python benchmarks/study_energy.py [--epochs 5] [--seeds 0 1 2]
+Run: nice -n 10 .venv/bin/python benchmarks/study_energy.py [--epochs 4] [--seeds 0 1 2]
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def variants(epochs: int):
 
 def main(argv=None):
     p = argparse.ArgumentParser()
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--only", nargs="*")
     p.add_argument("--report-only", action="store_true")

@@ -5,7 +5,7 @@ Binary spikes, T = 4, the convnet with 1-bit hidden weights (first and last laye
 WS-DR = per-channel weight standardization before sign (weight half) + the spike-entropy
 term ``5e-3 * mean_l (r_l - 0.5)^2`` over the hidden layers (spike half), exactly as
 ``paper_qsnn.md`` gives them. Resumable (``benchmarks/results/wsdr.json``).
-Run: nice -n 10 .venv/bin/python benchmarks/study_wsdr.py [--epochs 5] [--seeds 0 1 2]
+Run: nice -n 10 .venv/bin/python benchmarks/study_wsdr.py [--epochs 4] [--seeds 0 1 2]
 """
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def variants(epochs: int):
 
 def main(argv=None):
     p = argparse.ArgumentParser()
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--only", nargs="*")
     p.add_argument("--report-only", action="store_true")
