@@ -476,7 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("evaluate", help="accuracy, activity and throughput on a data set")
     p.add_argument("net", metavar="NET.h5")
-    p.add_argument("--dataset", choices=("digits", "dvsgesture", "nmnist", "cifar10dvs"),
+    p.add_argument("--dataset", choices=("digits", "motion_digits", "dvsgesture", "nmnist",
+                                         "cifar10dvs"),
                    help="data set (default: the one named in the file's metadata)")
     p.add_argument("--root", metavar="DIR", help="folder holding tonic's data set folders")
     p.add_argument("--split", choices=("train", "val", "test"), default="test")

@@ -39,7 +39,7 @@ def jupyter_path(tmp_path_factory) -> str:
 
 def test_every_tutorial_is_collected():
     names = [p.name for p in TUTORIALS]
-    assert len(names) == 7 and names[0].startswith("01_") and names[-1].startswith("07_")
+    assert len(names) == 8 and names[0].startswith("01_") and names[-1].startswith("08_")
 
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])

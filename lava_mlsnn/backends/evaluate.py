@@ -58,14 +58,14 @@ def load_frames(spec: NetworkSpec, dataset: str, root: Optional[str], split: str
     EvaluationError
         The file cannot be framed for, or does not match, the data set.
     """
-    from ..data import load_dataset
+    from ..data import EMBEDDED_NAMES, load_dataset
     meta = spec.metadata.get("framing") or {}
     val_fraction = float(meta.get("val_fraction", 0.0)) if meta.get("dataset") == dataset else 0.0
     split_seed = int(meta.get("split_seed", 0))
     if split == "val" and val_fraction <= 0:
         raise EvaluationError("split 'val' needs the training run's val_fraction, which this "
                               "file's metadata does not give; use --split test or train")
-    kwargs = {"cache_dir": cache_dir} if dataset == "digits" and cache_dir else {}
+    kwargs = {"cache_dir": cache_dir} if dataset in EMBEDDED_NAMES and cache_dir else {}
     probe = load_dataset(dataset, root, "test", **kwargs)
     if spec.classes and len(spec.classes) != len(probe.classes):
         raise EvaluationError(f"the network has {len(spec.classes)} classes, {dataset} has "

@@ -1,6 +1,6 @@
-"""Residual blocks: Sparse-ResNet (barrier join), SEW-ResNet ADD and Spiking ResNet.
+"""Residual blocks: Sparse-ResNet (barrier join), SEW-ResNet ADD / IAND, Spiking ResNet.
 
-All three use the same multi-level neuron, N and T (DESIGN §9):
+All four use the same multi-level neuron, N and T (DESIGN §9):
 
 * ``SparseResBlock``: ``y = Barrier(ML(BN(conv2(ML(BN(conv1 x))))) + shortcut(x))``;
   the barrier is a multi-level neuron whose backward pass is straight-through, so
@@ -8,6 +8,12 @@ All three use the same multi-level neuron, N and T (DESIGN §9):
 * ``SEWResBlock`` (ADD): ``y = main + shortcut`` -- a ``PASS`` join whose payload
   can exceed N and grows with depth (the spike avalanche).
 * ``SpikingResBlock``: ``y = ML(BN(conv2(ML(BN(conv1 x)))) + shortcut(x))``.
+* SEW IAND: ``y = ML(shortcut(x) - main)``, a join neuron on the difference; with
+  binary spikes and a unit threshold it is SEW's ``(NOT main) AND shortcut``, for
+  N > 1 its multi-level generalisation ``clip(shortcut - main, 0, N)``.
+
+MS-ResNet (membrane shortcut) adds membrane potentials, not spikes, across blocks:
+a neuron cannot send its membrane to another core, so it is refused (:data:`REFUSED`).
 
 The shortcut is the identity when shapes agree, else a 1x1 strided conv with BN
 (followed by a multi-level neuron for Sparse/SEW, feeding the join directly for
@@ -26,9 +32,21 @@ from ..neuron import multilevel
 from ..neuron.norm import BatchNorm
 from .base import (Folded, bias_mantissa, bias_scale_cap, conv_synapse_spec, even_weights,
                    fit_threshold, real_weight, report_clipping)
-from .multilevel import Conv
+from .multilevel import Conv, Pool
 
-KINDS = ("sparse", "sew", "spiking")
+KINDS = ("sparse", "sew", "spiking", "iand")
+BARRIER_STE = ("identity", "clipped")
+REFUSED = {"ms": "MS-ResNet is not deployable: its shortcut adds membrane potentials, which "
+                 "a Loihi neuron cannot send (use 'sparse', 'sew', 'iand' or 'spiking')"}
+
+
+def check_kind(kind: str) -> str:
+    """``kind`` if it is a residual kind this library builds, else a one-line ValueError."""
+    if kind in REFUSED:
+        raise ValueError(REFUSED[kind])
+    if kind not in KINDS:
+        raise ValueError(f"unknown residual kind {kind!r} (expected one of {KINDS})")
+    return kind
 
 
 class ResidualBlock(torch.nn.Module):
@@ -36,7 +54,7 @@ class ResidualBlock(torch.nn.Module):
 
     Parameters
     ----------
-    kind : {'sparse', 'sew', 'spiking'}
+    kind : {'sparse', 'sew', 'spiking', 'iand'}
     neuron_params : dict
         Multi-level neuron arguments for every neuron of the block (BatchNorm is
         always on for the convolutions).
@@ -44,7 +62,16 @@ class ResidualBlock(torch.nn.Module):
     stride : int
         Stride of the first conv (and of the projection shortcut).
     barrier_params : dict, optional
-        Overrides for the barrier neuron of a Sparse-ResNet block (threshold, levels).
+        Overrides for the join neuron of a Sparse-ResNet or IAND block (threshold,
+        levels: the barrier's N_b).
+    barrier_ste : {'identity', 'clipped'}
+        Backward pass of the Sparse-ResNet barrier: identity (every gradient passes) or
+        clipped (only where the sum lies inside the barrier's range ``[0, N_b theta]``).
+    shortcut_barrier : int, optional
+        SEW ADD only: a barrier of this many levels on the shortcut instead of after the
+        add (``y = main + B(shortcut)``; a 1x1 sum pool with a unit-threshold neuron on an
+        identity shortcut, the projection's neuron otherwise), so the join's payload is at
+        most ``N + N_b``.
     weight_quant : callable, optional
         Factory of a weight quantizer (:mod:`lava_mlsnn.quant`) for every conv of a
         Sparse/SEW block (their BatchNorms become mean-only below 8 bits).
@@ -54,10 +81,15 @@ class ResidualBlock(torch.nn.Module):
 
     def __init__(self, kind: str, neuron_params: dict, in_channels: int, out_channels: int,
                  stride: int = 1, barrier_params: Optional[dict] = None,
-                 weight_quant: Optional[Callable[[], torch.nn.Module]] = None):
+                 weight_quant: Optional[Callable[[], torch.nn.Module]] = None,
+                 barrier_ste: str = "identity", shortcut_barrier: Optional[int] = None):
         super().__init__()
-        if kind not in KINDS:
-            raise ValueError(f"unknown residual kind {kind!r} (expected one of {KINDS})")
+        check_kind(kind)
+        if barrier_ste not in BARRIER_STE:
+            raise ValueError(f"barrier_ste must be one of {BARRIER_STE}, got {barrier_ste!r}")
+        self.barrier_ste = barrier_ste
+        if shortcut_barrier is not None and kind != "sew":
+            raise ValueError("shortcut_barrier is an option of 'sew' (ADD) blocks")
         if weight_quant is not None and kind == "spiking":
             raise ValueError("weight quantization is supported for 'sparse' and 'sew' residual "
                              "blocks (a Spiking ResNet join sums two BatchNorm'd convs)")
@@ -81,11 +113,17 @@ class ResidualBlock(torch.nn.Module):
             join_params = {k: v for k, v in params.items() if k != "norm"}
         else:
             self.conv2 = Conv(feed, out_channels, out_channels, 3, padding=1, **hook())
+            feed_s = feed if shortcut_barrier is None else {**feed, "levels": shortcut_barrier}
             if self.projection:
-                self.shortcut = Conv(feed, in_channels, out_channels, 1, stride=stride, **hook())
+                self.shortcut = Conv(feed_s, in_channels, out_channels, 1, stride=stride,
+                                     **hook())
+            elif shortcut_barrier is not None:
+                self.shortcut = Pool({**feed_s, "norm": False}, 1)
             join_params = {k: v for k, v in params.items() if k != "norm"}
             join_params.update(barrier_params or {})
         self.join_neuron = None if kind == "sew" else multilevel.Neuron(**join_params)
+        # an exported layer on the shortcut: the projection, or the shortcut barrier
+        self.short_layer = self.projection or (kind != "spiking" and shortcut_barrier is not None)
         self.folded: Optional[Folded] = None
         self._join: Optional[Tuple[List[fixed.SynapseSpec], fixed.NeuronParams, float]] = None
 
@@ -96,12 +134,19 @@ class ResidualBlock(torch.nn.Module):
         return scaled + shift.unsqueeze(-1)
 
     def _join_real(self, parts: List[torch.Tensor]) -> torch.Tensor:
+        if self.kind == "iand":
+            return self.join_neuron(parts[1] - parts[0])
         s = parts[0] + parts[1]
         if self.kind == "sew":
             return s
         if self.kind == "sparse":
-            # Barrier: multi-level forward, identity backward (the threshold still learns).
-            return self.join_neuron(s.detach()) + (s - s.detach())
+            # Barrier: multi-level forward, straight-through backward (the threshold
+            # still learns); 'clipped' passes gradients only inside the barrier's range.
+            g = s
+            if self.barrier_ste == "clipped":
+                top = self.join_neuron.levels * self.join_neuron.theta.detach().abs()
+                g = s * ((s.detach() >= 0) & (s.detach() <= top)).to(s.dtype)
+            return self.join_neuron(s.detach()) + (g - g.detach())
         return self.join_neuron(s)
 
     def forward(self, x: torch.Tensor, record: Optional[List[torch.Tensor]] = None
@@ -116,8 +161,8 @@ class ResidualBlock(torch.nn.Module):
         else:
             main = self.conv2(a)
             outs.append(main)
-            short = self.shortcut(x) if self.projection else x
-            if self.projection:
+            short = self.shortcut(x) if self.short_layer else x
+            if self.short_layer:
                 outs.append(short)
         y = self._join_real([main, short])
         outs.append(y)
@@ -141,8 +186,10 @@ class ResidualBlock(torch.nn.Module):
                 branches.append((None, None, in_scale, None))
         else:
             f2 = self.conv2.fold(f1.out_scale)
-            s_scale = self.shortcut.fold(in_scale).out_scale if self.projection else in_scale
-            branches = [(None, None, f2.out_scale, None), (None, None, s_scale, None)]
+            s_scale = self.shortcut.fold(in_scale).out_scale if self.short_layer else in_scale
+            # IAND joins the difference shortcut - main: the main branch counts negatively
+            sign = -1.0 if self.kind == "iand" else 1.0
+            branches = [(None, None, sign * f2.out_scale, None), (None, None, s_scale, None)]
         self._join = self._fold_join(branches)
         self.folded = Folded(None, self._join[1], self._join[2])
         return self.folded
@@ -197,8 +244,8 @@ class ResidualBlock(torch.nn.Module):
         else:
             main = self.conv2(a)
             outs.append(main)
-            short = self.shortcut(x) if self.projection else x.to(torch.int64)
-            if self.projection:
+            short = self.shortcut(x) if self.short_layer else x.to(torch.int64)
+            if self.short_layer:
                 outs.append(short)
             sources = [main, short]
         folds, params, _ = self._join
@@ -223,7 +270,7 @@ class ResidualBlock(torch.nn.Module):
         else:
             layers.append(self.conv2.layer_spec(start))
             short = source
-            if self.projection:
+            if self.short_layer:
                 layers.append(self.shortcut.layer_spec(source))
                 short = start + 2
             join_sources = [start + 1, short]

@@ -4,7 +4,7 @@ Typical use::
 
     from lava_mlsnn.data import load_dataset, framing, FramedDataset
 
-    train = load_dataset("digits", split="train")           # or "dvsgesture", root=...
+    train = load_dataset("digits", split="train")    # or "motion_digits"; "dvsgesture", root=...
     frames = framing(train.sensor_size, n_time_bins=1, clip=15)
     data = FramedDataset(train, frames, cache_dir="runs/cache")
     x, label = data[0]    # int64 tensor [T, 2, H, W], int
@@ -15,6 +15,7 @@ t in microseconds, sorted by t), the dtype of tonic's N-MNIST.
 from .cache import FramedDataset, cache_key
 from .digits_dvs import DIGIT_CLASSES, DigitsDVS
 from .dvs_sim import DigitsDVSConfig, RenderedDigits, render_digits_dvs, saccade_path
+from .motion_digits import MOTION_CLASSES, MotionDigitsConfig, MotionDigitsDVS, render_motion_digits
 from .events import (
     EVENT_DTYPE,
     SPLITS,
@@ -28,6 +29,7 @@ from .tonic_sets import (
     CIFAR10DVSDataset,
     DatasetNotFoundError,
     DVSGestureDataset,
+    EMBEDDED_NAMES,
     NMNISTDataset,
     TonicEventDataset,
     load_dataset,
@@ -44,7 +46,11 @@ __all__ = [
     "DigitsDVS",
     "DigitsDVSConfig",
     "Downsample",
+    "EMBEDDED_NAMES",
     "EVENT_DTYPE",
+    "MOTION_CLASSES",
+    "MotionDigitsConfig",
+    "MotionDigitsDVS",
     "EventDataset",
     "FramedDataset",
     "NMNISTDataset",
@@ -58,6 +64,7 @@ __all__ = [
     "load_dataset",
     "make_events",
     "render_digits_dvs",
+    "render_motion_digits",
     "saccade_path",
     "stratified_holdout",
     "to_event_array",

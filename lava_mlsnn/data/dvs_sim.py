@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Iterable, Optional, Tuple
 
 import numpy as np
 
@@ -168,18 +168,38 @@ def _log_frames(images: np.ndarray, config: DigitsDVSConfig, path: np.ndarray):
 def _events_of_chunk(
     images: np.ndarray, phase: np.ndarray, c_pix: np.ndarray, config: DigitsDVSConfig
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Threshold-crossing events of a chunk of samples.
-
-    Returns ``(flat, t, p)``: flat pixel index into ``[n_chunk, H, W]``, time in
-    microseconds and polarity, all int64, in step order.
-    """
+    """Threshold-crossing events of a chunk of samples (see :func:`crossings`)."""
     n = images.shape[0]
     c_all = np.broadcast_to(c_pix, (n,) + c_pix.shape).ravel()
     frames = _log_frames(images, config, saccade_path(config))
+    return crossings(frames, phase, c_all, config.step_us)
+
+
+def crossings(frames: Iterable[np.ndarray], phase: np.ndarray, c_all: np.ndarray,
+              step: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The DVS pixel model applied to a sequence of quantised log-intensity frames.
+
+    Parameters
+    ----------
+    frames : iterable of numpy.ndarray
+        Quantised log intensity (int32, units of 2**-16) of every pixel ``[P]`` at
+        every step, the first frame at t = 0.
+    phase : numpy.ndarray
+        Initial reference offset of every pixel in thresholds, in [-0.5, 0.5) ``[P]``.
+    c_all : numpy.ndarray
+        Contrast threshold of every pixel (int32, same units) ``[P]``.
+    step : int
+        Step length in microseconds.
+
+    Returns
+    -------
+    (flat, t, p)
+        Pixel index into ``[P]``, time in microseconds and polarity, all int64, in step order.
+    """
+    frames = iter(frames)
     l_prev = next(frames)
     ref = l_prev + np.floor(phase * c_all).astype(np.int32)
     chunks = [(np.zeros(0, np.int64),) * 3]
-    step = config.step_us
     for k, l_now in enumerate(frames, start=1):
         diff = l_now - ref
         flat = np.flatnonzero(np.abs(diff) >= c_all)
@@ -257,9 +277,24 @@ def render_digits_dvs(
     sample, pix = np.divmod(flat, h * w)
     y, x = np.divmod(pix, w)
 
-    if config.noise_rate_hz > 0:
-        dur = config.duration_us
-        n_noise = rng.poisson(config.noise_rate_hz * dur * 1e-6 * w * h, size=n)
+    return pack_events(sample, x, y, t, p, labels, (w, h), config.duration_us,
+                       config.noise_rate_hz, rng)
+
+
+def pack_events(sample: np.ndarray, x: np.ndarray, y: np.ndarray, t: np.ndarray,
+                p: np.ndarray, labels: np.ndarray, sensor_size: Tuple[int, int],
+                duration_us: int, noise_rate_hz: float, rng: np.random.Generator
+                ) -> RenderedDigits:
+    """Add background-activity noise, sort every sample's events by t, pack them.
+
+    ``sample, x, y, t, p`` are int64 ``[E]`` (sample index, pixel, microseconds,
+    polarity); noise is Poisson at ``noise_rate_hz`` per pixel, drawn from ``rng``.
+    """
+    n = int(labels.shape[0])
+    w, h = sensor_size
+    if noise_rate_hz > 0:
+        dur = duration_us
+        n_noise = rng.poisson(noise_rate_hz * dur * 1e-6 * w * h, size=n)
         m = int(n_noise.sum())
         sample = np.concatenate([sample, np.repeat(np.arange(n), n_noise)])
         x = np.concatenate([x, rng.integers(0, w, m)])
@@ -267,7 +302,7 @@ def render_digits_dvs(
         t = np.concatenate([t, rng.integers(1, dur + 1, m)])
         p = np.concatenate([p, rng.integers(0, 2, m)])
 
-    span = int(max(config.duration_us, int(t.max()) if t.size else 0)) + 1
+    span = int(max(duration_us, int(t.max()) if t.size else 0)) + 1
     order = np.argsort((((sample * span + t) * h + y) * w + x) * 2 + p, kind="stable")
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(sample, minlength=n), out=offsets[1:])

@@ -15,6 +15,8 @@ nmnist     ``NMNIST/Train/<digit>/<id>.bin`` and ``NMNIST/Test/...``      (34, 3
 cifar10dvs ``CIFAR10DVS/<class>/<file>.aedat4`` (tonic's AEDAT4 release;  (128, 128, 2)
            reading it needs the ``aedat`` package)
 digits     embedded (:class:`~lava_mlsnn.data.DigitsDVS`), ``root`` unused (32, 32, 2)
+motion_    embedded (:class:`~lava_mlsnn.data.MotionDigitsDVS`, 20      (32, 32, 2)
+digits     classes: digit x order of motion), ``root`` unused
 ========== ============================================================== ==============
 
 Splits: DVS Gesture and N-MNIST use their official train/test sets.
@@ -285,7 +287,8 @@ _LOADERS: Dict[str, Callable[..., EventDataset]] = {
     "nmnist": NMNISTDataset,
     "cifar10dvs": CIFAR10DVSDataset,
 }
-DATASET_NAMES = ("digits", "dvsgesture", "nmnist", "cifar10dvs")
+DATASET_NAMES = ("digits", "motion_digits", "dvsgesture", "nmnist", "cifar10dvs")
+EMBEDDED_NAMES = ("digits", "motion_digits")  # rendered here: no files, no root
 
 
 def load_dataset(name: str, root: Optional[str] = None, split: str = "train",
@@ -295,11 +298,11 @@ def load_dataset(name: str, root: Optional[str] = None, split: str = "train",
 
     Parameters
     ----------
-    name : {'digits', 'dvsgesture', 'nmnist', 'cifar10dvs'}
+    name : {'digits', 'motion_digits', 'dvsgesture', 'nmnist', 'cifar10dvs'}
         Case, ``-`` and ``_`` are ignored (``'DVS-Gesture'``, ``'N-MNIST'`` work).
     root : str, optional
         Folder that holds tonic's data set folders (``<root>/DVSGesture``, ...);
-        unused by ``'digits'``.
+        unused by the embedded ``'digits'`` and ``'motion_digits'``.
     split : {'train', 'val', 'test'}
         ``val`` needs ``val_fraction > 0`` and is carved out of ``train``.
     transform, target_transform : callable, optional
@@ -323,6 +326,10 @@ def load_dataset(name: str, root: Optional[str] = None, split: str = "train",
         When the files are not in tonic's layout under ``root``.
     """
     key = name.lower().replace("-", "").replace("_", "")
+    if key in ("motiondigits", "motiondigitsdvs"):
+        from .motion_digits import MotionDigitsDVS
+        return MotionDigitsDVS(split, transform, target_transform, val_fraction=val_fraction,
+                               split_seed=split_seed, **kwargs)
     if key in ("digits", "digitsdvs"):
         return DigitsDVS(split, transform, target_transform, val_fraction=val_fraction,
                          split_seed=split_seed, **kwargs)

@@ -68,14 +68,23 @@ class BinaryWeight(torch.nn.Module):
     standardize : bool
         WS-DR's weight regulation (per-channel zero mean, unit std) before ``sign``;
         ``False`` binarizes the raw weights (the ablation without WS-DR).
+    scale : {'layer', 'channel'}
+        ``'layer'``: one power-of-two unit per layer. ``'channel'``: Q-SNN's code exactly,
+        ``s_o = 2^round(log2(mean|w_hat_o|))`` per output channel; a 1-bit file holds one
+        unit per layer, so export refuses unless every channel's ``s_o`` is the same
+        (after standardization ``mean|w_hat_o|`` is about 0.8, so ``s_o = 1`` nearly always).
     """
 
     bits = 1
 
-    def __init__(self, t_start: float = 0.1, t_end: float = 10.0, standardize: bool = True):
+    def __init__(self, t_start: float = 0.1, t_end: float = 10.0, standardize: bool = True,
+                 scale: str = "layer"):
         super().__init__()
+        if scale not in ("layer", "channel"):
+            raise ValueError(f"BinaryWeight scale must be 'layer' or 'channel', got {scale!r}")
         self.t_start, self.t_end = float(t_start), float(t_end)
         self.standardize = bool(standardize)
+        self.scale = scale
         self.progress = 0.0
 
     def set_progress(self, fraction: float) -> None:
@@ -91,14 +100,29 @@ class BinaryWeight(torch.nn.Module):
         return max(1.0 / self.t, 1.0)
 
     def _unit(self, w_hat: torch.Tensor) -> float:
+        if self.scale == "channel":
+            units = self._channel_units(w_hat)
+            if not bool((units == units.flatten()[0]).all()):
+                raise ValueError(f"per-channel 1-bit scales differ ({sorted(set(units.flatten().tolist()))}); "
+                                 "a 1-bit layer is deployed with one unit (use scale='layer')")
+            return float(units.flatten()[0])
         return float(2.0 ** round(math.log2(float(w_hat.abs().mean().clamp_min(1e-8)))))
+
+    @staticmethod
+    def _channel_units(w_hat: torch.Tensor) -> torch.Tensor:
+        dims = tuple(range(1, w_hat.dim()))
+        mean = w_hat.abs().mean(dim=dims, keepdim=True).clamp_min(1e-8)
+        return torch.pow(2.0, torch.round(torch.log2(mean)))
 
     def _prepare(self, w: torch.Tensor) -> torch.Tensor:
         return _standardize(w) if self.standardize else w
 
     def forward(self, w: torch.Tensor, descale: bool = False) -> torch.Tensor:
         w_hat = self._prepare(w)
-        return _EDESign.apply(w_hat, self.t, self.k) * self._unit(w_hat.detach())
+        sign = _EDESign.apply(w_hat, self.t, self.k)
+        if self.scale == "channel":  # as Q-SNN's code, per channel (integer_grid checks)
+            return sign * self._channel_units(w_hat.detach())
+        return sign * self._unit(w_hat.detach())
 
     @torch.no_grad()
     def integer_grid(self, w: torch.Tensor) -> Tuple[torch.Tensor, float]:

@@ -18,12 +18,17 @@ import yaml
 
 from .._io import atomic_write
 
-DATASETS = ("digits", "dvsgesture", "nmnist", "cifar10dvs")
-ARCHS = ("convnet", "sparse_resnet", "sew_resnet", "spiking_resnet")
+# literal copies of lava_mlsnn.data's names: this module loads without numpy or torch
+DATASETS = ("digits", "motion_digits", "dvsgesture", "nmnist", "cifar10dvs")
+EMBEDDED = ("digits", "motion_digits")  # rendered here: no files, no data.root
+ARCHS = ("convnet", "sparse_resnet", "sew_resnet", "spiking_resnet", "iand_resnet",
+         "vgg11", "vgg16", "vggsnn", "resnet18", "resnet19")
+JOINS = ("sparse", "sew", "iand", "spiking", "ms")  # ms (MS-ResNet) is refused at build
 
 DEFAULTS: Dict[str, Dict[str, Any]] = {
     "data": {
-        "dataset": "digits",     # digits (embedded) | dvsgesture | nmnist | cifar10dvs
+        "dataset": "digits",     # digits | motion_digits (embedded) | dvsgesture | nmnist
+                                 # | cifar10dvs
         "root": None,            # folder holding tonic's data set folders (not for digits)
         "timesteps": 1,          # T: count frames per sample
         "input_levels": 7,       # counts clipped to [0, input_levels] (file inputLevels)
@@ -36,11 +41,18 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
         "workers": 0,            # DataLoader worker processes
     },
     "model": {
-        "arch": "convnet",       # convnet | sparse_resnet | sew_resnet | spiking_resnet
+        "arch": "convnet",       # convnet | sparse/sew/spiking/iand_resnet | vgg11 | vgg16
+                                 # | vggsnn | resnet18 | resnet19
         "levels": 4,             # N of the multi-level neurons (1: binary spikes)
         "channels": [16, 32],    # convnet: two conv widths; resnets: one width per stage
         "hidden": 64,            # convnet: width of the dense layer
         "blocks_per_stage": 2,   # resnets
+        "join": "sparse",        # resnet18/19: sparse | sew | iand | spiking (ms: refused)
+        "width": 1.0,            # vgg*, resnet18/19: channel multiplier
+        "stem_stride": 2,        # resnet18/19: stride of the stem conv
+        "barrier": "block",      # sparse joins: barrier after every add | stage | shortcut
+        "barrier_ste": "identity",  # sparse joins: barrier backward, identity | clipped
+        "barrier_levels": None,  # sparse/iand joins: N_b (null: model.levels)
     },
     "neuron": {
         "threshold": 1.0,
@@ -53,6 +65,11 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
         "membrane_bits": 0,      # static membrane quantization (0: off, else 2..24)
         "wsdr": False,           # WS-DR spike-entropy regularizer
         "wsdr_lambda": 5.0e-3,
+    },
+    "activity": {
+        "regularizer": None,     # null | l1 (payload L1) | rate (firing-rate target)
+        "lambda": 1.0e-2,
+        "target": 0.05,          # rate: the target level occupancy z / N per layer
     },
     "optim": {
         "optimizer": "adam",     # adam | adamw | sgd
@@ -157,7 +174,13 @@ RULES: Dict[str, Dict[str, Rule]] = {
              "split_seed": integer(0), "limit": integer(1, null=True), "cache": boolean,
              "cache_dir": text(null=True), "workers": integer(0, 64)},
     "model": {"arch": choice(*ARCHS), "levels": integer(1, 255), "channels": int_list(),
-              "hidden": integer(1), "blocks_per_stage": integer(1, 16)},
+              "hidden": integer(1), "blocks_per_stage": integer(1, 16),
+              "join": choice(*JOINS), "width": number(0.0, 64.0, lo_open=True),
+              "stem_stride": integer(1, 4), "barrier": choice("block", "stage", "shortcut"),
+              "barrier_ste": choice("identity", "clipped"),
+              "barrier_levels": integer(1, 255, null=True)},
+    "activity": {"regularizer": choice(None, "l1", "rate"), "lambda": number(0.0, 1e3),
+                 "target": number(0.0, 1.0)},
     "neuron": {"threshold": number(0.0, 1e6, lo_open=True), "v_init": number(0.0, 1.0),
                "voltage_decay": number(0.0, 1.0), "surrogate": choice("ste", "sigmoid")},
     "quant": {"weight_bits": choice(None, 1, 2, 4, 8), "membrane_bits": choice(0, *range(2, 25)),
@@ -229,7 +252,7 @@ def validate(config: Dict[str, Dict[str, Any]]) -> None:
                 raise ConfigError(f"config: {section}.{key} {why}, got "
                                   f"{config[section][key]!r}")
     data, model, quant = config["data"], config["model"], config["quant"]
-    if data["dataset"] != "digits" and not data["root"]:
+    if data["dataset"] not in EMBEDDED and not data["root"]:
         raise ConfigError(f"config: data.root is required for data.dataset={data['dataset']} "
                           "(the folder holding tonic's data set folders)")
     if model["arch"] == "convnet" and len(model["channels"]) != 2:
@@ -238,6 +261,9 @@ def validate(config: Dict[str, Dict[str, Any]]) -> None:
     if model["arch"] == "spiking_resnet" and quant["weight_bits"] not in (None, 8):
         raise ConfigError("config: quant.weight_bits below 8 is not supported for "
                           "spiking_resnet (use sparse_resnet or sew_resnet)")
+    if model["arch"] in ("resnet18", "resnet19") and model["join"] == "ms":
+        raise ConfigError("config: model.join=ms: MS-ResNet is not deployable (its shortcut "
+                          "adds membrane potentials, which a Loihi neuron cannot send)")
     if quant["membrane_bits"] and quant["membrane_bits"] < 3:
         raise ConfigError("config: quant.membrane_bits must be 0 or in 3..24 (2 bits cannot "
                           "hold the +-4-threshold range)")

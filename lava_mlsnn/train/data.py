@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..data import FramedDataset, framing, load_dataset
+from ..data import EMBEDDED_NAMES as EMBEDDED, FramedDataset, framing, load_dataset
 
 
 class DataError(RuntimeError):
@@ -124,7 +124,7 @@ def open_split(dataset: str, root: Optional[str], split: str, settings: Dict[str
         The files are not where tonic's layout puts them under ``root``.
     """
     kwargs: Dict[str, Any] = {}
-    if dataset == "digits" and cache_dir is not None:
+    if dataset in EMBEDDED and cache_dir is not None:
         kwargs["cache_dir"] = cache_dir  # the rendered events (a few seconds to make)
     events = load_dataset(dataset, root, split, val_fraction=val_fraction,
                           split_seed=split_seed, **kwargs)
@@ -148,7 +148,7 @@ def build_data(config: Dict[str, Dict[str, Any]], cache_dir: Optional[str]) -> R
     """Open, frame and (with the cache) pre-frame the splits of a run configuration."""
     d = config["data"]
     probe = load_dataset(d["dataset"], d["root"], "train",
-                         **({"cache_dir": cache_dir} if d["dataset"] == "digits" and cache_dir
+                         **({"cache_dir": cache_dir} if d["dataset"] in EMBEDDED and cache_dir
                             else {}))
     settings = framing_settings(probe.sensor_size, d["timesteps"], d["input_levels"], d["size"])
     val_fraction = float(d["val_fraction"])

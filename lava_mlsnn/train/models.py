@@ -4,17 +4,18 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Sequence
 
 from .. import block
-from ..models import dvs_convnet
-from ..quant import StaticMembraneQuant, weight_quantizer
+from ..models import dvs_convnet, resnet, residual_net, vgg
+from ..quant import StaticMembraneQuant
 
-RESNET_KINDS = {"sparse_resnet": "sparse", "sew_resnet": "sew", "spiking_resnet": "spiking"}
+RESNET_KINDS = {"sparse_resnet": "sparse", "sew_resnet": "sew", "spiking_resnet": "spiking",
+                "iand_resnet": "iand"}
 
 
 def dvs_resnet_full(kind: str, input_shape: Sequence[int], num_classes: int, levels: int,
                     input_levels: int, widths: Sequence[int], blocks_per_stage: int,
                     timesteps: int, neuron: Dict[str, Any], weight_bits: Optional[int] = None,
-                    membrane_bits: int = 0, classes: Optional[List[str]] = None
-                    ) -> block.Network:
+                    membrane_bits: int = 0, classes: Optional[List[str]] = None,
+                    **options: Any) -> block.Network:
     """:func:`lava_mlsnn.models.dvs_resnet` with every neuron and quantization option.
 
     Stem conv (3x3, stride 2), ``len(widths)`` stages of ``blocks_per_stage`` residual
@@ -22,7 +23,7 @@ def dvs_resnet_full(kind: str, input_shape: Sequence[int], num_classes: int, lev
 
     Parameters
     ----------
-    kind : {'sparse', 'sew', 'spiking'}
+    kind : {'sparse', 'sew', 'spiking', 'iand'}
     input_shape : (C, H, W)
     neuron : dict
         ``threshold``, ``v_init``, ``voltage_decay``, ``surrogate`` of every
@@ -31,35 +32,16 @@ def dvs_resnet_full(kind: str, input_shape: Sequence[int], num_classes: int, lev
         Q-SNN weights of the residual blocks (stem and readout stay 8-bit).
     membrane_bits : int
         Static membrane quantization of every multi-level neuron (0: off).
+    **options
+        ``barrier``, ``barrier_ste``, ``barrier_levels``, ``stem_stride`` of
+        :func:`lava_mlsnn.models.residual_net`.
     """
-    c, h, w = (int(s) for s in input_shape)
-    params = dict(neuron, levels=levels)
+    params = dict(neuron)
     if membrane_bits:
         params["membrane"] = StaticMembraneQuant(membrane_bits)
-    stem = {**params, "norm": True}
-    pool = {**params, "norm": False}
-    if kind == "sew":  # ADD joins need unit payloads on the identity path
-        stem.update(threshold=1.0, learn_threshold=False)
-        pool["threshold"] = 1.0
-    wq = (lambda: weight_quantizer(weight_bits)) if weight_bits and weight_bits < 8 else None
-    blocks: List[Any] = [block.Input((c, h, w), input_levels),
-                         block.Conv(stem, c, widths[0], 3, stride=2, padding=1)]
-    h, w = (h + 1) // 2, (w + 1) // 2
-    width = widths[0]
-    for s, out in enumerate(widths):
-        for b in range(blocks_per_stage):
-            stride = 2 if (s > 0 and b == 0) else 1
-            blocks.append(block.ResidualBlock(kind, params, width, out, stride=stride,
-                                              weight_quant=wq))
-            if stride == 2:
-                h, w = (h + 1) // 2, (w + 1) // 2
-            width = out
-    if h < 2 or w < 2:
-        raise ValueError(f"input {tuple(input_shape)} is too small for {len(widths)} stages "
-                         "(the final sum-pool needs at least 2x2)")
-    blocks += [block.Pool(pool, 2), block.Flatten(),
-               block.Readout(dict(norm=True), width * (h // 2) * (w // 2), num_classes)]
-    return block.Network(blocks, classes=classes, timesteps=timesteps)
+    return residual_net(kind, input_shape, num_classes, widths=widths, blocks=blocks_per_stage,
+                        levels=levels, input_levels=input_levels, timesteps=timesteps,
+                        neuron=params, weight_bits=weight_bits, classes=classes, **options)
 
 
 def build_model(config: Dict[str, Dict[str, Any]], input_shape: Sequence[int],
@@ -85,7 +67,19 @@ def build_model(config: Dict[str, Dict[str, Any]], input_shape: Sequence[int],
                            v_init=neuron["v_init"], voltage_decay=neuron["voltage_decay"],
                            surrogate=neuron["surrogate"], weight_bits=quant["weight_bits"],
                            membrane_bits=quant["membrane_bits"], **common)
+    params = dict(neuron)
+    if quant["membrane_bits"]:
+        params["membrane"] = StaticMembraneQuant(quant["membrane_bits"])
+    if model["arch"].startswith("vgg"):
+        return vgg(model["arch"], input_shape, num_classes, width=model["width"],
+                   weight_bits=quant["weight_bits"], neuron=params, **common)
+    barrier = dict(barrier=model["barrier"], barrier_ste=model["barrier_ste"],
+                   barrier_levels=model["barrier_levels"])
+    if model["arch"] in ("resnet18", "resnet19"):
+        return resnet(model["arch"], model["join"], input_shape, num_classes,
+                      width=model["width"], stem_stride=model["stem_stride"], neuron=params,
+                      weight_bits=quant["weight_bits"], **barrier, **common)
     return dvs_resnet_full(RESNET_KINDS[model["arch"]], input_shape, num_classes,
                            widths=model["channels"], blocks_per_stage=model["blocks_per_stage"],
                            neuron=dict(neuron), weight_bits=quant["weight_bits"],
-                           membrane_bits=quant["membrane_bits"], **common)
+                           membrane_bits=quant["membrane_bits"], **barrier, **common)

@@ -39,6 +39,7 @@ from ..block.multilevel import Flatten, Input, Readout
 from ..classify import argmax_lowest
 from ..metrics.activity import SPIKING, fanout_map
 from ..quant import SpikeEntropy
+from .activity import ActivityRegularizer, combine
 from . import distributed as D
 from . import runlog
 from .checkpoint import CheckpointError, load_checkpoint, pack_rng, previous_path, \
@@ -276,8 +277,11 @@ def run(config: Dict, opts: RunOptions, d: D.Dist) -> Dict[str, Any]:
         model = torch.nn.parallel.DistributedDataParallel(
             net, device_ids=[d.device.index] if d.device.type == "cuda" else None,
             find_unused_parameters=bool(unused))
-    regularizer = SpikeEntropy(config["quant"]["wsdr_lambda"]) if config["quant"]["wsdr"] \
-        else None
+    act = config["activity"]
+    regularizer = combine([
+        SpikeEntropy(config["quant"]["wsdr_lambda"]) if config["quant"]["wsdr"] else None,
+        ActivityRegularizer(act["regularizer"], act["lambda"], act["target"])
+        if act["regularizer"] else None])
     loader, sampler = train_loader(data.train, o["batch_size"], seed, d.rank, d.world,
                                    config["data"]["workers"], d.device.type == "cuda")
     val_loader = eval_loader(data.val, o["eval_batch_size"], d.rank, d.world) \

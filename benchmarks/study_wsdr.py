@@ -1,0 +1,64 @@
+"""WS-DR study on motion digits: Q-SNN's weight-spike dual regulation at 1-bit weights, each
+half ablated, and the per-channel scale of Q-SNN's code.
+
+Binary spikes, T = 4, the convnet with 1-bit hidden weights (first and last layers 8-bit);
+WS-DR = per-channel weight standardization before sign (weight half) + the spike-entropy
+term ``5e-3 * mean_l (r_l - 0.5)^2`` over the hidden layers (spike half), exactly as
+``paper_qsnn.md`` gives them. Resumable (``benchmarks/results/wsdr.json``).
+Run: nice -n 10 .venv/bin/python benchmarks/study_wsdr.py [--epochs 4] [--seeds 0 1 2]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _study import SIZE, run_study  # noqa: E402
+from _study_report import wsdr_report  # noqa: E402
+
+from lava_mlsnn.models import dvs_convnet  # noqa: E402
+from lava_mlsnn.quant import BinaryWeight, SpikeEntropy  # noqa: E402
+
+T = 4
+VARIANTS = {  # name -> (weight bits, standardize, spike term, per-channel scale)
+    "w8": (None, False, False, False),
+    "w1_plain": (1, False, False, False),
+    "w1_weight_half": (1, True, False, False),
+    "w1_spike_half": (1, False, True, False),
+    "w1_wsdr": (1, True, True, False),
+    "w1_wsdr_channel_scale": (1, True, True, True),
+}
+
+
+def _build(bits, standardize, channel):
+    def build(seed):
+        net = dvs_convnet((2, SIZE, SIZE), 20, levels=1, timesteps=T, weight_bits=bits,
+                          standardize=standardize)
+        for m in net.modules():
+            if isinstance(m, BinaryWeight) and channel:
+                m.scale = "channel"
+        return net
+    return build
+
+
+def variants(epochs: int):
+    return {name: dict(timesteps=T, epochs=epochs, build=_build(bits, std, ch),
+                       regularizer=SpikeEntropy(5e-3) if spike else None)
+            for name, (bits, std, spike, ch) in VARIANTS.items()}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser()
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--only", nargs="*")
+    p.add_argument("--report-only", action="store_true")
+    a = p.parse_args(argv)
+    if not a.report_only:
+        run_study("wsdr", variants(a.epochs), a.seeds, a.only)
+    wsdr_report()
+
+
+if __name__ == "__main__":
+    main()
