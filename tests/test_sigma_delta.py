@@ -43,7 +43,7 @@ def graded_input(seed: int, shape, steps: int = 10, batch: int = 2) -> np.ndarra
     return np.clip(base + drift, 0, 127)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1])
 def test_lava_dl_sdnn_conv_net_matches_stock_netx(tmp_path, seed):
     path = str(tmp_path / "sdnn.h5")
     sdnn_conv_file(path, seed)
