@@ -153,3 +153,21 @@ def test_validate_reports_every_problem_in_one_pass(tmp_path, capsys):
     assert main(["validate", path]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "layer/2" in err[1] and "inputs" in err[1]
+
+
+def test_recurrent_and_input_neurons_outside_the_lava_backend_say_so(tmp_path):
+    """The Loihi 2 runner and the energy model do not cover them: one clear refusal."""
+    from lava_mlsnn.backends.loihi2.runner import run_loihi2
+    from lava_mlsnn.metrics.energy import count_run
+
+    torch.manual_seed(0)
+    path = str(tmp_path / "rec.h5")
+    export_stock(path, [cuba.Recurrent(CUBA, 8, 6), cuba.Dense(CUBA, 6, 4)], (8,))
+    spec = read_network(path)
+    x = binary(0, (8,), steps=4, batch=1)
+    with pytest.raises(ValueError, match="energy model does not count recurrent"):
+        count_run(spec, x)
+    with pytest.raises(ValueError, match=r"layer 0: recurrent \(dense_rec\) .* loihi2 backend"):
+        run_loihi2(spec, x, dry_run=True)
+    from lava_mlsnn.backends.loihi2.report import layer_synapses
+    assert layer_synapses(spec, 0) == 8 * 6 + 6 * 6

@@ -171,6 +171,10 @@ def count_outputs(spec: NetworkSpec, outputs: Mapping[int, torch.Tensor],
     ``x`` (the input ``[B, T, *inputShape]``) is needed only when a layer reads the
     network input directly (a stock file without an ``input`` layer).
     """
+    rec = [i for i, layer in enumerate(spec.layers) if layer.recurrent is not None]
+    if rec:  # its synaptic events would be missing from every term
+        raise ValueError(f"layer {rec[0]}: the energy model does not count recurrent "
+                         "(dense_rec) synapses")
     outs = dict(outputs)
     if x is not None:
         outs[INPUT] = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x)

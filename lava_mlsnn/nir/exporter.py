@@ -96,6 +96,20 @@ def _synapse_nodes(name: str, syn: fixed.SynapseSpec, in_shape: Tuple[int, ...],
     return nodes
 
 
+def _refuse_unmapped(spec: NetworkSpec) -> None:
+    """Stock netx features this exporter has no NIR form for: refused, never dropped."""
+    for i, layer in enumerate(spec.layers):
+        p = layer.neuron
+        what = ("axonal delays" if any(b.synapse.delay is not None for b in layer.branches)
+                else "a recurrent (dense_rec) synapse" if layer.recurrent is not None
+                else "a sigma-delta (SDNN) neuron" if p is not None
+                and p.type in fixed.SDNN_TYPES
+                else "an input layer with a neuron" if layer.type == "input" and p is not None
+                and p.type != "INPUT" else None)
+        if what:
+            raise ValueError(f"layer {i} has {what}, which the NIR export does not carry")
+
+
 def to_nir(spec: NetworkSpec, dt: float = DEFAULT_DT, extension: bool = True):
     """A NIR graph of the deployed network ``spec``.
 
@@ -115,6 +129,7 @@ def to_nir(spec: NetworkSpec, dt: float = DEFAULT_DT, extension: bool = True):
     nir = _nir()
     if spec.input_shape is None:
         raise ValueError("the network input shape is unknown: NIR needs it")
+    _refuse_unmapped(spec)
     nodes: Dict[str, object] = {}
     edges: List[Tuple[str, str]] = []
     tails: Dict[int, str] = {INPUT: "input"}

@@ -84,12 +84,14 @@ def layer_synapses(spec: NetworkSpec, index: int) -> int:
             total += synapse_count(br.synapse, spec.source_shape(br.source))
         except ValueError:  # stock file that reads the network input of unknown shape
             return 0
-    return total
+    rec = spec.layers[index].recurrent
+    return total + (int(rec.weight.size) if rec is not None else 0)
 
 
 def layer_fan_in(layer: LayerSpec) -> int:
     """Largest number of source values summed into one neuron."""
-    return sum(br.synapse.fan_in() for br in layer.branches)
+    return sum(br.synapse.fan_in() for br in layer.branches) \
+        + (layer.recurrent.fan_in() if layer.recurrent is not None else 0)
 
 
 def layer_weights(layer: LayerSpec, kinds=("dense", "conv", "pool", "identity")) -> np.ndarray:
