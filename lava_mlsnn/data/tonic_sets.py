@@ -4,20 +4,20 @@ The files must already be on disk in tonic's layout under ``root``; nothing is
 ever downloaded (the tonic classes are subclassed so that ``download`` raises).
 A missing data set raises :class:`DatasetNotFoundError` naming the folder to fill.
 
-========== ============================================================== ==============
-name       files, in tonic's layout under ``root``                        sensor (W,H,P)
-========== ============================================================== ==============
-dvsgesture ``DVSGesture/ibmGestureTrain/user<NN>_<light>/<label>.npy``     (128, 128, 2)
-           and ``DVSGesture/ibmGestureTest/...`` (tonic's preprocessed
-           release: int columns x, y, p, t with t in ms)
-nmnist     ``NMNIST/Train/<digit>/<id>.bin`` and ``NMNIST/Test/...``      (34, 34, 2)
-           (the original 40-bit-per-event binary files)
-cifar10dvs ``CIFAR10DVS/<class>/<file>.aedat4`` (tonic's AEDAT4 release;  (128, 128, 2)
-           reading it needs the ``aedat`` package)
-digits     embedded (:class:`~lava_mlsnn.data.DigitsDVS`), ``root`` unused (32, 32, 2)
-motion_    embedded (:class:`~lava_mlsnn.data.MotionDigitsDVS`, 20      (32, 32, 2)
-digits     classes: digit x order of motion), ``root`` unused
-========== ============================================================== ==============
+============= ==================================================================== ==============
+name          files, in tonic's layout under ``root``                              sensor (W,H,P)
+============= ==================================================================== ==============
+dvsgesture    ``DVSGesture/ibmGestureTrain/user<NN>_<light>/<label>.npy``          (128, 128, 2)
+              and ``DVSGesture/ibmGestureTest/...`` (tonic's preprocessed
+              release: int columns x, y, p, t with t in ms)
+nmnist        ``NMNIST/Train/<digit>/<id>.bin`` and ``NMNIST/Test/...``            (34, 34, 2)
+              (the original 40-bit-per-event binary files)
+cifar10dvs    ``CIFAR10DVS/<class>/<file>.aedat4`` (tonic's AEDAT4 release;        (128, 128, 2)
+              reading it needs the ``aedat`` package)
+digits        embedded (:class:`~lava_mlsnn.data.DigitsDVS`), ``root`` unused      (32, 32, 2)
+motion_digits embedded (:class:`~lava_mlsnn.data.MotionDigitsDVS`, 20              (32, 32, 2)
+              classes: digit x order of motion), ``root`` unused
+============= ==================================================================== ==============
 
 Splits: DVS Gesture and N-MNIST use their official train/test sets.
 CIFAR10-DVS has none; here, per class, the files in natural file-name order
