@@ -87,6 +87,7 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
     "train": {
         "seed": 0,
         "device": "auto",        # auto (cuda when available, else cpu) | cpu | cuda | cuda:N
+        "tensorboard": False,    # also write TensorBoard scalars to <run dir>/tensorboard
     },
     "output": {
         "dir": None,             # run directory; null: <root>/<dataset>-<arch>-<time>
@@ -200,7 +201,7 @@ RULES: Dict[str, Dict[str, Rule]] = {
               "schedule": choice("cosine", "step", "constant"), "step_size": integer(1),
               "gamma": number(0.0, 1.0, True), "epochs": integer(1, 100000),
               "batch_size": integer(1), "eval_batch_size": integer(1)},
-    "train": {"seed": integer(0, 2 ** 31 - 1), "device": device},
+    "train": {"seed": integer(0, 2 ** 31 - 1), "device": device, "tensorboard": boolean},
     "output": {"dir": text(null=True), "root": text()},
 }
 assert RULES.keys() == DEFAULTS.keys() and all(RULES[s].keys() == DEFAULTS[s].keys()
