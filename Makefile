@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml scripts/find_python310.sh
 	fi; \
 	$(PY) -m pip install --quiet --upgrade "pip<25" setuptools wheel 2>&1 | $(QUIET_PIP); \
 	echo "installing lava-mlsnn and its pinned dependencies (first time: several minutes, ~4 GB)"; \
-	$(PY) -m pip install --quiet --progress-bar off -e ".[notebooks,test,peers,neurobench,docs]" 2>&1 | $(QUIET_PIP); \
+	$(PY) -m pip install --quiet --progress-bar off -e ".[notebooks,test,peers,neurobench,docs,tensorboard]" 2>&1 | $(QUIET_PIP); \
 	touch $(STAMP)
 
 demo: $(STAMP)
