@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # pip warns once per package about index locations a machine may list but not have.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: venv demo test mutants clean-venv
+.PHONY: venv demo test docs mutants clean-venv
 
 venv: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml scripts/find_python310.sh
 	fi; \
 	$(PY) -m pip install --quiet --upgrade "pip<25" setuptools wheel 2>&1 | $(QUIET_PIP); \
 	echo "installing lava-mlsnn and its pinned dependencies (first time: several minutes, ~4 GB)"; \
-	$(PY) -m pip install --quiet --progress-bar off -e ".[notebooks,test,peers,neurobench]" 2>&1 | $(QUIET_PIP); \
+	$(PY) -m pip install --quiet --progress-bar off -e ".[notebooks,test,peers,neurobench,docs,tensorboard]" 2>&1 | $(QUIET_PIP); \
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -28,6 +28,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q --durations=15 tests
+
+# API documentation (HTML in docs/_build/html; warnings are errors)
+docs: $(STAMP)
+	$(PY) -m sphinx -W -b html docs docs/_build/html
 
 # Mutation testing of lava_mlsnn/fixed.py against the reference tests (not part of `make test`:
 # about an hour on 2 cores). Results: `$(VENV)/bin/mutmut results`; see BENCHMARKS.md.

@@ -222,6 +222,8 @@ def _energy_input(spec, args: argparse.Namespace) -> Tuple[np.ndarray, str]:
         if x.shape[0] == 0 or x.shape[1] == 0:
             raise CliError(f"{args.input}: input {tuple(x.shape)} has no samples or no steps")
         return x, args.input
+    if args.dataset and (args.dataset != "digits" or args.root):
+        return _dataset_input(spec, args)
     shape = tuple(int(s) for s in (spec.input_shape or ()))
     if len(shape) != 3 or shape[0] != 2 or shape[1] > 32 or shape[2] > 32:
         raise CliError(f"--energy needs input activity for {args.net} (input {_shape(shape)}): "
@@ -236,6 +238,19 @@ def _energy_input(spec, args: argparse.Namespace) -> Tuple[np.ndarray, str]:
     n = min(args.samples, len(framed))
     x = np.stack([framed[i][0].numpy() for i in range(n)])
     return x, f"the embedded digits test split ({n} samples, T={x.shape[1]})"
+
+
+def _dataset_input(spec, args: argparse.Namespace) -> Tuple[np.ndarray, str]:
+    """``inspect --energy --dataset NAME [--root DIR]``: a test split framed per the file."""
+    from .data import DatasetNotFoundError
+    from .train.data import DataError
+    from .backends.evaluate import EvaluationError, load_frames
+    root = args.root or (spec.metadata.get("config") or {}).get("data", {}).get("root")
+    try:
+        x, _ = load_frames(spec, args.dataset, root, "test", args.samples)
+    except (DatasetNotFoundError, EvaluationError, DataError, ImportError, ValueError) as err:
+        raise CliError(_one_line(err)) from None
+    return x, f"the {args.dataset} test split ({len(x)} samples, T={x.shape[1]})"
 
 
 def _energy_lines(spec, args: argparse.Namespace) -> List[str]:
@@ -436,6 +451,14 @@ def _positive_int(text: str) -> int:
     return n
 
 
+def _dataset_name(text: str) -> str:
+    from .data.registry import is_dataset
+    if not is_dataset(text):
+        raise argparse.ArgumentTypeError(f"unknown data set {text!r} (digits, dvsgesture, "
+                                         "nmnist, cifar10dvs, or a tonic.datasets class name)")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command's argument parser (``demo`` arguments are forwarded untouched)."""
     parser = argparse.ArgumentParser(
@@ -456,8 +479,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "reference) and NeuroBench-style figures of an emulator run")
     p.add_argument("--input", metavar="X.npy", help="input activity for --energy: integer "
                    "array [B, T, *inputShape] (default: the embedded digits test split)")
-    p.add_argument("--dataset", choices=("digits",), help="input activity for --energy: the "
-                   "embedded DVS digits test split framed per the file (the default)")
+    p.add_argument("--dataset", type=_dataset_name, metavar="NAME", help="input activity for "
+                   "--energy: that data set's test split framed per the file (default: the "
+                   "embedded digits); digits, dvsgesture, nmnist, cifar10dvs or any tonic set")
+    p.add_argument("--root", metavar="DIR", help="folder holding tonic's data set folders "
+                   "(for --dataset; default: the one in the file's metadata)")
     p.add_argument("--samples", type=_positive_int, default=64, metavar="N",
                    help="data set samples to run for --energy (default 64)")
     p.set_defaults(func=cmd_inspect)
@@ -476,9 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("evaluate", help="accuracy, activity and throughput on a data set")
     p.add_argument("net", metavar="NET.h5")
-    p.add_argument("--dataset", choices=("digits", "motion_digits", "dvsgesture", "nmnist",
-                                         "cifar10dvs"),
-                   help="data set (default: the one named in the file's metadata)")
+    p.add_argument("--dataset", type=_dataset_name, metavar="NAME",
+                   help="digits, motion_digits, dvsgesture, nmnist, cifar10dvs, a registered "
+                   "name or any tonic data set (default: the one named in the file's metadata)")
     p.add_argument("--root", metavar="DIR", help="folder holding tonic's data set folders")
     p.add_argument("--split", choices=("train", "val", "test"), default="test")
     p.add_argument("--backend", choices=("emulator", "lava", "loihi2"), default="emulator",

@@ -5,6 +5,7 @@ import io
 import logging
 import os
 
+import pytest
 import torch
 
 import lava_mlsnn
@@ -14,6 +15,7 @@ from lava_mlsnn.format import write_network
 from lava_mlsnn.format.random_net import random_network
 from lava_mlsnn.train import fit
 from netfactory import random_training_net
+from trainkit import TRAIN_SCRIPT, load_script, shared_cache, tiny
 
 COMMANDS = {"cli.py", "demo.py", os.path.join("train", "command.py"),
             os.path.join("train", "export_command.py"), os.path.join("nir", "cli.py")}
@@ -69,3 +71,17 @@ def test_verbosity_flags(tmp_path, capsys):
     assert logger.level == logging.INFO
     logging.getLogger("lava_mlsnn.test").info("a line")
     assert "a line" in capsys.readouterr().out
+
+
+def test_tensorboard_scalars_per_epoch(tmp_path, tmp_path_factory):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    train = load_script(TRAIN_SCRIPT, "train_dvs_tensorboard")
+    run = tmp_path / "run"
+    assert train.main(tiny(shared_cache(tmp_path_factory), epochs=2)
+                      + ["--set", f"output.dir={run}", "--set", "train.tensorboard=true"]) == 0
+    acc = EventAccumulator(str(run / "tensorboard"))
+    acc.Reload()
+    loss = acc.Scalars("train/loss")
+    assert [e.step for e in loss] == [1, 2] and all(e.value > 0 for e in loss)
+    assert "train/val_acc" in acc.Tags()["scalars"]

@@ -26,7 +26,7 @@ LAVA_SAMPLES = 8
 
 @pytest.fixture(scope="module")
 def data():
-    return pk.digits("train", 600), pk.digits("test", 200)
+    return pk.digits("train", 400), pk.digits("test", 200)
 
 
 def _deploy_and_compare(spec, x, counts, y):
@@ -52,7 +52,7 @@ def test_snntorch_to_lava(data):
     def forward(x):
         snn_utils.reset(net)
         return sum(net(x[:, t].reshape(len(x), -1))[0] for t in range(x.shape[1]))
-    pk.train(forward, net.parameters(), xtr, ytr)
+    pk.train(forward, net.parameters(), xtr, ytr, steps=60)
     with torch.no_grad():
         counts = forward(torch.from_numpy(xte).float())
     spec = read_nir(export_to_nir(net, torch.zeros(pk.N_IN)), reset="zero", timesteps=pk.T)
@@ -72,7 +72,7 @@ def test_norse_to_lava(data):
             z, state = net(x[:, t].reshape(len(x), -1), state)
             total = total + z
         return total
-    pk.train(forward, net.parameters(), xtr, ytr)
+    pk.train(forward, net.parameters(), xtr, ytr, steps=60)
     with torch.no_grad():
         counts = forward(torch.from_numpy(xte).float())
     # Norse 1.1.0 writes tau = dt / tau_mem_inv (dt = 1e-3): read at dt = 1e-6 that is
@@ -87,7 +87,7 @@ def test_sinabs_to_lava_multilevel(data):
     sinabs = pytest.importorskip("sinabs")
     (xtr, ytr), (xte, yte) = data
     net, forward = pk.sinabs_net(sinabs)
-    pk.train(forward, net.parameters(), xtr, ytr, steps=40)
+    pk.train(forward, net.parameters(), xtr, ytr, steps=25, batch=16)
     with torch.no_grad():
         counts = forward(torch.from_numpy(xte).float())
     g = sinabs.to_nir(net, torch.zeros(pk.T, 2, *pk.SIZE))

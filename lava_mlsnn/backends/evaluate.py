@@ -65,14 +65,15 @@ def load_frames(spec: NetworkSpec, dataset: str, root: Optional[str], split: str
     if split == "val" and val_fraction <= 0:
         raise EvaluationError("split 'val' needs the training run's val_fraction, which this "
                               "file's metadata does not give; use --split test or train")
+    extra = dict(meta.get("dataset_kwargs") or {}) if meta.get("dataset") == dataset else {}
     kwargs = {"cache_dir": cache_dir} if dataset in EMBEDDED_NAMES and cache_dir else {}
-    probe = load_dataset(dataset, root, "test", **kwargs)
+    probe = load_dataset(dataset, root, "test", **kwargs, **extra)
     if spec.classes and len(spec.classes) != len(probe.classes):
         raise EvaluationError(f"the network has {len(spec.classes)} classes, {dataset} has "
                               f"{len(probe.classes)}")
     settings = file_framing(spec, probe.sensor_size)
     framed = open_split(dataset, root, split, settings, cache_dir, val_fraction=val_fraction,
-                        split_seed=split_seed)
+                        split_seed=split_seed, dataset_kwargs=extra)
     frames = FrameSet(framed, subset_indices(len(framed), samples), f"{dataset} {split}")
     xs, ys = [], []
     for i in range(len(frames)):

@@ -34,9 +34,13 @@ from .tonic_sets import (
     TonicEventDataset,
     load_dataset,
 )
+from .registry import dataset_names, register_dataset, resolve_dataset
 from .transforms import Compose, Downsample, ToCountFrames, ToEventArray, framing, to_slayer
 
 __all__ = [
+    "dataset_names",
+    "register_dataset",
+    "resolve_dataset",
     "CIFAR10DVSDataset",
     "Compose",
     "DATASET_NAMES",

@@ -4,20 +4,20 @@ The files must already be on disk in tonic's layout under ``root``; nothing is
 ever downloaded (the tonic classes are subclassed so that ``download`` raises).
 A missing data set raises :class:`DatasetNotFoundError` naming the folder to fill.
 
-========== ============================================================== ==============
-name       files, in tonic's layout under ``root``                        sensor (W,H,P)
-========== ============================================================== ==============
-dvsgesture ``DVSGesture/ibmGestureTrain/user<NN>_<light>/<label>.npy``     (128, 128, 2)
-           and ``DVSGesture/ibmGestureTest/...`` (tonic's preprocessed
-           release: int columns x, y, p, t with t in ms)
-nmnist     ``NMNIST/Train/<digit>/<id>.bin`` and ``NMNIST/Test/...``      (34, 34, 2)
-           (the original 40-bit-per-event binary files)
-cifar10dvs ``CIFAR10DVS/<class>/<file>.aedat4`` (tonic's AEDAT4 release;  (128, 128, 2)
-           reading it needs the ``aedat`` package)
-digits     embedded (:class:`~lava_mlsnn.data.DigitsDVS`), ``root`` unused (32, 32, 2)
-motion_    embedded (:class:`~lava_mlsnn.data.MotionDigitsDVS`, 20      (32, 32, 2)
-digits     classes: digit x order of motion), ``root`` unused
-========== ============================================================== ==============
+============= ==================================================================== ==============
+name          files, in tonic's layout under ``root``                              sensor (W,H,P)
+============= ==================================================================== ==============
+dvsgesture    ``DVSGesture/ibmGestureTrain/user<NN>_<light>/<label>.npy``          (128, 128, 2)
+              and ``DVSGesture/ibmGestureTest/...`` (tonic's preprocessed
+              release: int columns x, y, p, t with t in ms)
+nmnist        ``NMNIST/Train/<digit>/<id>.bin`` and ``NMNIST/Test/...``            (34, 34, 2)
+              (the original 40-bit-per-event binary files)
+cifar10dvs    ``CIFAR10DVS/<class>/<file>.aedat4`` (tonic's AEDAT4 release;        (128, 128, 2)
+              reading it needs the ``aedat`` package)
+digits        embedded (:class:`~lava_mlsnn.data.DigitsDVS`), ``root`` unused      (32, 32, 2)
+motion_digits embedded (:class:`~lava_mlsnn.data.MotionDigitsDVS`, 20              (32, 32, 2)
+              classes: digit x order of motion), ``root`` unused
+============= ==================================================================== ==============
 
 Splits: DVS Gesture and N-MNIST use their official train/test sets.
 CIFAR10-DVS has none; here, per class, the files in natural file-name order
@@ -38,12 +38,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tonic.datasets as tds
 
-from .digits_dvs import DigitsDVS
 from .events import EventDataset, carve_split, check_split, natural_key, to_event_array
 
 CIFAR10DVS_TEST_FRACTION = 0.1
@@ -149,7 +148,10 @@ class TonicEventDataset(EventDataset):
         self.positions = np.asarray(positions, dtype=np.int64)
         all_targets = np.asarray(self._tonic.targets, dtype=np.int64)
         self.targets = all_targets[self.positions]
-        self.files = [self._tonic.data[i] for i in self.positions]
+        data = self._tonic.data
+        # Path of each sample; sets that tonic loads into memory (POKERDVS) get a name.
+        self.files = [data[i] if isinstance(data[i], str) else f"{self.tonic_name}[{i}]"
+                      for i in self.positions]
 
     # -- per data set -------------------------------------------------------------
     def _folders(self) -> List[str]:
@@ -172,6 +174,8 @@ class TonicEventDataset(EventDataset):
 
     def _sorted_positions(self, dataset: Any) -> np.ndarray:
         """Positions of ``dataset.data`` in natural path order (os.walk order is arbitrary)."""
+        if not all(isinstance(p, str) for p in dataset.data):  # in memory, in tonic's order
+            return np.arange(len(dataset.data), dtype=np.int64)
         rel = [os.path.relpath(p, dataset.location_on_system) for p in dataset.data]
         return np.array(sorted(range(len(rel)), key=lambda i: natural_key(rel[i])), dtype=np.int64)
 
@@ -181,7 +185,11 @@ class TonicEventDataset(EventDataset):
 
     def _identity_parts(self) -> Sequence[str]:
         digest = hashlib.sha256()
-        for path in self.files:
+        for pos, path in zip(self.positions, self.files):
+            entry = self._tonic.data[int(pos)]
+            if not isinstance(entry, str):  # loaded into memory by tonic: its content
+                digest.update(np.ascontiguousarray(entry).tobytes())
+                continue
             st = os.stat(path)
             digest.update(f"{os.path.relpath(path, self.root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
         return [f"root={self.root}", f"split={self.split}", f"val_fraction={self.val_fraction}",
@@ -205,10 +213,14 @@ class _OfficialSplit(TonicEventDataset):
         order = self._sorted_positions(ds)
         if self.split == "test":
             return ds, order
+        return ds, self._carve(ds, order)
+
+    def _carve(self, ds: Any, order: np.ndarray) -> np.ndarray:
+        """``train`` or ``val`` positions out of the official training set ``order``."""
         labels = np.asarray(ds.targets, dtype=np.int64)
         chosen = carve_split(np.arange(order.size), labels[order], self.split,
                              self.val_fraction, self.split_seed)
-        return ds, order[chosen]
+        return order[chosen]
 
 
 class DVSGestureDataset(_OfficialSplit):
@@ -216,6 +228,9 @@ class DVSGestureDataset(_OfficialSplit):
 
     Timestamps have millisecond resolution in tonic's release (converted to us).
     Never flip these events horizontally: left/right and cw/ccw are different classes.
+    The validation split holds out whole **users** (``round(val_fraction * users)``, at
+    least one, drawn with ``split_seed``), as the official test split does: a person's
+    gestures are never in both ``train`` and ``val``.
     """
 
     name = tonic_name = "DVSGesture"
@@ -227,6 +242,26 @@ class DVSGestureDataset(_OfficialSplit):
               "<root>/DVSGesture/ibmGestureTest/... (unpack ibmGestureTrain.tar.gz and "
               "ibmGestureTest.tar.gz into <root>/DVSGesture/)")
     source = f"{tds.DVSGesture.train_url} and {tds.DVSGesture.test_url}"
+
+    def _carve(self, ds: Any, order: np.ndarray) -> np.ndarray:
+        if self.split == "train" and self.val_fraction <= 0:
+            return order
+        if self.val_fraction <= 0:
+            raise ValueError("split 'val' needs val_fraction > 0")
+        user = np.array([gesture_user(ds.data[i]) for i in order])
+        users = sorted(set(user), key=natural_key)
+        if len(users) < 2:
+            raise ValueError(f"a validation split by user needs two users or more; "
+                             f"{self.root} has {len(users)}")
+        n_val = min(len(users) - 1, max(1, int(round(self.val_fraction * len(users)))))
+        held = set(np.random.default_rng(self.split_seed).permutation(users)[:n_val])
+        in_val = np.array([u in held for u in user], dtype=bool)
+        return order[in_val if self.split == "val" else ~in_val]
+
+
+def gesture_user(path: str) -> str:
+    """The user of a DVS Gesture sample: ``userNN`` of its ``userNN_<lighting>`` folder."""
+    return os.path.basename(os.path.dirname(path)).split("_")[0]
 
 
 class NMNISTDataset(_OfficialSplit):
@@ -245,32 +280,24 @@ class NMNISTDataset(_OfficialSplit):
     source = f"{tds.NMNIST.train_url} and {tds.NMNIST.test_url}"
 
 
-class CIFAR10DVSDataset(TonicEventDataset):
-    """CIFAR10-DVS (10 classes, 128x128) via ``tonic.datasets.CIFAR10DVS``; fixed 90/10 split
-    per class in natural file-name order (module docstring). Needs the ``aedat`` package."""
+class _PerClassSplit(TonicEventDataset):
+    """Data sets without an official split: per class, the last ``test_fraction`` of the
+    samples in natural file order are ``test`` (module docstring)."""
 
-    name = tonic_name = "CIFAR10DVS"
-    title = "CIFAR10-DVS"
-    extension = ".aedat4"
-    layout = ("<root>/CIFAR10DVS/<class>/<file>.aedat4 with <class> in airplane, automobile, "
-              "bird, cat, deer, dog, frog, horse, ship, truck (unzip CIFAR10DVS.zip, then each "
-              "<class>.zip, into <root>/CIFAR10DVS/)")
-    source = tds.CIFAR10DVS.url
+    offline_cls: type = object
+    test_fraction = CIFAR10DVS_TEST_FRACTION
 
     def _folders(self) -> List[str]:
         return [os.path.join(self.root, self.tonic_name)]
 
     def _open(self) -> Tuple[Any, np.ndarray]:
-        if not _have_aedat():
-            raise ImportError("CIFAR10-DVS is stored as .aedat4, which tonic reads with the "
-                              "'aedat' package: install it with `pip install aedat`")
-        ds = _OfflineCIFAR10DVS(self.root, **self.tonic_kwargs)
+        ds = self.offline_cls(self.root, **self.tonic_kwargs)
         order = self._sorted_positions(ds)
         labels = np.asarray(ds.targets, dtype=np.int64)
         train, test = [], []
         for c in np.unique(labels):
             members = order[labels[order] == c]  # natural file-name order within the class
-            n_test = int(round(CIFAR10DVS_TEST_FRACTION * members.size))
+            n_test = int(round(self.test_fraction * members.size))
             cut = members.size - n_test
             train.append(members[:cut])
             test.append(members[cut:])
@@ -282,11 +309,26 @@ class CIFAR10DVSDataset(TonicEventDataset):
         return ds, train_pos[chosen]
 
 
-_LOADERS: Dict[str, Callable[..., EventDataset]] = {
-    "dvsgesture": DVSGestureDataset,
-    "nmnist": NMNISTDataset,
-    "cifar10dvs": CIFAR10DVSDataset,
-}
+class CIFAR10DVSDataset(_PerClassSplit):
+    """CIFAR10-DVS (10 classes, 128x128) via ``tonic.datasets.CIFAR10DVS``; fixed 90/10 split
+    per class in natural file-name order (module docstring). Needs the ``aedat`` package."""
+
+    name = tonic_name = "CIFAR10DVS"
+    title = "CIFAR10-DVS"
+    extension = ".aedat4"
+    offline_cls = _OfflineCIFAR10DVS
+    layout = ("<root>/CIFAR10DVS/<class>/<file>.aedat4 with <class> in airplane, automobile, "
+              "bird, cat, deer, dog, frog, horse, ship, truck (unzip CIFAR10DVS.zip, then each "
+              "<class>.zip, into <root>/CIFAR10DVS/)")
+    source = tds.CIFAR10DVS.url
+
+    def _open(self) -> Tuple[Any, np.ndarray]:
+        if not _have_aedat():
+            raise ImportError("CIFAR10-DVS is stored as .aedat4, which tonic reads with the "
+                              "'aedat' package: install it with `pip install aedat`")
+        return super()._open()
+
+
 DATASET_NAMES = ("digits", "motion_digits", "dvsgesture", "nmnist", "cifar10dvs")
 EMBEDDED_NAMES = ("digits", "motion_digits")  # rendered here: no files, no root
 
@@ -298,8 +340,11 @@ def load_dataset(name: str, root: Optional[str] = None, split: str = "train",
 
     Parameters
     ----------
-    name : {'digits', 'motion_digits', 'dvsgesture', 'nmnist', 'cifar10dvs'}
-        Case, ``-`` and ``_`` are ignored (``'DVS-Gesture'``, ``'N-MNIST'`` work).
+    name : str
+        ``'digits'``, ``'motion_digits'``, ``'dvsgesture'``, ``'nmnist'``, ``'cifar10dvs'``, a name added with
+        :func:`lava_mlsnn.data.register_dataset`, or any ``tonic.datasets`` class by name
+        (``'POKERDVS'``; :mod:`lava_mlsnn.data.registry`). Case, ``-`` and ``_`` are
+        ignored (``'DVS-Gesture'``, ``'N-MNIST'`` work).
     root : str, optional
         Folder that holds tonic's data set folders (``<root>/DVSGesture``, ...);
         unused by the embedded ``'digits'`` and ``'motion_digits'``.
@@ -325,19 +370,6 @@ def load_dataset(name: str, root: Optional[str] = None, split: str = "train",
     DatasetNotFoundError
         When the files are not in tonic's layout under ``root``.
     """
-    key = name.lower().replace("-", "").replace("_", "")
-    if key in ("motiondigits", "motiondigitsdvs"):
-        from .motion_digits import MotionDigitsDVS
-        return MotionDigitsDVS(split, transform, target_transform, val_fraction=val_fraction,
-                               split_seed=split_seed, **kwargs)
-    if key in ("digits", "digitsdvs"):
-        return DigitsDVS(split, transform, target_transform, val_fraction=val_fraction,
-                         split_seed=split_seed, **kwargs)
-    aliases = {"dvs128gesture": "dvsgesture", "ibmgesture": "dvsgesture"}
-    key = aliases.get(key, key)
-    if key not in _LOADERS:
-        raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASET_NAMES)}")
-    if root is None:
-        raise ValueError(f"load_dataset({name!r}) needs root, the folder holding tonic's data sets")
-    return _LOADERS[key](root, split, transform, target_transform, val_fraction=val_fraction,
-                         split_seed=split_seed, **kwargs)
+    from .registry import resolve_dataset
+    return resolve_dataset(name).open(root, split, transform, target_transform,
+                                      val_fraction=val_fraction, split_seed=split_seed, **kwargs)

@@ -101,7 +101,13 @@ def _resolve(args: argparse.Namespace):
             raise UsageError(f"--set {bad[0]} cannot change on --resume (only "
                          f"{', '.join(RESUME_MAY_CHANGE)} may)")
         return C.resolve([cfg_path], args.overrides)
-    return C.resolve([C.config_file(c) for c in args.config], args.overrides)
+    config = C.resolve([C.config_file(c) for c in args.config], args.overrides)
+    # Absolute paths in config.yaml and the exported file's metadata: a run read from
+    # another directory (evaluate, export, --resume) finds the same data and cache.
+    for key in ("root", "cache_dir"):
+        if config["data"][key]:
+            config["data"][key] = os.path.abspath(os.path.expanduser(config["data"][key]))
+    return config
 
 
 def _discard(run_dir: Optional[str]) -> None:

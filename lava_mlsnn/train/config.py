@@ -28,13 +28,14 @@ JOINS = ("sparse", "sew", "iand", "spiking", "ms")  # ms (MS-ResNet) is refused 
 DEFAULTS: Dict[str, Dict[str, Any]] = {
     "data": {
         "dataset": "digits",     # digits | motion_digits (embedded) | dvsgesture | nmnist
-                                 # | cifar10dvs
+                                 # | cifar10dvs | any registered or tonic.datasets name
         "root": None,            # folder holding tonic's data set folders (not for digits)
         "timesteps": 1,          # T: count frames per sample
         "input_levels": 7,       # counts clipped to [0, input_levels] (file inputLevels)
         "size": None,            # [W, H] spatial downsampling target; null: sensor size
         "val_fraction": 0.1,     # share of each class of train held out for model selection
         "split_seed": 0,
+        "first_saccade_only": False,  # N-MNIST: only the first of the three saccades
         "limit": None,           # at most this many samples per split (quick runs, tests)
         "cache": True,           # framed-tensor cache (frame each sample once)
         "cache_dir": None,       # null: <run dir>/frames; share one folder between runs
@@ -86,6 +87,7 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
     "train": {
         "seed": 0,
         "device": "auto",        # auto (cuda when available, else cpu) | cpu | cuda | cuda:N
+        "tensorboard": False,    # also write TensorBoard scalars to <run dir>/tensorboard
     },
     "output": {
         "dir": None,             # run directory; null: <root>/<dataset>-<arch>-<time>
@@ -136,6 +138,14 @@ def choice(*options: Any) -> Rule:
     return rule
 
 
+def dataset(v: Any) -> Optional[str]:
+    from ..data.registry import is_dataset
+    if isinstance(v, str) and is_dataset(v):
+        return None
+    return (f"must be one of {', '.join(DATASETS)}, a registered data set or a "
+            "tonic.datasets class name")
+
+
 def boolean(v: Any) -> Optional[str]:
     return None if isinstance(v, bool) else "must be true or false"
 
@@ -168,10 +178,11 @@ def device(v: Any) -> Optional[str]:
 
 
 RULES: Dict[str, Dict[str, Rule]] = {
-    "data": {"dataset": choice(*DATASETS), "root": text(null=True),
+    "data": {"dataset": dataset, "root": text(null=True),
              "timesteps": integer(1, 1024), "input_levels": integer(1, 2 ** 23 - 1),
              "size": int_list(2, null=True), "val_fraction": number(0.0, 0.5),
-             "split_seed": integer(0), "limit": integer(1, null=True), "cache": boolean,
+             "split_seed": integer(0), "first_saccade_only": boolean,
+             "limit": integer(1, null=True), "cache": boolean,
              "cache_dir": text(null=True), "workers": integer(0, 64)},
     "model": {"arch": choice(*ARCHS), "levels": integer(1, 255), "channels": int_list(),
               "hidden": integer(1), "blocks_per_stage": integer(1, 16),
@@ -190,7 +201,7 @@ RULES: Dict[str, Dict[str, Rule]] = {
               "schedule": choice("cosine", "step", "constant"), "step_size": integer(1),
               "gamma": number(0.0, 1.0, True), "epochs": integer(1, 100000),
               "batch_size": integer(1), "eval_batch_size": integer(1)},
-    "train": {"seed": integer(0, 2 ** 31 - 1), "device": device},
+    "train": {"seed": integer(0, 2 ** 31 - 1), "device": device, "tensorboard": boolean},
     "output": {"dir": text(null=True), "root": text()},
 }
 assert RULES.keys() == DEFAULTS.keys() and all(RULES[s].keys() == DEFAULTS[s].keys()
@@ -252,6 +263,8 @@ def validate(config: Dict[str, Dict[str, Any]]) -> None:
                 raise ConfigError(f"config: {section}.{key} {why}, got "
                                   f"{config[section][key]!r}")
     data, model, quant = config["data"], config["model"], config["quant"]
+    if data["first_saccade_only"] and data["dataset"].lower().replace("-", "") != "nmnist":
+        raise ConfigError("config: data.first_saccade_only applies to data.dataset=nmnist only")
     if data["dataset"] not in EMBEDDED and not data["root"]:
         raise ConfigError(f"config: data.root is required for data.dataset={data['dataset']} "
                           "(the folder holding tonic's data set folders)")

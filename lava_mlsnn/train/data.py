@@ -115,7 +115,7 @@ def framing_settings(sensor_size: Sequence[int], timesteps: int, input_levels: i
 
 def open_split(dataset: str, root: Optional[str], split: str, settings: Dict[str, Any],
                cache_dir: Optional[str], val_fraction: float = 0.0, split_seed: int = 0,
-               use_cache: bool = True) -> Any:
+               use_cache: bool = True, dataset_kwargs: Optional[Dict[str, Any]] = None) -> Any:
     """One split framed as ``settings`` says, cached (``FramedDataset``) or framed per access.
 
     Raises
@@ -123,7 +123,7 @@ def open_split(dataset: str, root: Optional[str], split: str, settings: Dict[str
     lava_mlsnn.data.DatasetNotFoundError
         The files are not where tonic's layout puts them under ``root``.
     """
-    kwargs: Dict[str, Any] = {}
+    kwargs: Dict[str, Any] = dict(dataset_kwargs or {})
     if dataset in EMBEDDED and cache_dir is not None:
         kwargs["cache_dir"] = cache_dir  # the rendered events (a few seconds to make)
     events = load_dataset(dataset, root, split, val_fraction=val_fraction,
@@ -144,16 +144,22 @@ def frame_shape(settings: Dict[str, Any]) -> Tuple[int, int, int]:
     return (int(p), int(h), int(w))
 
 
+def dataset_kwargs(data: Dict[str, Any]) -> Dict[str, Any]:
+    """Data-set options of a configuration's ``data`` section (N-MNIST's saccade choice)."""
+    return {"first_saccade_only": True} if data.get("first_saccade_only") else {}
+
+
 def build_data(config: Dict[str, Dict[str, Any]], cache_dir: Optional[str]) -> RunData:
     """Open, frame and (with the cache) pre-frame the splits of a run configuration."""
     d = config["data"]
-    probe = load_dataset(d["dataset"], d["root"], "train",
+    extra = dataset_kwargs(d)
+    probe = load_dataset(d["dataset"], d["root"], "train", **extra,
                          **({"cache_dir": cache_dir} if d["dataset"] in EMBEDDED and cache_dir
                             else {}))
     settings = framing_settings(probe.sensor_size, d["timesteps"], d["input_levels"], d["size"])
     val_fraction = float(d["val_fraction"])
     common = dict(cache_dir=cache_dir if d["cache"] else None, use_cache=d["cache"],
-                  split_seed=d["split_seed"])
+                  split_seed=d["split_seed"], dataset_kwargs=extra)
     train = open_split(d["dataset"], d["root"], "train", settings, val_fraction=val_fraction,
                        **common)
     val = open_split(d["dataset"], d["root"], "val", settings, val_fraction=val_fraction,
@@ -168,7 +174,8 @@ def build_data(config: Dict[str, Dict[str, Any]], cache_dir: Optional[str]) -> R
                    frameset(test, "test"), frame_shape(settings),
                    [str(c) for c in probe.classes], {"dataset": d["dataset"], **settings,
                                                      "val_fraction": val_fraction,
-                                                     "split_seed": d["split_seed"]})
+                                                     "split_seed": d["split_seed"],
+                                                     "dataset_kwargs": extra})
 
 
 def train_loader(ds: FrameSet, batch_size: int, seed: int, rank: int = 0, world: int = 1,

@@ -130,3 +130,32 @@ def format_summary(s: Dict[str, Any]) -> str:
                      f"(state hashes {', '.join(s['state_hashes'])})")
     lines += ["=" * 72, f"next: lava-mlsnn export {s['run_dir']}"]
     return "\n".join(lines)
+
+
+TB_SCALARS = ("loss", "train_acc", "val_acc", "train_events", "val_events", "lr", "epoch_s",
+              "samples_per_s")
+
+
+class TensorBoardLog:
+    """Optional TensorBoard scalars of a run (``train.tensorboard``), in
+    ``<run dir>/tensorboard``: one point per epoch of every :data:`TB_SCALARS` entry of its
+    record. Needs the ``tensorboard`` package (extra ``tensorboard``)."""
+
+    def __init__(self, run_dir: str) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as err:
+            raise ImportError(f"train.tensorboard needs the 'tensorboard' package ({err}); "
+                              "install it with pip install 'lava-mlsnn[tensorboard]'") from None
+        self.path = os.path.join(run_dir, "tensorboard")
+        self._writer = SummaryWriter(self.path)
+
+    def epoch(self, record: Dict[str, Any]) -> None:
+        for key in TB_SCALARS:
+            value = record.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self._writer.add_scalar(f"train/{key}", float(value), int(record["epoch"]))
+        self._writer.flush()
+
+    def close(self) -> None:
+        self._writer.close()

@@ -291,6 +291,8 @@ def run(config: Dict, opts: RunOptions, d: D.Dist) -> Dict[str, Any]:
     last_plot = time.perf_counter()
     train_s = sum(r["epoch_s"] for r in history)
     bars = show_progress(opts.progress and d.main)  # a bar per epoch (kept) on a terminal only
+    tb = runlog.TensorBoardLog(opts.run_dir) if config["train"]["tensorboard"] and d.main \
+        else None
     for epoch in range(start, o["epochs"]):
         if opts.stop_after_epochs is not None and run_epochs >= opts.stop_after_epochs:
             break
@@ -335,12 +337,16 @@ def run(config: Dict, opts: RunOptions, d: D.Dist) -> Dict[str, Any]:
                              "rng": pack_rng(), "config": config, "world_size": d.world},
                             p["last"])
             runlog.write_metrics(p["metrics"], history)
+            if tb is not None:
+                tb.epoch(rec)
             # plots take seconds: refresh them at most once a minute, and at the end
             if time.perf_counter() - last_plot > PLOT_EVERY_S or len(history) == o["epochs"]:
                 runlog.plot_history(history, opts.run_dir)
                 last_plot = time.perf_counter()
         run_epochs += 1
 
+    if tb is not None:
+        tb.close()
     if d.main and run_epochs and len(history) < o["epochs"]:
         runlog.plot_history(history, opts.run_dir)  # stopped early: plots of what was done
     hashes = D.gather_objects(d, D.state_hash(net))
