@@ -171,3 +171,17 @@ def test_recurrent_and_input_neurons_outside_the_lava_backend_say_so(tmp_path):
         run_loihi2(spec, x, dry_run=True)
     from lava_mlsnn.backends.loihi2.report import layer_synapses
     assert layer_synapses(spec, 0) == 8 * 6 + 6 * 6
+
+
+def test_recurrent_synapses_are_counted(tmp_path):
+    from lava_mlsnn.metrics.activity import fanout_map
+    from lava_mlsnn.metrics.memory import layer_footprint
+
+    torch.manual_seed(0)
+    path = str(tmp_path / "rec.h5")
+    export_stock(path, [cuba.Recurrent(CUBA, 8, 6), cuba.Dense(CUBA, 6, 4)], (8,))
+    spec = read_network(path)
+    rec = spec.layers[0].recurrent.weight
+    want = (spec.layers[1].branches[0].synapse.weight != 0).sum(0) + (rec != 0).sum(0)
+    assert np.array_equal(fanout_map(spec, 0).numpy(), want)
+    assert layer_footprint(spec.layers[0])["weights"] == 8 * 6 + 6 * 6

@@ -81,6 +81,10 @@ def fanout_map(spec: NetworkSpec, index: int) -> torch.Tensor:
             z = torch.ones((1,) + tuple(shape), dtype=torch.float64, requires_grad=True)
             raw_current(ones, z).sum().backward()
             total += z.grad[0]
+    rec = spec.layers[index].recurrent if index >= 0 else None
+    if rec is not None:  # a dense_rec layer's payload also feeds back through weight_rec
+        total += torch.as_tensor((np.asarray(rec.weight) != 0).sum(0),
+                                 dtype=torch.float64).reshape(shape)
     return total
 
 

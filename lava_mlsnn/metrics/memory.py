@@ -49,6 +49,8 @@ def state_variables(layer: LayerSpec) -> List[str]:
 def layer_footprint(layer: LayerSpec) -> Dict:
     """Footprint of one layer (see :func:`memory_footprint` for the keys)."""
     weights = sum(int(np.asarray(br.synapse.weight).size) for br in layer.branches)
+    if layer.recurrent is not None:
+        weights += int(np.asarray(layer.recurrent.weight).size)
     wbits = int(layer.weight_bits) or DEFAULT_WEIGHT_BITS
     scales = 1 if layer.weight_scale else 0
     p = layer.neuron
