@@ -9,8 +9,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _study import load, mean_std  # noqa: E402
-from _study_report import (_pm, avalanche_report, energy_report_text, latency_report,  # noqa: E402
-                           wsdr_report)
+from _study_report import (_pm, avalanche_report, depth_report, energy_report_text,  # noqa: E402
+                           latency_report, wsdr_report)
 
 
 def benchmark_checks() -> str:
@@ -21,21 +21,47 @@ def benchmark_checks() -> str:
     conv = mean_std(lat, "ml4_T2", lambda r: r["emulator"])
     lines = [f"- binary convnet T = 1: {_pm(t1)} %; T = 8: {_pm(t8)} % "
              f"(difference {100 * (t8[0] - t1[0]):.1f} points; required >= 10)"]
-    best = None
-    for v in sorted({r["variant"] for r in aval.values()}):
-        m = mean_std(aval, v, lambda r: r["emulator"])
-        if best is None or m[0] > best[1][0]:
-            best = (v, m)
-    if best:
-        lines.append(f"- N = 4, T = 2: convnet {_pm(conv)} %; best 8-block residual net "
-                     f"({best[0]}) {_pm(best[1])} % (difference {100 * (best[1][0] - conv[0]):.1f}"
-                     " points)")
+    depth = load("depth")
+    for v in ("spiking_8blocks", "sew_8blocks", "spiking_2blocks"):
+        m = mean_std(depth, v, lambda r: r["emulator"])
+        lines.append(f"- N = 4, T = 2: convnet {_pm(conv)} %; residual {v} (16-32 channels) "
+                     f"{_pm(m)} % (difference {100 * (m[0] - conv[0]):.1f} points)")
+    for study in ("latency", "depth", "avalanche", "energy_reg", "wsdr"):
+        res = load(study)
+        lines.append(f"- {study}: {len(res)} runs, {sum(r['wall_s'] for r in res.values()) / 60:.0f} "
+                     "min of train + export + evaluation on the shared CPU")
+    lines.append("- 'binary' = the convnet with multi-level neurons at N = 1 (0/1 spikes), "
+                 "'mlN' = N levels; 'TK' = K timesteps")
     text = "\n".join(lines)
     print(text)
     return text
 
 
+def section() -> str:
+    """BENCHMARKS.md's study section: the tables of every study and the findings file."""
+    findings = open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                 "study_findings.md")).read().strip()
+    parts = [findings.split("<!-- tables -->")[0].strip()]
+    for title, command, fn in (
+            ("Motion digits: what it was built for", "benchmarks/study_report.py", benchmark_checks),
+            ("Latency", "benchmarks/study_latency.py", latency_report),
+            ("Depth", "benchmarks/study_depth.py", depth_report),
+            ("Avalanche and the Sparse-ResNet design space", "benchmarks/study_avalanche.py",
+             avalanche_report),
+            ("Energy at iso-accuracy and the activity regularizer", "benchmarks/study_energy.py",
+             energy_report_text),
+            ("WS-DR at 1-bit weights", "benchmarks/study_wsdr.py", wsdr_report)):
+        parts.append(f"### {title}\n\nCommand: `nice -n 10 .venv/bin/python {command}`\n\n{fn()}")
+    parts.append(findings.split("<!-- tables -->")[1].strip())
+    return "\n\n".join(parts)
+
+
 if __name__ == "__main__":
+    if "--publish" in sys.argv:
+        from _report import publish
+        publish("Studies on motion digits (multi-seed)",
+                "nice -n 10 .venv/bin/python benchmarks/study_report.py --publish", section())
+        sys.exit(0)
     for title, fn in (("motion digits", benchmark_checks), ("latency", latency_report),
                       ("avalanche", avalanche_report), ("energy", energy_report_text),
                       ("wsdr", wsdr_report)):
