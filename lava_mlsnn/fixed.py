@@ -21,25 +21,21 @@ tested against.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from typing import Iterator, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+# The contract's numbers and the layer records are torch-free (the format layer reads
+# and writes them); they are re-exported here with the arithmetic on them.
+from .format.params import (BIAS_EXP_DEFAULT, BIAS_EXP_MAX, BIAS_MANT_MAX,  # noqa: F401
+                            BIAS_MANT_MIN, DECAY_BITS, DECAY_ONE, LOIHI_WEIGHT_MAX,
+                            LOIHI_WEIGHT_MIN, SAT_MAX, SAT_MIN, SDNN_BIAS_EXP, SDNN_TYPES,
+                            STATE_SHIFT, NeuronParams, SynapseSpec, default_bias_exp)
+
 Array = Union[np.ndarray, torch.Tensor]
 
-STATE_SHIFT = 6
-DECAY_BITS = 12
-DECAY_ONE = 1 << DECAY_BITS  # 4096: a decay of 4096 empties a state in one step
-SAT_MIN = -(1 << 23)
-SAT_MAX = (1 << 23) - 1
-LOIHI_WEIGHT_MIN = -256
-LOIHI_WEIGHT_MAX = 254
-BIAS_EXP_DEFAULT = 6  # a bias is in weight units unless a layer says otherwise
-BIAS_MANT_MIN, BIAS_MANT_MAX = -(1 << 12), (1 << 12) - 1  # Loihi's 13-bit bias mantissa
-BIAS_EXP_MAX = 7  # Lava LIF's 3-bit bias exponent
 _EXACT_LIMIT = float(1 << 52)
 
 
@@ -100,78 +96,21 @@ def decay(x: Array, d: Union[int, Array]) -> Array:
 
 
 # --------------------------------------------------------------------------- synapses
-@dataclass(frozen=True)
-class SynapseSpec:
-    """A synapse of DESIGN §5: how a source payload becomes an integer current.
+def weight_as(spec: SynapseSpec, dtype: torch.dtype, device: torch.device | None = None
+              ) -> torch.Tensor:
+    """A synapse's weights as a float tensor of ``dtype`` on ``device`` (default CPU),
+    converted once per spec (a per-step conversion would dominate small Lava steps)."""
+    cache = spec._w_cache
+    key = (dtype, str(device or "cpu"))
+    if key not in cache:
+        cache[key] = torch.as_tensor(np.asarray(spec.weight), dtype=dtype, device=device)
+    return cache[key]
 
-    Attributes
-    ----------
-    kind : str
-        ``'dense'``, ``'conv'``, ``'pool'`` or ``'identity'``.
-    weight : numpy.ndarray (int64)
-        ``(out, in)`` for dense, ``(out, in/groups, kH, kW)`` for conv, a scalar
-        for pool and identity.
-    weight_exp : int
-        ``weightExp``: the current is ``sat24(sum << e)`` (``>> -e`` if negative).
-    stride, padding, dilation : tuple of int
-        ``(y, x)`` conv/pool geometry (PyTorch semantics).
-    groups : int
-        Conv groups.
-    kernel : tuple of int
-        Pool kernel ``(kH, kW)``.
-    delay : numpy.ndarray (int64) or None
-        Axonal delays in steps (netx's ``delay``, applied as Lava's ``DelayDense``
-        applies it): ``(n_out,)`` per output neuron (flattened layer order) or, for
-        dense, ``(out, in)`` per synapse. The part of a current with delay ``k``
-        reaches its neuron ``k`` steps after the input that caused it
-        (:func:`delayed_parts`, :func:`delay_line_step`). ``None``: no delay.
-    """
 
-    kind: str
-    weight: np.ndarray
-    weight_exp: int = 0
-    stride: Tuple[int, int] = (1, 1)
-    padding: Tuple[int, int] = (0, 0)
-    dilation: Tuple[int, int] = (1, 1)
-    groups: int = 1
-    kernel: Tuple[int, int] = (1, 1)
-    delay: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        # Per-call conversions would dominate small Lava steps: keep float copies once.
-        w = np.asarray(self.weight)
-        object.__setattr__(self, "_w_abs_max", float(np.abs(w).max(initial=0)))
-        object.__setattr__(self, "_w_float", {})
-        object.__setattr__(self, "_delay_groups", None)
-
-    @property
-    def max_delay(self) -> int:
-        """Largest axonal delay in steps (0 without delays)."""
-        return 0 if self.delay is None else int(np.max(self.delay, initial=0))
-
-    def weight_as(self, dtype: torch.dtype, device: torch.device | None = None
-                  ) -> torch.Tensor:
-        """The weights as a cached float tensor of ``dtype`` on ``device`` (default CPU)."""
-        cache = self._w_float
-        key = (dtype, str(device or "cpu"))
-        if key not in cache:
-            cache[key] = torch.as_tensor(np.asarray(self.weight), dtype=dtype, device=device)
-        return cache[key]
-
-    def sum_dtype(self, max_payload: float) -> torch.dtype:
-        """float32 when every partial sum stays below 2**24 (exact), else float64."""
-        bound = self._w_abs_max * float(max_payload) * self.fan_in()
-        return torch.float32 if bound < float(1 << 24) else torch.float64
-
-    def fan_in(self) -> int:
-        """Largest number of source values summed into one current."""
-        if self.kind == "dense":
-            return int(self.weight.shape[1])
-        if self.kind == "conv":
-            return int(np.prod(self.weight.shape[1:]))
-        if self.kind == "pool":
-            return int(self.kernel[0] * self.kernel[1])
-        return 1
+def sum_dtype(spec: SynapseSpec, max_payload: float) -> torch.dtype:
+    """float32 when every partial sum of ``spec`` stays below 2**24 (exact), else float64."""
+    bound = spec.weight_abs_max * float(max_payload) * spec.fan_in()
+    return torch.float32 if bound < float(1 << 24) else torch.float64
 
 
 def check_exact_sum(spec: SynapseSpec, max_payload: int) -> None:
@@ -188,9 +127,9 @@ def check_exact_sum(spec: SynapseSpec, max_payload: int) -> None:
 def raw_current(spec: SynapseSpec, z: torch.Tensor) -> torch.Tensor:
     """Un-shifted synapse sum for a batch ``z`` of shape ``[B, *in_shape]`` (float64)."""
     if spec.kind == "dense":
-        return z.reshape(z.shape[0], -1) @ spec.weight_as(z.dtype, z.device).T
+        return z.reshape(z.shape[0], -1) @ weight_as(spec, z.dtype, z.device).T
     if spec.kind == "conv":
-        return F.conv2d(z, spec.weight_as(z.dtype, z.device), stride=spec.stride,
+        return F.conv2d(z, weight_as(spec, z.dtype, z.device), stride=spec.stride,
                         padding=spec.padding, dilation=spec.dilation, groups=spec.groups)
     if spec.kind == "pool":
         pooled = F.avg_pool2d(z, spec.kernel, stride=spec.stride, padding=spec.padding,
@@ -236,7 +175,7 @@ def synapse_current(spec: SynapseSpec, z: Array) -> Array:
     """
     zt = torch.as_tensor(z)
     zmax = float(zt.abs().max()) if zt.numel() else 0.0
-    zt = zt.to(spec.sum_dtype(zmax))
+    zt = zt.to(sum_dtype(spec, zmax))
     with _exact_float_sums(zt.device):
         a = torch.round(raw_current(spec, zt)).to(torch.int64)
     a = sat24(shift(a, spec.weight_exp))
@@ -301,30 +240,6 @@ def delay_line_step(line: Array, t: int, parts: list) -> Tuple[Array, Array]:
 
 
 # --------------------------------------------------------------------------- neurons
-@dataclass(frozen=True)
-class NeuronParams:
-    """Integer parameters of one layer's neuron (DESIGN §5 / §6 ``neuron`` group).
-
-    ``bias`` is an int array broadcastable to the layer shape (``(C, 1, 1)`` for a
-    per-channel conv bias) or ``None``; it enters the state as ``bias << bias_exp``
-    (``biasExp``, default 6: the bias is in weight units, as lava-dl's netx maps it).
-    """
-
-    type: str = "MLSN"
-    v_th_mant: int = 1
-    levels: int = 1
-    i_decay: int = DECAY_ONE
-    v_decay: int = 0
-    v_init: int = 0
-    v_bits: int = 0
-    v_exp: int = 0
-    bias: np.ndarray | None = None
-    bias_exp: int = BIAS_EXP_DEFAULT
-    input_levels: int = 0  # only for the 'INPUT' pseudo-neuron of an input layer
-    spike_exp: int = 6  # sigma-delta only: netx's spike_exp and state_exp (both 6)
-    state_exp: int = 6
-
-
 def _bias_state(p: NeuronParams, like: Array) -> Array | int:
     if p.bias is None:
         return 0
@@ -395,15 +310,6 @@ def cuba_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Arr
 
 # Sigma-delta neurons (netx ``SDNN``): a hidden layer (Lava ``SigmaDelta``), an input
 # layer (``Delta``) and a ``sigma_output`` layer (``Sigma``).
-SDNN_TYPES = ("SDNN", "SDNN_DELTA", "SDNN_SIGMA")
-SDNN_BIAS_EXP = 12  # netx scales an SDNN bias by 1 << (spike_exp + state_exp)
-
-
-def default_bias_exp(neuron_type: str) -> int:
-    """A layer's ``biasExp`` when the file does not give one."""
-    return SDNN_BIAS_EXP if neuron_type in SDNN_TYPES else BIAS_EXP_DEFAULT
-
-
 def sigma_delta_step(sigma: Array, ref: Array, a: Array, p: NeuronParams
                      ) -> Tuple[Array, Array, Array]:
     """One step of a sigma-delta neuron exactly as ``lava.proc.sdn``'s fixed models run it.
