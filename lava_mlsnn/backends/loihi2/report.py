@@ -83,13 +83,15 @@ def weight_bits(layer: LayerSpec) -> int:
     return max(int(w.max()).bit_length(), (-int(w.min()) - 1).bit_length()) + 1
 
 
-def payload_bounds(spec: NetworkSpec) -> Dict[int, int]:
+def payload_bounds(spec: NetworkSpec, input_bound: Optional[int] = None) -> Dict[int, int]:
     """Worst-case ``|payload|`` each layer can send (``-1``: the network input).
 
-    The network input is taken as bounded by ``inputLevels``; a READOUT sends its
-    24-bit ``v``; a PASS layer its saturated worst-case current.
+    The network input is taken as bounded by ``input_bound`` (default ``inputLevels``,
+    as the chip's host clips it); a READOUT sends its 24-bit ``v``; a PASS layer its
+    saturated worst-case current.
     """
-    bound: Dict[int, int] = {INPUT: int(spec.input_levels)}
+    bound: Dict[int, int] = {INPUT: int(spec.input_levels if input_bound is None
+                                        else input_bound)}
     for i, layer in enumerate(spec.layers):
         t = layer.neuron.type if layer.neuron is not None else None
         if layer.type == "flatten":
