@@ -167,3 +167,36 @@ def test_bad_files_are_refused_before_any_process(tmp_path):
     spec = random_network(np.random.default_rng(0), conv=False)
     with pytest.raises(ValueError, match="reset_interval"):
         Network(net_config=spec, reset_interval=-1)
+
+
+def _stock_file(kind: str, path: str) -> tuple:
+    """A lava-dl export of netx's wider vocabulary and an input for it."""
+    import lava.lib.dl.slayer as slayer
+    from stock_netx import export_stock
+    from test_netx_stock import CUBA
+    from test_sigma_delta import graded_input, sdnn_conv_file
+
+    torch.manual_seed(0)
+    cuba = slayer.block.cuba
+    rng = np.random.default_rng(0)
+    if kind == "sigma-delta":
+        sdnn_conv_file(path, 0)
+        return graded_input(0, (2, 8, 8), steps=6, batch=2)
+    if kind == "input-neuron":
+        export_stock(path, [cuba.Input(CUBA, weight=2.0, bias=0.1),
+                            cuba.Dense(CUBA, 20, 16, weight_scale=4),
+                            cuba.Dense(CUBA, 16, 5, weight_scale=4)], (20,))
+        return rng.integers(0, 6, (2, 8, 20))
+    export_stock(path, [cuba.Recurrent(CUBA, 20, 16, weight_scale=2),
+                        cuba.Dense(CUBA, 16, 5, weight_scale=2)], (20,))
+    return (rng.random((2, 8, 20)) < 0.4).astype(np.int64)
+
+
+@pytest.mark.parametrize("kind", ["sigma-delta", "input-neuron", "recurrent"])
+def test_stock_lava_dl_files_equal_emulator(tmp_path, kind):
+    """Sigma-delta, Input blocks with a neuron and dense_rec layers, streamed with the
+    reset every T steps (a stock file gives no timesteps: reset_interval=T)."""
+    path = str(tmp_path / "stock.h5")
+    x = _stock_file(kind, path)
+    net = Network(net_config=path, reset_interval=x.shape[1], input_shape=x.shape[2:])
+    assert_equals_emulator(net, x)
