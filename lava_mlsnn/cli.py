@@ -25,7 +25,7 @@ import numpy as np
 
 from ._io import UnsafePathError, atomic_write, check_input_file, check_output_target, \
     write_error_line
-from .backends.loihi2.report import format_table
+from ._table import format_table
 from .lifecycle import Terminated, terminate_on_signals
 
 PROG = "lava-mlsnn"
@@ -254,7 +254,8 @@ def _dataset_input(spec, args: argparse.Namespace) -> Tuple[np.ndarray, str]:
 
 
 def _energy_lines(spec, args: argparse.Namespace) -> List[str]:
-    from .metrics.energy import count_run, energy_report
+    from .backends.evaluate import count_run
+    from .metrics.energy import energy_report
     from .metrics.neurobench import energy_lines, neurobench_metrics
     x, what = _energy_input(spec, args)
     try:
@@ -405,7 +406,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .data import DatasetNotFoundError
-    from .train.data import DataError
+    from .data.splits import DataError
     from .backends.evaluate import EvaluationError, evaluate_file, evaluation_lines, load_frames
     spec = _load_network(args.net)
     _check_backend(args.backend, spec)

@@ -5,8 +5,9 @@ neurons (quantized forward), the batched emulator and the Lava ``fixed_pt``
 ProcessModels all call these functions, so the three cannot drift apart.
 
 Every function accepts either numpy arrays or torch tensors of integers and
-returns the same kind. Intermediates are int64; ``>>`` is an arithmetic shift
-(floor). Synapse sums are evaluated in floating point because torch has no integer
+returns the same kind. Intermediates are int64, or int32 where :func:`state_dtype`
+proves every intermediate of a layer below 2**31 (the emulator's fast path; decay
+products are always formed in int64); ``>>`` is an arithmetic shift (floor). Synapse sums are evaluated in floating point because torch has no integer
 convolution on CPU: float32 when every partial sum is provably below 2**24, else
 float64 (exact below 2**53, checked by :func:`check_exact_sum`).
 
@@ -21,25 +22,21 @@ tested against.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from typing import Iterator, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+# The contract's numbers and the layer records are torch-free (the format layer reads
+# and writes them); they are re-exported here with the arithmetic on them.
+from .format.params import (BIAS_EXP_DEFAULT, BIAS_EXP_MAX, BIAS_MANT_MAX,  # noqa: F401
+                            BIAS_MANT_MIN, DECAY_BITS, DECAY_ONE, LOIHI_WEIGHT_MAX,
+                            LOIHI_WEIGHT_MIN, SAT_MAX, SAT_MIN, SDNN_BIAS_EXP, SDNN_TYPES,
+                            STATE_SHIFT, NeuronParams, SynapseSpec, default_bias_exp)
+
 Array = Union[np.ndarray, torch.Tensor]
 
-STATE_SHIFT = 6
-DECAY_BITS = 12
-DECAY_ONE = 1 << DECAY_BITS  # 4096: a decay of 4096 empties a state in one step
-SAT_MIN = -(1 << 23)
-SAT_MAX = (1 << 23) - 1
-LOIHI_WEIGHT_MIN = -256
-LOIHI_WEIGHT_MAX = 254
-BIAS_EXP_DEFAULT = 6  # a bias is in weight units unless a layer says otherwise
-BIAS_MANT_MIN, BIAS_MANT_MAX = -(1 << 12), (1 << 12) - 1  # Loihi's 13-bit bias mantissa
-BIAS_EXP_MAX = 7  # Lava LIF's 3-bit bias exponent
 _EXACT_LIMIT = float(1 << 52)
 
 
@@ -73,6 +70,17 @@ def shift(x: Array, exp: int) -> Array:
     return x << exp if exp >= 0 else x >> (-exp)
 
 
+def _clip_(x: Array, lo: int, hi: int) -> Array:
+    """:func:`clip` in place, for arrays this module has just created (no copy)."""
+    if _is_torch(x):
+        return x.clamp_(lo, hi)
+    return np.clip(x, lo, hi, out=x)
+
+
+def _is_int64(x: Array) -> bool:
+    return x.dtype == (torch.int64 if _is_torch(x) else np.int64)
+
+
 _HALF24 = 1 << 23
 
 
@@ -95,83 +103,33 @@ def decay(x: Array, d: Union[int, Array]) -> Array:
             return x
         if d == DECAY_ONE:
             return x * 0
-    mag = (abs(x) * (DECAY_ONE - d)) >> DECAY_BITS
+    ax = abs(x)
+    narrow = not _is_int64(ax)
+    mag = (as_int64(ax) * (DECAY_ONE - d)) >> DECAY_BITS  # |x| * 4096 needs 36 bits
+    if narrow:  # |mag| <= |x|: back to the state's own type
+        mag = mag.to(ax.dtype) if _is_torch(ax) else mag.astype(ax.dtype)
     return _where(x < 0, -mag, mag)
 
 
 # --------------------------------------------------------------------------- synapses
-@dataclass(frozen=True)
-class SynapseSpec:
-    """A synapse of DESIGN §5: how a source payload becomes an integer current.
+def weight_as(spec: SynapseSpec, dtype: torch.dtype, device: torch.device | None = None
+              ) -> torch.Tensor:
+    """A synapse's weights as a float tensor of ``dtype`` on ``device`` (default CPU),
+    converted once per spec (a per-step conversion would dominate small Lava steps)."""
+    cache = spec._w_cache
+    key = (dtype, str(device or "cpu"))
+    if key not in cache:
+        w = torch.as_tensor(np.asarray(spec.weight), dtype=dtype, device=device)
+        if w.dim() == 4:  # conv weights channels-last, as the payloads (see raw_current)
+            w = w.contiguous(memory_format=torch.channels_last)
+        cache[key] = w
+    return cache[key]
 
-    Attributes
-    ----------
-    kind : str
-        ``'dense'``, ``'conv'``, ``'pool'`` or ``'identity'``.
-    weight : numpy.ndarray (int64)
-        ``(out, in)`` for dense, ``(out, in/groups, kH, kW)`` for conv, a scalar
-        for pool and identity.
-    weight_exp : int
-        ``weightExp``: the current is ``sat24(sum << e)`` (``>> -e`` if negative).
-    stride, padding, dilation : tuple of int
-        ``(y, x)`` conv/pool geometry (PyTorch semantics).
-    groups : int
-        Conv groups.
-    kernel : tuple of int
-        Pool kernel ``(kH, kW)``.
-    delay : numpy.ndarray (int64) or None
-        Axonal delays in steps (netx's ``delay``, applied as Lava's ``DelayDense``
-        applies it): ``(n_out,)`` per output neuron (flattened layer order) or, for
-        dense, ``(out, in)`` per synapse. The part of a current with delay ``k``
-        reaches its neuron ``k`` steps after the input that caused it
-        (:func:`delayed_parts`, :func:`delay_line_step`). ``None``: no delay.
-    """
 
-    kind: str
-    weight: np.ndarray
-    weight_exp: int = 0
-    stride: Tuple[int, int] = (1, 1)
-    padding: Tuple[int, int] = (0, 0)
-    dilation: Tuple[int, int] = (1, 1)
-    groups: int = 1
-    kernel: Tuple[int, int] = (1, 1)
-    delay: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        # Per-call conversions would dominate small Lava steps: keep float copies once.
-        w = np.asarray(self.weight)
-        object.__setattr__(self, "_w_abs_max", float(np.abs(w).max(initial=0)))
-        object.__setattr__(self, "_w_float", {})
-        object.__setattr__(self, "_delay_groups", None)
-
-    @property
-    def max_delay(self) -> int:
-        """Largest axonal delay in steps (0 without delays)."""
-        return 0 if self.delay is None else int(np.max(self.delay, initial=0))
-
-    def weight_as(self, dtype: torch.dtype, device: torch.device | None = None
-                  ) -> torch.Tensor:
-        """The weights as a cached float tensor of ``dtype`` on ``device`` (default CPU)."""
-        cache = self._w_float
-        key = (dtype, str(device or "cpu"))
-        if key not in cache:
-            cache[key] = torch.as_tensor(np.asarray(self.weight), dtype=dtype, device=device)
-        return cache[key]
-
-    def sum_dtype(self, max_payload: float) -> torch.dtype:
-        """float32 when every partial sum stays below 2**24 (exact), else float64."""
-        bound = self._w_abs_max * float(max_payload) * self.fan_in()
-        return torch.float32 if bound < float(1 << 24) else torch.float64
-
-    def fan_in(self) -> int:
-        """Largest number of source values summed into one current."""
-        if self.kind == "dense":
-            return int(self.weight.shape[1])
-        if self.kind == "conv":
-            return int(np.prod(self.weight.shape[1:]))
-        if self.kind == "pool":
-            return int(self.kernel[0] * self.kernel[1])
-        return 1
+def sum_dtype(spec: SynapseSpec, max_payload: float) -> torch.dtype:
+    """float32 when every partial sum of ``spec`` stays below 2**24 (exact), else float64."""
+    bound = spec.weight_abs_max * float(max_payload) * spec.fan_in()
+    return torch.float32 if bound < float(1 << 24) else torch.float64
 
 
 def check_exact_sum(spec: SynapseSpec, max_payload: int) -> None:
@@ -188,9 +146,13 @@ def check_exact_sum(spec: SynapseSpec, max_payload: int) -> None:
 def raw_current(spec: SynapseSpec, z: torch.Tensor) -> torch.Tensor:
     """Un-shifted synapse sum for a batch ``z`` of shape ``[B, *in_shape]`` (float64)."""
     if spec.kind == "dense":
-        return z.reshape(z.shape[0], -1) @ spec.weight_as(z.dtype, z.device).T
+        return z.reshape(z.shape[0], -1) @ weight_as(spec, z.dtype, z.device).T
     if spec.kind == "conv":
-        return F.conv2d(z, spec.weight_as(z.dtype, z.device), stride=spec.stride,
+        # Channels-last: oneDNN's direct NHWC kernels are ~3x faster on the CPU here
+        # (benchmarks/bench_deploy.py); the sums are the same exact integers.
+        if z.dim() == 4:
+            z = z.contiguous(memory_format=torch.channels_last)
+        return F.conv2d(z, weight_as(spec, z.dtype, z.device), stride=spec.stride,
                         padding=spec.padding, dilation=spec.dilation, groups=spec.groups)
     if spec.kind == "pool":
         pooled = F.avg_pool2d(z, spec.kernel, stride=spec.stride, padding=spec.padding,
@@ -219,7 +181,8 @@ def _exact_float_sums(device: torch.device) -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
 
 
-def synapse_current(spec: SynapseSpec, z: Array) -> Array:
+def synapse_current(spec: SynapseSpec, z: Array, max_payload: float | None = None,
+                    dtype: torch.dtype = torch.int64) -> Array:
     """Integer current ``a`` of one synapse for a batch of payloads.
 
     Parameters
@@ -228,18 +191,33 @@ def synapse_current(spec: SynapseSpec, z: Array) -> Array:
     z : int array, shape ``[B, *in_shape]``
         Source payloads (``in_shape`` is ``(C, H, W)`` for conv/pool; any shape
         for dense, which flattens in C-major order).
+    max_payload : float, optional
+        A bound on ``|z|`` known in advance (a layer's levels); default: scan ``z``.
+        It selects the exact float type of the sum, so it must hold.
+    dtype : torch.dtype
+        ``torch.int64`` or ``torch.int32`` (the saturated current always fits; the
+        shift is done in int32 only when ``bound << weightExp`` stays below 2**31).
 
     Returns
     -------
-    int64 array, shape ``[B, *out_shape]``, of the same kind as ``z``:
+    int array of ``dtype``, shape ``[B, *out_shape]``, of the same kind as ``z``:
     ``sat24(sum << weight_exp)``.
     """
     zt = torch.as_tensor(z)
-    zmax = float(zt.abs().max()) if zt.numel() else 0.0
-    zt = zt.to(spec.sum_dtype(zmax))
+    if max_payload is None:
+        max_payload = float(zt.abs().max()) if zt.numel() else 0.0
+    layout = torch.channels_last if spec.kind == "conv" and zt.dim() == 4 else \
+        torch.preserve_format  # one pass: the float copy is laid out for the conv
+    zt = zt.to(sum_dtype(spec, max_payload), memory_format=layout)
     with _exact_float_sums(zt.device):
-        a = torch.round(raw_current(spec, zt)).to(torch.int64)
-    a = sat24(shift(a, spec.weight_exp))
+        s = torch.round_(raw_current(spec, zt))  # a fresh tensor: rounded in place
+    e = int(spec.weight_exp)
+    bound = spec.weight_abs_max * float(max_payload) * spec.fan_in() * 2.0 ** max(e, 0)
+    narrow = dtype == torch.int32 and bound < float(1 << 31)
+    a = s.to(torch.int32 if narrow else torch.int64)
+    a = _clip_(a if e == 0 else shift(a, e), SAT_MIN, SAT_MAX)
+    if dtype == torch.int32 and not narrow:
+        a = a.to(torch.int32)  # saturated: 24 bits
     return a if _is_torch(z) else a.numpy()
 
 
@@ -301,28 +279,26 @@ def delay_line_step(line: Array, t: int, parts: list) -> Tuple[Array, Array]:
 
 
 # --------------------------------------------------------------------------- neurons
-@dataclass(frozen=True)
-class NeuronParams:
-    """Integer parameters of one layer's neuron (DESIGN §5 / §6 ``neuron`` group).
+#: Largest ``|bias << biasExp|`` for which int32 states are exact (see :func:`state_dtype`).
+_INT32_BIAS_MAX = 1 << 29
 
-    ``bias`` is an int array broadcastable to the layer shape (``(C, 1, 1)`` for a
-    per-channel conv bias) or ``None``; it enters the state as ``bias << bias_exp``
-    (``biasExp``, default 6: the bias is in weight units, as lava-dl's netx maps it).
+
+def state_dtype(p: NeuronParams) -> torch.dtype:
+    """``torch.int32`` where every §5 intermediate of this neuron stays below 2**31.
+
+    Currents and states are saturated to 24 bits, ``a << 6`` < 2**29, a decayed state
+    <= its state (the product is formed in int64 by :func:`decay`), so the largest sum,
+    ``decay(v) + u + bias`` or ``decay(v) + (a << 6) + bias``, is below
+    ``2**23 + 2**29 + |bias << biasExp|``: int32 is exact when the bias term is at most
+    2**29; otherwise ``torch.int64``. Sigma-delta neurons (an unsaturated ``sigma``) always
+    get ``torch.int64``.
     """
-
-    type: str = "MLSN"
-    v_th_mant: int = 1
-    levels: int = 1
-    i_decay: int = DECAY_ONE
-    v_decay: int = 0
-    v_init: int = 0
-    v_bits: int = 0
-    v_exp: int = 0
-    bias: np.ndarray | None = None
-    bias_exp: int = BIAS_EXP_DEFAULT
-    input_levels: int = 0  # only for the 'INPUT' pseudo-neuron of an input layer
-    spike_exp: int = 6  # sigma-delta only: netx's spike_exp and state_exp (both 6)
-    state_exp: int = 6
+    if p.type not in ("MLSN", "READOUT", "PASS", "CUBA", "INPUT"):
+        return torch.int64
+    if p.bias is None:
+        return torch.int32
+    big = int(np.abs(np.asarray(p.bias, dtype=np.int64)).max(initial=0)) << int(p.bias_exp)
+    return torch.int32 if big <= _INT32_BIAS_MAX else torch.int64
 
 
 def _bias_state(p: NeuronParams, like: Array) -> Array | int:
@@ -331,7 +307,10 @@ def _bias_state(p: NeuronParams, like: Array) -> Array | int:
     b = as_int64(torch.as_tensor(p.bias) if _is_torch(like) else np.asarray(p.bias))
     if _is_torch(like):
         b = b.to(like.device)
-    return shift(b, p.bias_exp)
+    b = shift(b, p.bias_exp)
+    if not _is_int64(like):  # int32 state: state_dtype bounded the bias term
+        b = b.to(like.dtype) if _is_torch(b) else b.astype(like.dtype)
+    return b
 
 
 def mlsn_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Array, Array]:
@@ -349,11 +328,19 @@ def mlsn_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Arr
     -------
     (u, v, z) : new states and the payload ``z`` in ``{0..levels}``.
     """
-    u = sat24(decay(u, p.i_decay) + (a << STATE_SHIFT))
-    v = sat24(decay(v, p.v_decay) + u + _bias_state(p, a))
+    # Each new array is built once and then updated in place (the emulator's cost is
+    # these element-wise passes); u = sat24(decay(u) + (a << 6)).
+    u_new = a << STATE_SHIFT
+    if p.i_decay != DECAY_ONE:  # iDecay = 4096: the old current is gone
+        u_new += decay(u, p.i_decay)
+    u = _clip_(u_new, SAT_MIN, SAT_MAX)
+    v = decay(v, p.v_decay) + u  # v = sat24(decay(v) + u + bias)
+    if p.bias is not None:
+        v += _bias_state(p, a)
+    v = _clip_(v, SAT_MIN, SAT_MAX)
     th = int(p.v_th_mant) << STATE_SHIFT
-    z = clip(v // th, 0, int(p.levels))
-    v = v - z * th
+    z = _clip_(v // th, 0, int(p.levels))
+    v -= z * th
     if p.v_bits:
         half = 1 << (int(p.v_bits) - 1)
         v = clip(v >> int(p.v_exp), -half, half - 1) << int(p.v_exp)
@@ -362,7 +349,12 @@ def mlsn_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Arr
 
 def readout_step(v: Array, a: Array, p: NeuronParams) -> Array:
     """One step of the non-spiking ``READOUT`` neuron; the payload is ``v`` itself."""
-    return sat24(decay(v, p.v_decay) + (a << STATE_SHIFT) + _bias_state(p, a))
+    out = a << STATE_SHIFT  # sat24(decay(v) + (a << 6) + bias), built in place
+    if p.v_decay != DECAY_ONE:
+        out += decay(v, p.v_decay)
+    if p.bias is not None:
+        out += _bias_state(p, a)
+    return _clip_(out, SAT_MIN, SAT_MAX)
 
 
 def pass_payload(a: Array) -> Array:
@@ -388,22 +380,13 @@ def cuba_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Arr
     u = _where(u > _HALF24, u - 2 * _HALF24, _where(u <= -_HALF24, u + 2 * _HALF24, u))
     v = clip(decay(v, p.v_decay) + u + _bias_state(p, a), -SAT_MAX, SAT_MAX)
     spike = v > (int(p.v_th_mant) << STATE_SHIFT)
-    z = spike.to(torch.int64) if _is_torch(spike) else spike.astype(np.int64)
+    z = spike.to(v.dtype) if _is_torch(spike) else spike.astype(v.dtype)
     v = v * (1 - z)
     return u, v, z
 
 
 # Sigma-delta neurons (netx ``SDNN``): a hidden layer (Lava ``SigmaDelta``), an input
 # layer (``Delta``) and a ``sigma_output`` layer (``Sigma``).
-SDNN_TYPES = ("SDNN", "SDNN_DELTA", "SDNN_SIGMA")
-SDNN_BIAS_EXP = 12  # netx scales an SDNN bias by 1 << (spike_exp + state_exp)
-
-
-def default_bias_exp(neuron_type: str) -> int:
-    """A layer's ``biasExp`` when the file does not give one."""
-    return SDNN_BIAS_EXP if neuron_type in SDNN_TYPES else BIAS_EXP_DEFAULT
-
-
 def sigma_delta_step(sigma: Array, ref: Array, a: Array, p: NeuronParams
                      ) -> Tuple[Array, Array, Array]:
     """One step of a sigma-delta neuron exactly as ``lava.proc.sdn``'s fixed models run it.
@@ -468,10 +451,18 @@ def neuron_step(state: Tuple[Array, Array], a: Array, p: NeuronParams
     raise ValueError(f"unknown neuron type {t!r}")  # pragma: no mutate
 
 
-def initial_state(p: NeuronParams, shape: Sequence[int], like: Array) -> Tuple[Array, Array]:
-    """Zero current and ``v = vInit`` (state at the start of every sample)."""
+def initial_state(p: NeuronParams, shape: Sequence[int], like: Array,
+                  dtype: torch.dtype = torch.int64) -> Tuple[Array, Array]:
+    """Zero current and ``v = vInit`` (state at the start of every sample), int64 or the
+    ``dtype`` of :func:`state_dtype` (torch only).
+
+    The torch states are broadcast views (no memory, no fill): the step functions never
+    write into the states they are given, they return new ones.
+    """
     if _is_torch(like):
-        u = torch.zeros(tuple(shape), dtype=torch.int64, device=like.device)
+        v0 = int(p.v_init) if p.type == "MLSN" else 0
+        zero = torch.zeros((), dtype=dtype, device=like.device)
+        return zero.expand(tuple(shape)), (zero + v0).expand(tuple(shape))
     else:
         u = np.zeros(tuple(shape), dtype=np.int64)
     v = u + (int(p.v_init) if p.type == "MLSN" else 0)

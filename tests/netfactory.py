@@ -6,8 +6,10 @@ import numpy as np
 import torch
 
 from lava_mlsnn import block
+from lava_mlsnn.fixed import NeuronParams, SynapseSpec
 from lava_mlsnn.format import write_network
 from lava_mlsnn.format.random_net import random_input, random_network
+from lava_mlsnn.format.spec import INPUT, Branch, LayerSpec, NetworkSpec
 
 
 def random_training_net(seed: int, levels: int, timesteps: int, conv: bool = True,
@@ -76,3 +78,32 @@ def random_files(directory, seeds: Tuple[int, int], batch: int, steps: int, **ne
     write_network(spec, net)
     np.save(x, random_input(np.random.default_rng(seeds[1]), spec, batch, steps))
     return spec, net, x
+
+
+def join_network(rng) -> NetworkSpec:
+    """A DAG: skip branches of different depth, a PASS join, identity over a flatten,
+    a dense synapse reading the raw network input."""
+    def w(*shape):
+        return rng.integers(-120, 121, size=shape).astype(np.int64)
+
+    def mlsn(levels=3, **kw):
+        return NeuronParams("MLSN", int(rng.integers(20, 80)), levels, **kw)
+
+    c = (3, 5, 5)
+    layers = [
+        LayerSpec("input", (2, 5, 5), INPUT, neuron=NeuronParams("INPUT", input_levels=3)),
+        LayerSpec("conv", c, 0, [Branch(0, SynapseSpec("conv", w(3, 2, 3, 3), padding=(1, 1)))],
+                  mlsn(v_init=1000)),
+        LayerSpec("conv", c, 1, [Branch(1, SynapseSpec("conv", w(3, 3, 3, 3), padding=(1, 1)))],
+                  mlsn(i_decay=2000, v_decay=100)),
+        LayerSpec("join", c, 2, [Branch(2, SynapseSpec("identity", np.array(37))),
+                                 Branch(0, SynapseSpec("conv", w(3, 2, 1, 1)))],  # delay 2
+                  mlsn(levels=2)),
+        LayerSpec("flatten", (75,), 3),
+        LayerSpec("join", (75,), 4, [Branch(4, SynapseSpec("identity", np.array(2))),
+                                     Branch(INPUT, SynapseSpec("dense", w(75, 50), -3))],
+                  NeuronParams("PASS")),
+        LayerSpec("dense", (4,), 5, [Branch(5, SynapseSpec("dense", w(4, 75), -2))],
+                  NeuronParams("READOUT", v_decay=300, bias=np.array([1, -2, 3, 0]))),
+    ]
+    return NetworkSpec(layers=layers, input_shape=(2, 5, 5), input_levels=3, timesteps=3)

@@ -11,8 +11,8 @@ import pytest
 
 from lava_mlsnn import cli
 from lava_mlsnn.fixed import NeuronParams, SynapseSpec
-from lava_mlsnn.metrics import (EnergyConstants, count_outputs, count_run, energy_report,
-                                neurobench_metrics)
+from lava_mlsnn.backends.evaluate import count_run
+from lava_mlsnn.metrics import EnergyConstants, count_outputs, energy_report, neurobench_metrics
 from lava_mlsnn.metrics.activity import layer_activity
 from lava_mlsnn.metrics.energy import geometry
 from lava_mlsnn.netx import emulate, write_network

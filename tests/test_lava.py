@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from lava_mlsnn.fixed import NeuronParams, SynapseSpec
-from lava_mlsnn.netx import INPUT, Branch, LayerSpec, NetworkSpec, emulate, read_network
+from lava_mlsnn.netx import emulate, read_network
 from lava_mlsnn.format.random_net import random_input, random_network
 
 pytestmark = pytest.mark.lava
@@ -20,6 +19,7 @@ import lava.magma.core.run_configs  # noqa: E402,F401  (a hard dependency: fail,
 from lava_mlsnn.backends.lava_runner import LavaNetwork, run_lava, simulate  # noqa: E402
 from layercheck import assert_layers_active  # noqa: E402
 from stock_netx import export_stock, run_stock_netx  # noqa: E402
+from netfactory import join_network  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -72,35 +72,6 @@ def test_random_cuba_network_matches_emulator():
     ref = emulate(spec, x)
     assert_same(ref, run_lava(spec, x), spec)
     assert ref[1].any()
-
-
-def join_network(rng) -> NetworkSpec:
-    """A DAG: skip branches of different depth, a PASS join, identity over a flatten,
-    a dense synapse reading the raw network input."""
-    def w(*shape):
-        return rng.integers(-120, 121, size=shape).astype(np.int64)
-
-    def mlsn(levels=3, **kw):
-        return NeuronParams("MLSN", int(rng.integers(20, 80)), levels, **kw)
-
-    c = (3, 5, 5)
-    layers = [
-        LayerSpec("input", (2, 5, 5), INPUT, neuron=NeuronParams("INPUT", input_levels=3)),
-        LayerSpec("conv", c, 0, [Branch(0, SynapseSpec("conv", w(3, 2, 3, 3), padding=(1, 1)))],
-                  mlsn(v_init=1000)),
-        LayerSpec("conv", c, 1, [Branch(1, SynapseSpec("conv", w(3, 3, 3, 3), padding=(1, 1)))],
-                  mlsn(i_decay=2000, v_decay=100)),
-        LayerSpec("join", c, 2, [Branch(2, SynapseSpec("identity", np.array(37))),
-                                 Branch(0, SynapseSpec("conv", w(3, 2, 1, 1)))],  # delay 2
-                  mlsn(levels=2)),
-        LayerSpec("flatten", (75,), 3),
-        LayerSpec("join", (75,), 4, [Branch(4, SynapseSpec("identity", np.array(2))),
-                                     Branch(INPUT, SynapseSpec("dense", w(75, 50), -3))],
-                  NeuronParams("PASS")),
-        LayerSpec("dense", (4,), 5, [Branch(5, SynapseSpec("dense", w(4, 75), -2))],
-                  NeuronParams("READOUT", v_decay=300, bias=np.array([1, -2, 3, 0]))),
-    ]
-    return NetworkSpec(layers=layers, input_shape=(2, 5, 5), input_levels=3, timesteps=3)
 
 
 def test_dag_with_skip_delays_and_joins_matches_emulator():

@@ -158,7 +158,7 @@ def test_validate_reports_every_problem_in_one_pass(tmp_path, capsys):
 def test_recurrent_and_input_neurons_outside_the_lava_backend_say_so(tmp_path):
     """The Loihi 2 runner and the energy model do not cover them: one clear refusal."""
     from lava_mlsnn.backends.loihi2.runner import run_loihi2
-    from lava_mlsnn.metrics.energy import count_run
+    from lava_mlsnn.backends.evaluate import count_run
 
     torch.manual_seed(0)
     path = str(tmp_path / "rec.h5")

@@ -12,7 +12,7 @@ from neurobench.metrics.workload import ActivationSparsity, SynapticOperations  
 from neurobench.models import TorchModel  # noqa: E402
 
 from lava_mlsnn.format.random_net import random_input, random_network  # noqa: E402
-from lava_mlsnn.metrics.energy import count_run  # noqa: E402
+from lava_mlsnn.backends.evaluate import count_run  # noqa: E402
 from lava_mlsnn.metrics.neurobench import neurobench_metrics  # noqa: E402
 from lava_mlsnn.metrics.neurobench_model import DeployedModule, Payload  # noqa: E402
 from lava_mlsnn.netx import emulate  # noqa: E402

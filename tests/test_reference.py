@@ -21,7 +21,9 @@ EDGE = 2 ** 23
 EXAMPLES = int(os.environ.get("LAVA_MLSNN_EXAMPLES", "150"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-KINDS = {"numpy": np.asarray, "torch": torch.as_tensor}
+KINDS = {"numpy": np.asarray, "torch": torch.as_tensor,
+         # the emulator's fast path: int32 states and currents where fixed.state_dtype allows
+         "torch-int32": lambda a: torch.as_tensor(np.asarray(a)).to(torch.int32)}
 
 
 def near(*points, spread=3):
@@ -79,11 +81,15 @@ def _reference_steps(p, n, a_seq, start):
 def test_neuron_steps_match_reference(kind, data, params):
     """Every neuron type, T = 1..6 steps from its initial state, states and payloads."""
     n, p = params
+    dtype = torch.int64
+    if kind == "torch-int32":
+        dtype = fixed.state_dtype(p)
+        assume(dtype == torch.int32)
     steps = data.draw(st.integers(1, 6))
     a_seq = data.draw(st.lists(st.lists(currents(), min_size=n, max_size=n),
                                min_size=steps, max_size=steps))
     arr = KINDS[kind]
-    u, v = fixed.initial_state(p, (n,), arr(np.zeros(n, np.int64)))
+    u, v = fixed.initial_state(p, (n,), arr(np.zeros(n, np.int64)), dtype)
     expect = _reference_steps(p, n, a_seq, [reference.initial(plain_neuron(p, (n,)))] * n)
     for t, a in enumerate(a_seq):
         (u, v), z = fixed.neuron_step((u, v), arr(np.array(a, dtype=np.int64)), p)
@@ -112,6 +118,8 @@ def test_one_step_from_any_state(kind, ntype, u, v, a, data):
         p = fixed.NeuronParams(**{**p.__dict__, "bias": None})
     if ntype == "CUBA":  # Lava's LIF keeps u within (-2**23, 2**23]
         u = min(max(u, -EDGE + 1), EDGE)
+    if kind == "torch-int32":
+        assume(fixed.state_dtype(p) == torch.int32)
     arr = KINDS[kind]
     (gu, gv), gz = fixed.neuron_step((arr(np.array([u])), arr(np.array([v]))),
                                      arr(np.array([a])), p)
@@ -181,7 +189,12 @@ def synapses(draw):
                (2,)))  # odd sum 33461747 > 2**24 with a bound just below 2**25
 def test_synapse_currents_match_reference(kind, case):
     syn, z, in_shape = case
-    got = fixed.synapse_current(syn, KINDS[kind](z))
+    if kind == "torch-int32":  # a known payload bound, int32 out (the emulator's call)
+        got = fixed.synapse_current(syn, torch.as_tensor(z), int(np.abs(z).max()) + 1,
+                                    torch.int32)
+        assert got.dtype == torch.int32
+    else:
+        got = fixed.synapse_current(syn, KINDS[kind](z))
     assert type(got) is type(KINDS[kind](z))
     sd = plain_synapse(syn)
     for b in range(len(z)):

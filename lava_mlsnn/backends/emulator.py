@@ -15,6 +15,7 @@ import torch
 from .. import fixed
 from ..classify import classify as _classify, classify_spec
 from ..format.spec import INPUT, NetworkSpec
+from .loihi2.report import payload_bounds
 
 
 def _feeds_synapse(spec: NetworkSpec) -> bool:
@@ -90,18 +91,32 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     x = check_input(spec, x)
     batch, steps = x.shape[:2]
     keep = set(range(len(spec.layers))) if record is None else set(record)
-    # An output is needed after its step only while a consumer still has to read it.
-    states = {}
-    for i, layer in enumerate(spec.layers):
-        if layer.neuron is not None:
-            states[i] = fixed.initial_state(layer.neuron, (batch,) + tuple(layer.shape), x)
     for br in (b for layer in spec.layers for b in layer.branches):
         fixed.check_exact_sum(br.synapse, fixed.SAT_MAX)
     for rec in (layer.recurrent for layer in spec.layers if layer.recurrent is not None):
         fixed.check_exact_sum(rec, fixed.SAT_MAX)
     lines = _delay_lines(spec, batch, x)
     last: Dict[int, torch.Tensor] = {}  # previous payload of each recurrent layer
-    recorded = {i: [] for i in keep}
+    # Static payload bounds choose each sum's exact float type once (no per-step scan of
+    # the payloads); +1: a saturated negative payload reaches -2**23.
+    xmax = int(x.abs().max()) if x.numel() else 0
+    bounds = {i: b + 1 for i, b in payload_bounds(spec, input_bound=xmax).items()}
+    for i in range(len(spec.layers)):  # sigma-delta payloads are not saturated: scanned
+        src = spec.producer(i)
+        if src != INPUT and spec.layers[src].neuron.type in fixed.SDNN_TYPES:
+            bounds[i] = None
+    # int32 states and currents where fixed.state_dtype proves them exact: half the
+    # memory traffic of the element-wise neuron updates, which dominate the run.
+    dtypes, states = {}, {}
+    for i, layer in enumerate(spec.layers):
+        if layer.neuron is not None:
+            plain = layer.type != "input" and layer.recurrent is None and \
+                not any((i, k) in lines for k in range(len(layer.branches)))
+            dtypes[i] = fixed.state_dtype(layer.neuron) if plain else torch.int64
+            states[i] = fixed.initial_state(layer.neuron, (batch,) + tuple(layer.shape), x,
+                                            dtypes[i])
+    recorded = {i: torch.empty((batch, steps) + tuple(spec.layers[i].shape), dtype=torch.int64,
+                               device=x.device) for i in keep}
     for t in range(steps):
         outs = {INPUT: x[:, t]}
         for i, layer in enumerate(spec.layers):
@@ -118,8 +133,9 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
                         parts = fixed.delayed_parts(br.synapse, outs[br.source])
                         lines[i, k], cur = fixed.delay_line_step(lines[i, k], t, parts)
                     else:
-                        cur = fixed.synapse_current(br.synapse, outs[br.source])
-                    a = cur if a is None else a + cur
+                        cur = fixed.synapse_current(br.synapse, outs[br.source],
+                                                    bounds[br.source], dtypes[i])
+                    a = cur if a is None else a + cur  # |sum| < 256 * 2**24: no overflow
                 if layer.recurrent is not None and t:  # the layer's own previous payload
                     a = a + fixed.synapse_current(layer.recurrent, last[i])
                 states[i], out = fixed.neuron_step(states[i], a, layer.neuron)
@@ -127,8 +143,8 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
             if layer.recurrent is not None:
                 last[i] = out
             if i in recorded:
-                recorded[i].append(out)
-    return {i: torch.stack(v, dim=1) for i, v in recorded.items()}
+                recorded[i][:, t] = out  # int64, as every backend returns
+    return recorded
 
 
 def _delay_lines(spec: NetworkSpec, batch: int, like: torch.Tensor

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
 
 from ..classify import classify_spec
 from ..metrics.activity import layer_activity
+from ..metrics.energy import EnergyConstants, EnergyReport, RunCounts, count_outputs, \
+    energy_report
 from .emulator import emulate
 from ..format.spec import NetworkSpec
-from ..train.data import FrameSet, framing_settings, open_split, subset_indices
+from ..data.splits import FrameSet, framing_settings, open_split, subset_indices
 
 
 class EvaluationError(ValueError):
@@ -190,7 +192,7 @@ def evaluate_file(spec: NetworkSpec, x: np.ndarray, labels: np.ndarray, backend:
 def evaluation_lines(path: str, spec: NetworkSpec, ev: Evaluation, dataset: str, split: str
                      ) -> List[str]:
     """The ``lava-mlsnn evaluate`` report: accuracy, activity per layer and in all, throughput."""
-    from .loihi2.report import format_table
+    from .._table import format_table
     c, h, w = spec.input_shape
     build = f", {ev.build_s:.1f} s to build" if ev.backend == "lava" else ""
     lines = [f"{path}: {dataset} {split} split, {ev.samples} samples framed as T={spec.timesteps}"
@@ -210,3 +212,20 @@ def evaluation_lines(path: str, spec: NetworkSpec, ev: Evaluation, dataset: str,
           f"{r['events'] / max(r['neurons'], 1):.3f}"] for r in ev.layers]))
     lines.append("synops out: operations a layer's events cause in the synapses it feeds")
     return lines
+
+
+def count_run(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
+              batch_size: int = 256) -> RunCounts:
+    """Run the emulator on ``x`` ``[B, T, *inputShape]`` in batches and count its activity."""
+    total = RunCounts()
+    for start in range(0, len(x), batch_size):
+        part = x[start:start + batch_size]
+        total = total.merge(count_outputs(spec, emulate(spec, part), part))
+    return total
+
+
+def estimate_energy(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
+                    constants: Optional[EnergyConstants] = None,
+                    batch_size: int = 256) -> EnergyReport:
+    """Run ``x`` ``[B, T, *inputShape]`` through the emulator and estimate the energy."""
+    return energy_report(spec, count_run(spec, x, batch_size), constants)

@@ -1,14 +1,15 @@
 """Run a deployed network in Lava (CPU simulator, ``fixed_pt``), aligned in time.
 
-The process graph is built once per :class:`LavaNetwork` and many samples are
-streamed through it (DESIGN §4):
+The process graph -- a :class:`~lava_mlsnn.proc.Network` Process fed by a
+:class:`~lava_mlsnn.proc.StreamSource` -- is built once per :class:`LavaNetwork`
+and many samples are streamed through it (DESIGN §4):
 
 * the network input comes from a :class:`~lava_mlsnn.proc.StreamSource`: input
   step ``s`` of the ``k``-th sample of a run is sent at Lava time
   ``t0 + 1 + k*T + s``;
-* every neuron layer is one Process; every :class:`~lava_mlsnn.spec.Branch` is
-  one :class:`~lava_mlsnn.proc.Synapse` into that layer's ``a_in`` (Lava sums
-  the fan-in). Each synapse adds one step, so a layer at pipeline depth ``d``
+* inside the ``Network``, every neuron layer is one Process; every
+  :class:`~lava_mlsnn.spec.Branch` is one :class:`~lava_mlsnn.proc.Synapse` into
+  that layer's ``a_in`` (Lava sums the fan-in). Each synapse adds one step, so a layer at pipeline depth ``d``
   (:meth:`NetworkSpec.depths`) handles that sample step at ``t0 + 1 + k*T + s + d``;
   a branch whose source is shallower than ``d - 1`` gets ``extra_delay`` so that
   all branches arrive aligned. ``input`` layers are a :class:`~lava_mlsnn.proc.Pass`
@@ -114,83 +115,24 @@ class LavaNetwork(StreamedRun):
         return 4 * slots * per_slot
 
     # ------------------------------------------------------------------ build
-    def _shape(self, index: int) -> Tuple[int, ...]:
-        return self.input_shape if index == INPUT else tuple(self.spec.layers[index].shape)
-
     def _build(self) -> None:
         from lava.magma.core.run_configs import Loihi2SimCfg
 
-        from ..proc import (CubaLif, MultiLevelNeuron, Pass, Readout, SigmaDeltaNeuron,
-                            StreamSource, Synapse)
+        from ..proc import Network, StreamSource
 
-        spec, T = self.spec, self.steps
         self._cfg = Loihi2SimCfg(select_tag="fixed_pt")
         src_file = StreamFile(os.path.join(self._dir, "input.npy"), self.length)
         self._src_buf = StreamFile.create(src_file.path, self.length, self.input_shape)
         self._source = StreamSource(shape=self.input_shape, stream=src_file, name="input")
-        needed = {self._producer(i) for i in self.record} - {INPUT}
-        ports = {INPUT: self._source.s_out}
-        self.processes = [self._source]
-        for i, layer in enumerate(spec.layers):
-            if layer.type == "flatten":
-                continue
-            shape = tuple(layer.shape)
-            record = None
-            if i in needed:
-                record = StreamFile(os.path.join(self._dir, f"layer{i}.npy"), self.length)
-                self._sinks[i] = StreamFile.create(record.path, self.length, shape)
-            p = layer.neuron
-            common = dict(shape=shape, record=record, name=f"layer{i}")
-            reset = dict(reset_interval=T, reset_offset=1 + self.depths[i])
-            if p.type == "INPUT":
-                neuron = Pass(lo=0, hi=p.input_levels, **common)
-            elif p.type == "PASS":
-                neuron = Pass(lo=fixed.SAT_MIN, hi=fixed.SAT_MAX, **common)
-            elif p.type == "MLSN":
-                neuron = MultiLevelNeuron(vth_mant=p.v_th_mant, levels=p.levels,
-                                          i_decay=p.i_decay, v_decay=p.v_decay, v_init=p.v_init,
-                                          bias=p.bias, bias_exp=p.bias_exp, v_bits=p.v_bits,
-                                          v_exp=p.v_exp,
-                                          **reset, **common)
-            elif p.type == "READOUT":
-                neuron = Readout(v_decay=p.v_decay, bias=p.bias, bias_exp=p.bias_exp, **reset,
-                                 **common)
-            elif p.type == "CUBA":
-                neuron = CubaLif(vth_mant=p.v_th_mant, i_decay=p.i_decay, v_decay=p.v_decay,
-                                 bias=p.bias, bias_exp=p.bias_exp, **reset, **common)
-            elif p.type in fixed.SDNN_TYPES:
-                neuron = SigmaDeltaNeuron(mode=p.type, vth_mant=p.v_th_mant, bias=p.bias,
-                                          bias_exp=p.bias_exp, spike_exp=p.spike_exp,
-                                          state_exp=p.state_exp, **reset, **common)
-            else:
-                raise ValueError(f"layer {i}: no Lava Process for neuron type {p.type!r}")
-            self.processes.append(neuron)
-            if layer.type == "input":
-                src = self._producer(layer.source)
-                port = ports[src]
-                if self._shape(src) != shape:
-                    port = port.reshape(shape)
-                port.connect(neuron.a_in)  # no synapse, no latency
-            for k, br in enumerate(layer.branches):
-                src = self._producer(br.source)
-                src_depth = 0 if src == INPUT else self.depths[src]
-                syn = Synapse.from_spec(br.synapse, in_shape=self._shape(src), out_shape=shape,
-                                        view_shape=self._shape(br.source),
-                                        extra_delay=self.depths[i] - src_depth - 1,
-                                        reset_interval=T, reset_offset=1 + src_depth,
-                                        name=f"layer{i}.branch{k}")
-                ports[src].connect(syn.s_in)
-                syn.a_out.connect(neuron.a_in)
-                self.processes.append(syn)
-            if layer.recurrent is not None:  # its own payload, one step later
-                syn = Synapse.from_spec(layer.recurrent, in_shape=shape, out_shape=shape,
-                                        recurrent=True, reset_interval=T,
-                                        reset_offset=1 + self.depths[i],
-                                        name=f"layer{i}.recurrent")
-                neuron.s_out.connect(syn.s_in)
-                syn.a_out.connect(neuron.a_in)
-                self.processes.append(syn)
-            ports[i] = neuron.s_out
+        records = {}
+        for i in sorted({self._producer(i) for i in self.record} - {INPUT}):
+            records[i] = StreamFile(os.path.join(self._dir, f"layer{i}.npy"), self.length)
+            self._sinks[i] = StreamFile.create(records[i].path, self.length,
+                                               tuple(self.spec.layers[i].shape))
+        self.network = Network(self.spec, reset_interval=self.steps,
+                               input_shape=self.input_shape, record=records, name="network")
+        self._source.s_out.connect(self.network.inp)
+        self.processes = [self._source, self.network]
 
     def _host_input(self, x: np.ndarray) -> np.ndarray:
         # check_input bounded what reaches a synapse; what an input layer clips anyway

@@ -24,16 +24,23 @@ from ..format.spec import Branch, LayerSpec
 MAX_V_TH_MANT = (1 << 17) - 1
 
 
-@dataclass
+@dataclass(frozen=True)
 class Folded:
     """Integer form of one block: its synapse, neuron, and the real value of one unit
-    of its output payload (``out_scale``)."""
+    of its output payload (``out_scale``).
+
+    A block's ``fold`` computes it without changing the block; ``install`` puts it in
+    place for the quantized forward. A composite block (residual) keeps its inner
+    blocks' forms in ``parts`` and its join's branch synapses in ``join``.
+    """
 
     synapse: Optional[fixed.SynapseSpec]
     neuron: Optional[fixed.NeuronParams]
     out_scale: float
     weight_bits: int = 0
     weight_scale: int = 0
+    parts: Tuple["Folded", ...] = ()
+    join: Tuple[fixed.SynapseSpec, ...] = ()
 
 
 def real_weight(synapse: torch.nn.Module) -> torch.Tensor:
@@ -253,11 +260,18 @@ def refuse_delays(block: str, slayer_init, args: tuple, kwargs: dict) -> None:
 class QuantizedMixin:
     """Integer forward of a block, shared by every synapse+neuron block.
 
-    ``self.folded`` (set by :meth:`lava_mlsnn.block.Network.quantize`) holds the
+    ``self.folded`` (installed by :meth:`lava_mlsnn.block.Network.quantize`) holds the
     deployed integers; the block then runs :mod:`lava_mlsnn.fixed` step by step.
     """
 
     folded: Optional[Folded] = None
+
+    def install(self, folded: Optional[Folded]) -> None:
+        """Run ``folded`` in the quantized forward (``None``: back to real values)."""
+        self.folded = folded
+        neuron = getattr(self, "neuron", None)
+        if neuron is not None and hasattr(neuron, "deployed"):
+            neuron.deployed = None if folded is None else folded.neuron
 
     def quantized_forward(self, z: torch.Tensor) -> torch.Tensor:
         """Integer payload ``[N, *in_shape, T]`` -> integer payload ``[N, *shape, T]``."""
@@ -273,14 +287,16 @@ class QuantizedMixin:
             outs.append(out)
         return torch.stack(outs, dim=-1)
 
-    def layer_spec(self, source: int) -> LayerSpec:
-        """The DESIGN §6 layer this block exports, reading layer ``source``."""
-        f = self.folded
+    def layer_spec(self, source: int, folded: Optional[Folded] = None) -> LayerSpec:
+        """The DESIGN §6 layer of ``folded`` (default: the installed form), reading
+        layer ``source``."""
+        f = self.folded if folded is None else folded
         return LayerSpec(self.layer_type, tuple(int(s) for s in self.neuron.shape), source,
                          [Branch(source, f.synapse)], f.neuron, f.weight_bits, f.weight_scale)
 
-    def export_layers(self, source: int, start: int = 0) -> List[LayerSpec]:
-        return [self.layer_spec(source)]
+    def export_layers(self, source: int, start: int = 0,
+                      folded: Optional[Folded] = None) -> List[LayerSpec]:
+        return [self.layer_spec(source, folded)]
 
 
 def conv_synapse_spec(syn: torch.nn.Module, w: np.ndarray) -> fixed.SynapseSpec:

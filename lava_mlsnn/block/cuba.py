@@ -34,8 +34,7 @@ class _CubaMixin(QuantizedMixin):
         bias = self._norm_bias()
         params = fixed.NeuronParams("CUBA", int(dp["vThMant"]), 1, int(dp["iDecay"]),
                                     int(dp["vDecay"]), bias=bias)
-        self.folded = Folded(self._synapse_spec(w), params, 1.0)
-        return self.folded
+        return Folded(self._synapse_spec(w), params, 1.0)
 
     def _norm_bias(self):
         """The neuron's norm as lava-dl exports it: ``bias = norm.bias`` (``-mean`` on the

@@ -74,10 +74,8 @@ class AbstractMultiLevel(torch.nn.Module):
         else:
             params = self.neuron.integer_params(fw.v_th_mant, bias, fw.bias_exp)
             out_scale = self.neuron.threshold
-        self.neuron.deployed = params
-        self.folded = Folded(self._synapse_spec(fw.weight), params, out_scale, fw.weight_bits,
-                             fw.weight_scale)
-        return self.folded
+        return Folded(self._synapse_spec(fw.weight), params, out_scale, fw.weight_bits,
+                      fw.weight_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.folded is not None and not self.training:
@@ -194,16 +192,19 @@ class Input(torch.nn.Module):
         self.folded: Optional[Folded] = None
 
     def fold(self, in_scale: float = 1.0) -> Folded:
-        self.folded = Folded(None, fixed.NeuronParams("INPUT", input_levels=self.levels), 1.0)
-        return self.folded
+        return Folded(None, fixed.NeuronParams("INPUT", input_levels=self.levels), 1.0)
+
+    def install(self, folded: Optional[Folded]) -> None:
+        self.folded = folded
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.folded is not None and not self.training:
             return fixed.input_payload(x, self.levels)
         return torch.clamp(x, 0, self.levels)
 
-    def export_layers(self, source: int, start: int = 0) -> List[LayerSpec]:
-        return [LayerSpec("input", self.shape, source, [], self.folded.neuron)]
+    def export_layers(self, source: int, start: int = 0,
+                      folded: Optional[Folded] = None) -> List[LayerSpec]:
+        return [LayerSpec("input", self.shape, source, [], (folded or self.fold()).neuron)]
 
     def export_hdf5(self, handle) -> None:
         """Write the NetX ``input`` layer group."""
@@ -218,12 +219,15 @@ class Flatten(slayer_base.AbstractFlatten):
     folded = None
 
     def fold(self, in_scale: float) -> Folded:
-        self.folded = Folded(None, None, in_scale)
-        return self.folded
+        return Folded(None, None, in_scale)
+
+    def install(self, folded: Optional[Folded]) -> None:
+        self.folded = folded
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.shape = [int(np.prod(x.shape[1:-1]))]
         return x.reshape(x.shape[0], -1, x.shape[-1])
 
-    def export_layers(self, source: int, start: int = 0) -> List[LayerSpec]:
+    def export_layers(self, source: int, start: int = 0,
+                      folded: Optional[Folded] = None) -> List[LayerSpec]:
         return [LayerSpec("flatten", (int(self.shape[0]),), source)]

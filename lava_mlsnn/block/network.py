@@ -8,7 +8,7 @@ import torch
 
 from ..format.writer import write_network
 from ..format.spec import INPUT, LayerSpec, NetworkSpec
-from .base import FoldError, fold_policy
+from .base import Folded, FoldError, fold_policy
 from .multilevel import Input
 
 
@@ -102,21 +102,31 @@ class Network(torch.nn.Module):
             ``allow_clipping`` these become a ``FoldWarning`` with the counts.
         """
         self.dequantize()
+        for block, folded in zip(self.blocks, self._fold_blocks(allow_clipping)):
+            block.install(folded)
+
+    def _fold_blocks(self, allow_clipping: bool) -> List[Folded]:
+        """Every block's integers, each block reading the scale of the one before.
+
+        Changes nothing: the shape probe restores every buffer, the blocks' ``fold``
+        only compute.
+        """
         self._infer_shapes()
-        scale = 1.0
+        scale, out = 1.0, []
         with fold_policy("warn" if allow_clipping else "raise"):
             for i, block in enumerate(self.blocks):
                 try:
-                    scale = block.fold(scale).out_scale
+                    out.append(block.fold(scale))
                 except FoldError as err:
-                    self.dequantize()
                     raise FoldError(f"block {i} ({block_name(block)}): {err}") from None
+                scale = out[-1].out_scale
+        return out
 
     def dequantize(self) -> None:
         """Back to the real-valued forward."""
-        for block in self.modules():
-            if hasattr(block, "fold") and hasattr(block, "folded"):
-                block.folded = None
+        for block in self.blocks:
+            if hasattr(block, "install"):
+                block.install(None)
 
     @contextlib.contextmanager
     def quantized(self, allow_clipping: bool = False):
@@ -138,31 +148,8 @@ class Network(torch.nn.Module):
 
     def export_spec(self, metadata: Optional[Dict] = None, allow_clipping: bool = False
                     ) -> NetworkSpec:
-        """The deployable network.
-
-        Folds first, unless the network is already folded (inside :meth:`quantized`):
-        then it exports those integers and leaves the quantized mode as it was.
-        """
-        was_training, was_folded = self.training, self.is_quantized
-        self.eval()
-        if not was_folded:
-            self.quantize(allow_clipping)
-        layers: List[LayerSpec] = []
-        blocks = []
-        source = INPUT
-        for block in self.blocks:
-            new = block.export_layers(source, len(layers))
-            blocks.append({"name": block_name(block),
-                           "layers": list(range(len(layers), len(layers) + len(new)))})
-            layers.extend(new)
-            source = len(layers) - 1
-        if not was_folded:
-            self.dequantize()
-        self.train(was_training)
-        return NetworkSpec(layers=layers, input_shape=tuple(self.input_block.shape),
-                           input_levels=self.input_block.levels, timesteps=self.timesteps,
-                           classes=self.classes,
-                           metadata={"blocks": blocks, **dict(metadata or {})})
+        """The deployable network: :func:`fold_network` (the network is not changed)."""
+        return fold_network(self, metadata, allow_clipping)
 
     def export_hdf5(self, path: str, metadata: Optional[Dict] = None,
                     allow_clipping: bool = False) -> NetworkSpec:
@@ -170,6 +157,43 @@ class Network(torch.nn.Module):
         spec = self.export_spec(metadata, allow_clipping)
         write_network(spec, path)
         return spec
+
+
+def fold_network(net: Network, metadata: Optional[Dict] = None, allow_clipping: bool = False
+                 ) -> NetworkSpec:
+    """Fold a block network into its deployable :class:`NetworkSpec`, changing nothing.
+
+    Inside :meth:`Network.quantized` the installed integers are exported; otherwise
+    they are computed (:meth:`Network.quantize`'s folding) and not installed: the
+    blocks, their parameters and buffers, and the train/eval mode are as before.
+    Layer order is the blocks' order; ``metadata['blocks']`` names each block's layers.
+
+    Raises
+    ------
+    FoldError
+        As :meth:`Network.quantize` (unless ``allow_clipping``).
+    """
+    was_training = net.training
+    net.eval()  # folding reads the eval-mode values (running statistics, quantizers)
+    try:
+        if net.is_quantized:
+            folded = [getattr(b, "folded", None) for b in net.blocks]
+        else:
+            folded = net._fold_blocks(allow_clipping)
+    finally:
+        net.train(was_training)
+    layers: List[LayerSpec] = []
+    blocks = []
+    source = INPUT
+    for block, f in zip(net.blocks, folded):
+        new = block.export_layers(source, len(layers), f)
+        blocks.append({"name": block_name(block),
+                       "layers": list(range(len(layers), len(layers) + len(new)))})
+        layers.extend(new)
+        source = len(layers) - 1
+    return NetworkSpec(layers=layers, input_shape=tuple(net.input_block.shape),
+                       input_levels=net.input_block.levels, timesteps=net.timesteps,
+                       classes=net.classes, metadata={"blocks": blocks, **dict(metadata or {})})
 
 
 def _set_buffer(root: torch.nn.Module, name: str, value: torch.Tensor) -> None:

@@ -8,7 +8,7 @@ exactly ``conv(sum_pool(z))``.
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 import torch
@@ -34,8 +34,7 @@ class PassPool(QuantizedMixin, torch.nn.Module):
         s = self.synapse
         syn = fixed.SynapseSpec("pool", np.array(1, dtype=np.int64), stride=s.stride,
                                 padding=s.padding, kernel=s.kernel_size)
-        self.folded = Folded(syn, fixed.NeuronParams("PASS"), in_scale)
-        return self.folded
+        return Folded(syn, fixed.NeuronParams("PASS"), in_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.folded is not None and not self.training:
@@ -44,9 +43,6 @@ class PassPool(QuantizedMixin, torch.nn.Module):
         self.shape = tuple(int(v) for v in y.shape[1:-1])
         return y
 
-    def layer_spec(self, source: int) -> LayerSpec:
-        f = self.folded
+    def layer_spec(self, source: int, folded: Optional[Folded] = None) -> LayerSpec:
+        f = self.folded if folded is None else folded
         return LayerSpec("pool", self.shape, source, [Branch(source, f.synapse)], f.neuron)
-
-    def export_layers(self, source: int, start: int = 0) -> List[LayerSpec]:
-        return [self.layer_spec(source)]

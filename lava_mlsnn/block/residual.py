@@ -125,7 +125,6 @@ class ResidualBlock(torch.nn.Module):
         # an exported layer on the shortcut: the projection, or the shortcut barrier
         self.short_layer = self.projection or (kind != "spiking" and shortcut_barrier is not None)
         self.folded: Optional[Folded] = None
-        self._join: Optional[Tuple[List[fixed.SynapseSpec], fixed.NeuronParams, float]] = None
 
     # ------------------------------------------------------------------ real-valued path
     @staticmethod
@@ -174,8 +173,16 @@ class ResidualBlock(torch.nn.Module):
     def _shape(self) -> Tuple[int, ...]:
         return tuple(int(s) for s in self.conv1.neuron.shape)
 
+    def _inner(self) -> List[torch.nn.Module]:
+        """The blocks inside, in file order (the join is this block's own)."""
+        if self.kind == "spiking":
+            return [self.conv1]
+        return [self.conv1, self.conv2] + ([self.shortcut] if self.short_layer else [])
+
     def fold(self, in_scale: float) -> Folded:
+        """The integers of the inner blocks and the join (the block is not changed)."""
         f1 = self.conv1.fold(in_scale)
+        parts = [f1]
         if self.kind == "spiking":
             w2 = real_weight(self.conv2)
             branches = [(w2, self.norm2, f1.out_scale, lambda w: conv_synapse_spec(self.conv2, w))]
@@ -185,14 +192,24 @@ class ResidualBlock(torch.nn.Module):
             else:
                 branches.append((None, None, in_scale, None))
         else:
-            f2 = self.conv2.fold(f1.out_scale)
-            s_scale = self.shortcut.fold(in_scale).out_scale if self.short_layer else in_scale
+            parts.append(self.conv2.fold(f1.out_scale))
+            s_scale = in_scale
+            if self.short_layer:
+                parts.append(self.shortcut.fold(in_scale))
+                s_scale = parts[-1].out_scale
             # IAND joins the difference shortcut - main: the main branch counts negatively
             sign = -1.0 if self.kind == "iand" else 1.0
-            branches = [(None, None, sign * f2.out_scale, None), (None, None, s_scale, None)]
-        self._join = self._fold_join(branches)
-        self.folded = Folded(None, self._join[1], self._join[2])
-        return self.folded
+            branches = [(None, None, sign * parts[1].out_scale, None), (None, None, s_scale, None)]
+        folds, params, out_scale = self._fold_join(branches)
+        return Folded(None, params, out_scale, parts=tuple(parts), join=tuple(folds))
+
+    def install(self, folded: Optional[Folded]) -> None:
+        """Run ``folded`` (inner blocks and join) in the quantized forward; ``None``: undo."""
+        self.folded = folded
+        for block, f in zip(self._inner(), folded.parts if folded else [None] * 3):
+            block.install(f)
+        if self.join_neuron is not None:
+            self.join_neuron.deployed = None if folded is None else folded.neuron
 
     def _fold_join(self, branches) -> Tuple[List[fixed.SynapseSpec], fixed.NeuronParams, float]:
         """Integer branches into the join neuron (see the module docstring)."""
@@ -227,7 +244,6 @@ class ResidualBlock(torch.nn.Module):
             bias, bias_exp = bias_mantissa(None if shift is None else shift * c)
             bias = None if bias is None else bias.reshape(-1, 1, 1)
             params = self.join_neuron.integer_params(v_th_mant, bias, bias_exp)
-            self.join_neuron.deployed = params
             out_scale = theta
         folds = []
         for (w, _, _, make), w_int in zip(branches, ints):
@@ -248,7 +264,7 @@ class ResidualBlock(torch.nn.Module):
             if self.short_layer:
                 outs.append(short)
             sources = [main, short]
-        folds, params, _ = self._join
+        folds, params = self.folded.join, self.folded.neuron
         ys, state = [], None
         for t in range(x.shape[-1]):
             cur = sum(fixed.synapse_current(f, src[..., t]) for f, src in zip(folds, sources))
@@ -262,19 +278,22 @@ class ResidualBlock(torch.nn.Module):
             record.extend(outs)
         return y
 
-    def export_layers(self, source: int, start: int) -> List[LayerSpec]:
-        """Layers in file order, the join last; ``start`` is this block's first index."""
-        layers = [self.conv1.layer_spec(source)]
+    def export_layers(self, source: int, start: int,
+                      folded: Optional[Folded] = None) -> List[LayerSpec]:
+        """Layers in file order, the join last; ``start`` is this block's first index.
+
+        ``folded`` is this block's :meth:`fold` (default: the installed form)."""
+        f = self.folded if folded is None else folded
+        layers = [self.conv1.layer_spec(source, f.parts[0])]
         if self.kind == "spiking":
             join_sources = [start, source]
         else:
-            layers.append(self.conv2.layer_spec(start))
+            layers.append(self.conv2.layer_spec(start, f.parts[1]))
             short = source
             if self.short_layer:
-                layers.append(self.shortcut.layer_spec(source))
+                layers.append(self.shortcut.layer_spec(source, f.parts[2]))
                 short = start + 2
             join_sources = [start + 1, short]
-        folds, params, _ = self._join
-        branches = [Branch(s, f) for s, f in zip(join_sources, folds)]
-        layers.append(LayerSpec("join", self._shape(), join_sources[0], branches, params))
+        branches = [Branch(s, syn) for s, syn in zip(join_sources, f.join)]
+        layers.append(LayerSpec("join", self._shape(), join_sources[0], branches, f.neuron))
         return layers

@@ -10,7 +10,7 @@ block's sigma ``2**-18``.
 """
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -55,8 +55,7 @@ class Input(_Input):
 
     def fold(self, in_scale: float = 1.0) -> Folded:
         p = fixed.NeuronParams("SDNN_DELTA", _v_th_mant(self.neuron), i_decay=0)
-        self.folded = Folded(None, p, PAYLOAD_UNIT)
-        return self.folded
+        return Folded(None, p, PAYLOAD_UNIT)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.folded is not None and not self.training:
@@ -72,8 +71,9 @@ class Input(_Input):
             self.neuron.shape = self.neuron.delta.shape
         return out
 
-    def export_layers(self, source: int, start: int = 0) -> List[LayerSpec]:
-        return [LayerSpec("input", self.shape, source, [], self.folded.neuron)]
+    def export_layers(self, source: int, start: int = 0,
+                      folded: Optional[Folded] = None) -> List[LayerSpec]:
+        return [LayerSpec("input", self.shape, source, [], (folded or self.fold()).neuron)]
 
 
 class _SigmaDeltaMixin(QuantizedMixin):
@@ -94,14 +94,13 @@ class _SigmaDeltaMixin(QuantizedMixin):
         vth = _v_th_mant(self.neuron) if self.neuron_type == "SDNN" else 1
         params = fixed.NeuronParams(self.neuron_type, vth, i_decay=0,
                                     bias_exp=fixed.SDNN_BIAS_EXP)
-        self.folded = Folded(self._synapse_spec(w), params, self.out_unit)
-        return self.folded
+        return Folded(self._synapse_spec(w), params, self.out_unit)
 
     def _synapse_spec(self, w: np.ndarray) -> fixed.SynapseSpec:
         return fixed.SynapseSpec("dense", w.reshape(w.shape[0], -1))
 
-    def layer_spec(self, source: int) -> LayerSpec:
-        f = self.folded
+    def layer_spec(self, source: int, folded: Optional[Folded] = None) -> LayerSpec:
+        f = self.folded if folded is None else folded
         shape = (int(f.synapse.weight.shape[0]),) if f.synapse.kind == "dense" else \
             tuple(int(v) for v in self.neuron.shape)
         return LayerSpec(self.layer_type, shape, source, [Branch(source, f.synapse)], f.neuron)

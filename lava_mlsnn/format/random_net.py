@@ -5,7 +5,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..fixed import NeuronParams, SynapseSpec
+from .params import NeuronParams, SynapseSpec
 from .shapes import synapse_output_shape
 from .spec import INPUT, Branch, LayerSpec, NetworkSpec
 

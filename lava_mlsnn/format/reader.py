@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 
 from .. import _io
-from ..fixed import DECAY_ONE, SAT_MAX, NeuronParams, SynapseSpec, default_bias_exp
+from .params import DECAY_ONE, SAT_MAX, NeuronParams, SynapseSpec, default_bias_exp
 from . import h5values as hv
 from .schema import (_REQUIRED_ROOT_ATTRS, _ROOT_ATTRS, _SYNAPSE_KEYS, BRANCH_KEYS,
                      EXACT_SUM_LIMIT, LAYER_KEYS, MAX_BRANCHES, MAX_DIM, MAX_LAYERS,

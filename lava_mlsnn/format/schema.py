@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Dict, Tuple
 
-from ..fixed import DECAY_ONE, SAT_MAX, SAT_MIN
+from .params import DECAY_ONE, SAT_MAX, SAT_MIN
 from .spec import INPUT
 from .writer import FORMAT_VERSION
 

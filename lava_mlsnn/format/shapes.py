@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Tuple
 
-from ..fixed import SynapseSpec
+import numpy as np
+
+from .params import SynapseSpec
 
 
 def _conv_len(n: int, k: int, s: int, p: int, d: int) -> int:
@@ -47,3 +49,34 @@ def synapse_output_shape(syn: SynapseSpec, in_shape: Tuple[int, ...]) -> Tuple[i
     if min(out) <= 0:
         raise ValueError(f"{syn.kind} turns {in_shape} into an empty output {out}")
     return out
+
+
+def synapse_count(syn: SynapseSpec, in_shape) -> int:
+    """Connections of one synapse from a source of ``in_shape`` (padding excluded)."""
+    if syn.kind == "dense":
+        return int(syn.weight.size)
+    if syn.kind == "identity":
+        return int(np.prod(in_shape))
+    # Real (non-padding) taps summed over output pixels, counted per axis (the
+    # count is separable): integer arithmetic, no allocation of the layer.
+    _, h, w = (int(s) for s in in_shape)
+    if syn.kind == "conv":
+        kernel, dil = tuple(int(k) for k in syn.weight.shape[2:]), syn.dilation
+        per_tap = int(syn.weight.shape[0]) * int(syn.weight.shape[1])
+    else:
+        kernel, dil = syn.kernel, (1, 1)
+        per_tap = int(in_shape[0])
+    return per_tap * _axis_taps(h, kernel[0], syn.stride[0], syn.padding[0], dil[0]) \
+        * _axis_taps(w, kernel[1], syn.stride[1], syn.padding[1], dil[1])
+
+
+def _axis_taps(n: int, k: int, s: int, p: int, d: int) -> int:
+    """Pairs (output position, kernel tap) along one axis that read a real input."""
+    n, k, s, p, d = (int(v) for v in (n, k, s, p, d))
+    out = (n + 2 * p - d * (k - 1) - 1) // s + 1
+    total = 0
+    for j in range(k):  # input index o*s - p + j*d must lie in [0, n)
+        lo = max(0, -(-(p - j * d) // s))
+        hi = min(out - 1, (n - 1 + p - j * d) // s)
+        total += max(0, hi - lo + 1)
+    return total

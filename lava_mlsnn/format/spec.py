@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..fixed import NeuronParams, SynapseSpec
+from .params import NeuronParams, SynapseSpec
 
 INPUT = -1  # ``source`` index meaning "the network input"
 LAYER_TYPES = ("input", "dense", "conv", "pool", "flatten", "join")

@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from .._io import atomic_write_path
-from ..fixed import SDNN_TYPES, NeuronParams, SynapseSpec, default_bias_exp
+from .params import SDNN_TYPES, NeuronParams, SynapseSpec, default_bias_exp
 from .spec import LayerSpec, NetworkSpec
 
 FORMAT_NAME = "lava-mlsnn"

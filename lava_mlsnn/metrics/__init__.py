@@ -6,9 +6,7 @@ from .energy import (
     LayerEnergy,
     RunCounts,
     count_outputs,
-    count_run,
     energy_report,
-    estimate_energy,
 )
 from .neurobench import activation_sparsity, energy_lines, neurobench_metrics, synaptic_ops
 
@@ -20,10 +18,8 @@ __all__ = [
     "RunCounts",
     "activation_sparsity",
     "count_outputs",
-    "count_run",
     "energy_lines",
     "energy_report",
-    "estimate_energy",
     "neurobench_metrics",
     "synaptic_ops",
 ]

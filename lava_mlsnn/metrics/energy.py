@@ -1,7 +1,8 @@
 """Energy per inference of a deployed network: memory-aware, SOP and ANN reference.
 
 All in pJ per inference (one sample of ``T`` steps), from the activity of a run of the
-exported file (:func:`count_run`: the emulator, integer-identical to Lava):
+exported file (:func:`lava_mlsnn.backends.evaluate.count_run`: the emulator,
+integer-identical to Lava):
 
 * **memory-aware** model of Lemaire et al., "An Analytical Estimation of Spiking Neural
   Networks Energy Efficiency", ICONIP 2022 (arXiv 2210.13107; the authors'
@@ -200,17 +201,6 @@ def count_outputs(spec: NetworkSpec, outputs: Mapping[int, torch.Tensor],
             counts.branch_synops[(i, k)] = float(raw_current(ones, (z != 0).double()).sum())
             counts.branch_unary[(i, k)] = float(raw_current(ones, z.abs()).sum())
     return counts
-
-
-def count_run(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
-              batch_size: int = 256) -> RunCounts:
-    """Run the emulator on ``x`` ``[B, T, *inputShape]`` in batches and count its activity."""
-    from ..backends.emulator import emulate
-    total = RunCounts()
-    for start in range(0, len(x), batch_size):
-        part = x[start:start + batch_size]
-        total = total.merge(count_outputs(spec, emulate(spec, part), part))
-    return total
 
 
 # --------------------------------------------------------------------------- geometry
@@ -425,10 +415,3 @@ def energy_report(spec: NetworkSpec, counts: RunCounts,
                         [ann_layer(spec, i, c) for i in synaptic], c, counts.timesteps,
                         counts.samples, counts.mean("events", first),
                         counts.binary.get(first, True))
-
-
-def estimate_energy(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
-                    constants: Optional[EnergyConstants] = None,
-                    batch_size: int = 256) -> EnergyReport:
-    """Run ``x`` ``[B, T, *inputShape]`` through the emulator and estimate the energy."""
-    return energy_report(spec, count_run(spec, x, batch_size), constants)

@@ -27,7 +27,8 @@ from typing import Dict, List
 
 import numpy as np
 
-from ..backends.loihi2.report import format_table, synapse_count
+from .._table import format_table
+from ..format.shapes import synapse_count
 from ..format.spec import NetworkSpec
 from .energy import EnergyReport, RunCounts, resolve_source
 from .memory import memory_footprint

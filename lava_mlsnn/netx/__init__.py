@@ -1,8 +1,12 @@
 """The deployed network under lava-dl's netx names: format, emulator and Lava runner.
 
-The modules live in :mod:`lava_mlsnn.format` and :mod:`lava_mlsnn.backends`; the
-old paths (``lava_mlsnn.netx.hdf5``, ``lava_mlsnn.netx.emulator``, ...) import them.
+``Network(net_config=PATH)`` is the hierarchical Lava Process of a whole file, used
+as ``lava.lib.dl.netx.hdf5.Network`` is (:class:`lava_mlsnn.proc.network.Network`).
+The modules live in :mod:`lava_mlsnn.format`, :mod:`lava_mlsnn.backends` and
+:mod:`lava_mlsnn.proc`; the old paths (``lava_mlsnn.netx.hdf5``, ...) import them.
 """
+from typing import Any
+
 from .._aliases import alias_submodules
 from ..backends.emulator import check_input, classify, emulate
 from ..backends.lava_runner import LavaNetwork, run_lava, simulate
@@ -20,6 +24,13 @@ alias_submodules(__name__, {
     "report": "lava_mlsnn.backends.loihi2.report",
 })
 
-__all__ = ["Branch", "FormatError", "INPUT", "LavaNetwork", "LayerSpec", "NetworkSpec",
+__all__ = ["Branch", "FormatError", "INPUT", "LavaNetwork", "LayerSpec", "Network", "NetworkSpec",
            "check_input", "classify", "emulate", "read_network", "run_lava", "simulate",
            "write_network"]
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: Lava is imported only when the Process is used
+    if name == "Network":
+        from ..proc import Network
+        return Network
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

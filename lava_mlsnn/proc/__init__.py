@@ -10,10 +10,12 @@ Process                what it is                                       folder
 ``SigmaDeltaNeuron``   lava-dl / netx sigma-delta (``SDNN``)            sigma_delta
 ``Synapse``            dense/conv/pool/identity, 1 + extra_delay steps  synapse
 ``StreamSource/Sink``  memory-mapped file I/O for the host              stream
+``Network``            a whole network file, hierarchical (netx-style)  network
 =====================  ===============================================  ==========
 
-Every Process has a ``fixed_pt`` model (bit-exact, calls :mod:`lava_mlsnn.fixed`)
-and a ``floating_pt`` model. Importing this package does not import Lava (slow);
+Every neuron and synapse Process has a ``fixed_pt`` model (bit-exact, calls
+:mod:`lava_mlsnn.fixed`) and a ``floating_pt`` model; ``Network`` has a ``fixed_pt``
+SubProcessModel. Importing this package does not import Lava (slow);
 the names above are loaded on first access.
 """
 from __future__ import annotations
@@ -32,6 +34,7 @@ _LAZY = {
     "Synapse": "synapse",
     "StreamSource": "stream",
     "StreamSink": "stream",
+    "Network": "network",
 }
 
 __all__ = sorted(_LAZY) + ["StreamFile"]

@@ -11,7 +11,8 @@ from typing import Any
 
 from .._aliases import alias_submodules
 
-alias_submodules(__name__, {"deployed": "lava_mlsnn.backends.evaluate"})
+alias_submodules(__name__, {"deployed": "lava_mlsnn.backends.evaluate",
+                             "data": "lava_mlsnn.data.splits"})
 
 __all__ = ["Checkpoint", "evaluate", "fit", "predict"]
 

@@ -161,7 +161,7 @@ def _main(args: argparse.Namespace, debug: bool) -> int:
         return 0
     from lava_mlsnn.data import DatasetNotFoundError
     from lava_mlsnn.train import distributed as D
-    from lava_mlsnn.train.data import DataError
+    from lava_mlsnn.data.splits import DataError
     from lava_mlsnn.train.runner import RunError, RunOptions, run
     d = None
     created = None  # a run directory this invocation made, removed again if it fails early

@@ -122,7 +122,7 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
     except Exception as err:  # noqa: BLE001
         from lava_mlsnn._io import UnsafePathError
         from lava_mlsnn.data import DatasetNotFoundError
-        from lava_mlsnn.train.data import DataError
+        from lava_mlsnn.data.splits import DataError
         if isinstance(err, (DatasetNotFoundError, DataError, UnsafePathError)):
             _error(err)
             return 2
@@ -140,7 +140,7 @@ def _export(args: argparse.Namespace) -> int:
     from lava_mlsnn.netx import read_network
     from lava_mlsnn.format.reader import FormatError
     from lava_mlsnn.backends.loihi2.report import deployment_warnings
-    from lava_mlsnn.train.data import FrameSet, build_data, default_cache_dir, subset_indices
+    from lava_mlsnn.data.splits import FrameSet, build_data, default_cache_dir, subset_indices
     from lava_mlsnn.train.models import build_model
 
     run_dir = os.path.abspath(args.run_dir)

@@ -44,7 +44,7 @@ from . import distributed as D
 from . import runlog
 from .checkpoint import CheckpointError, load_checkpoint, pack_rng, previous_path, \
     save_checkpoint, unpack_rng
-from .data import RunData, build_data, default_cache_dir, eval_loader, train_loader
+from ..data.splits import RunData, build_data, default_cache_dir, eval_loader, train_loader
 from .loop import logits, run_evaluation
 from .models import build_model
 

@@ -16,6 +16,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from ...fixed import BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_ONE, SAT_MAX, SynapseSpec
+from ..._table import format_table  # noqa: F401  (the report's text tables)
+from ...format.shapes import synapse_count
 from ...format.spec import INPUT, LayerSpec, NetworkSpec
 
 # Published Loihi 2 figures (Intel Loihi 2 brief): 128 neuro-cores per chip, up to
@@ -45,37 +47,6 @@ ASSUMPTIONS = [
 
 
 # --------------------------------------------------------------------------- per-layer facts
-def synapse_count(syn: SynapseSpec, in_shape) -> int:
-    """Connections of one synapse from a source of ``in_shape`` (padding excluded)."""
-    if syn.kind == "dense":
-        return int(syn.weight.size)
-    if syn.kind == "identity":
-        return int(np.prod(in_shape))
-    # Real (non-padding) taps summed over output pixels, counted per axis (the
-    # count is separable): integer arithmetic, no allocation of the layer.
-    _, h, w = (int(s) for s in in_shape)
-    if syn.kind == "conv":
-        kernel, dil = tuple(int(k) for k in syn.weight.shape[2:]), syn.dilation
-        per_tap = int(syn.weight.shape[0]) * int(syn.weight.shape[1])
-    else:
-        kernel, dil = syn.kernel, (1, 1)
-        per_tap = int(in_shape[0])
-    return per_tap * _axis_taps(h, kernel[0], syn.stride[0], syn.padding[0], dil[0]) \
-        * _axis_taps(w, kernel[1], syn.stride[1], syn.padding[1], dil[1])
-
-
-def _axis_taps(n: int, k: int, s: int, p: int, d: int) -> int:
-    """Pairs (output position, kernel tap) along one axis that read a real input."""
-    n, k, s, p, d = (int(v) for v in (n, k, s, p, d))
-    out = (n + 2 * p - d * (k - 1) - 1) // s + 1
-    total = 0
-    for j in range(k):  # input index o*s - p + j*d must lie in [0, n)
-        lo = max(0, -(-(p - j * d) // s))
-        hi = min(out - 1, (n - 1 + p - j * d) // s)
-        total += max(0, hi - lo + 1)
-    return total
-
-
 def layer_synapses(spec: NetworkSpec, index: int) -> int:
     """Connections into layer ``index`` (0 if a source shape is unknown)."""
     total = 0
@@ -112,13 +83,15 @@ def weight_bits(layer: LayerSpec) -> int:
     return max(int(w.max()).bit_length(), (-int(w.min()) - 1).bit_length()) + 1
 
 
-def payload_bounds(spec: NetworkSpec) -> Dict[int, int]:
+def payload_bounds(spec: NetworkSpec, input_bound: Optional[int] = None) -> Dict[int, int]:
     """Worst-case ``|payload|`` each layer can send (``-1``: the network input).
 
-    The network input is taken as bounded by ``inputLevels``; a READOUT sends its
-    24-bit ``v``; a PASS layer its saturated worst-case current.
+    The network input is taken as bounded by ``input_bound`` (default ``inputLevels``,
+    as the chip's host clips it); a READOUT sends its 24-bit ``v``; a PASS layer its
+    saturated worst-case current.
     """
-    bound: Dict[int, int] = {INPUT: int(spec.input_levels)}
+    bound: Dict[int, int] = {INPUT: int(spec.input_levels if input_bound is None
+                                        else input_bound)}
     for i, layer in enumerate(spec.layers):
         t = layer.neuron.type if layer.neuron is not None else None
         if layer.type == "flatten":
@@ -376,23 +349,3 @@ def resource_estimate(spec: NetworkSpec) -> Dict:
             "synapse_bytes": sum(r["synapse_bytes"] for r in rows),
             "cores": cores, "chips": max(1, math.ceil(cores / CORES_PER_CHIP)),
             "assumptions": list(ASSUMPTIONS)}
-
-
-# --------------------------------------------------------------------------- text
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Plain-text table; numeric columns right-aligned, text left-aligned."""
-    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[k]) for r in cells) for k in range(len(headers))]
-
-    def numeric(k: int) -> bool:
-        vals = [r[k].replace(",", "") for r in cells[1:] if r[k] not in ("", "-")]
-        return bool(vals) and all(v.lstrip("-").replace(".", "", 1).isdigit() for v in vals)
-
-    right = [numeric(k) for k in range(len(headers))]
-    lines = []
-    for n, r in enumerate(cells):
-        lines.append("  ".join(c.rjust(w) if rt else c.ljust(w)
-                               for c, w, rt in zip(r, widths, right)).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)

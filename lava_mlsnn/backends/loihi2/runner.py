@@ -1,7 +1,8 @@
 """Run a deployed network on Loihi 2 (``Loihi2HwCfg``), streamed and aligned like the CPU run.
 
 The graph is the one :class:`~lava_mlsnn.netx.lava_runner.LavaNetwork` builds for
-the CPU, with three changes that the chip imposes:
+the CPU (a :class:`~lava_mlsnn.proc.Network` Process), with three changes that the
+chip imposes:
 
 * the host clips the input to ``inputLevels`` (what an ``input`` layer does) and
   sends it through an input adapter, so ``input`` layers need no chip Process;
@@ -133,10 +134,20 @@ class Loihi2Network(StreamedRun):
         return int(self.spec.input_levels) if inputs else None
 
     def _build(self) -> None:
-        from ...proc import CubaLif, MultiLevelNeuron, Pass, Readout, StreamSink, StreamSource
-        from ...proc import Synapse
+        from ...proc import Network, StreamSink, StreamSource
 
-        spec, T = self.spec, self.steps
+        spec = self.spec
+        for i, layer in enumerate(spec.layers):
+            if layer.recurrent is not None or (layer.type == "input"
+                                               and layer.neuron.type != "INPUT"):
+                what = "recurrent (dense_rec)" if layer.recurrent is not None else \
+                    "input layers with a neuron (stock Input blocks)"
+                raise ValueError(f"layer {i}: {what} are not supported by the loihi2 backend; "
+                                 "use --backend lava")
+            if layer.neuron is not None and layer.type != "input" and \
+                    layer.neuron.type not in ("PASS", "MLSN", "READOUT", "CUBA"):
+                raise ValueError(f"layer {i}: no Loihi 2 Process for neuron type "
+                                 f"{layer.neuron.type!r}")
         self._clip = self._input_clip()
         bits = payload_bounds(spec)
         src = StreamFile(os.path.join(self._dir, "input.npy"), self.length)
@@ -145,48 +156,11 @@ class Loihi2Network(StreamedRun):
         in_bits = max(1, int(bits[INPUT]).bit_length())
         adapter, a_in, a_out = self.io.input_adapter(self.input_shape, in_bits)
         self._source.s_out.connect(a_in)
-        self.processes: List = [self._source, adapter]
-        ports = {INPUT: a_out}
-        for i, layer in enumerate(spec.layers):
-            if layer.recurrent is not None or (layer.type == "input"
-                                               and layer.neuron.type != "INPUT"):
-                what = "recurrent (dense_rec)" if layer.recurrent is not None else \
-                    "input layers with a neuron (stock Input blocks)"
-                raise ValueError(f"layer {i}: {what} are not supported by the loihi2 backend; "
-                                 "use --backend lava")
-            if layer.type in ("flatten", "input"):
-                continue
-            shape, p = tuple(layer.shape), layer.neuron
-            common = dict(shape=shape, reset_interval=T,
-                          reset_offset=1 + self.depths[i] + self.lag, name=f"layer{i}")
-            if p.type == "PASS":
-                neuron = Pass(shape=shape, name=f"layer{i}")
-            elif p.type == "MLSN":
-                neuron = MultiLevelNeuron(vth_mant=p.v_th_mant, levels=p.levels,
-                                          i_decay=p.i_decay, v_decay=p.v_decay, v_init=p.v_init,
-                                          bias=p.bias, bias_exp=p.bias_exp, v_bits=p.v_bits,
-                                          v_exp=p.v_exp, **common)
-            elif p.type == "READOUT":
-                neuron = Readout(v_decay=p.v_decay, bias=p.bias, bias_exp=p.bias_exp, **common)
-            elif p.type == "CUBA":
-                neuron = CubaLif(vth_mant=p.v_th_mant, i_decay=p.i_decay, v_decay=p.v_decay,
-                                 bias=p.bias, bias_exp=p.bias_exp, **common)
-            else:
-                raise ValueError(f"layer {i}: no Loihi 2 Process for neuron type {p.type!r}")
-            self.processes.append(neuron)
-            for k, br in enumerate(layer.branches):
-                s = self._producer(br.source)
-                syn = Synapse.from_spec(
-                    br.synapse, in_shape=self._shape(s), out_shape=shape,
-                    view_shape=self._shape(br.source),
-                    extra_delay=self.depths[i] - (0 if s == INPUT else self.depths[s]) - 1,
-                    reset_interval=T,
-                    reset_offset=1 + (0 if s == INPUT else self.depths[s]) + self.lag,
-                    name=f"layer{i}.branch{k}")
-                ports[s].connect(syn.s_in)
-                syn.a_out.connect(neuron.a_in)
-                self.processes.append(syn)
-            ports[i] = neuron.s_out
+        # Every chip layer sees its input ``lag`` steps after the host sent it.
+        self.network = Network(spec, reset_interval=self.steps, reset_offset=self.lag,
+                               host_clips_input=True, name="network")
+        a_out.connect(self.network.inp)
+        self.processes: List = [self._source, adapter, self.network]
         self._sinks: Dict[int, np.memmap] = {}
         for i in sorted({self._producer(i) for i in self.record} - {INPUT}):
             shape = tuple(spec.layers[i].shape)
@@ -195,12 +169,9 @@ class Loihi2Network(StreamedRun):
             stream = StreamFile(os.path.join(self._dir, f"layer{i}.npy"), self.length)
             self._sinks[i] = StreamFile.create(stream.path, self.length, shape)
             sink = StreamSink(shape=shape, stream=stream, name=f"host_layer{i}")
-            ports[i].connect(a_in)
+            self.network.layer_out(i).connect(a_in)
             a_out.connect(sink.a_in)
             self.processes += [adapter, sink]
-
-    def _shape(self, index: int) -> Tuple[int, ...]:
-        return self.input_shape if index == INPUT else tuple(self.spec.layers[index].shape)
 
     def _host_input(self, x: np.ndarray) -> np.ndarray:
         # The chip has no input layer Process: the host clips as that layer would.
