@@ -18,6 +18,7 @@ from typing import Dict, Optional, Tuple, Union
 import numpy as np
 import torch
 
+from .._log import show_progress
 from ..format.spec import INPUT, NetworkSpec
 from ..lifecycle import ScratchDir
 from .emulator import check_input
@@ -156,7 +157,7 @@ class StreamedRun:
         x : int array ``[B, T, *inputShape]``
             Input payloads, torch order; any ``B`` (split into runs of ``batch``).
         progress : bool
-            Show a tqdm bar over Lava time steps.
+            Show a tqdm bar over Lava time steps (only where stderr is a terminal).
 
         Returns
         -------
@@ -172,7 +173,7 @@ class StreamedRun:
                              f"{', '.join(map(str, self.input_shape))}]")
         xn = self._host_input(xn)
         bar = None
-        if progress:
+        if show_progress(progress):
             from tqdm.auto import tqdm
             n_runs = -(-len(xn) // self.batch)
             bar = tqdm(total=len(xn) * self.steps + n_runs * self.pad_steps, unit="step",
