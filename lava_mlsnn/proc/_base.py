@@ -6,8 +6,11 @@ streaming reset (``reset_interval``, ``reset_offset``) and an optional
 ``record`` :class:`~lava_mlsnn.proc._common.StreamFile` into which the model
 writes every payload it sends (a zero-cost probe, see ``_common``).
 
-The concrete ProcessModels derive from the abstract models here, never from
-each other (Lava's ``@implements`` refuses a class that already implements
+All but ``Pass`` also add ``bias << bias_exp`` every step
+(:class:`AbstractBiasedNeuron`). The abstract ProcessModels here declare the
+ports and the Vars the models share (a voltage ``v`` and the bias; a current
+``u`` too for the two-state neurons), as Lava's ``AbstractPyLifModelFixed`` does;
+the concrete ProcessModels derive from them, never from each other (Lava's ``@implements`` refuses a class that already implements
 another Process).
 """
 from __future__ import annotations
@@ -20,9 +23,10 @@ from lava.magma.core.model.py.ports import PyInPort, PyOutPort
 from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess, LogConfig
+from lava.magma.core.process.variable import Var
 
 from .. import fixed
-from ._common import StreamFile, as_shape, check_stream, reset_due
+from ._common import StreamFile, as_shape, check_stream, full_bias, reset_due
 
 
 class AbstractGradedNeuron(AbstractProcess):
@@ -54,6 +58,28 @@ class AbstractGradedNeuron(AbstractProcess):
         self.shape: Tuple[int, ...] = shape
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
+
+
+class AbstractBiasedNeuron(AbstractGradedNeuron):
+    """A neuron that adds ``bias << bias_exp`` (state units) every step.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Layer shape, torch order.
+    bias : int or int array
+        Per-step bias mantissa: scalar, per channel ``(C,)`` or full shape.
+    bias_exp : int
+        Bias exponent (``biasExp``, 0..23; ``6``: weight units, netx's mapping).
+    **kwargs
+        ``reset_interval``, ``reset_offset``, ``record``, ``name``, ``log_config``
+        and model parameters, see :class:`AbstractGradedNeuron`.
+    """
+
+    def __init__(self, *, shape, bias=0, bias_exp: int = 6, **kwargs) -> None:
+        super().__init__(shape=shape, **kwargs)
+        self.bias = Var(shape=self.shape, init=full_bias(bias, self.shape))
+        self.bias_exp = Var(shape=(1,), init=check_int("bias_exp", bias_exp, 0, 23))
 
 
 def check_int(name: str, value, lo: Optional[int] = None, hi: Optional[int] = None) -> int:
@@ -104,21 +130,6 @@ class AbstractPyNeuronModelFixed(_NeuronModelMixin, PyLoihiProcessModel):
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
-    def stateful_step(self, a: np.ndarray, reset: bool, params) -> np.ndarray:
-        """One :func:`lava_mlsnn.fixed.neuron_step` on the Vars ``u`` and ``v``.
-
-        At a sample start the state is the fixed-point initial one (``u = 0``,
-        ``v = vInit``) instead of the stored one.
-        """
-        if reset:
-            state = fixed.initial_state(params, a.shape, a)
-        else:
-            state = (self.u.astype(np.int64), self.v.astype(np.int64))
-        (u, v), z = fixed.neuron_step(state, a, params)
-        self.u[:] = u
-        self.v[:] = v
-        return z
-
     def run_spk(self) -> None:
         # int64 before any arithmetic: the fan-in sum arrives as int32.
         a = self.a_in.recv().astype(np.int64)
@@ -146,6 +157,49 @@ class AbstractPyNeuronModelFloat(_NeuronModelMixin, PyLoihiProcessModel):
         z = self.step(a, self._reset_now())
         self.s_out.send(z)
         self._record_payload(z)
+
+
+class AbstractPyBiasedModelFixed(AbstractPyNeuronModelFixed):
+    """Fixed-point Vars of an :class:`AbstractBiasedNeuron`: voltage and bias."""
+
+    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    bias_exp: int = LavaPyType(int, np.int32, precision=5)
+
+
+class AbstractPyTwoStateModelFixed(AbstractPyBiasedModelFixed):
+    """Fixed-point neuron with a current ``u`` and a voltage ``v``."""
+
+    u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def stateful_step(self, a: np.ndarray, reset: bool, params) -> np.ndarray:
+        """One :func:`lava_mlsnn.fixed.neuron_step` on the Vars ``u`` and ``v``.
+
+        At a sample start the state is the fixed-point initial one (``u = 0``,
+        ``v = vInit``) instead of the stored one.
+        """
+        if reset:
+            state = fixed.initial_state(params, a.shape, a)
+        else:
+            state = (self.u.astype(np.int64), self.v.astype(np.int64))
+        (u, v), z = fixed.neuron_step(state, a, params)
+        self.u[:] = u
+        self.v[:] = v
+        return z
+
+
+class AbstractPyBiasedModelFloat(AbstractPyNeuronModelFloat):
+    """Float Vars of an :class:`AbstractBiasedNeuron`: voltage and bias."""
+
+    v: np.ndarray = LavaPyType(np.ndarray, float)
+    bias: np.ndarray = LavaPyType(np.ndarray, float)
+    bias_exp: int = LavaPyType(int, int)
+
+
+class AbstractPyTwoStateModelFloat(AbstractPyBiasedModelFloat):
+    """Float neuron with a current ``u`` and a voltage ``v``."""
+
+    u: np.ndarray = LavaPyType(np.ndarray, float)
 
 
 STATE_SCALE = 64.0  # float counterpart of ``<< fixed.STATE_SHIFT``
