@@ -95,7 +95,30 @@ def check_int(name: str, value, lo: Optional[int] = None, hi: Optional[int] = No
 
 
 class _NeuronModelMixin:
-    """Reset and record plumbing of every neuron ProcessModel."""
+    """Receive, reset, step, send and record: the time step of every neuron ProcessModel.
+
+    Subclasses set ``_current_dtype`` (what :meth:`step` gets) and ``_payload_dtype``
+    (what is sent; ``None``: as :meth:`step` returns it) and implement :meth:`step`.
+    """
+
+    _current_dtype: type = np.float64
+    _payload_dtype: Optional[type] = None
+
+    def __init__(self, proc_params) -> None:
+        super().__init__(proc_params)
+        self._init_stream()
+
+    def step(self, a: np.ndarray, reset: bool) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def run_spk(self) -> None:
+        # fixed_pt: int64 before any arithmetic, the fan-in sum arrives as int32
+        a = self.a_in.recv().astype(self._current_dtype)
+        z = self.step(a, self._reset_now())
+        if self._payload_dtype is not None:
+            z = z.astype(self._payload_dtype)
+        self.s_out.send(z)
+        self._record_payload(z)
 
     def _init_stream(self) -> None:
         self._reset_interval: int = self.proc_params["reset_interval"]
@@ -122,20 +145,8 @@ class AbstractPyNeuronModelFixed(_NeuronModelMixin, PyLoihiProcessModel):
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
-
-    def __init__(self, proc_params) -> None:
-        super().__init__(proc_params)
-        self._init_stream()
-
-    def step(self, a: np.ndarray, reset: bool) -> np.ndarray:  # pragma: no cover
-        raise NotImplementedError
-
-    def run_spk(self) -> None:
-        # int64 before any arithmetic: the fan-in sum arrives as int32.
-        a = self.a_in.recv().astype(np.int64)
-        z = self.step(a, self._reset_now()).astype(np.int32)
-        self.s_out.send(z)
-        self._record_payload(z)
+    _current_dtype = np.int64
+    _payload_dtype = np.int32
 
 
 class AbstractPyNeuronModelFloat(_NeuronModelMixin, PyLoihiProcessModel):
@@ -144,19 +155,6 @@ class AbstractPyNeuronModelFloat(_NeuronModelMixin, PyLoihiProcessModel):
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-
-    def __init__(self, proc_params) -> None:
-        super().__init__(proc_params)
-        self._init_stream()
-
-    def step(self, a: np.ndarray, reset: bool) -> np.ndarray:  # pragma: no cover
-        raise NotImplementedError
-
-    def run_spk(self) -> None:
-        a = self.a_in.recv().astype(np.float64)
-        z = self.step(a, self._reset_now())
-        self.s_out.send(z)
-        self._record_payload(z)
 
 
 class AbstractPyBiasedModelFixed(AbstractPyNeuronModelFixed):
