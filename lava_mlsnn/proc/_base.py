@@ -199,6 +199,11 @@ class AbstractPyTwoStateModelFloat(AbstractPyBiasedModelFloat):
 
     u: np.ndarray = LavaPyType(np.ndarray, float)
 
+    def start_sample(self, v_init: float = 0.0) -> None:
+        """The start-of-sample state, ``u = 0`` and ``v = v_init`` (``fixed.initial_state``)."""
+        self.u[:] = 0.0
+        self.v[:] = v_init
+
 
 STATE_SCALE = 64.0  # float counterpart of ``<< fixed.STATE_SHIFT``
 

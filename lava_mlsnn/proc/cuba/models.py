@@ -42,8 +42,7 @@ class PyCubaLifModelFloat(AbstractPyTwoStateModelFloat):
 
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
         if reset:
-            self.u[:] = 0.0
-            self.v[:] = 0.0
+            self.start_sample()
         self.u[:] = float_decay(self.u, self.i_decay) + a * STATE_SCALE
         self.v[:] = (float_decay(self.v, self.v_decay) + self.u
                      + self.bias * 2.0 ** int(self.bias_exp))

@@ -55,8 +55,7 @@ class PyMultiLevelNeuronModelFloat(AbstractPyTwoStateModelFloat):
 
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
         if reset:
-            self.u[:] = 0.0
-            self.v[:] = float(self.v_init)
+            self.start_sample(float(self.v_init))
         self.u[:] = float_decay(self.u, self.i_decay) + a * STATE_SCALE
         self.v[:] = (float_decay(self.v, self.v_decay) + self.u
                      + self.bias * 2.0 ** int(self.bias_exp))

@@ -41,8 +41,7 @@ class PySigmaDeltaModelFloat(AbstractPyTwoStateModelFloat):
 
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
         if reset:
-            self.u[:] = 0.0
-            self.v[:] = 0.0
+            self.start_sample()
         mode = self.proc_params["mode"]
         scale = 2.0 ** (int(self.spike_exp) + int(self.state_exp))
         if mode != "SDNN_DELTA":
