@@ -7,6 +7,7 @@ where it stopped and a finished one is only re-reported.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import time
@@ -146,6 +147,26 @@ def run_study(study: str, variants: Dict[str, Dict], seeds: Sequence[int],
                   f"{100 * rec['emulator']:.1f} %, events "
                   f"{rec['activity']['events']:.0f}, {rec['wall_s']:.0f} s", flush=True)
     return load(study)
+
+
+def study_main(study: str, variants: Callable[[int], Dict[str, Dict]],
+               report: Callable[[], None], epochs: int, argv: Optional[Sequence[str]] = None,
+               default_only: Optional[Sequence[str]] = None) -> None:
+    """Command line of every study script: run the missing runs, then print the report.
+
+    ``--epochs`` (default ``epochs``) goes to ``variants(epochs)``; ``--seeds``, ``--only``
+    (default ``default_only``, else every variant) go to :func:`run_study`;
+    ``--report-only`` only reports the stored results.
+    """
+    p = argparse.ArgumentParser()
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--only", nargs="*")
+    p.add_argument("--report-only", action="store_true")
+    a = p.parse_args(argv)
+    if not a.report_only:
+        run_study(study, variants(a.epochs), a.seeds, a.only or default_only)
+    report()
 
 
 def mean_std(results: Dict[str, Dict], name: str, get: Callable[[Dict], float]) -> List[float]:

@@ -9,12 +9,11 @@ Run: nice -n 10 .venv/bin/python benchmarks/study_avalanche.py [--epochs 4] [--s
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _study import SIZE, run_study  # noqa: E402
+from _study import SIZE, study_main  # noqa: E402
 from _study_report import avalanche_report  # noqa: E402
 
 from lava_mlsnn.models import residual_net  # noqa: E402
@@ -42,16 +41,8 @@ def variants(epochs: int):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser()
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--only", nargs="*")
-    p.add_argument("--report-only", action="store_true")
-    a = p.parse_args(argv)
-    if not a.report_only:
-        run_study("avalanche", variants(a.epochs), a.seeds,
-                  a.only or [v for v in VARIANTS if v not in ("sparse_nb2", "sparse_nb8")])
-    avalanche_report()
+    study_main("avalanche", variants, avalanche_report, epochs=4, argv=argv,
+               default_only=[v for v in VARIANTS if v not in ("sparse_nb2", "sparse_nb8")])
 
 
 if __name__ == "__main__":

@@ -11,12 +11,11 @@ Run: nice -n 10 .venv/bin/python benchmarks/study_energy.py [--epochs 4] [--seed
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _study import SIZE, run_study  # noqa: E402
+from _study import SIZE, study_main  # noqa: E402
 from _study_report import energy_report_text  # noqa: E402
 
 from lava_mlsnn.models import dvs_convnet  # noqa: E402
@@ -37,15 +36,7 @@ def variants(epochs: int):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser()
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--only", nargs="*")
-    p.add_argument("--report-only", action="store_true")
-    a = p.parse_args(argv)
-    if not a.report_only:
-        run_study("energy_reg", variants(a.epochs), a.seeds, a.only)
-    energy_report_text()
+    study_main("energy_reg", variants, energy_report_text, epochs=4, argv=argv)
 
 
 if __name__ == "__main__":

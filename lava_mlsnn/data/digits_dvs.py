@@ -20,7 +20,7 @@ import hashlib
 import os
 import zipfile
 from dataclasses import asdict
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Hashable, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -40,27 +40,24 @@ DIGIT_CLASSES = (
 _MEMORY: Dict[Tuple[DigitsDVSConfig, int], RenderedDigits] = {}
 
 
-def _cache_file(cache_dir: str, config: DigitsDVSConfig, seed: int) -> str:
-    key = repr((RENDER_VERSION, sorted(asdict(config).items()), seed))
+def render_cache_file(cache_dir: str, prefix: str, version: int, config, seed) -> str:
+    """``cache_dir/<prefix>_<hash>.npz``, the hash of the renderer version, every config
+    field and the seed."""
+    key = repr((version, sorted(asdict(config).items()), seed))
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return os.path.join(cache_dir, f"digits_dvs_{digest}.npz")
+    return os.path.join(cache_dir, f"{prefix}_{digest}.npz")
 
 
-def load_rendered(
-    config: DigitsDVSConfig = DigitsDVSConfig(),
-    seed: int = 0,
-    cache_dir: Optional[str] = None,
-) -> RenderedDigits:
-    """Rendered digits for ``(config, seed)``, from memory, ``cache_dir`` or a fresh render.
+def cached_render(memory: Dict, key: Hashable, path: Optional[str],
+                  render: Callable[[], RenderedDigits]) -> RenderedDigits:
+    """``memory[key]``, else the file at ``path`` (when given and readable), else
+    ``render()``, stored in ``memory`` and written atomically to ``path``.
 
-    The on-disk file name is a hash of the renderer version, every config field
-    and the seed, and it is written atomically (temporary file, then
-    ``os.replace``), so concurrent processes never read a partial file.
+    The file is written atomically (temporary file, then ``os.replace``), so
+    concurrent processes never read a partial file.
     """
-    mem_key = (config, int(seed))
-    if mem_key in _MEMORY:
-        return _MEMORY[mem_key]
-    path = _cache_file(cache_dir, config, seed) if cache_dir else None
+    if key in memory:
+        return memory[key]
     rendered = None
     if path and os.path.exists(path):
         try:
@@ -69,13 +66,29 @@ def load_rendered(
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             rendered = None  # unreadable: render again and overwrite
     if rendered is None:
-        rendered = render_digits_dvs(config, seed)
+        rendered = render()
         if path:
-            os.makedirs(cache_dir, exist_ok=True)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             arrays = {k: getattr(rendered, k) for k in RenderedDigits.__dataclass_fields__}
             atomic_write(path, lambda f: np.savez(f, **arrays))
-    _MEMORY[mem_key] = rendered
+    memory[key] = rendered
     return rendered
+
+
+def _cache_file(cache_dir: str, config: DigitsDVSConfig, seed: int) -> str:
+    return render_cache_file(cache_dir, "digits_dvs", RENDER_VERSION, config, seed)
+
+
+def load_rendered(
+    config: DigitsDVSConfig = DigitsDVSConfig(),
+    seed: int = 0,
+    cache_dir: Optional[str] = None,
+) -> RenderedDigits:
+    """Rendered digits for ``(config, seed)``, from memory, ``cache_dir`` or a fresh render
+    (see :func:`cached_render`)."""
+    path = _cache_file(cache_dir, config, seed) if cache_dir else None
+    return cached_render(_MEMORY, (config, int(seed)), path,
+                         lambda: render_digits_dvs(config, seed))
 
 
 def digits_split_positions(labels: Sequence[int], split: str, val_fraction: float = 0.0,
@@ -90,7 +103,55 @@ def digits_split_positions(labels: Sequence[int], split: str, val_fraction: floa
     return carve_split(train, labels, split, val_fraction, split_seed)
 
 
-class DigitsDVS(EventDataset):
+class RenderedDigitsDataset(EventDataset):
+    """An :class:`EventDataset` over one :class:`RenderedDigits` (every split of the same
+    ``config`` and ``seed`` shares it). Subclasses set ``default_config``,
+    ``render_version``, ``load`` (``(config, seed, cache_dir) -> RenderedDigits``)
+    and :meth:`_split_positions`."""
+
+    default_config: Callable[[], object]
+    render_version: int
+    load: Callable[..., RenderedDigits]
+
+    def __init__(self, split: str = "train", transform: Optional[Callable] = None,
+                 target_transform: Optional[Callable] = None, seed: int = 0,
+                 val_fraction: float = 0.0, split_seed: int = 0, config=None,
+                 cache_dir: Optional[str] = None) -> None:
+        super().__init__(transform, target_transform)
+        self.split = check_split(split)
+        self.seed = int(seed)
+        self.val_fraction = float(val_fraction)
+        self.split_seed = int(split_seed)
+        self.config = config if config is not None else self.default_config()
+        w, h = self.config.sensor_size
+        self.sensor_size = (int(w), int(h), 2)
+        self._rendered = self.load(self.config, self.seed, cache_dir)
+        self.positions = self._split_positions(self._rendered.labels)
+        self.targets = self._rendered.labels[self.positions]
+
+    def _split_positions(self, labels: np.ndarray) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    @property
+    def rendered(self) -> RenderedDigits:
+        """All rendered samples (shared by every split of the same ``config`` and ``seed``)."""
+        return self._rendered
+
+    @property
+    def duration_us(self) -> int:
+        """Length of every sample in microseconds (events have ``1 <= t <= duration_us``)."""
+        return self.config.duration_us
+
+    def _events(self, index: int) -> np.ndarray:
+        return self._rendered.events(int(self.positions[index]))
+
+    def _identity_parts(self) -> Sequence[str]:
+        return [f"v{self.render_version}", repr(self.config), f"seed={self.seed}",
+                f"split={self.split}", f"val_fraction={self.val_fraction}",
+                f"split_seed={self.split_seed}"]
+
+
+class DigitsDVS(RenderedDigitsDataset):
     """DVS rendering of scikit-learn's digits (embedded, no download; module docstring).
 
     Parameters
@@ -127,45 +188,9 @@ class DigitsDVS(EventDataset):
 
     name = "digits_dvs"
     classes = DIGIT_CLASSES
+    default_config = DigitsDVSConfig
+    render_version = RENDER_VERSION
+    load = staticmethod(load_rendered)
 
-    def __init__(
-        self,
-        split: str = "train",
-        transform: Optional[Callable] = None,
-        target_transform: Optional[Callable] = None,
-        seed: int = 0,
-        val_fraction: float = 0.0,
-        split_seed: int = 0,
-        config: Optional[DigitsDVSConfig] = None,
-        cache_dir: Optional[str] = None,
-    ) -> None:
-        super().__init__(transform, target_transform)
-        self.split = check_split(split)
-        self.seed = int(seed)
-        self.val_fraction = float(val_fraction)
-        self.split_seed = int(split_seed)
-        self.config = config if config is not None else DigitsDVSConfig()
-        w, h = self.config.sensor_size
-        self.sensor_size = (int(w), int(h), 2)
-        self._rendered = load_rendered(self.config, self.seed, cache_dir)
-        self.positions = digits_split_positions(
-            self._rendered.labels, split, self.val_fraction, self.split_seed)
-        self.targets = self._rendered.labels[self.positions]
-
-    @property
-    def rendered(self) -> RenderedDigits:
-        """All 1797 rendered samples (shared by every split of the same ``config`` and ``seed``)."""
-        return self._rendered
-
-    @property
-    def duration_us(self) -> int:
-        """Length of every sample in microseconds (events have ``1 <= t <= duration_us``)."""
-        return self.config.duration_us
-
-    def _events(self, index: int) -> np.ndarray:
-        return self._rendered.events(int(self.positions[index]))
-
-    def _identity_parts(self) -> Sequence[str]:
-        return [f"v{RENDER_VERSION}", repr(self.config), f"seed={self.seed}",
-                f"split={self.split}", f"val_fraction={self.val_fraction}",
-                f"split_seed={self.split_seed}"]
+    def _split_positions(self, labels: np.ndarray) -> np.ndarray:
+        return digits_split_positions(labels, self.split, self.val_fraction, self.split_seed)

@@ -42,6 +42,16 @@ from .events import EVENT_DTYPE
 _LOG_SCALE = 1 << 16  # log-intensity quantum 2**-16
 
 
+def check_pixel_model(config) -> Tuple[int, int]:
+    """``__post_init__`` part of every rendering config: ``sensor_size`` made a tuple of
+    int (set on the frozen dataclass) and the DVS pixel model's ``threshold`` and
+    ``background`` checked; returns ``(W, H)``."""
+    object.__setattr__(config, "sensor_size", tuple(int(v) for v in config.sensor_size))
+    if config.threshold <= 0 or config.background <= 0:
+        raise ValueError("threshold and background must be > 0")
+    return config.sensor_size
+
+
 @dataclass(frozen=True)
 class DigitsDVSConfig:
     """Camera and motion settings of the digits rendering (see the module docstring).
@@ -82,8 +92,7 @@ class DigitsDVSConfig:
     noise_rate_hz: float = 0.2
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sensor_size", tuple(int(v) for v in self.sensor_size))
-        w, h = self.sensor_size
+        w, h = check_pixel_model(self)
         if self.digit_size < 1 or self.digit_size > min(w, h):
             raise ValueError("digit_size must be in [1, min(sensor_size)]")
         if self.n_saccades < 2 or self.step_us < 1 or self.saccade_us < self.step_us:
@@ -91,8 +100,6 @@ class DigitsDVSConfig:
             raise ValueError("need n_saccades >= 2 and saccade_us >= step_us >= 1")
         if self.saccade_us % self.step_us:
             raise ValueError("saccade_us must be a multiple of step_us")
-        if self.threshold <= 0 or self.background <= 0:
-            raise ValueError("threshold and background must be > 0")
 
     @property
     def duration_us(self) -> int:
@@ -151,18 +158,34 @@ def _log_frames(images: np.ndarray, config: DigitsDVSConfig, path: np.ndarray):
     scale = config.digit_size / images.shape[-1]
     x0 = (w - config.digit_size) / 2.0
     y0 = (h - config.digit_size) / 2.0
-    log_bg = int(np.rint(np.log(config.background) * _LOG_SCALE))
     for dx, dy in path:
         ay = _bilinear_matrix(h, images.shape[1], y0 + dy, scale)
         ax = _bilinear_matrix(w, images.shape[2], x0 + dx, scale)
-        inten = ((ay @ images) @ ax.T).ravel()  # [N * H * W]
-        # most pixels see only background: take the (costly) log where there is ink
-        ink = inten > 0
-        out = np.full(inten.shape, log_bg, dtype=np.int32)
-        vals = inten[ink]
-        vals += config.background
-        out[ink] = np.rint(np.log(vals, out=vals) * _LOG_SCALE)
-        yield out
+        yield log_intensity(((ay @ images) @ ax.T).ravel(), config.background)  # [N * H * W]
+
+
+def log_intensity(ink: np.ndarray, background: float) -> np.ndarray:
+    """Quantised log intensity (int32, units of 2**-16) of ink ``[P]`` in [0, 1] on
+    ``background``: ``rint(log(ink + background) * 2**16)``."""
+    log_bg = int(np.rint(np.log(background) * _LOG_SCALE))
+    # most pixels see only background: take the (costly) log where there is ink
+    lit = ink > 0
+    out = np.full(ink.shape, log_bg, dtype=np.int32)
+    vals = ink[lit]
+    vals += background
+    out[lit] = np.rint(np.log(vals, out=vals) * _LOG_SCALE)
+    return out
+
+
+def pixel_draws(threshold: float, threshold_sigma: float, sensor_size: Tuple[int, int],
+                n: int, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+    """The sensor's random draws, in this order: per-pixel contrast thresholds
+    (int32 ``[H, W]``, units of 2**-16, mismatch floored at 10 %) and every sample's
+    initial reference phases in [-0.5, 0.5) ``[n * H * W]``."""
+    w, h = sensor_size
+    mismatch = 1.0 + threshold_sigma * rng.standard_normal((h, w))
+    c_pix = np.rint(threshold * np.maximum(mismatch, 0.1) * _LOG_SCALE).astype(np.int32)
+    return c_pix, rng.random(n * h * w) - 0.5
 
 
 def _events_of_chunk(
@@ -262,9 +285,8 @@ def render_digits_dvs(
     rng = np.random.default_rng(seed)
 
     # all random draws happen here, in a fixed order, so threading cannot change them
-    mismatch = 1.0 + config.threshold_sigma * rng.standard_normal((h, w))
-    c_pix = np.rint(config.threshold * np.maximum(mismatch, 0.1) * _LOG_SCALE).astype(np.int32)
-    phase = (rng.random(n * h * w) - 0.5).reshape(n, h * w)
+    c_pix, phase = pixel_draws(config.threshold, config.threshold_sigma, (w, h), n, rng)
+    phase = phase.reshape(n, h * w)
 
     n_threads = n_threads or min(4, os.cpu_count() or 1)
     bounds = np.linspace(0, n, max(1, min(n_threads, n)) + 1).astype(int)

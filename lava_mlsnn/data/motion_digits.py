@@ -28,18 +28,15 @@ an image in the same split: 2876 train, 718 test samples.
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import zipfile
-from dataclasses import asdict, dataclass
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from .cache import atomic_write
-from .digits_dvs import DIGIT_CLASSES, digits_split_positions
-from .dvs_sim import _LOG_SCALE, RenderedDigits, crossings, pack_events
-from .events import EventDataset, check_split
+from .digits_dvs import (DIGIT_CLASSES, RenderedDigitsDataset, cached_render,
+                         digits_split_positions, render_cache_file)
+from .dvs_sim import (RenderedDigits, check_pixel_model, crossings, log_intensity, pack_events,
+                      pixel_draws)
 
 RENDER_VERSION = 1  # bump when the renderer's output changes, to invalidate disk caches
 ORDERS = ("right first", "left first")
@@ -79,14 +76,13 @@ class MotionDigitsConfig:
     noise_rate_hz: float = 0.2
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sensor_size", tuple(int(v) for v in self.sensor_size))
-        w, h = self.sensor_size
+        w, h = check_pixel_model(self)
         if self.digit_size < 1 or self.digit_size + 2 * self.amplitude_px > min(w, h):
             raise ValueError("digit_size + 2 * amplitude_px must fit in the sensor")
         if self.step_us < 1 or self.leg_us < self.step_us or self.leg_us % self.step_us:
             raise ValueError("leg_us must be a positive multiple of step_us")
-        if self.threshold <= 0 or self.background <= 0 or self.n_distractors < 0:
-            raise ValueError("threshold and background must be > 0, n_distractors >= 0")
+        if self.n_distractors < 0:
+            raise ValueError("n_distractors must be >= 0")
 
     @property
     def duration_us(self) -> int:
@@ -156,14 +152,11 @@ def render_motion_digits(config: MotionDigitsConfig = MotionDigitsConfig(), seed
     dx = rng.uniform(0, w - size, (k, n))
     dy = rng.uniform(a, h - size - a, (k, n))
     d_sign = rng.choice([-1.0, 1.0], (k, n))
-    mismatch = 1.0 + config.threshold_sigma * rng.standard_normal((h, w))
-    c_pix = np.rint(config.threshold * np.maximum(mismatch, 0.1) * _LOG_SCALE).astype(np.int32)
-    phase = rng.random(n * h * w) - 0.5
+    c_pix, phase = pixel_draws(config.threshold, config.threshold_sigma, (w, h), n, rng)
 
     scale = size / s
     path = out_and_back(config)
     sign = np.where(order == 0, 1.0, -1.0)
-    log_bg = int(np.rint(np.log(config.background) * _LOG_SCALE))
 
     def frames():
         for off in path:
@@ -172,11 +165,7 @@ def render_motion_digits(config: MotionDigitsConfig = MotionDigitsConfig(), seed
             for j in range(k):
                 ink += _bilinear(h, s, dy[j] + d_sign[j] * off, scale) @ images[d_img[j]] @ \
                     _bilinear(w, s, dx[j], scale).transpose(0, 2, 1)
-            ink = np.minimum(ink.ravel(), 1.0)
-            out = np.full(ink.shape, log_bg, dtype=np.int32)
-            lit = ink > 0
-            out[lit] = np.rint(np.log(ink[lit] + config.background) * _LOG_SCALE)
-            yield out
+            yield log_intensity(np.minimum(ink.ravel(), 1.0), config.background)
 
     c_all = np.broadcast_to(c_pix, (n, h, w)).ravel()
     flat, t, p = crossings(frames(), phase, c_all, config.step_us)
@@ -193,32 +182,13 @@ _MEMORY: Dict[Tuple[MotionDigitsConfig, int], RenderedDigits] = {}
 def load_motion_rendered(config: MotionDigitsConfig = MotionDigitsConfig(), seed: int = 0,
                          cache_dir: Optional[str] = None) -> RenderedDigits:
     """Rendered motion digits from memory, ``cache_dir`` (hash-named, atomic) or a fresh render."""
-    key = (config, int(seed))
-    if key in _MEMORY:
-        return _MEMORY[key]
-    path = None
-    if cache_dir:
-        digest = hashlib.sha256(repr((RENDER_VERSION, sorted(asdict(config).items()),
-                                      int(seed))).encode()).hexdigest()[:16]
-        path = os.path.join(cache_dir, f"motion_digits_{digest}.npz")
-    rendered = None
-    if path and os.path.exists(path):
-        try:
-            with np.load(path) as z:
-                rendered = RenderedDigits(**{f: z[f] for f in RenderedDigits.__dataclass_fields__})
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-            rendered = None  # unreadable: render again and overwrite
-    if rendered is None:
-        rendered = render_motion_digits(config, seed)
-        if path:
-            os.makedirs(cache_dir, exist_ok=True)
-            arrays = {f: getattr(rendered, f) for f in RenderedDigits.__dataclass_fields__}
-            atomic_write(path, lambda f: np.savez(f, **arrays))
-    _MEMORY[key] = rendered
-    return rendered
+    path = render_cache_file(cache_dir, "motion_digits", RENDER_VERSION, config, int(seed)) \
+        if cache_dir else None
+    return cached_render(_MEMORY, (config, int(seed)), path,
+                         lambda: render_motion_digits(config, seed))
 
 
-class MotionDigitsDVS(EventDataset):
+class MotionDigitsDVS(RenderedDigitsDataset):
     """Motion digits (embedded, no download; the module docstring has the design).
 
     Parameters
@@ -247,37 +217,12 @@ class MotionDigitsDVS(EventDataset):
 
     name = "motion_digits"
     classes = MOTION_CLASSES
+    default_config = MotionDigitsConfig
+    render_version = RENDER_VERSION
+    load = staticmethod(load_motion_rendered)
 
-    def __init__(self, split: str = "train", transform: Optional[Callable] = None,
-                 target_transform: Optional[Callable] = None, seed: int = 0,
-                 val_fraction: float = 0.0, split_seed: int = 0,
-                 config: Optional[MotionDigitsConfig] = None,
-                 cache_dir: Optional[str] = None) -> None:
-        super().__init__(transform, target_transform)
-        self.split = check_split(split)
-        self.seed, self.val_fraction, self.split_seed = int(seed), float(val_fraction), \
-            int(split_seed)
-        self.config = config if config is not None else MotionDigitsConfig()
-        w, h = self.config.sensor_size
-        self.sensor_size = (int(w), int(h), 2)
-        self._rendered = load_motion_rendered(self.config, self.seed, cache_dir)
-        digit = self._rendered.labels[::2] // 2
-        images = digits_split_positions(digit, split, self.val_fraction, self.split_seed)
-        self.positions = np.sort(np.concatenate([2 * images, 2 * images + 1]))
-        self.targets = self._rendered.labels[self.positions]
-
-    @property
-    def rendered(self) -> RenderedDigits:
-        return self._rendered
-
-    @property
-    def duration_us(self) -> int:
-        return self.config.duration_us
-
-    def _events(self, index: int) -> np.ndarray:
-        return self._rendered.events(int(self.positions[index]))
-
-    def _identity_parts(self) -> Sequence[str]:
-        return [f"v{RENDER_VERSION}", repr(self.config), f"seed={self.seed}",
-                f"split={self.split}", f"val_fraction={self.val_fraction}",
-                f"split_seed={self.split_seed}"]
+    def _split_positions(self, labels: np.ndarray) -> np.ndarray:
+        # both orders of an image go to the split of the image
+        images = digits_split_positions(labels[::2] // 2, self.split, self.val_fraction,
+                                        self.split_seed)
+        return np.sort(np.concatenate([2 * images, 2 * images + 1]))

@@ -6,8 +6,11 @@ streaming reset (``reset_interval``, ``reset_offset``) and an optional
 ``record`` :class:`~lava_mlsnn.proc._common.StreamFile` into which the model
 writes every payload it sends (a zero-cost probe, see ``_common``).
 
-The concrete ProcessModels derive from the abstract models here, never from
-each other (Lava's ``@implements`` refuses a class that already implements
+All but ``Pass`` also add ``bias << bias_exp`` every step
+(:class:`AbstractBiasedNeuron`). The abstract ProcessModels here declare the
+ports and the Vars the models share (a voltage ``v`` and the bias; a current
+``u`` too for the two-state neurons), as Lava's ``AbstractPyLifModelFixed`` does;
+the concrete ProcessModels derive from them, never from each other (Lava's ``@implements`` refuses a class that already implements
 another Process).
 """
 from __future__ import annotations
@@ -20,9 +23,10 @@ from lava.magma.core.model.py.ports import PyInPort, PyOutPort
 from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess, LogConfig
+from lava.magma.core.process.variable import Var
 
 from .. import fixed
-from ._common import StreamFile, as_shape, check_stream, reset_due
+from ._common import StreamFile, as_shape, check_stream, full_bias, reset_due
 
 
 class AbstractGradedNeuron(AbstractProcess):
@@ -56,6 +60,28 @@ class AbstractGradedNeuron(AbstractProcess):
         self.s_out = OutPort(shape=shape)
 
 
+class AbstractBiasedNeuron(AbstractGradedNeuron):
+    """A neuron that adds ``bias << bias_exp`` (state units) every step.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Layer shape, torch order.
+    bias : int or int array
+        Per-step bias mantissa: scalar, per channel ``(C,)`` or full shape.
+    bias_exp : int
+        Bias exponent (``biasExp``, 0..23; ``6``: weight units, netx's mapping).
+    **kwargs
+        ``reset_interval``, ``reset_offset``, ``record``, ``name``, ``log_config``
+        and model parameters, see :class:`AbstractGradedNeuron`.
+    """
+
+    def __init__(self, *, shape, bias=0, bias_exp: int = 6, **kwargs) -> None:
+        super().__init__(shape=shape, **kwargs)
+        self.bias = Var(shape=self.shape, init=full_bias(bias, self.shape))
+        self.bias_exp = Var(shape=(1,), init=check_int("bias_exp", bias_exp, 0, 23))
+
+
 def check_int(name: str, value, lo: Optional[int] = None, hi: Optional[int] = None) -> int:
     """Check an integer parameter (Process-side validation: a model that raises
     inside Lava's runtime can hang the run, so bad values are refused here)."""
@@ -69,7 +95,30 @@ def check_int(name: str, value, lo: Optional[int] = None, hi: Optional[int] = No
 
 
 class _NeuronModelMixin:
-    """Reset and record plumbing of every neuron ProcessModel."""
+    """Receive, reset, step, send and record: the time step of every neuron ProcessModel.
+
+    Subclasses set ``_current_dtype`` (what :meth:`step` gets) and ``_payload_dtype``
+    (what is sent; ``None``: as :meth:`step` returns it) and implement :meth:`step`.
+    """
+
+    _current_dtype: type = np.float64
+    _payload_dtype: Optional[type] = None
+
+    def __init__(self, proc_params) -> None:
+        super().__init__(proc_params)
+        self._init_stream()
+
+    def step(self, a: np.ndarray, reset: bool) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def run_spk(self) -> None:
+        # fixed_pt: int64 before any arithmetic, the fan-in sum arrives as int32
+        a = self.a_in.recv().astype(self._current_dtype)
+        z = self.step(a, self._reset_now())
+        if self._payload_dtype is not None:
+            z = z.astype(self._payload_dtype)
+        self.s_out.send(z)
+        self._record_payload(z)
 
     def _init_stream(self) -> None:
         self._reset_interval: int = self.proc_params["reset_interval"]
@@ -96,13 +145,30 @@ class AbstractPyNeuronModelFixed(_NeuronModelMixin, PyLoihiProcessModel):
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    _current_dtype = np.int64
+    _payload_dtype = np.int32
 
-    def __init__(self, proc_params) -> None:
-        super().__init__(proc_params)
-        self._init_stream()
 
-    def step(self, a: np.ndarray, reset: bool) -> np.ndarray:  # pragma: no cover
-        raise NotImplementedError
+class AbstractPyNeuronModelFloat(_NeuronModelMixin, PyLoihiProcessModel):
+    """Floating-point neuron: the fixed-point equations in float64, in the same
+    state units (``a * 64``), without rounding, saturation or wrapping."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+
+
+class AbstractPyBiasedModelFixed(AbstractPyNeuronModelFixed):
+    """Fixed-point Vars of an :class:`AbstractBiasedNeuron`: voltage and bias."""
+
+    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    bias_exp: int = LavaPyType(int, np.int32, precision=5)
+
+
+class AbstractPyTwoStateModelFixed(AbstractPyBiasedModelFixed):
+    """Fixed-point neuron with a current ``u`` and a voltage ``v``."""
+
+    u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
 
     def stateful_step(self, a: np.ndarray, reset: bool, params) -> np.ndarray:
         """One :func:`lava_mlsnn.fixed.neuron_step` on the Vars ``u`` and ``v``.
@@ -119,33 +185,24 @@ class AbstractPyNeuronModelFixed(_NeuronModelMixin, PyLoihiProcessModel):
         self.v[:] = v
         return z
 
-    def run_spk(self) -> None:
-        # int64 before any arithmetic: the fan-in sum arrives as int32.
-        a = self.a_in.recv().astype(np.int64)
-        z = self.step(a, self._reset_now()).astype(np.int32)
-        self.s_out.send(z)
-        self._record_payload(z)
+
+class AbstractPyBiasedModelFloat(AbstractPyNeuronModelFloat):
+    """Float Vars of an :class:`AbstractBiasedNeuron`: voltage and bias."""
+
+    v: np.ndarray = LavaPyType(np.ndarray, float)
+    bias: np.ndarray = LavaPyType(np.ndarray, float)
+    bias_exp: int = LavaPyType(int, int)
 
 
-class AbstractPyNeuronModelFloat(_NeuronModelMixin, PyLoihiProcessModel):
-    """Floating-point neuron: the fixed-point equations in float64, in the same
-    state units (``a * 64``), without rounding, saturation or wrapping."""
+class AbstractPyTwoStateModelFloat(AbstractPyBiasedModelFloat):
+    """Float neuron with a current ``u`` and a voltage ``v``."""
 
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    u: np.ndarray = LavaPyType(np.ndarray, float)
 
-    def __init__(self, proc_params) -> None:
-        super().__init__(proc_params)
-        self._init_stream()
-
-    def step(self, a: np.ndarray, reset: bool) -> np.ndarray:  # pragma: no cover
-        raise NotImplementedError
-
-    def run_spk(self) -> None:
-        a = self.a_in.recv().astype(np.float64)
-        z = self.step(a, self._reset_now())
-        self.s_out.send(z)
-        self._record_payload(z)
+    def start_sample(self, v_init: float = 0.0) -> None:
+        """The start-of-sample state, ``u = 0`` and ``v = v_init`` (``fixed.initial_state``)."""
+        self.u[:] = 0.0
+        self.v[:] = v_init
 
 
 STATE_SCALE = 64.0  # float counterpart of ``<< fixed.STATE_SHIFT``

@@ -8,21 +8,17 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from lava_mlsnn import fixed
-from lava_mlsnn.proc._base import (STATE_SCALE, AbstractPyNeuronModelFixed,
-                                   AbstractPyNeuronModelFloat, float_decay)
+from lava_mlsnn.proc._base import (STATE_SCALE, AbstractPyTwoStateModelFixed,
+                                   AbstractPyTwoStateModelFloat, float_decay)
 from lava_mlsnn.proc.cuba.process import CubaLif
 
 
 @implements(proc=CubaLif, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PyCubaLifModelFixed(AbstractPyNeuronModelFixed):
+class PyCubaLifModelFixed(AbstractPyTwoStateModelFixed):
     """Bit-exact model: :func:`lava_mlsnn.fixed.neuron_step` with type ``CUBA``."""
 
-    u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    bias_exp: int = LavaPyType(int, np.int32, precision=5)
     vth_mant: int = LavaPyType(int, np.int32, precision=17)
     i_decay: int = LavaPyType(int, np.int32, precision=13)
     v_decay: int = LavaPyType(int, np.int32, precision=13)
@@ -37,21 +33,16 @@ class PyCubaLifModelFixed(AbstractPyNeuronModelFixed):
 @implements(proc=CubaLif, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("floating_pt")
-class PyCubaLifModelFloat(AbstractPyNeuronModelFloat):
+class PyCubaLifModelFloat(AbstractPyTwoStateModelFloat):
     """Float model of the same equations (state units, no wrap or clip)."""
 
-    u: np.ndarray = LavaPyType(np.ndarray, float)
-    v: np.ndarray = LavaPyType(np.ndarray, float)
-    bias: np.ndarray = LavaPyType(np.ndarray, float)
-    bias_exp: int = LavaPyType(int, int)
     vth_mant: float = LavaPyType(float, float)
     i_decay: float = LavaPyType(float, float)
     v_decay: float = LavaPyType(float, float)
 
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
         if reset:
-            self.u[:] = 0.0
-            self.v[:] = 0.0
+            self.start_sample()
         self.u[:] = float_decay(self.u, self.i_decay) + a * STATE_SCALE
         self.v[:] = (float_decay(self.v, self.v_decay) + self.u
                      + self.bias * 2.0 ** int(self.bias_exp))

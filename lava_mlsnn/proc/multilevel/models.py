@@ -9,21 +9,17 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from lava_mlsnn import fixed
-from lava_mlsnn.proc._base import (STATE_SCALE, AbstractPyNeuronModelFixed,
-                                   AbstractPyNeuronModelFloat, float_decay)
+from lava_mlsnn.proc._base import (STATE_SCALE, AbstractPyTwoStateModelFixed,
+                                   AbstractPyTwoStateModelFloat, float_decay)
 from lava_mlsnn.proc.multilevel.process import MultiLevelNeuron
 
 
 @implements(proc=MultiLevelNeuron, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PyMultiLevelNeuronModelFixed(AbstractPyNeuronModelFixed):
+class PyMultiLevelNeuronModelFixed(AbstractPyTwoStateModelFixed):
     """Bit-exact model: one :func:`lava_mlsnn.fixed.neuron_step` per time step."""
 
-    u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    bias_exp: int = LavaPyType(int, np.int32, precision=5)
     vth_mant: int = LavaPyType(int, np.int32, precision=17)
     levels: int = LavaPyType(int, np.int32, precision=24)
     i_decay: int = LavaPyType(int, np.int32, precision=13)
@@ -46,13 +42,9 @@ class PyMultiLevelNeuronModelFixed(AbstractPyNeuronModelFixed):
 @implements(proc=MultiLevelNeuron, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("floating_pt")
-class PyMultiLevelNeuronModelFloat(AbstractPyNeuronModelFloat):
+class PyMultiLevelNeuronModelFloat(AbstractPyTwoStateModelFloat):
     """Float model: the same equations without rounding or saturation."""
 
-    u: np.ndarray = LavaPyType(np.ndarray, float)
-    v: np.ndarray = LavaPyType(np.ndarray, float)
-    bias: np.ndarray = LavaPyType(np.ndarray, float)
-    bias_exp: int = LavaPyType(int, int)
     vth_mant: float = LavaPyType(float, float)
     levels: int = LavaPyType(int, int)
     i_decay: float = LavaPyType(float, float)
@@ -63,8 +55,7 @@ class PyMultiLevelNeuronModelFloat(AbstractPyNeuronModelFloat):
 
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
         if reset:
-            self.u[:] = 0.0
-            self.v[:] = float(self.v_init)
+            self.start_sample(float(self.v_init))
         self.u[:] = float_decay(self.u, self.i_decay) + a * STATE_SCALE
         self.v[:] = (float_decay(self.v, self.v_decay) + self.u
                      + self.bias * 2.0 ** int(self.bias_exp))

@@ -6,11 +6,11 @@ from typing import Optional
 from lava.magma.core.process.process import LogConfig
 from lava.magma.core.process.variable import Var
 
-from lava_mlsnn.proc._base import AbstractGradedNeuron, check_int
-from lava_mlsnn.proc._common import StreamFile, full_bias
+from lava_mlsnn.proc._base import AbstractBiasedNeuron, check_int
+from lava_mlsnn.proc._common import StreamFile
 
 
-class MultiLevelNeuron(AbstractGradedNeuron):
+class MultiLevelNeuron(AbstractBiasedNeuron):
     """Multi-level spiking neuron: sends an integer level ``z`` in ``{0..levels}``.
 
     Per step (state units = weight units << 6)::
@@ -33,11 +33,10 @@ class MultiLevelNeuron(AbstractGradedNeuron):
         current state, the neuron integrates ``a`` directly).
     v_init : int
         ``v`` at the start of every sample (state units).
-    bias : int or int array
-        Per-step bias mantissa, scalar, per channel or full shape; it adds
-        ``bias << bias_exp`` to ``v`` (``bias_exp = 6``: weight units).
     v_bits, v_exp : int
         Membrane quantization (``v_bits = 0``: off).
+    bias, bias_exp
+        See :class:`~lava_mlsnn.proc._base.AbstractBiasedNeuron`.
     reset_interval, reset_offset, record
         See :class:`~lava_mlsnn.proc._base.AbstractGradedNeuron`.
     """
@@ -48,13 +47,12 @@ class MultiLevelNeuron(AbstractGradedNeuron):
                  reset_interval: int = 0, reset_offset: int = 0,
                  record: Optional[StreamFile] = None, name: Optional[str] = None,
                  log_config: Optional[LogConfig] = None) -> None:
-        super().__init__(shape=shape, reset_interval=reset_interval, reset_offset=reset_offset,
+        super().__init__(shape=shape, bias=bias, bias_exp=bias_exp,
+                         reset_interval=reset_interval, reset_offset=reset_offset,
                          record=record, name=name, log_config=log_config)
         shape = self.shape
         self.u = Var(shape=shape, init=0)
         self.v = Var(shape=shape, init=check_int("v_init", v_init))
-        self.bias = Var(shape=shape, init=full_bias(bias, shape))
-        self.bias_exp = Var(shape=(1,), init=check_int("bias_exp", bias_exp, 0, 23))
         self.vth_mant = Var(shape=(1,), init=check_int("vth_mant", vth_mant, 1))
         self.levels = Var(shape=(1,), init=check_int("levels", levels, 1))
         self.i_decay = Var(shape=(1,), init=check_int("i_decay", i_decay, 0, 4096))

@@ -8,20 +8,17 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from lava_mlsnn import fixed
-from lava_mlsnn.proc._base import (STATE_SCALE, AbstractPyNeuronModelFixed,
-                                   AbstractPyNeuronModelFloat, float_decay)
+from lava_mlsnn.proc._base import (STATE_SCALE, AbstractPyBiasedModelFixed,
+                                   AbstractPyBiasedModelFloat, float_decay)
 from lava_mlsnn.proc.readout.process import Readout
 
 
 @implements(proc=Readout, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PyReadoutModelFixed(AbstractPyNeuronModelFixed):
+class PyReadoutModelFixed(AbstractPyBiasedModelFixed):
     """Bit-exact model: :func:`lava_mlsnn.fixed.neuron_step` with type ``READOUT``."""
 
-    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    bias_exp: int = LavaPyType(int, np.int32, precision=5)
     v_decay: int = LavaPyType(int, np.int32, precision=13)
 
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
@@ -39,12 +36,9 @@ class PyReadoutModelFixed(AbstractPyNeuronModelFixed):
 @implements(proc=Readout, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("floating_pt")
-class PyReadoutModelFloat(AbstractPyNeuronModelFloat):
+class PyReadoutModelFloat(AbstractPyBiasedModelFloat):
     """Float model of the same equation (state units, no saturation)."""
 
-    v: np.ndarray = LavaPyType(np.ndarray, float)
-    bias: np.ndarray = LavaPyType(np.ndarray, float)
-    bias_exp: int = LavaPyType(int, int)
     v_decay: float = LavaPyType(float, float)
 
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:

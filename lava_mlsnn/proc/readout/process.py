@@ -6,11 +6,11 @@ from typing import Optional
 from lava.magma.core.process.process import LogConfig
 from lava.magma.core.process.variable import Var
 
-from lava_mlsnn.proc._base import AbstractGradedNeuron, check_int
-from lava_mlsnn.proc._common import StreamFile, full_bias
+from lava_mlsnn.proc._base import AbstractBiasedNeuron, check_int
+from lava_mlsnn.proc._common import StreamFile
 
 
-class Readout(AbstractGradedNeuron):
+class Readout(AbstractBiasedNeuron):
     """Read-out neuron: ``v = sat24(decay(v, v_decay) + (a << 6) + (bias << bias_exp))``,
     sends ``v`` (state units) every step; no spike, no reset except per sample.
 
@@ -20,11 +20,8 @@ class Readout(AbstractGradedNeuron):
         Layer shape, torch order.
     v_decay : int
         Voltage decay in 1/4096 per step.
-    bias : int or int array
-        Per-step bias mantissa: ``bias << bias_exp`` is added to ``v`` every step
-        (``bias_exp = 6``: weight units, netx's mapping).
-    bias_exp : int
-        Bias exponent (``biasExp``, 0..23).
+    bias, bias_exp
+        See :class:`~lava_mlsnn.proc._base.AbstractBiasedNeuron`.
     reset_interval, reset_offset, record
         See :class:`~lava_mlsnn.proc._base.AbstractGradedNeuron`.
     """
@@ -32,9 +29,8 @@ class Readout(AbstractGradedNeuron):
     def __init__(self, *, shape, v_decay: int = 0, bias=0, bias_exp: int = 6,
                  reset_interval: int = 0, reset_offset: int = 0,
                  record: Optional[StreamFile] = None, name: Optional[str] = None, log_config: Optional[LogConfig] = None) -> None:
-        super().__init__(shape=shape, reset_interval=reset_interval, reset_offset=reset_offset,
+        super().__init__(shape=shape, bias=bias, bias_exp=bias_exp,
+                         reset_interval=reset_interval, reset_offset=reset_offset,
                          record=record, name=name, log_config=log_config)
         self.v = Var(shape=self.shape, init=0)
-        self.bias = Var(shape=self.shape, init=full_bias(bias, self.shape))
-        self.bias_exp = Var(shape=(1,), init=check_int("bias_exp", bias_exp, 0, 23))
         self.v_decay = Var(shape=(1,), init=check_int("v_decay", v_decay, 0, 4096))

@@ -8,20 +8,16 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from lava_mlsnn import fixed
-from lava_mlsnn.proc._base import AbstractPyNeuronModelFixed, AbstractPyNeuronModelFloat
+from lava_mlsnn.proc._base import AbstractPyTwoStateModelFixed, AbstractPyTwoStateModelFloat
 from lava_mlsnn.proc.sigma_delta.process import SigmaDeltaNeuron
 
 
 @implements(proc=SigmaDeltaNeuron, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PySigmaDeltaModelFixed(AbstractPyNeuronModelFixed):
+class PySigmaDeltaModelFixed(AbstractPyTwoStateModelFixed):
     """Bit-exact model: :func:`lava_mlsnn.fixed.neuron_step` with an ``SDNN*`` type."""
 
-    u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    bias_exp: int = LavaPyType(int, np.int32, precision=5)
     vth_mant: int = LavaPyType(int, np.int32, precision=24)
     spike_exp: int = LavaPyType(int, np.int32, precision=5)
     state_exp: int = LavaPyType(int, np.int32, precision=5)
@@ -36,21 +32,16 @@ class PySigmaDeltaModelFixed(AbstractPyNeuronModelFixed):
 @implements(proc=SigmaDeltaNeuron, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("floating_pt")
-class PySigmaDeltaModelFloat(AbstractPyNeuronModelFloat):
+class PySigmaDeltaModelFloat(AbstractPyTwoStateModelFloat):
     """Float model of the same equations (state units, no shifts' truncation)."""
 
-    u: np.ndarray = LavaPyType(np.ndarray, float)
-    v: np.ndarray = LavaPyType(np.ndarray, float)
-    bias: np.ndarray = LavaPyType(np.ndarray, float)
-    bias_exp: int = LavaPyType(int, int)
     vth_mant: float = LavaPyType(float, float)
     spike_exp: int = LavaPyType(int, int)
     state_exp: int = LavaPyType(int, int)
 
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
         if reset:
-            self.u[:] = 0.0
-            self.v[:] = 0.0
+            self.start_sample()
         mode = self.proc_params["mode"]
         scale = 2.0 ** (int(self.spike_exp) + int(self.state_exp))
         if mode != "SDNN_DELTA":

@@ -7,11 +7,11 @@ from lava.magma.core.process.process import LogConfig
 from lava.magma.core.process.variable import Var
 
 from lava_mlsnn.fixed import SDNN_BIAS_EXP, SDNN_TYPES
-from lava_mlsnn.proc._base import AbstractGradedNeuron, check_int
-from lava_mlsnn.proc._common import StreamFile, full_bias
+from lava_mlsnn.proc._base import AbstractBiasedNeuron, check_int
+from lava_mlsnn.proc._common import StreamFile
 
 
-class SigmaDeltaNeuron(AbstractGradedNeuron):
+class SigmaDeltaNeuron(AbstractBiasedNeuron):
     """Sigma-delta neuron exactly as netx runs lava-dl's ``SDNN`` layers with
     ``lava.proc.sdn`` (fixed_pt), graded payloads.
 
@@ -47,12 +47,11 @@ class SigmaDeltaNeuron(AbstractGradedNeuron):
                  log_config: Optional[LogConfig] = None) -> None:
         if mode not in SDNN_TYPES:
             raise ValueError(f"mode must be one of {SDNN_TYPES}, got {mode!r}")
-        super().__init__(shape=shape, reset_interval=reset_interval, reset_offset=reset_offset,
+        super().__init__(shape=shape, bias=bias, bias_exp=bias_exp,
+                         reset_interval=reset_interval, reset_offset=reset_offset,
                          record=record, mode=mode, name=name, log_config=log_config)
         self.u = Var(shape=self.shape, init=0)  # sigma
         self.v = Var(shape=self.shape, init=0)  # ref: the sum of the deltas sent
-        self.bias = Var(shape=self.shape, init=full_bias(bias, self.shape))
-        self.bias_exp = Var(shape=(1,), init=check_int("bias_exp", bias_exp, 0, 23))
         self.vth_mant = Var(shape=(1,), init=check_int("vth_mant", vth_mant, 0))
         self.spike_exp = Var(shape=(1,), init=check_int("spike_exp", spike_exp, 0, 16))
         self.state_exp = Var(shape=(1,), init=check_int("state_exp", state_exp, 0, 16))

@@ -12,18 +12,30 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava_mlsnn.proc.stream.process import StreamSink, StreamSource
 
 
-class AbstractPyStreamSourceModel(PyLoihiProcessModel):
-    """Maps the file lazily (inside the model's OS process) and sends one slot."""
+class AbstractPyStreamModel(PyLoihiProcessModel):
+    """Holds the Process's :class:`StreamFile` and maps it lazily, inside the
+    model's own OS process (a mapping cannot cross the process boundary)."""
+
+    _writable: bool = False
 
     def __init__(self, proc_params) -> None:
         super().__init__(proc_params)
         self._stream = proc_params["stream"]
         self._buf = None
 
-    def run_spk(self) -> None:
+    def _slot(self):
+        """The mapped buffer and this time step's slot index in it."""
         if self._buf is None:
-            self._buf = self._stream.open(self.proc_params["shape"], writable=False)
-        self.s_out.send(np.asarray(self._buf[self._stream.slot(self.time_step)]))
+            self._buf = self._stream.open(self.proc_params["shape"], writable=self._writable)
+        return self._buf, self._stream.slot(self.time_step)
+
+
+class AbstractPyStreamSourceModel(AbstractPyStreamModel):
+    """Sends one slot per step."""
+
+    def run_spk(self) -> None:
+        buf, i = self._slot()
+        self.s_out.send(np.asarray(buf[i]))
 
 
 @implements(proc=StreamSource, protocol=LoihiProtocol)
@@ -40,19 +52,15 @@ class PyStreamSourceModelFloat(AbstractPyStreamSourceModel):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
 
 
-class AbstractPyStreamSinkModel(PyLoihiProcessModel):
-    """Maps the file lazily and writes one slot per step."""
+class AbstractPyStreamSinkModel(AbstractPyStreamModel):
+    """Writes one slot per step."""
 
-    def __init__(self, proc_params) -> None:
-        super().__init__(proc_params)
-        self._stream = proc_params["stream"]
-        self._buf = None
+    _writable = True
 
     def run_spk(self) -> None:
         data = self.a_in.recv()
-        if self._buf is None:
-            self._buf = self._stream.open(self.proc_params["shape"], writable=True)
-        self._buf[self._stream.slot(self.time_step)] = data
+        buf, i = self._slot()
+        buf[i] = data
 
 
 @implements(proc=StreamSink, protocol=LoihiProtocol)
