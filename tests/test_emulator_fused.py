@@ -30,10 +30,11 @@ def _network(rng: np.random.Generator) -> NetworkSpec:
 
     layers = [
         LayerSpec("input", (2, 8, 8), -1, neuron=P("INPUT", input_levels=15)),
+        # levels 15 x 8000 << 6 < 2**23: a saturated membrane reaches the top level
         LayerSpec("conv", (6, 8, 8), 0, [Branch(0, fixed.SynapseSpec(
             "conv", w(6, 2, 3, 3), 7, padding=(1, 1)))],  # << 7: a saturates at +-2**23
             P("MLSN", v_th_mant=8000, levels=15, i_decay=1, v_decay=4095,
-              v_init=2000, bias=rng.integers(-4096, 4096, size=(6, 1, 1)), bias_exp=8)),  # 15 x 8000 << 6 < 2**23
+              v_init=2000, bias=rng.integers(-4096, 4096, size=(6, 1, 1)), bias_exp=8)),
         LayerSpec("pool", (6, 4, 4), 1, [Branch(1, fixed.SynapseSpec(
             "pool", np.array(37), 0, stride=(2, 2), kernel=(2, 2)))],
             P("CUBA", v_th_mant=300, i_decay=4095, v_decay=1,
