@@ -56,10 +56,10 @@ def _network(rng: np.random.Generator) -> NetworkSpec:
 
 
 def test_fused_equals_reference_and_plain_at_the_edges():
-    for seed in (0, 1):
+    for seed, steps in ((0, 4), (1, 4), (2, 1)):  # T = 1 keeps broadcast initial states
         rng = np.random.default_rng(seed)
         spec = _network(rng)
-        x = rng.integers(0, 16, size=(3, 4, 2, 8, 8))
+        x = rng.integers(0, 16, size=(3, steps, 2, 8, 8))
         x[0] = 15  # all-max payloads: the saturating sums
         fused = emulate(spec, x, fused=True)
         plain = emulate(spec, x)
@@ -71,4 +71,5 @@ def test_fused_equals_reference_and_plain_at_the_edges():
         # the edges this network is built to reach are reached
         conv_v = fused[1]
         assert int(conv_v.max()) == 15  # level 15 of the conv layer
-        assert int(fused[8].abs().max()) == 2 ** 23 - 1 or int(fused[8].min()) == -2 ** 23
+        if steps > 1:  # the readout integrates into saturation
+            assert int(fused[8].max()) == 2 ** 23 - 1 or int(fused[8].min()) == -2 ** 23

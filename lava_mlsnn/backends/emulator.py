@@ -159,7 +159,8 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
                     and (i, 0) not in lines:
                 s, bound = _fused_sum(layer, outs, bounds)
                 if t == 0:
-                    fused_p[i], states[i] = _fused_start(layer.neuron, states[i], s, dtypes[i])
+                    fused_p[i], states[i] = _fused_start(layer.neuron, states[i], s, dtypes[i],
+                                                         steps)
                 syn = layer.branches[0].synapse
                 states[i], out = step(s, states[i], fused_p[i], int(syn.weight_exp),
                                       fixed.narrow_sum(syn, bound, dtypes[i]), dtypes[i])
@@ -193,16 +194,19 @@ def _fused_sum(layer, outs, bounds) -> Tuple[torch.Tensor, float]:
     return fixed.synapse_sum(br.synapse, src, bound), bound
 
 
-def _fused_start(p: fixed.NeuronParams, state, s: torch.Tensor, dtype: torch.dtype):
+def _fused_start(p: fixed.NeuronParams, state, s: torch.Tensor, dtype: torch.dtype,
+                 steps: int):
     """The layer's parameters and initial states for the compiled step, materialised in
     the layout of its synapse sum ``s`` (channels-last after a conv): every tensor of the
     kernel then has the same shape and strides. Inductor (torch 2.3) fails to compile
-    some mixes of broadcast and full-size operands, and one variant serves every step."""
+    some mixes of broadcast and full-size operands, and one variant serves every step
+    (``steps > 1``; a single step keeps the broadcast states)."""
     if p.bias is not None:
         bias = torch.as_tensor(np.asarray(p.bias, dtype=np.int64))
         p = replace(p, bias=torch.empty_like(s, dtype=torch.int64).copy_(bias.expand(s.shape)))
-    state = tuple(torch.empty_like(s, dtype=dtype).fill_(int(st[(0,) * st.dim()]))
-                  for st in state)  # the initial states are views of one scalar
+    if steps > 1:  # T = 1: the broadcast views are read once, a copy would cost a pass
+        state = tuple(torch.empty_like(s, dtype=dtype).fill_(int(st[(0,) * st.dim()]))
+                      for st in state)  # the initial states are views of one scalar
     return p, state
 
 
