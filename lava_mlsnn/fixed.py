@@ -206,19 +206,36 @@ def synapse_current(spec: SynapseSpec, z: Array, max_payload: float | None = Non
     zt = torch.as_tensor(z)
     if max_payload is None:
         max_payload = float(zt.abs().max()) if zt.numel() else 0.0
-    layout = torch.channels_last if spec.kind == "conv" and zt.dim() == 4 else \
+    s = torch.round_(synapse_sum(spec, zt, max_payload))  # a fresh tensor: rounded in place
+    a = current_of_sum(s, int(spec.weight_exp), narrow_sum(spec, max_payload, dtype), dtype)
+    return a if _is_torch(z) else a.numpy()
+
+
+def synapse_sum(spec: SynapseSpec, z: torch.Tensor, max_payload: float) -> torch.Tensor:
+    """The exact float sum of :func:`synapse_current`, not yet rounded nor shifted."""
+    layout = torch.channels_last if spec.kind == "conv" and z.dim() == 4 else \
         torch.preserve_format  # one pass: the float copy is laid out for the conv
-    zt = zt.to(sum_dtype(spec, max_payload), memory_format=layout)
-    with _exact_float_sums(zt.device):
-        s = torch.round_(raw_current(spec, zt))  # a fresh tensor: rounded in place
-    e = int(spec.weight_exp)
-    bound = spec.weight_abs_max * float(max_payload) * spec.fan_in() * 2.0 ** max(e, 0)
-    narrow = dtype == torch.int32 and bound < float(1 << 31)
+    z = z.to(sum_dtype(spec, max_payload), memory_format=layout)
+    with _exact_float_sums(z.device):
+        return raw_current(spec, z)
+
+
+def narrow_sum(spec: SynapseSpec, max_payload: float, dtype: torch.dtype) -> bool:
+    """Whether ``sum << weightExp`` of an int32 layer provably stays below 2**31."""
+    bound = spec.weight_abs_max * float(max_payload) * spec.fan_in() * \
+        2.0 ** max(int(spec.weight_exp), 0)
+    return dtype == torch.int32 and bound < float(1 << 31)
+
+
+def current_of_sum(s: torch.Tensor, weight_exp: int, narrow: bool, dtype: torch.dtype
+                   ) -> torch.Tensor:
+    """``sat24(s << weight_exp)`` of a rounded float sum ``s``, as ``dtype``
+    (``narrow``: the shift is done in int32, see :func:`narrow_sum`)."""
     a = s.to(torch.int32 if narrow else torch.int64)
-    a = _clip_(a if e == 0 else shift(a, e), SAT_MIN, SAT_MAX)
+    a = _clip_(a if weight_exp == 0 else shift(a, weight_exp), SAT_MIN, SAT_MAX)
     if dtype == torch.int32 and not narrow:
         a = a.to(torch.int32)  # saturated: 24 bits
-    return a if _is_torch(z) else a.numpy()
+    return a
 
 
 # --------------------------------------------------------------------------- axonal delays
@@ -449,6 +466,14 @@ def neuron_step(state: Tuple[Array, Array], a: Array, p: NeuronParams
     if t == "INPUT":
         return (u, v), input_payload(a, p.input_levels)
     raise ValueError(f"unknown neuron type {t!r}")  # pragma: no mutate
+
+
+def layer_step(s: torch.Tensor, state: Tuple[Array, Array], p: NeuronParams, weight_exp: int,
+               narrow: bool, dtype: torch.dtype) -> Tuple[Tuple[Array, Array], Array]:
+    """One layer's step from its float synapse sum ``s`` (:func:`synapse_sum`): rounding,
+    :func:`current_of_sum` and :func:`neuron_step` -- the form the emulator may hand to
+    ``torch.compile`` as one fused element-wise kernel (same functions, same integers)."""
+    return neuron_step(state, current_of_sum(torch.round(s), weight_exp, narrow, dtype), p)
 
 
 def initial_state(p: NeuronParams, shape: Sequence[int], like: Array,

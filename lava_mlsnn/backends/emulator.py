@@ -7,7 +7,9 @@ run's, integer for integer.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, Optional, Tuple, Union
+import os
+from dataclasses import replace
+from typing import Callable, Dict, Iterable, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -70,8 +72,26 @@ def check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor]) -> torch.
     return t
 
 
+#: ``LAVA_MLSNN_FUSED=1`` makes ``fused=True`` the default of :func:`emulate`.
+FUSED_ENV = "LAVA_MLSNN_FUSED"
+_compiled: Dict[str, Callable] = {}
+
+
+def _fused_step() -> Callable:
+    """``fixed.layer_step`` compiled by inductor (one element-wise kernel per layer and
+    shape; compiled on first use, seconds per layer)."""
+    if "step" not in _compiled:
+        # one cache entry per layer (shapes and parameters are specialised): more than
+        # dynamo's default 8 for deep networks; past the limit it would run eagerly.
+        torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 256)
+        torch._inductor.config.compile_threads = 1  # no pool of compile workers left behind
+        _compiled["step"] = torch.compile(fixed.layer_step, dynamic=False)
+    return _compiled["step"]
+
+
 def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
-            record: Optional[Iterable[int]] = None) -> Dict[int, torch.Tensor]:
+            record: Optional[Iterable[int]] = None,
+            fused: Optional[bool] = None) -> Dict[int, torch.Tensor]:
     """Run the network on a batch, aligned in time.
 
     Parameters
@@ -81,6 +101,11 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
         Input payloads (torch order).
     record : iterable of int, optional
         Layers whose outputs to keep; default: every layer.
+    fused : bool, optional
+        Run each single-branch layer's rounding, saturation and neuron step as one
+        ``torch.compile`` kernel (the same :mod:`lava_mlsnn.fixed` functions; the same
+        integers). Compiling costs seconds per layer on first use; default: off unless
+        the environment sets ``LAVA_MLSNN_FUSED=1``.
 
     Returns
     -------
@@ -89,6 +114,9 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
         PASS layers, ``v`` for READOUT layers.
     """
     x = check_input(spec, x)
+    if fused is None:
+        fused = os.environ.get(FUSED_ENV, "") == "1"
+    step = _fused_step() if fused else None
     batch, steps = x.shape[:2]
     keep = set(range(len(spec.layers))) if record is None else set(record)
     for br in (b for layer in spec.layers for b in layer.branches):
@@ -115,6 +143,7 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
             dtypes[i] = fixed.state_dtype(layer.neuron) if plain else torch.int64
             states[i] = fixed.initial_state(layer.neuron, (batch,) + tuple(layer.shape), x,
                                             dtypes[i])
+    fused_p: Dict[int, fixed.NeuronParams] = {}  # with the bias laid out as the states
     recorded = {i: torch.empty((batch, steps) + tuple(spec.layers[i].shape), dtype=torch.int64,
                                device=x.device) for i in keep}
     for t in range(steps):
@@ -126,6 +155,15 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
                 out = fixed.input_payload(outs[layer.source], layer.neuron.input_levels)
             elif layer.type == "input":  # a stock Input block: the input is its neuron's a_in
                 states[i], out = fixed.neuron_step(states[i], outs[layer.source], layer.neuron)
+            elif step is not None and len(layer.branches) == 1 and layer.recurrent is None \
+                    and (i, 0) not in lines:
+                s, bound = _fused_sum(layer, outs, bounds)
+                if t == 0:
+                    fused_p[i], states[i] = _fused_start(layer.neuron, states[i], s, dtypes[i],
+                                                         steps)
+                syn = layer.branches[0].synapse
+                states[i], out = step(s, states[i], fused_p[i], int(syn.weight_exp),
+                                      fixed.narrow_sum(syn, bound, dtypes[i]), dtypes[i])
             else:
                 a = None
                 for k, br in enumerate(layer.branches):
@@ -145,6 +183,31 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
             if i in recorded:
                 recorded[i][:, t] = out  # int64, as every backend returns
     return recorded
+
+
+def _fused_sum(layer, outs, bounds) -> Tuple[torch.Tensor, float]:
+    br = layer.branches[0]
+    src = outs[br.source]
+    bound = bounds[br.source]
+    if bound is None:  # sigma-delta payloads: scanned, as fixed.synapse_current does
+        bound = float(src.abs().max()) if src.numel() else 0.0
+    return fixed.synapse_sum(br.synapse, src, bound), bound
+
+
+def _fused_start(p: fixed.NeuronParams, state, s: torch.Tensor, dtype: torch.dtype,
+                 steps: int):
+    """The layer's parameters and initial states for the compiled step, materialised in
+    the layout of its synapse sum ``s`` (channels-last after a conv): every tensor of the
+    kernel then has the same shape and strides. Inductor (torch 2.3) fails to compile
+    some mixes of broadcast and full-size operands, and one variant serves every step
+    (``steps > 1``; a single step keeps the broadcast states)."""
+    if p.bias is not None:
+        bias = torch.as_tensor(np.asarray(p.bias, dtype=np.int64))
+        p = replace(p, bias=torch.empty_like(s, dtype=torch.int64).copy_(bias.expand(s.shape)))
+    if steps > 1:  # T = 1: the broadcast views are read once, a copy would cost a pass
+        state = tuple(torch.empty_like(s, dtype=dtype).fill_(int(st[(0,) * st.dim()]))
+                      for st in state)  # the initial states are views of one scalar
+    return p, state
 
 
 def _delay_lines(spec: NetworkSpec, batch: int, like: torch.Tensor
