@@ -20,3 +20,16 @@ def no_stray_processes():
     yield
     children = multiprocessing.active_children()
     assert not children, f"processes left behind: {children}"
+
+
+@pytest.fixture(autouse=True)
+def no_new_lava_processes(request):
+    """Every Lava build of a ``lava``-marked test must be stopped: no OS process may
+    outlive the test that started it."""
+    if request.node.get_closest_marker("lava") is None:
+        yield
+        return
+    before = {p.pid for p in multiprocessing.active_children()}
+    yield
+    left = [p for p in multiprocessing.active_children() if p.pid not in before]
+    assert not left, f"Lava processes left behind: {left}"

@@ -22,14 +22,6 @@ from stock_netx import export_stock, run_stock_netx  # noqa: E402
 from netfactory import join_network  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def no_new_children():
-    """Every Lava build must be stopped: no OS process may outlive a test."""
-    before = {p.pid for p in multiprocessing.active_children()}
-    yield
-    left = [p for p in multiprocessing.active_children() if p.pid not in before]
-    assert not left, f"Lava processes left behind: {left}"
-
 
 def assert_same(ref, got, spec):
     assert sorted(ref) == sorted(got)

@@ -1,5 +1,4 @@
 """Each lava-mlsnn Process alone, in Lava, on tiny hand-computed cases."""
-import multiprocessing
 import subprocess
 import sys
 
@@ -18,14 +17,6 @@ from lava.proc.io.source import RingBuffer as Source  # noqa: E402
 from lava_mlsnn.proc import (CubaLif, MultiLevelNeuron, Pass, Readout,  # noqa: E402
                              StreamFile, StreamSink, StreamSource, Synapse)
 
-
-@pytest.fixture(autouse=True)
-def no_new_children():
-    """Every Lava build in these tests must be stopped: no OS process may remain."""
-    before = {p.pid for p in multiprocessing.active_children()}
-    yield
-    left = [p for p in multiprocessing.active_children() if p.pid not in before]
-    assert not left, f"Lava processes left behind: {left}"
 
 
 def run_graph(data: np.ndarray, build, tag: str = "fixed_pt"):

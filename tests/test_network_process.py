@@ -6,7 +6,6 @@ Each case builds ``lava_mlsnn.netx.Network`` as a user would build
 layer's ``layer_out(i)``, ``net.run`` and ``net.stop``. Several samples stream
 back to back through one build, so the default per-sample reset is exercised.
 """
-import multiprocessing
 
 import numpy as np
 import pytest
@@ -30,13 +29,6 @@ from lava_mlsnn.netx import Network  # noqa: E402
 from layercheck import assert_layers_active  # noqa: E402
 from netfactory import join_network, nudge  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def no_new_children():
-    before = {p.pid for p in multiprocessing.active_children()}
-    yield
-    left = [p for p in multiprocessing.active_children() if p.pid not in before]
-    assert not left, f"Lava processes left behind: {left}"
 
 
 def run_with_stock_io(net, x: np.ndarray):
