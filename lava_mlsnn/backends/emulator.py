@@ -135,12 +135,15 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
             bounds[i] = None
     # int32 states and currents where fixed.state_dtype proves them exact: half the
     # memory traffic of the element-wise neuron updates, which dominate the run.
+    # Plain layers (no recurrence, no delay line) may also take the fused step.
+    plain = {i for i, layer in enumerate(spec.layers)
+             if layer.neuron is not None and layer.type != "input" and layer.recurrent is None
+             and not any((i, k) in lines for k in range(len(layer.branches)))}
+    fusable = {i for i in plain if step is not None and len(spec.layers[i].branches) == 1}
     dtypes, states = {}, {}
     for i, layer in enumerate(spec.layers):
         if layer.neuron is not None:
-            plain = layer.type != "input" and layer.recurrent is None and \
-                not any((i, k) in lines for k in range(len(layer.branches)))
-            dtypes[i] = fixed.state_dtype(layer.neuron) if plain else torch.int64
+            dtypes[i] = fixed.state_dtype(layer.neuron) if i in plain else torch.int64
             states[i] = fixed.initial_state(layer.neuron, (batch,) + tuple(layer.shape), x,
                                             dtypes[i])
     fused_p: Dict[int, fixed.NeuronParams] = {}  # with the bias laid out as the states
@@ -155,8 +158,7 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
                 out = fixed.input_payload(outs[layer.source], layer.neuron.input_levels)
             elif layer.type == "input":  # a stock Input block: the input is its neuron's a_in
                 states[i], out = fixed.neuron_step(states[i], outs[layer.source], layer.neuron)
-            elif step is not None and len(layer.branches) == 1 and layer.recurrent is None \
-                    and (i, 0) not in lines:
+            elif i in fusable:
                 s, bound = _fused_sum(layer, outs, bounds)
                 if t == 0:
                     fused_p[i], states[i] = _fused_start(layer.neuron, states[i], s, dtypes[i],
