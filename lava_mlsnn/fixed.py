@@ -330,6 +330,29 @@ def _bias_state(p: NeuronParams, like: Array) -> Array | int:
     return b
 
 
+def _levels_of(v: Array, th: int, levels: int) -> Array:
+    """``clip(v // th, 0, levels)`` of a saturated state ``v`` (``|v| <= 2**23``).
+
+    On torch tensors the quotient is taken in float32, which is exact here: ``v`` and
+    ``th < 2**24`` are exact floats, and for ``2**e <= v / th`` the correctly rounded
+    quotient errs by at most ``2**(e - 24)``, less than the ``1 / th`` that separates a
+    non-integer ``v / th`` from the next integer (``th * 2**e <= v < 2**24``); clipped to
+    ``[0, levels]``, truncation is the floor. (Integer division is several times slower
+    than these passes on the CPU.)
+    """
+    if _is_torch(v) and 0 < th < (1 << 24) and not v.dtype.is_floating_point:
+        return v.to(torch.float32).div_(th).clamp_(0, levels).to(v.dtype)
+    return _clip_(v // th, 0, levels)
+
+
+def _sub_times_(v: Array, z: Array, th: int) -> Array:
+    """``v - z * th`` in place (one pass on torch tensors)."""
+    if _is_torch(v):
+        return v.sub_(z, alpha=th)
+    v -= z * th
+    return v
+
+
 def mlsn_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Array, Array]:
     """One step of the multi-level spiking neuron (``MLSN``).
 
@@ -356,8 +379,8 @@ def mlsn_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Arr
         v += _bias_state(p, a)
     v = _clip_(v, SAT_MIN, SAT_MAX)
     th = int(p.v_th_mant) << STATE_SHIFT
-    z = _clip_(v // th, 0, int(p.levels))
-    v -= z * th
+    z = _levels_of(v, th, int(p.levels))
+    v = _sub_times_(v, z, th)
     if p.v_bits:
         half = 1 << (int(p.v_bits) - 1)
         v = clip(v >> int(p.v_exp), -half, half - 1) << int(p.v_exp)

@@ -271,3 +271,43 @@ def test_emulator_matches_reference_network(case):
     assume(all(np.any(ref[i] != 0) for i in ref))
     for i in ref:
         assert np.array_equal(emu[i].numpy(), ref[i]), f"layer {i} ({spec.layers[i].type})"
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
+@pytest.mark.parametrize("th", [1, 3, 64, 283 << 6, 4095 << 6, (1 << 23) - 1, (1 << 24) - 1])
+def test_level_quotient_is_exact_on_every_saturated_state(dtype, th):
+    """The MLSN level count ``clip(v // th, 0, levels)`` (taken in float32 on torch
+    tensors) equals integer floor division for every state in [-2**23, 2**23 - 1]; levels
+    beyond any quotient, so the clip hides no error."""
+    v = torch.arange(-EDGE, EDGE, dtype=dtype)
+    got = fixed._levels_of(v, th, 1 << 24)
+    assert got.dtype == dtype
+    want = torch.div(v.to(torch.int64), th, rounding_mode="floor").clamp_(0, 1 << 24)
+    assert torch.equal(got.to(torch.int64), want)
+    assert int(got.max()) == (EDGE - 1) // th  # the top of the range is reached
+
+
+@SETTINGS
+@given(v=st.lists(state_ints(), min_size=1, max_size=16), th=st.integers(1, (1 << 24) - 1),
+       levels=st.integers(1, 15))
+def test_level_quotient_matches_reference_at_any_threshold(v, th, levels):
+    got = fixed._levels_of(torch.tensor(v, dtype=torch.int64), th, levels).tolist()
+    assert got == [min(max(x // th, 0), levels) for x in v]
+
+
+def test_emulator_outputs_do_not_depend_on_its_chunks_of_samples(monkeypatch):
+    """A batch run in chunks of 7 samples (19 samples, T = 3, a DAG with joins) equals the
+    reference sample by sample: chunk boundaries change nothing."""
+    from layercheck import assert_layers_active
+    from lava_mlsnn.backends import emulator
+    from netfactory import join_network
+    rng = np.random.default_rng(5)
+    spec = join_network(rng)
+    x = rng.integers(0, 4, size=(19, 3) + tuple(spec.input_shape))
+    monkeypatch.setattr(emulator, "CHUNK_BYTES", 1)
+    assert emulator._chunk_size(spec, len(x)) == 7
+    emu = emulate(spec, x)
+    ref = run_reference(spec, x)
+    assert_layers_active(ref)
+    for i in ref:
+        assert np.array_equal(emu[i].numpy(), ref[i]), f"layer {i} ({spec.layers[i].type})"
