@@ -144,10 +144,10 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
               for i, layer in enumerate(spec.layers) if layer.neuron is not None}
     recorded = {i: torch.empty((batch, steps) + tuple(spec.layers[i].shape), dtype=torch.int64,
                                device=x.device) for i in keep}
-    run = _Run(spec, bounds, plain, fusable, dtypes, step)
     chunk = _chunk_size(spec, batch)
     for b0 in range(0, batch, chunk):
-        run(x[b0:b0 + chunk], {i: r[b0:b0 + chunk] for i, r in recorded.items()})
+        _run_chunk(spec, x[b0:b0 + chunk], {i: r[b0:b0 + chunk] for i, r in recorded.items()},
+                   bounds, fusable, dtypes, step)
     return recorded
 
 
@@ -167,59 +167,55 @@ def _chunk_size(spec: NetworkSpec, batch: int) -> int:
     return max(1, -(-batch // chunks))
 
 
-class _Run:
-    """The time loop of :func:`emulate` over one chunk of samples (every sample starts
-    from the reset state, so chunks are independent)."""
-
-    def __init__(self, spec, bounds, plain, fusable, dtypes, step):
-        self.spec, self.bounds, self.plain, self.fusable = spec, bounds, plain, fusable
-        self.dtypes, self.step = dtypes, step
-
-    def __call__(self, x: torch.Tensor, recorded: Dict[int, torch.Tensor]) -> None:
-        spec, bounds, dtypes, step = self.spec, self.bounds, self.dtypes, self.step
-        batch, steps = x.shape[:2]
-        lines = _delay_lines(spec, batch, x)
-        last: Dict[int, torch.Tensor] = {}  # previous payload of each recurrent layer
-        states = {i: fixed.initial_state(spec.layers[i].neuron,
-                                         (batch,) + tuple(spec.layers[i].shape), x, dtype)
-                  for i, dtype in dtypes.items()}
-        fused_p: Dict[int, fixed.NeuronParams] = {}  # with the bias laid out as the states
-        for t in range(steps):
-            outs = {INPUT: x[:, t]}
-            for i, layer in enumerate(spec.layers):
-                if layer.type == "flatten":
-                    out = outs[layer.source].reshape(batch, -1)
-                elif layer.type == "input" and layer.neuron.type == "INPUT":
-                    out = fixed.input_payload(outs[layer.source], layer.neuron.input_levels)
-                elif layer.type == "input":  # a stock Input block: the input is its a_in
-                    states[i], out = fixed.neuron_step(states[i], outs[layer.source],
-                                                       layer.neuron)
-                elif i in self.fusable:
-                    s, bound = _fused_sum(layer, outs, bounds)
-                    if t == 0:
-                        fused_p[i], states[i] = _fused_start(layer.neuron, states[i], s,
-                                                             dtypes[i], steps)
-                    syn = layer.branches[0].synapse
-                    states[i], out = step(s, states[i], fused_p[i], int(syn.weight_exp),
-                                          fixed.narrow_sum(syn, bound, dtypes[i]), dtypes[i])
-                else:
-                    a = None
-                    for k, br in enumerate(layer.branches):
-                        if (i, k) in lines:
-                            parts = fixed.delayed_parts(br.synapse, outs[br.source])
-                            lines[i, k], cur = fixed.delay_line_step(lines[i, k], t, parts)
-                        else:
-                            cur = fixed.synapse_current(br.synapse, outs[br.source],
-                                                        bounds[br.source], dtypes[i])
-                        a = cur if a is None else a + cur  # |sum| < 256 * 2**24: no overflow
-                    if layer.recurrent is not None and t:  # the layer's own previous payload
-                        a = a + fixed.synapse_current(layer.recurrent, last[i])
-                    states[i], out = fixed.neuron_step(states[i], a, layer.neuron)
-                outs[i] = out
-                if layer.recurrent is not None:
-                    last[i] = out
-                if i in recorded:
-                    recorded[i][:, t] = out  # int64, as every backend returns
+def _run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tensor],
+               bounds: Dict[int, Optional[float]], fusable: set,
+               dtypes: Dict[int, torch.dtype], step: Optional[Callable]) -> None:
+    """The time loop of :func:`emulate` over one chunk ``x`` of samples, written into the
+    chunk's slices of ``recorded`` (every sample starts from the reset state, so chunks
+    are independent)."""
+    batch, steps = x.shape[:2]
+    lines = _delay_lines(spec, batch, x)
+    last: Dict[int, torch.Tensor] = {}  # previous payload of each recurrent layer
+    states = {i: fixed.initial_state(spec.layers[i].neuron,
+                                     (batch,) + tuple(spec.layers[i].shape), x, dtype)
+              for i, dtype in dtypes.items()}
+    fused_p: Dict[int, fixed.NeuronParams] = {}  # with the bias laid out as the states
+    for t in range(steps):
+        outs = {INPUT: x[:, t]}
+        for i, layer in enumerate(spec.layers):
+            if layer.type == "flatten":
+                out = outs[layer.source].reshape(batch, -1)
+            elif layer.type == "input" and layer.neuron.type == "INPUT":
+                out = fixed.input_payload(outs[layer.source], layer.neuron.input_levels)
+            elif layer.type == "input":  # a stock Input block: the input is its a_in
+                states[i], out = fixed.neuron_step(states[i], outs[layer.source],
+                                                   layer.neuron)
+            elif i in fusable:
+                s, bound = _fused_sum(layer, outs, bounds)
+                if t == 0:
+                    fused_p[i], states[i] = _fused_start(layer.neuron, states[i], s,
+                                                         dtypes[i], steps)
+                syn = layer.branches[0].synapse
+                states[i], out = step(s, states[i], fused_p[i], int(syn.weight_exp),
+                                      fixed.narrow_sum(syn, bound, dtypes[i]), dtypes[i])
+            else:
+                a = None
+                for k, br in enumerate(layer.branches):
+                    if (i, k) in lines:
+                        parts = fixed.delayed_parts(br.synapse, outs[br.source])
+                        lines[i, k], cur = fixed.delay_line_step(lines[i, k], t, parts)
+                    else:
+                        cur = fixed.synapse_current(br.synapse, outs[br.source],
+                                                    bounds[br.source], dtypes[i])
+                    a = cur if a is None else a + cur  # |sum| < 256 * 2**24: no overflow
+                if layer.recurrent is not None and t:  # the layer's own previous payload
+                    a = a + fixed.synapse_current(layer.recurrent, last[i])
+                states[i], out = fixed.neuron_step(states[i], a, layer.neuron)
+            outs[i] = out
+            if layer.recurrent is not None:
+                last[i] = out
+            if i in recorded:
+                recorded[i][:, t] = out  # int64, as every backend returns
 
 
 def _fused_sum(layer, outs, bounds) -> Tuple[torch.Tensor, float]:
