@@ -34,7 +34,7 @@ def _imports(path: Path, module: str):
 
 #: Command front-ends that sit inside a package but belong to the tools layer (they
 #: import the CLI's helpers): counted as part of ``cli``.
-COMMAND_MODULES = ("lava_mlsnn.nir.cli", "lava_mlsnn.train.export_command")
+COMMAND_MODULES = ("lava_mlsnn.train.export_command",)
 
 
 def _unit(name: str) -> str:

@@ -17,8 +17,9 @@ from lava_mlsnn.train import fit
 from netfactory import random_training_net
 from trainkit import TRAIN_SCRIPT, load_script, shared_cache, tiny
 
-COMMANDS = {"cli.py", "demo.py", os.path.join("train", "command.py"),
-            os.path.join("train", "export_command.py"), os.path.join("nir", "cli.py")}
+#: the command front-ends, which print their reports (the cli/ package and these files)
+COMMANDS = {"demo.py", os.path.join("train", "command.py"),
+            os.path.join("train", "export_command.py")}
 
 
 def test_library_modules_do_not_print():
@@ -28,7 +29,7 @@ def test_library_modules_do_not_print():
         for name in files:
             path = os.path.join(folder, name)
             rel = os.path.relpath(path, root)
-            if not name.endswith(".py") or rel in COMMANDS:
+            if not name.endswith(".py") or rel in COMMANDS or rel.startswith("cli" + os.sep):
                 continue
             for node in ast.walk(ast.parse(open(path).read())):
                 if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import CliError, _check_out, _load_network, _one_line, _write
+
 
 def add_parser(sub) -> None:
     """Register ``nir`` and its two sub-commands on the main command's subparsers."""
@@ -36,7 +38,6 @@ def add_parser(sub) -> None:
 
 
 def _nir_module():
-    from ..cli import CliError
     try:
         from .. import nir as lnir
         import nir  # noqa: F401
@@ -48,7 +49,6 @@ def _nir_module():
 
 def cmd_import(args: argparse.Namespace) -> int:
     from ..block.base import FoldError
-    from ..cli import CliError, _check_out, _one_line
     from .._io import UnsafePathError, check_input_file
     lnir = _nir_module()
     try:
@@ -80,7 +80,6 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..cli import CliError, _check_out, _load_network
     lnir = _nir_module()
     import nir
     spec = _load_network(args.net)
@@ -93,16 +92,3 @@ def cmd_export(args: argparse.Namespace) -> int:
     _write(args.out, lambda: atomic_write_path(args.out, lambda tmp: nir.write(tmp, graph)))
     print(f"{args.out}: {len(graph.nodes)} NIR nodes from {args.net}")
     return 0
-
-
-def _write(path: str, write) -> None:
-    """Run an atomic ``write()`` with the command's error lines (2: bad target, 1: failed
-    write)."""
-    from ..cli import EXIT_FAILURE, CliError
-    from .._io import UnsafePathError, write_error_line
-    try:
-        write()
-    except UnsafePathError as err:
-        raise CliError(str(err)) from None
-    except OSError as err:
-        raise CliError(write_error_line(path, err), EXIT_FAILURE) from None
