@@ -66,6 +66,9 @@ NETS = {
     "sparse_stage_clipped_nb1": lambda: residual_net(
         "sparse", (2, 16, 16), 5, widths=(4, 8), blocks=3, levels=3, timesteps=2,
         barrier="stage", barrier_ste="clipped", barrier_levels=1),
+    "sparse_barrier_th3": lambda: residual_net(
+        "sparse", (2, 16, 16), 5, widths=(4, 8), blocks=2, levels=3, timesteps=2,
+        barrier_threshold=3.0),
     "sparse_shortcut_nb2": lambda: residual_net(
         "sparse", (2, 16, 16), 5, widths=(4, 8), blocks=2, levels=3, timesteps=2,
         barrier="shortcut", barrier_levels=2),
@@ -88,6 +91,63 @@ def test_paper_net_exports_bit_exact(name, tmp_path):
         assert 3 < max(joins) <= 5
     elif "sparse" in name or "iand" in name:  # every join bounded by the neuron's N = 3
         assert 1 <= max(joins) <= 3
+
+
+def test_barrier_threshold_starts_every_barrier_and_is_refused_elsewhere():
+    from lava_mlsnn.block import ResidualBlock
+    net = residual_net("sparse", (2, 16, 16), 5, widths=(4, 8), blocks=2, levels=3,
+                       barrier_threshold=3.0)
+    blocks = [b for b in net.blocks if isinstance(b, ResidualBlock)]
+    assert [float(b.join_neuron.theta) for b in blocks] == [3.0] * 4
+    assert all(b.join_neuron.theta.requires_grad for b in blocks)  # it still learns
+    # a lone unit spike on one branch (sum 1) no longer passes; two coinciding ones give
+    # one level (payload 3 units); sum 5 rounds to two levels
+    out = blocks[0]._join_real([torch.tensor([0.0, 1.0, 0.0, 1.0, 3.0]).reshape(1, 5, 1),
+                                torch.tensor([0.0, 0.0, 1.0, 1.0, 2.0]).reshape(1, 5, 1)])
+    assert out.flatten().tolist() == [0.0, 0.0, 0.0, 3.0, 6.0]
+    for kw in (dict(kind="sew"), dict(kind="iand"), dict(kind="sparse", barrier="stage")):
+        with pytest.raises(ValueError, match="barrier_threshold is an option of Sparse-ResNet"):
+            residual_net(input_shape=(2, 16, 16), num_classes=5, barrier_threshold=2.0, **kw)
+    with pytest.raises(ValueError, match="must be > 0"):
+        residual_net("sparse", (2, 16, 16), 5, barrier_threshold=0.0)
+
+
+@pytest.mark.parametrize("kind,option", [
+    ("sew", dict(barrier="stage")), ("spiking", dict(barrier="shortcut")),
+    ("iand", dict(barrier_ste="clipped")), ("sew", dict(barrier_levels=2)),
+    ("spiking", dict(barrier_levels=1))])
+def test_join_options_a_kind_does_not_use_are_refused(kind, option):
+    """A SEW or Spiking ResNet given a barrier option would build the plain net silently."""
+    name = next(iter(option))
+    with pytest.raises(ValueError, match=f"^{name} is an option of"):
+        residual_net(kind, (2, 16, 16), 5, **option)
+    from lava_mlsnn.train.config import ConfigError, resolve
+    value = option[name]
+    with pytest.raises(ConfigError, match=f"config: model.{name} is an option of .*"
+                                          f"model.arch={kind}_resnet"):
+        resolve(overrides=[f"model.arch={kind}_resnet", f"model.{name}={value}"])
+    # the IAND join keeps its N_b; the convnet and VGG nets take no join option at all
+    assert residual_net("iand", (2, 16, 16), 5, barrier_levels=2) is not None
+    for arch in ("convnet", "vgg11"):
+        with pytest.raises(ConfigError, match=f"model.{name} applies to the residual nets only"):
+            resolve(overrides=[f"model.arch={arch}", f"model.{name}={value}"])
+
+
+def test_config_barrier_threshold_reaches_the_barrier():
+    from lava_mlsnn.block import ResidualBlock
+    from lava_mlsnn.train.config import ConfigError, resolve
+    from lava_mlsnn.train.models import build_model
+    cfg = resolve(overrides=["model.arch=sparse_resnet", "model.barrier_threshold=3",
+                             "model.channels=[4, 8]", "model.blocks_per_stage=1"])
+    net = build_model(cfg, (2, 16, 16), 5)
+    assert [float(b.join_neuron.theta) for b in net.blocks
+            if isinstance(b, ResidualBlock)] == [3.0, 3.0]
+    with pytest.raises(ConfigError, match=r"model.barrier_threshold must be a number in "
+                                          r"\(0.0, 1000000.0\] or null, got -1"):
+        resolve(overrides=["model.arch=sparse_resnet", "model.barrier_threshold=-1"])
+    with pytest.raises(ConfigError, match="barrier='block'"):
+        resolve(overrides=["model.arch=resnet18", "model.join=sparse", "model.barrier=stage",
+                           "model.barrier_threshold=2"])
 
 
 def test_iand_is_not_and_for_binary_spikes():

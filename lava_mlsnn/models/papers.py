@@ -82,12 +82,43 @@ def vgg(config: Union[str, Sequence[Union[int, str]]], input_shape: Sequence[int
     return block.Network(blocks, classes=classes, timesteps=timesteps)
 
 
+def check_join_options(kind: str, barrier: str = "block", barrier_ste: str = "identity",
+                       barrier_levels: Optional[int] = None,
+                       barrier_threshold: Optional[float] = None) -> None:
+    """Refuse a join option that a residual ``kind`` would not use (one-line ValueError).
+
+    ``barrier``, ``barrier_ste`` and ``barrier_threshold`` shape the Sparse-ResNet barrier
+    only; ``barrier_levels`` is the N_b of the sparse and IAND joins. A SEW or Spiking
+    ResNet given one of them would silently build the plain net.
+    """
+    check_kind(kind)
+    if barrier not in ("block", "stage", "shortcut"):
+        raise ValueError(f"barrier must be 'block', 'stage' or 'shortcut', got {barrier!r}")
+    if kind != "sparse":
+        for name, value, default in (("barrier", barrier, "block"),
+                                     ("barrier_ste", barrier_ste, "identity"),
+                                     ("barrier_threshold", barrier_threshold, None)):
+            if value != default:
+                raise ValueError(f"{name} is an option of Sparse-ResNet (kind='sparse'), "
+                                 f"not of kind={kind!r}")
+    if barrier_levels is not None and kind not in ("sparse", "iand"):
+        raise ValueError(f"barrier_levels is an option of the sparse and iand joins, not of "
+                         f"kind={kind!r}")
+    if barrier_threshold is not None:
+        if barrier != "block":
+            raise ValueError("barrier_threshold is an option of Sparse-ResNet with a barrier "
+                             "after every block (barrier='block')")
+        if not barrier_threshold > 0:
+            raise ValueError(f"barrier_threshold must be > 0, got {barrier_threshold}")
+
+
 def residual_net(kind: str, input_shape: Sequence[int], num_classes: int,
                  widths: Sequence[int] = (16, 32), blocks: Union[int, Sequence[int]] = 4,
                  levels: int = 4, input_levels: int = 7, timesteps: int = 1,
                  stem_stride: int = 2, neuron: Optional[Dict[str, Any]] = None,
                  barrier: str = "block", barrier_ste: str = "identity",
-                 barrier_levels: Optional[int] = None, weight_bits: Optional[int] = None,
+                 barrier_levels: Optional[int] = None,
+                 barrier_threshold: Optional[float] = None, weight_bits: Optional[int] = None,
                  classes: Optional[List[str]] = None) -> block.Network:
     """Stem conv, one stage of residual blocks per width (stride 2 between), readout.
 
@@ -108,12 +139,16 @@ def residual_net(kind: str, input_shape: Sequence[int], num_classes: int,
         Backward pass of the barrier.
     barrier_levels : int, optional
         N_b of the barrier (default ``levels``).
+    barrier_threshold : float, optional
+        Initial (learned) threshold of the barrier after every block's add (default 1.0, the
+        unit of the neurons that feed it). The barrier's level is about ``round(sum /
+        threshold)`` (its membrane starts at half a threshold), so above 2 a lone unit spike
+        on one branch no longer passes the join. Only with ``kind='sparse'`` and
+        ``barrier='block'``.
     weight_bits : int, optional
         Q-SNN weights of the residual blocks (not for ``'spiking'``).
     """
-    check_kind(kind)
-    if barrier not in ("block", "stage", "shortcut"):
-        raise ValueError(f"barrier must be 'block', 'stage' or 'shortcut', got {barrier!r}")
+    check_join_options(kind, barrier, barrier_ste, barrier_levels, barrier_threshold)
     per_stage = [int(blocks)] * len(widths) if isinstance(blocks, int) else list(blocks)
     if len(per_stage) != len(widths):
         raise ValueError("blocks needs one count per stage (or one int)")
@@ -126,6 +161,8 @@ def residual_net(kind: str, input_shape: Sequence[int], num_classes: int,
     stem = {**params, "norm": True, **(unit if adds or mixed else {})}
     pool = {**params, "norm": False, **({"threshold": 1.0} if adds else {})}
     join = {} if barrier_levels is None else {"levels": int(barrier_levels)}
+    if barrier_threshold is not None:
+        join["threshold"] = float(barrier_threshold)
     if mixed:
         join.update(unit)
     wq = (lambda: weight_quantizer(weight_bits)) if weight_bits and weight_bits < 8 else None

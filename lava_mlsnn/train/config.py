@@ -54,6 +54,7 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
         "barrier": "block",      # sparse joins: barrier after every add | stage | shortcut
         "barrier_ste": "identity",  # sparse joins: barrier backward, identity | clipped
         "barrier_levels": None,  # sparse/iand joins: N_b (null: model.levels)
+        "barrier_threshold": None,  # sparse joins, barrier=block: initial barrier threshold
     },
     "neuron": {
         "threshold": 1.0,
@@ -124,10 +125,13 @@ def integer(lo: Optional[int] = None, hi: Optional[int] = None, null: bool = Fal
     return rule
 
 
-def number(lo: float, hi: float, lo_open: bool = False) -> Rule:
+def number(lo: float, hi: float, lo_open: bool = False, null: bool = False) -> Rule:
     def rule(v: Any) -> Optional[str]:
+        if v is None and null:
+            return None
         if not _is_num(v) or v > hi or v < lo or (lo_open and v == lo):
-            return f"must be a number in {'(' if lo_open else '['}{lo}, {hi}]"
+            return (f"must be a number in {'(' if lo_open else '['}{lo}, {hi}]"
+                    f"{' or null' if null else ''}")
         return None
     return rule
 
@@ -189,7 +193,8 @@ RULES: Dict[str, Dict[str, Rule]] = {
               "join": choice(*JOINS), "width": number(0.0, 64.0, lo_open=True),
               "stem_stride": integer(1, 4), "barrier": choice("block", "stage", "shortcut"),
               "barrier_ste": choice("identity", "clipped"),
-              "barrier_levels": integer(1, 255, null=True)},
+              "barrier_levels": integer(1, 255, null=True),
+              "barrier_threshold": number(0.0, 1e6, lo_open=True, null=True)},
     "activity": {"regularizer": choice(None, "l1", "rate"), "lambda": number(0.0, 1e3),
                  "target": number(0.0, 1.0)},
     "neuron": {"threshold": number(0.0, 1e6, lo_open=True), "v_init": number(0.0, 1.0),
@@ -277,9 +282,35 @@ def validate(config: Dict[str, Dict[str, Any]]) -> None:
     if model["arch"] in ("resnet18", "resnet19") and model["join"] == "ms":
         raise ConfigError("config: model.join=ms: MS-ResNet is not deployable (its shortcut "
                           "adds membrane potentials, which a Loihi neuron cannot send)")
+    _check_join(model)
     if quant["membrane_bits"] and quant["membrane_bits"] < 3:
         raise ConfigError("config: quant.membrane_bits must be 0 or in 3..24 (2 bits cannot "
                           "hold the +-4-threshold range)")
+
+
+JOIN_KEYS = {"barrier": "block", "barrier_ste": "identity", "barrier_levels": None,
+             "barrier_threshold": None}  # model.* keys of the residual joins -> default
+ARCH_KINDS = {"sparse_resnet": "sparse", "sew_resnet": "sew", "spiking_resnet": "spiking",
+              "iand_resnet": "iand"}
+
+
+def _check_join(model: Dict[str, Any]) -> None:
+    """A join option the architecture would not use is refused, not ignored."""
+    kind = ARCH_KINDS.get(model["arch"]) or \
+        (model["join"] if model["arch"] in ("resnet18", "resnet19") else None)
+    if kind is None:
+        for key, default in JOIN_KEYS.items():
+            if model[key] != default:
+                raise ConfigError(f"config: model.{key} applies to the residual nets only, "
+                                  f"not to model.arch={model['arch']}")
+        return
+    if kind == "ms":
+        return  # refused above with its own reason
+    from ..models.papers import check_join_options
+    try:
+        check_join_options(kind, **{k: model[k] for k in JOIN_KEYS})
+    except ValueError as err:
+        raise ConfigError(f"config: model.{err} (model.arch={model['arch']})") from None
 
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")

@@ -6,9 +6,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from .. import block
 from ..models import dvs_convnet, resnet, residual_net, vgg
 from ..quant import StaticMembraneQuant
-
-RESNET_KINDS = {"sparse_resnet": "sparse", "sew_resnet": "sew", "spiking_resnet": "spiking",
-                "iand_resnet": "iand"}
+from .config import ARCH_KINDS, JOIN_KEYS
 
 
 def dvs_resnet_full(kind: str, input_shape: Sequence[int], num_classes: int, levels: int,
@@ -33,7 +31,8 @@ def dvs_resnet_full(kind: str, input_shape: Sequence[int], num_classes: int, lev
     membrane_bits : int
         Static membrane quantization of every multi-level neuron (0: off).
     **options
-        ``barrier``, ``barrier_ste``, ``barrier_levels``, ``stem_stride`` of
+        ``barrier``, ``barrier_ste``, ``barrier_levels``, ``barrier_threshold``,
+        ``stem_stride`` of
         :func:`lava_mlsnn.models.residual_net`.
     """
     params = dict(neuron)
@@ -73,13 +72,12 @@ def build_model(config: Dict[str, Dict[str, Any]], input_shape: Sequence[int],
     if model["arch"].startswith("vgg"):
         return vgg(model["arch"], input_shape, num_classes, width=model["width"],
                    weight_bits=quant["weight_bits"], neuron=params, **common)
-    barrier = dict(barrier=model["barrier"], barrier_ste=model["barrier_ste"],
-                   barrier_levels=model["barrier_levels"])
+    barrier = {k: model[k] for k in JOIN_KEYS}
     if model["arch"] in ("resnet18", "resnet19"):
         return resnet(model["arch"], model["join"], input_shape, num_classes,
                       width=model["width"], stem_stride=model["stem_stride"], neuron=params,
                       weight_bits=quant["weight_bits"], **barrier, **common)
-    return dvs_resnet_full(RESNET_KINDS[model["arch"]], input_shape, num_classes,
+    return dvs_resnet_full(ARCH_KINDS[model["arch"]], input_shape, num_classes,
                            widths=model["channels"], blocks_per_stage=model["blocks_per_stage"],
                            neuron=dict(neuron), weight_bits=quant["weight_bits"],
                            membrane_bits=quant["membrane_bits"], **barrier, **common)
