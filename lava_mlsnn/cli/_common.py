@@ -49,7 +49,21 @@ def _load_network(path: str):
         raise CliError(f"{path}: invalid network: {err.problems[0]}{hint}") from None
 
 
-def _load_input(path: str) -> np.ndarray:
+def _load_input(spec, path: str) -> np.ndarray:
+    """``X.npy`` as int64 ``[B, T, *inputShape]`` for the network ``spec``: anything that is
+    not an integer array, does not fit the network or holds no sample or no step is refused."""
+    from ..backends.emulator import check_input
+    x = _load_array(path)
+    try:
+        check_input(spec, x)
+    except ValueError as err:
+        raise CliError(f"{path}: {_one_line(err)}") from None
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise CliError(f"{path}: input {tuple(x.shape)} has no samples or no steps")
+    return x
+
+
+def _load_array(path: str) -> np.ndarray:
     """Load ``X.npy`` as int64, rejecting anything that is not an integer array."""
     try:
         check_input_file(path)

@@ -72,17 +72,10 @@ def _class_lines(spec, out: np.ndarray) -> List[str]:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from ..backends.emulator import check_input
     spec = _load_network(args.net)
     _check_backend(args.backend, spec)
     _check_out(args.out)
-    x = _load_input(args.input)
-    try:
-        check_input(spec, x)
-    except ValueError as err:
-        raise CliError(f"{args.input}: {_one_line(err)}") from None
-    if x.shape[0] == 0 or x.shape[1] == 0:
-        raise CliError(f"{args.input}: input {tuple(x.shape)} has no samples or no steps")
+    x = _load_input(spec, args.input)
     start = time.perf_counter()
     from ..backends.lava_watchdog import LavaRunError
     try:
