@@ -2,7 +2,8 @@
 
 Same convnet (Conv 16 s2 -> Conv 32 -> SumPool 2 -> Dense 64 -> Readout), training
 budget and seeds for every variant; accuracy of the exported file (emulator) and its
-energy (memory-aware and SOP models). Resumable: finished runs are kept in
+energy (memory-aware and SOP models), at the 5-epoch budget and at three times it (15
+epochs, names ending in ``_e15``). Resumable: finished runs are kept in
 ``benchmarks/results/latency.json``.
 Run: nice -n 10 .venv/bin/python benchmarks/study_latency.py [--epochs 5] [--seeds 0 1 2]
 """
@@ -18,19 +19,20 @@ from _study_report import latency_report  # noqa: E402
 from lava_mlsnn.models import dvs_convnet  # noqa: E402
 
 
-def variants(epochs: int):
-    def binary(t):
-        return dict(timesteps=t, epochs=epochs, build=lambda s: dvs_convnet(
-            (2, SIZE, SIZE), 20, levels=1, timesteps=t))
+LONG = 15
 
-    def ml(n, t):
-        return dict(timesteps=t, epochs=epochs, build=lambda s: dvs_convnet(
+
+def variants(epochs: int):
+    def net(n, t, e):
+        return dict(timesteps=t, epochs=e, build=lambda s: dvs_convnet(
             (2, SIZE, SIZE), 20, levels=n, timesteps=t))
 
     # cheap and decisive runs first, so a cut-short study still answers the question
-    out = {"binary_T1": binary(1), "binary_T8": binary(8)}
-    out.update({f"ml{n}_T{t}": ml(n, t) for t in (1, 2) for n in (2, 4, 8)})
-    out.update({f"binary_T{t}": binary(t) for t in (2, 4, 16)})
+    nets = {"binary_T1": (1, 1), "binary_T8": (1, 8)}
+    nets.update({f"ml{n}_T{t}": (n, t) for t in (1, 2) for n in (2, 4, 8)})
+    nets.update({f"binary_T{t}": (1, t) for t in (2, 4, 16)})
+    out = {name: net(n, t, epochs) for name, (n, t) in nets.items()}
+    out.update({f"{name}_e{LONG}": net(n, t, LONG) for name, (n, t) in nets.items()})
     return out
 
 

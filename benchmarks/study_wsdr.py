@@ -4,7 +4,10 @@ half ablated, and the per-channel scale of Q-SNN's code.
 Binary spikes, T = 4, the convnet with 1-bit hidden weights (first and last layers 8-bit);
 WS-DR = per-channel weight standardization before sign (weight half) + the spike-entropy
 term ``5e-3 * mean_l (r_l - 0.5)^2`` over the hidden layers (spike half), exactly as
-``paper_qsnn.md`` gives them. Resumable (``benchmarks/results/wsdr.json``).
+``paper_qsnn.md`` gives them. The same variants (but the channel scale, bit-identical to
+one scale per layer) also run at five times the budget (20 epochs, names ending in
+``_e20``), to tell a budget effect from the method's. Resumable
+(``benchmarks/results/wsdr.json``).
 Run: nice -n 10 .venv/bin/python benchmarks/study_wsdr.py [--epochs 4] [--seeds 0 1 2]
 """
 from __future__ import annotations
@@ -19,7 +22,7 @@ from _study_report import wsdr_report  # noqa: E402
 from lava_mlsnn.models import dvs_convnet  # noqa: E402
 from lava_mlsnn.quant import BinaryWeight, SpikeEntropy  # noqa: E402
 
-T = 4
+T, LONG = 4, 20
 VARIANTS = {  # name -> (weight bits, standardize, spike term, per-channel scale)
     "w8": (None, False, False, False),
     "w1_plain": (1, False, False, False),
@@ -42,9 +45,13 @@ def _build(bits, standardize, channel):
 
 
 def variants(epochs: int):
-    return {name: dict(timesteps=T, epochs=epochs, build=_build(bits, std, ch),
-                       regularizer=SpikeEntropy(5e-3) if spike else None)
-            for name, (bits, std, spike, ch) in VARIANTS.items()}
+    def run(bits, std, spike, ch, n_epochs):
+        return dict(timesteps=T, epochs=n_epochs, build=_build(bits, std, ch),
+                    regularizer=SpikeEntropy(5e-3) if spike else None)
+    out = {name: run(*v, epochs) for name, v in VARIANTS.items()}
+    out.update({f"{name}_e{LONG}": run(*v, LONG) for name, v in VARIANTS.items()
+                if not name.endswith("channel_scale")})
+    return out
 
 
 def main(argv=None):
