@@ -8,7 +8,7 @@ term ``5e-3 * mean_l (r_l - 0.5)^2`` over the hidden layers (spike half), exactl
 one scale per layer) also run at five times the budget (20 epochs, names ending in
 ``_e20``), to tell a budget effect from the method's. ``w1_weight_half_raw_unit`` tests why
 the weight half hurts: the signs of the standardized weights with the power-of-two unit of
-the raw weights (standardization alone sets the unit to 1, 2^5-2^6 times the raw one at
+the raw weights (``BinaryWeight(unit='raw')``) (standardization alone sets the unit to 1, 2^5-2^6 times the raw one at
 initialization). Resumable
 (``benchmarks/results/wsdr.json``).
 Run: nice -n 10 .venv/bin/python benchmarks/study_wsdr.py [--epochs 4] [--seeds 0 1 2]
@@ -22,10 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _study import SIZE, study_main  # noqa: E402
 from _study_report import wsdr_report  # noqa: E402
 
-import torch  # noqa: E402
-
 from lava_mlsnn.models import dvs_convnet  # noqa: E402
-from lava_mlsnn.quant import BinaryWeight, SpikeEntropy  # noqa: E402
+from lava_mlsnn.quant import BinaryWeight, SpikeEntropy, configure_binary_weights  # noqa: E402,E501
 
 T, LONG = 4, 20
 VARIANTS = {  # name -> (weight bits, standardize, spike term, 1-bit unit)
@@ -39,34 +37,16 @@ VARIANTS = {  # name -> (weight bits, standardize, spike term, 1-bit unit)
 }
 
 
-class RawUnitBinaryWeight(BinaryWeight):
-    """Signs of the standardized weights times the unit of the raw ones (a diagnostic).
-
-    Both units are powers of two, so ``forward`` stays ``sign * unit`` exactly and the
-    layer exports as any 1-bit layer.
-    """
-
-    def forward(self, w: torch.Tensor, descale: bool = False) -> torch.Tensor:
-        standardized_unit = self._unit(self._prepare(w.detach()))
-        return super().forward(w) * (self._unit(w.detach()) / standardized_unit)
-
-    @torch.no_grad()
-    def integer_grid(self, w: torch.Tensor):
-        q, _ = super().integer_grid(w)
-        return q, self._unit(w.detach())
-
-
 def _build(bits, standardize, unit):
     def build(seed):
         net = dvs_convnet((2, SIZE, SIZE), 20, levels=1, timesteps=T, weight_bits=bits,
                           standardize=standardize)
-        for m in list(net.modules()):
-            q = getattr(m, "pre_hook_fx", None)  # lava-dl synapses: the weight quantizer
-            if isinstance(q, BinaryWeight) and unit == "channel":
-                q.scale = "channel"
-            elif isinstance(q, BinaryWeight) and unit == "raw":
-                # a Module-valued attribute: torch registers it in place of the old one
-                m._pre_hook_fx = RawUnitBinaryWeight(q.t_start, q.t_end, standardize=True)
+        if unit == "channel":
+            for m in net.modules():
+                if isinstance(m, BinaryWeight):
+                    m.scale = "channel"
+        elif unit == "raw":
+            configure_binary_weights(net, standardize=True, unit="raw")
         return net
     return build
 

@@ -134,3 +134,83 @@ def test_quantized_residual_bit_exact():
     out = emulate(net.export_spec(), to_emulator_layout(x).long())
     for i, r in enumerate(record):
         assert torch.equal(to_emulator_layout(r), out[i])
+
+
+def test_binary_raw_unit_keeps_standardized_signs_and_the_raw_unit():
+    torch.manual_seed(3)
+    w = 0.04 * torch.randn(8, 4, 3, 3) + 0.01
+    raw = quant.BinaryWeight(unit="raw")
+    # plain transcription: signs of per-channel standardized weights (sign(0) = +1),
+    # unit 2^round(log2(mean|w|)) of the raw weights
+    centred = w - w.mean(dim=(1, 2, 3), keepdim=True)
+    signs = torch.where(centred >= 0, 1.0, -1.0)
+    unit = 2.0 ** round(float(torch.log2(w.abs().mean())))
+    assert unit == 2.0 ** -5
+    assert torch.equal(raw(w), signs * unit)
+    q, u = raw.integer_grid(w)
+    assert u == unit and torch.equal(q.float(), signs)
+    assert float(quant.BinaryWeight()(w).abs().max()) == 1.0  # Q-SNN's unit: the standardized
+    with pytest.raises(ValueError, match="unit must be 'standardized' or 'raw'"):
+        quant.BinaryWeight(unit="weights")
+    with pytest.raises(ValueError, match="one unit per layer"):
+        quant.BinaryWeight(unit="raw", scale="channel")
+
+
+def test_binary_raw_unit_exports_bit_exact(tmp_path):
+    torch.manual_seed(4)
+    x = torch.randint(0, 8, (5, 2, 12, 12, 2)).float()
+    net = dvs_convnet((2, 12, 12), 4, levels=1, weight_bits=1, timesteps=2)
+    assert quant.configure_binary_weights(net, unit="raw") == 2
+    # untrained (zero BatchNorm shift): the integer threshold is theta / unit weight steps,
+    # unit = 2^round(log2 mean|w|) of the raw weights (the input of both hidden layers is a
+    # binary spike of a unit-threshold neuron)
+    net.eval()
+    spec = net.export_spec()
+    hidden = [layer for layer in spec.layers if layer.weight_bits == 1]
+    weights = [m.weight for m in net.modules() if isinstance(
+        getattr(m, "pre_hook_fx", None), quant.BinaryWeight)]
+    units = [2.0 ** round(float(torch.log2(w.detach().abs().mean()))) for w in weights]
+    assert len(hidden) == 2 and units[0] < 0.1
+    for layer, unit in zip(hidden, units):
+        assert layer.neuron.v_th_mant == layer.weight_scale / unit
+    net = _trained(net, x)
+    with net.quantized():
+        record = []
+        net(x, record)
+    path = str(tmp_path / "raw.h5")
+    net.export_hdf5(path)
+    out = emulate(read_network(path), to_emulator_layout(x).long())
+    for i, r in enumerate(record):
+        assert torch.equal(to_emulator_layout(r), out[i])
+
+
+@pytest.mark.parametrize("weight_bits", [1, 2])
+def test_untrained_low_bit_net_exports_bit_exact(weight_bits):
+    """A zero BatchNorm shift (no bias) sets no bound on the weight scale."""
+    torch.manual_seed(5)
+    net = dvs_convnet((2, 12, 12), 4, levels=2, weight_bits=weight_bits, timesteps=2).eval()
+    x = torch.randint(0, 8, (3, 2, 12, 12, 2)).float()
+    with net.quantized():
+        record = []
+        net(x, record)
+    out = emulate(net.export_spec(), to_emulator_layout(x).long())
+    for i, r in enumerate(record):
+        assert torch.equal(to_emulator_layout(r), out[i])
+
+
+def test_config_sets_the_binary_weight_options_and_refuses_them_elsewhere():
+    from lava_mlsnn.train.config import ConfigError, resolve
+    from lava_mlsnn.train.models import build_model
+    qs = lambda net: [m for m in net.modules() if isinstance(m, quant.BinaryWeight)]  # noqa: E731
+    default = build_model(resolve(overrides=["quant.weight_bits=1"]), (2, 16, 16), 5)
+    assert [(q.standardize, q.unit) for q in qs(default)] == [(True, "standardized")] * 2
+    cfg = resolve(overrides=["quant.weight_bits=1", "quant.standardize=false",
+                             "quant.binary_unit=raw"])
+    assert [(q.standardize, q.unit) for q in qs(build_model(cfg, (2, 16, 16), 5))] == \
+        [(False, "raw")] * 2
+    for item in ("quant.standardize=false", "quant.binary_unit=raw"):
+        with pytest.raises(ConfigError, match=f"{item.split('=')[0]} applies to 1-bit weights "
+                                              "only .* got quant.weight_bits=4"):
+            resolve(overrides=["quant.weight_bits=4", item])
+    with pytest.raises(ConfigError, match="quant.binary_unit must be one of"):
+        resolve(overrides=["quant.weight_bits=1", "quant.binary_unit=channel"])

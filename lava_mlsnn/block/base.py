@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import inspect
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Tuple
@@ -203,7 +204,8 @@ def fold_weights(w_real: torch.Tensor, norm, in_scale: float, neuron, readout: b
         q, unit = quantizer.integer_grid(w_real)
         qmax = float(q.abs().max()) or 1.0
         ws = 2 * int(fixed.LOIHI_WEIGHT_MAX // (2 * qmax))
-        ws = max(2, min(ws, 2 * int(cap * unit * in_scale / 2)))
+        if math.isfinite(cap):  # no bias (no norm, or a zero shift) sets no cap
+            ws = max(2, min(ws, 2 * int(cap * unit * in_scale / 2)))
         k = None if readout else theta / (unit * in_scale)  # c * theta = ws * k
         if not readout and (ws * k < 1.0 if pow2 else round(ws * k) < 1):
             problems.append(f"threshold x scale = {ws * k:.3g} < 1: vThMant would be "

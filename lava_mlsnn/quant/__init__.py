@@ -1,7 +1,7 @@
 """Quantization (Q-SNN): k-bit weights, low-bit membranes, WS-DR."""
 from .membrane import StaticMembraneQuant, TanhMembraneQuant
-from .weights import BinaryWeight, UniformWeight, weight_quantizer
+from .weights import BinaryWeight, UniformWeight, configure_binary_weights, weight_quantizer
 from .wsdr import SpikeEntropy, spiking_neurons
 
 __all__ = ["BinaryWeight", "SpikeEntropy", "StaticMembraneQuant", "TanhMembraneQuant",
-           "UniformWeight", "spiking_neurons", "weight_quantizer"]
+           "UniformWeight", "configure_binary_weights", "spiking_neurons", "weight_quantizer"]

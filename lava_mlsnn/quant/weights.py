@@ -9,6 +9,9 @@ and ``weightScale`` (DESIGN §5): every integer weight is ``q * weightScale``.
   binary distribution), then ``sign`` times a per-layer power-of-two scale. The
   backward pass is the Error Decay Estimator, ``k t (1 - tanh^2(t w))``, whose
   sharpness ``t`` grows from 0.1 to 10 over training (:meth:`set_progress`).
+  ``unit='raw'`` keeps the standardized signs but takes the power-of-two unit of the raw
+  weights: the standardized unit is about 1, 2^5-2^6 times a freshly initialized layer's,
+  which a mean-only BatchNorm cannot scale back (benchmarks/study_wsdr.py).
 * :class:`UniformWeight` -- k-bit symmetric uniform grid with a per-layer scale
   ``max|w| / (2^(k-1) - 1)`` and a straight-through gradient.
 """
@@ -61,6 +64,9 @@ def straight_through(fn, x: torch.Tensor) -> torch.Tensor:
 class BinaryWeight(torch.nn.Module):
     """1-bit weights: ``sign(standardize_per_channel(w)) * 2^round(log2(mean|w_hat|))``.
 
+    ``w_hat`` is the standardized weight (``unit='standardized'``, Q-SNN) or the raw one
+    (``unit='raw'``).
+
     Parameters
     ----------
     t_start, t_end : float
@@ -73,15 +79,23 @@ class BinaryWeight(torch.nn.Module):
         ``s_o = 2^round(log2(mean|w_hat_o|))`` per output channel; a 1-bit file holds one
         unit per layer, so export refuses unless every channel's ``s_o`` is the same
         (after standardization ``mean|w_hat_o|`` is about 0.8, so ``s_o = 1`` nearly always).
+    unit : {'standardized', 'raw'}
+        Whose ``mean|.|`` gives the per-layer unit: the standardized weights (Q-SNN) or the
+        raw ones (signs still from the standardized weights). Only with ``scale='layer'``.
     """
 
     bits = 1
 
     def __init__(self, t_start: float = 0.1, t_end: float = 10.0, standardize: bool = True,
-                 scale: str = "layer"):
+                 scale: str = "layer", unit: str = "standardized"):
         super().__init__()
         if scale not in ("layer", "channel"):
             raise ValueError(f"BinaryWeight scale must be 'layer' or 'channel', got {scale!r}")
+        if unit not in ("standardized", "raw"):
+            raise ValueError(f"BinaryWeight unit must be 'standardized' or 'raw', got {unit!r}")
+        if unit == "raw" and scale != "layer":
+            raise ValueError("BinaryWeight unit='raw' is one unit per layer (scale='layer')")
+        self.unit = unit
         self.t_start, self.t_end = float(t_start), float(t_end)
         self.standardize = bool(standardize)
         self.scale = scale
@@ -117,18 +131,21 @@ class BinaryWeight(torch.nn.Module):
     def _prepare(self, w: torch.Tensor) -> torch.Tensor:
         return _standardize(w) if self.standardize else w
 
+    def _layer_unit(self, w: torch.Tensor, w_hat: torch.Tensor) -> float:
+        return self._unit(w.detach() if self.unit == "raw" else w_hat.detach())
+
     def forward(self, w: torch.Tensor, descale: bool = False) -> torch.Tensor:
         w_hat = self._prepare(w)
         sign = _EDESign.apply(w_hat, self.t, self.k)
         if self.scale == "channel":  # as Q-SNN's code, per channel (integer_grid checks)
             return sign * self._channel_units(w_hat.detach())
-        return sign * self._unit(w_hat.detach())
+        return sign * self._layer_unit(w, w_hat)
 
     @torch.no_grad()
     def integer_grid(self, w: torch.Tensor) -> Tuple[torch.Tensor, float]:
         """``(q, unit)`` with ``q`` in {-1, +1} and ``forward(w) == q * unit``."""
         w_hat = self._prepare(w.detach())
-        return torch.where(w_hat >= 0, 1.0, -1.0).to(torch.float64), self._unit(w_hat)
+        return torch.where(w_hat >= 0, 1.0, -1.0).to(torch.float64), self._layer_unit(w, w_hat)
 
 
 class UniformWeight(torch.nn.Module):
@@ -162,6 +179,19 @@ class UniformWeight(torch.nn.Module):
         unit = self._unit(w)
         return torch.clamp(torch.round(w.detach() / unit), -self.qmax, self.qmax) \
             .to(torch.float64), unit
+
+
+def configure_binary_weights(net: torch.nn.Module, standardize: bool = True,
+                             unit: str = "standardized") -> int:
+    """Set WS-DR's weight half (``standardize``) and the ``unit`` of every
+    :class:`BinaryWeight` in ``net``; returns how many were set (0: no 1-bit layer)."""
+    BinaryWeight(standardize=standardize, unit=unit)  # the same checks as a new quantizer
+    quantizers = [m for m in net.modules() if isinstance(m, BinaryWeight)]
+    for q in quantizers:
+        if unit == "raw" and q.scale != "layer":
+            raise ValueError("BinaryWeight unit='raw' is one unit per layer (scale='layer')")
+        q.standardize, q.unit = bool(standardize), unit
+    return len(quantizers)
 
 
 def weight_quantizer(bits: int, standardize: bool = True) -> torch.nn.Module:

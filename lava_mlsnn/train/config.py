@@ -67,6 +67,8 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
         "membrane_bits": 0,      # static membrane quantization (0: off, else 2..24)
         "wsdr": False,           # WS-DR spike-entropy regularizer
         "wsdr_lambda": 5.0e-3,
+        "standardize": True,     # 1-bit weights: WS-DR's weight half (signs of standardized w)
+        "binary_unit": "standardized",  # 1-bit unit from the standardized (Q-SNN) or raw weights
     },
     "activity": {
         "regularizer": None,     # null | l1 (payload L1) | rate (firing-rate target)
@@ -200,7 +202,8 @@ RULES: Dict[str, Dict[str, Rule]] = {
     "neuron": {"threshold": number(0.0, 1e6, lo_open=True), "v_init": number(0.0, 1.0),
                "voltage_decay": number(0.0, 1.0), "surrogate": choice("ste", "sigmoid")},
     "quant": {"weight_bits": choice(None, 1, 2, 4, 8), "membrane_bits": choice(0, *range(2, 25)),
-              "wsdr": boolean, "wsdr_lambda": number(0.0, 1e3)},
+              "wsdr": boolean, "wsdr_lambda": number(0.0, 1e3), "standardize": boolean,
+              "binary_unit": choice("standardized", "raw")},
     "optim": {"optimizer": choice("adam", "adamw", "sgd"), "lr": number(0.0, 10.0, True),
               "weight_decay": number(0.0, 1.0), "momentum": number(0.0, 1.0),
               "schedule": choice("cosine", "step", "constant"), "step_size": integer(1),
@@ -283,6 +286,12 @@ def validate(config: Dict[str, Dict[str, Any]]) -> None:
         raise ConfigError("config: model.join=ms: MS-ResNet is not deployable (its shortcut "
                           "adds membrane potentials, which a Loihi neuron cannot send)")
     _check_join(model)
+    if quant["weight_bits"] != 1:
+        for key, default in (("standardize", True), ("binary_unit", "standardized")):
+            if quant[key] != default:
+                raise ConfigError(f"config: quant.{key} applies to 1-bit weights only "
+                                  f"(quant.weight_bits=1), got quant.weight_bits="
+                                  f"{quant['weight_bits']}")
     if quant["membrane_bits"] and quant["membrane_bits"] < 3:
         raise ConfigError("config: quant.membrane_bits must be 0 or in 3..24 (2 bits cannot "
                           "hold the +-4-threshold range)")

@@ -5,7 +5,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from .. import block
 from ..models import dvs_convnet, resnet, residual_net, vgg
-from ..quant import StaticMembraneQuant
+from ..quant import StaticMembraneQuant, configure_binary_weights
 from .config import ARCH_KINDS, JOIN_KEYS
 
 
@@ -45,6 +45,16 @@ def dvs_resnet_full(kind: str, input_shape: Sequence[int], num_classes: int, lev
 
 def build_model(config: Dict[str, Dict[str, Any]], input_shape: Sequence[int],
                 num_classes: int, classes: Optional[List[str]] = None) -> block.Network:
+    """The untrained network of a resolved configuration (see :func:`_architecture`), its
+    1-bit layers set per ``quant.standardize`` and ``quant.binary_unit``."""
+    net = _architecture(config, input_shape, num_classes, classes)
+    quant = config["quant"]
+    configure_binary_weights(net, standardize=quant["standardize"], unit=quant["binary_unit"])
+    return net
+
+
+def _architecture(config: Dict[str, Dict[str, Any]], input_shape: Sequence[int],
+                  num_classes: int, classes: Optional[List[str]] = None) -> block.Network:
     """The untrained network of a resolved configuration.
 
     Parameters
