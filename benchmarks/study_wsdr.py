@@ -8,9 +8,8 @@ term ``5e-3 * mean_l (r_l - 0.5)^2`` over the hidden layers (spike half), exactl
 one scale per layer) also run at five times the budget (20 epochs, names ending in
 ``_e20``), to tell a budget effect from the method's. ``w1_weight_half_raw_unit`` tests why
 the weight half hurts: the signs of the standardized weights with the power-of-two unit of
-the raw weights (``BinaryWeight(unit='raw')``) (standardization alone sets the unit to 1, 2^5-2^6 times the raw one at
-initialization). Resumable
-(``benchmarks/results/wsdr.json``).
+the raw weights (``BinaryWeight(unit='raw')``; standardization alone sets the unit to 1,
+2^5-2^6 times the raw one at initialization). Resumable (``benchmarks/results/wsdr.json``).
 Run: nice -n 10 .venv/bin/python benchmarks/study_wsdr.py [--epochs 4] [--seeds 0 1 2]
 """
 from __future__ import annotations
@@ -23,7 +22,8 @@ from _study import SIZE, study_main  # noqa: E402
 from _study_report import wsdr_report  # noqa: E402
 
 from lava_mlsnn.models import dvs_convnet  # noqa: E402
-from lava_mlsnn.quant import BinaryWeight, SpikeEntropy, configure_binary_weights  # noqa: E402,E501
+from lava_mlsnn.quant import (BinaryWeight, SpikeEntropy,  # noqa: E402
+                              configure_binary_weights)
 
 T, LONG = 4, 20
 VARIANTS = {  # name -> (weight bits, standardize, spike term, 1-bit unit)

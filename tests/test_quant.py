@@ -7,6 +7,7 @@ from lava_mlsnn import quant
 from lava_mlsnn.block import to_emulator_layout
 from lava_mlsnn.models import dvs_convnet
 from lava_mlsnn.netx import emulate, read_network
+from layercheck import assert_layers_active
 from netfactory import nudge
 
 
@@ -89,21 +90,29 @@ def _trained(net, x, steps=3):
     return nudge(net, x, steps, quant.SpikeEntropy())
 
 
+def _assert_emulator_equals_quantized(net, x, spec):
+    """Every layer of ``spec`` run by the emulator equals the quantized forward, and carries
+    data."""
+    with net.quantized():
+        record = []
+        net(x, record)
+    out = emulate(spec, to_emulator_layout(x).long())
+    assert len(record) == len(out)
+    assert_layers_active(out)
+    for i, r in enumerate(record):
+        assert torch.equal(to_emulator_layout(r), out[i]), f"layer {i} differs"
+
+
 @pytest.mark.parametrize("weight_bits,membrane_bits", [(1, 8), (1, 4), (2, 8), (4, 4), (8, 8)])
 def test_quantized_networks_bit_exact(tmp_path, weight_bits, membrane_bits):
     torch.manual_seed(weight_bits * 10 + membrane_bits)
     x = torch.randint(0, 8, (5, 2, 12, 12, 2)).float()
     net = _trained(dvs_convnet((2, 12, 12), 4, levels=3, weight_bits=weight_bits,
                                membrane_bits=membrane_bits, timesteps=2), x)
-    with net.quantized():
-        record = []
-        net(x, record)
     path = str(tmp_path / "q.h5")
     net.export_hdf5(path)
     spec = read_network(path)
-    out = emulate(spec, to_emulator_layout(x).long())
-    for i, r in enumerate(record):
-        assert torch.equal(to_emulator_layout(r), out[i])
+    _assert_emulator_equals_quantized(net, x, spec)
     hidden = [layer for layer in spec.layers if layer.weight_bits and layer.weight_bits < 8]
     if weight_bits < 8:
         assert hidden
@@ -128,12 +137,7 @@ def test_quantized_residual_bit_exact():
                          block.Flatten(), block.Readout({}, 8 * 25, 3)], timesteps=1)
     x = torch.randint(0, 5, (4, 2, 10, 10, 1)).float()
     _trained(net, x)
-    with net.quantized():
-        record = []
-        net(x, record)
-    out = emulate(net.export_spec(), to_emulator_layout(x).long())
-    for i, r in enumerate(record):
-        assert torch.equal(to_emulator_layout(r), out[i])
+    _assert_emulator_equals_quantized(net, x, net.export_spec())
 
 
 def test_binary_raw_unit_keeps_standardized_signs_and_the_raw_unit():
@@ -174,14 +178,9 @@ def test_binary_raw_unit_exports_bit_exact(tmp_path):
     for layer, unit in zip(hidden, units):
         assert layer.neuron.v_th_mant == layer.weight_scale / unit
     net = _trained(net, x)
-    with net.quantized():
-        record = []
-        net(x, record)
     path = str(tmp_path / "raw.h5")
     net.export_hdf5(path)
-    out = emulate(read_network(path), to_emulator_layout(x).long())
-    for i, r in enumerate(record):
-        assert torch.equal(to_emulator_layout(r), out[i])
+    _assert_emulator_equals_quantized(net, x, read_network(path))
 
 
 @pytest.mark.parametrize("weight_bits", [1, 2])
@@ -190,12 +189,7 @@ def test_untrained_low_bit_net_exports_bit_exact(weight_bits):
     torch.manual_seed(5)
     net = dvs_convnet((2, 12, 12), 4, levels=2, weight_bits=weight_bits, timesteps=2).eval()
     x = torch.randint(0, 8, (3, 2, 12, 12, 2)).float()
-    with net.quantized():
-        record = []
-        net(x, record)
-    out = emulate(net.export_spec(), to_emulator_layout(x).long())
-    for i, r in enumerate(record):
-        assert torch.equal(to_emulator_layout(r), out[i])
+    _assert_emulator_equals_quantized(net, x, net.export_spec())
 
 
 def test_config_sets_the_binary_weight_options_and_refuses_them_elsewhere():

@@ -61,6 +61,15 @@ def straight_through(fn, x: torch.Tensor) -> torch.Tensor:
     return _StraightThrough.apply(x, fn)
 
 
+def _check_binary_options(scale: str, unit: str) -> None:
+    if scale not in ("layer", "channel"):
+        raise ValueError(f"BinaryWeight scale must be 'layer' or 'channel', got {scale!r}")
+    if unit not in ("standardized", "raw"):
+        raise ValueError(f"BinaryWeight unit must be 'standardized' or 'raw', got {unit!r}")
+    if unit == "raw" and scale != "layer":
+        raise ValueError("BinaryWeight unit='raw' is one unit per layer (scale='layer')")
+
+
 class BinaryWeight(torch.nn.Module):
     """1-bit weights: ``sign(standardize_per_channel(w)) * 2^round(log2(mean|w_hat|))``.
 
@@ -89,12 +98,7 @@ class BinaryWeight(torch.nn.Module):
     def __init__(self, t_start: float = 0.1, t_end: float = 10.0, standardize: bool = True,
                  scale: str = "layer", unit: str = "standardized"):
         super().__init__()
-        if scale not in ("layer", "channel"):
-            raise ValueError(f"BinaryWeight scale must be 'layer' or 'channel', got {scale!r}")
-        if unit not in ("standardized", "raw"):
-            raise ValueError(f"BinaryWeight unit must be 'standardized' or 'raw', got {unit!r}")
-        if unit == "raw" and scale != "layer":
-            raise ValueError("BinaryWeight unit='raw' is one unit per layer (scale='layer')")
+        _check_binary_options(scale, unit)
         self.unit = unit
         self.t_start, self.t_end = float(t_start), float(t_end)
         self.standardize = bool(standardize)
@@ -185,11 +189,11 @@ def configure_binary_weights(net: torch.nn.Module, standardize: bool = True,
                              unit: str = "standardized") -> int:
     """Set WS-DR's weight half (``standardize``) and the ``unit`` of every
     :class:`BinaryWeight` in ``net``; returns how many were set (0: no 1-bit layer)."""
-    BinaryWeight(standardize=standardize, unit=unit)  # the same checks as a new quantizer
+    _check_binary_options("layer", unit)
     quantizers = [m for m in net.modules() if isinstance(m, BinaryWeight)]
     for q in quantizers:
-        if unit == "raw" and q.scale != "layer":
-            raise ValueError("BinaryWeight unit='raw' is one unit per layer (scale='layer')")
+        _check_binary_options(q.scale, unit)
+    for q in quantizers:  # all checked first: a refusal leaves the net as it was
         q.standardize, q.unit = bool(standardize), unit
     return len(quantizers)
 
