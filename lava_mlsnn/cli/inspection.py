@@ -78,7 +78,8 @@ def _summary(spec, path: str) -> List[str]:
             f"  timesteps  {spec.timesteps or 'unknown'}",
             f"  classes    {classes}",
             f"  output     layer {spec.output_index} ({out_type}), shape {_shape(last.shape)}",
-            f"  Loihi 2    {loihi}"]
+            f"  Loihi 2    {loihi}"] + \
+        [f"  ignored    {line}" for line in getattr(spec, "ignored", ())]
 
 
 def _warning_lines(spec) -> List[str]:

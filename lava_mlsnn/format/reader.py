@@ -27,8 +27,9 @@ from .params import DECAY_ONE, SAT_MAX, NeuronParams, SynapseSpec, default_bias_
 from . import h5values as hv
 from .schema import (_REQUIRED_ROOT_ATTRS, _ROOT_ATTRS, _SYNAPSE_KEYS, BRANCH_KEYS,
                      EXACT_SUM_LIMIT, LAYER_KEYS, MAX_BRANCHES, MAX_DIM, MAX_LAYERS,
-                     MAX_NEURONS, NETX_DEFAULT_NEURON, NETX_UNBUILT, NETX_UNSUPPORTED_NEURONS,
-                     NEURON_KEYS, RANGES)
+                     LOIHI_IGNORED, MAX_NEURONS, NETX_DEFAULT_NEURON, NETX_UNBUILT,
+                     NETX_UNSUPPORTED_NEURONS, NEURON_KEYS, RANGES, STOCK_IGNORED_LAYER,
+                     STOCK_IGNORED_ROOT, STOCK_OVERFLOW)
 from .spec import INPUT, LAYER_TYPES, Branch, LayerSpec, NetworkSpec
 from .shapes import synapse_output_shape
 
@@ -234,10 +235,14 @@ def _read_delay(g: h5py.Group, syn: SynapseSpec, problems: List[str], where: str
 
 # --------------------------------------------------------------------------- neurons
 def _read_neuron(g: h5py.Group, layer_type: str, input_levels: int, problems: List[str],
-                 where: str) -> Optional[NeuronParams]:
+                 where: str, ignored: Optional[Dict[str, List[str]]] = None
+                 ) -> Optional[NeuronParams]:
+    """``ignored`` (a stock file's): collects what netx reads past, by what, per layer."""
     if layer_type == "flatten":
         return None
     if layer_type == "input" and "neuron" not in g:
+        if ignored is not None:  # stock netx hands the data to the next synapse unchanged
+            return NeuronParams(type="PASS")
         return NeuronParams(type="INPUT", input_levels=input_levels)
     ng = hv.member(g, "neuron", where, problems, h5py.Group)
     if ng is None:
@@ -262,8 +267,17 @@ def _read_neuron(g: h5py.Group, layer_type: str, input_levels: int, problems: Li
                             f"(expected {', '.join(allowed + ('LOIHI',))})")
         return None
     hv.check_members(ng, NEURON_KEYS[ntype], nw, problems)
-    vals = {k: _int(ng, k, None, problems, nw) for k in NEURON_KEYS[ntype]
-            if k not in ("type", "activation")}
+    skip = ("type", "activation") + (LOIHI_IGNORED if ntype == "LOIHI" else ()) + \
+        (("vThMant",) if ntype == "SDNN" else ())
+    if ntype == "LOIHI" and ignored is not None:
+        for k in LOIHI_IGNORED:
+            if k in ng:
+                ignored.setdefault(f"neuron/{k} (netx reads past it)", []).append(where)
+    vals = {k: _int(ng, k, None, problems, nw) for k in NEURON_KEYS[ntype] if k not in skip}
+    if ntype == "SDNN":  # netx's sigma-delta threshold may be 0: every change is sent
+        v = _get(ng, "vThMant", None, problems, nw)
+        vals["vThMant"] = None if v is None else \
+            hv.int_value(v, f"{nw}/vThMant", problems, 0, SAT_MAX)
     ntype = "CUBA" if ntype == "LOIHI" else ntype  # netx treats both alike
     if ntype == "SDNN":
         return _sigma_delta(ng, layer_type, vals, problems, nw)
@@ -296,7 +310,8 @@ def _sigma_delta(ng: h5py.Group, layer_type: str, vals: Dict[str, Any], problems
         problems.append(f"{nw}: missing 'vThMant'")
     kind = "SDNN_DELTA" if layer_type == "input" else \
         "SDNN_SIGMA" if vals.get("sigma_output") else "SDNN"
-    return NeuronParams(type=kind, v_th_mant=vals.get("vThMant") or 1, i_decay=0,
+    vth = vals.get("vThMant")
+    return NeuronParams(type=kind, v_th_mant=1 if vth is None else vth, i_decay=0,
                         bias_exp=default_bias_exp(kind))
 
 
@@ -374,8 +389,19 @@ def _read_branches(g: h5py.Group, i: int, exp: int, layer: LayerSpec, problems: 
             layer.branches.append(Branch(src, syn))
 
 
-def _read_layer(g: h5py.Group, i: int, spec_input_levels: int, problems: List[str]
-                ) -> Optional[LayerSpec]:
+def _stock_ignored(g: h5py.Group, where: str, ignored: Optional[Dict[str, List[str]]]
+                   ) -> None:
+    """Note the lava-mlsnn datasets of a stock layer, which netx never reads."""
+    if ignored is not None:
+        for key in STOCK_IGNORED_LAYER:
+            if key in g:
+                ignored.setdefault(f"{key} (netx never reads it; not applied)", []).append(where)
+
+
+def _read_layer(g: h5py.Group, i: int, spec_input_levels: int, problems: List[str],
+                ignored: Optional[Dict[str, List[str]]] = None) -> Optional[LayerSpec]:
+    """One ``layer/<i>`` group; ``ignored`` is given for a stock file (see
+    :func:`_read_neuron`): its ``weightExp`` / ``biasExp`` are not applied, as in netx."""
     where = f"layer/{i}"
     ltype = _text(g, "type", problems, where)
     if ltype in NETX_UNBUILT:
@@ -402,7 +428,8 @@ def _read_layer(g: h5py.Group, i: int, spec_input_levels: int, problems: List[st
     source = _int(g, "source", i - 1, problems, where)
     if not INPUT <= source < i:
         problems.append(f"{where}/source: {source} is not an earlier layer (or -1)")
-    exp = _int(g, "weightExp", 0, problems, where)
+    _stock_ignored(g, where, ignored)
+    exp = 0 if ignored is not None else _int(g, "weightExp", 0, problems, where)
     layer = LayerSpec(type=ltype, shape=shape, source=source,
                       weight_bits=_int(g, "weightBits", 0, problems, where),
                       weight_scale=_int(g, "weightScale", 0, problems, where))
@@ -428,11 +455,17 @@ def _read_layer(g: h5py.Group, i: int, spec_input_levels: int, problems: List[st
                                  _int(g, "bias", 0, problems, where))
     elif ltype == "join":
         _read_branches(g, i, exp, layer, problems, where)
-    layer.neuron = _read_neuron(g, ltype, spec_input_levels, problems, where)
+    layer.neuron = _read_neuron(g, ltype, spec_input_levels, problems, where, ignored)
+    if ignored is not None and layer.neuron is not None and \
+            layer.neuron.type in ("SDNN", "SDNN_SIGMA"):
+        # stock Lava bounds these currents its own way (a sigma sums them unsaturated)
+        layer.branches = [Branch(b.source, replace(b.synapse, overflow=STOCK_OVERFLOW[
+            b.synapse.kind])) for b in layer.branches]
     if layer.neuron is not None and ltype != "input":  # an Input block's bias: see above
         bias = _bias(g, shape, problems, where)
         # biasExp is checked even without a bias: a file never holds an unread bad value.
-        bias_exp = _int(g, "biasExp", default_bias_exp(layer.neuron.type), problems, where)
+        bias_exp = default_bias_exp(layer.neuron.type) if ignored is not None else \
+            _int(g, "biasExp", default_bias_exp(layer.neuron.type), problems, where)
         if bias is not None and layer.neuron.type == "SDNN_SIGMA":
             problems.append(f"{where}/bias: a sigma_output layer has no bias (netx's Sigma "
                             "takes none)")
@@ -581,7 +614,12 @@ def read_network(path: str) -> NetworkSpec:
             lg = hv.member(f, "layer", "", problems, h5py.Group)
             if lg is None or len(lg) == 0:
                 raise FormatError(problems + ["no 'layer' group: not a NetX network file"], path)
-            hv.check_members(f, ("layer",), "", problems)
+            hv.check_members(f, ("layer",) + (STOCK_IGNORED_ROOT if root["stock"] else ()), "",
+                             problems)
+            ignored: Optional[Dict[str, List[str]]] = {} if root["stock"] else None
+            for key in STOCK_IGNORED_ROOT if root["stock"] else ():
+                if key in f:
+                    ignored[f"{key} (netx never reads it)"] = ["/"]
             n_groups = len(lg)
             if n_groups > MAX_LAYERS:
                 raise FormatError(problems + [f"layer: {n_groups} layers exceed the limit of "
@@ -595,7 +633,7 @@ def read_network(path: str) -> NetworkSpec:
                         problems.append(f"layer/{i}: missing (layers must be numbered 0..n-1)")
                     slots.append(None)
                     continue
-                slots.append(_read_layer(g, i, root["input_levels"], problems))
+                slots.append(_read_layer(g, i, root["input_levels"], problems, ignored))
     except FormatError:
         raise
     except (OSError, KeyError, RuntimeError, ValueError, TypeError) as err:
@@ -614,7 +652,8 @@ def read_network(path: str) -> NetworkSpec:
     layers = [la if la is not None else LayerSpec("flatten", (1,)) for la in slots]
     spec = NetworkSpec(layers=layers, input_shape=input_shape,
                        input_levels=root["input_levels"], timesteps=root["timesteps"],
-                       classes=root["classes"], metadata=root["metadata"], stock=root["stock"])
+                       classes=root["classes"], metadata=root["metadata"], stock=root["stock"],
+                       ignored=_ignored_lines(ignored or {}))
     _check_shapes(spec, problems, unread)
     _check_runnable(spec, problems)
     if spec.output_index not in unread:
@@ -622,6 +661,15 @@ def read_network(path: str) -> NetworkSpec:
     if problems:
         raise FormatError(problems, path)
     return spec
+
+
+def _ignored_lines(ignored: Dict[str, List[str]]) -> Tuple[str, ...]:
+    """One line per ignored key: what, and in which layers."""
+    out = []
+    for what, wheres in ignored.items():
+        layers = [w.split("/", 1)[1] for w in wheres if w.startswith("layer/")]
+        out.append(f"{what}: " + (f"layers {', '.join(layers)}" if layers else "the file root"))
+    return tuple(out)
 
 
 def _check_classes(spec: NetworkSpec, problems: List[str]) -> None:
