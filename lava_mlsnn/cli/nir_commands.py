@@ -14,7 +14,9 @@ def add_parser(sub) -> None:
     q.add_argument("graph", metavar="G.nir")
     q.add_argument("-o", "--out", required=True, metavar="NET.h5")
     q.add_argument("--dt", type=float, default=None, help="step (s) at which NIR time "
-                   "constants are discretised (default 1e-4, snnTorch's; Norse: 1e-3)")
+                   "constants are discretised (default 1e-4, snnTorch's; a Norse graph: the square of "
+                   "its cells' dt, 1e-6 for Norse's default 1e-3, since Norse writes "
+                   "tau = dt / tau_mem_inv)")
     q.add_argument("--reset", choices=("zero", "subtract"), default="zero",
                    help="spike reset: NIR's v = 0 (binary CUBA, default) or subtract the "
                    "threshold (multi-level neurons; snnTorch 'subtract', Sinabs)")
