@@ -20,6 +20,7 @@ import numpy as np
 
 from ..format.spec import NetworkSpec
 from . import codec
+from .validate import check_graph
 from .exporter import DEFAULT_DT
 from .mapping import (NEURONS, OTHERS, RESETS, SYNAPSES, NIRImportError, _block, _neuron,
                       _per_channel, _Synapse, _synapse)
@@ -108,6 +109,7 @@ def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1
     if levels < 1 or (levels > 1 and reset != "subtract"):
         raise NIRImportError(f"levels = {levels}: levels > 1 need reset='subtract'")
     g = _load(graph)
+    check_graph(g, dt)
     chain = _chain(g)
     shape = _input_shape(chain[0][1])
     blocks: list = [Input(shape, input_levels)]
@@ -171,6 +173,7 @@ def read_nir(graph, allow_clipping: bool = False, **options) -> NetworkSpec:
     (:meth:`lava_mlsnn.block.Network.export_spec`, ``allow_clipping``).
     """
     g = _load(graph)
+    check_graph(g, options.get("dt", DEFAULT_DT))
     ext = codec.decode_graph(getattr(g, "metadata", None) or {})
     if ext is not None:
         return _from_extension(g, ext)
