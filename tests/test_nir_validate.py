@@ -84,3 +84,31 @@ def test_cli_denormal_dt(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path / "n.h5").exists()
+
+
+def test_norse_graph_written_and_imported_by_cli(tmp_path):
+    """Issue 24 (13): nir.write refuses Norse's graphs (0-d tensors); write_nir writes
+    them, the CLI imports the file, and it deploys the same integers as the in-memory
+    graph."""
+    nt = pytest.importorskip("norse.torch")
+    import torch
+    from lava_mlsnn.format.reader import read_network
+    from lava_mlsnn.nir import write_nir
+    torch.manual_seed(0)
+    p = nt.LIFBoxParameters(tau_mem_inv=torch.tensor(200.0))
+    net = nt.SequentialState(torch.nn.Linear(6, 4, bias=False), nt.LIFBoxCell(p, dt=1e-3))
+    g = nt.to_nir(net, torch.zeros(1, 6))
+    with pytest.raises(TypeError):
+        nir.write(str(tmp_path / "raw.nir"), g)
+    write_nir(g, str(tmp_path / "g.nir"))
+    out = tmp_path / "net.h5"
+    r = subprocess.run([sys.executable, "-m", "lava_mlsnn.cli", "nir", "import",
+                        str(tmp_path / "g.nir"), "-o", str(out), "--dt", "1e-6"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    ours = read_network(str(out))
+    mem = read_nir(g, dt=1e-6)
+    assert ours.layers[1].neuron.v_decay == mem.layers[1].neuron.v_decay == 819
+    w = ours.layers[1].branches[0].synapse.weight
+    assert np.any(w != 0)
+    assert np.array_equal(w, mem.layers[1].branches[0].synapse.weight)
