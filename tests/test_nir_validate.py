@@ -112,3 +112,22 @@ def test_norse_graph_written_and_imported_by_cli(tmp_path):
     w = ours.layers[1].branches[0].synapse.weight
     assert np.any(w != 0)
     assert np.array_equal(w, mem.layers[1].branches[0].synapse.weight)
+
+
+def test_edited_graph_with_extension_refused():
+    """Issue 23 (6): a graph written by to_nir and edited with the nir API (a weight
+    negated) is refused instead of importing as the original; unedited it reads back."""
+    from test_nir_peers import _binary_net
+    from lava_mlsnn.nir import to_nir
+    spec, _ = _binary_net(0)
+    g = to_nir(spec)
+    back = read_nir(g)
+    assert np.array_equal(back.layers[1].branches[0].synapse.weight,
+                          spec.layers[1].branches[0].synapse.weight)
+    g.nodes["l1"].weight = -np.asarray(g.nodes["l1"].weight)
+    with pytest.raises(NIRImportError, match="l1.weight differs"):
+        read_nir(g)
+    g2 = to_nir(spec)
+    g2.edges.remove(("l2_neuron", "output"))
+    with pytest.raises(NIRImportError):
+        read_nir(g2)
