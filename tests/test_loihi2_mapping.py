@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from lava_mlsnn.backends.loihi2.mapping import map_conv, map_dense
+from lava_mlsnn.backends.loihi2.mapping import estimate_file, map_conv, map_dense
 
 h5py = pytest.importorskip("h5py")
 NETS = Path(os.environ.get("LAVA_MLSNN_NETS",
@@ -27,21 +26,9 @@ PUBLISHED = {
 
 
 def _estimate(path: Path, count_input: bool) -> list[int]:
-    cores = []
-    with h5py.File(path, "r") as f:
-        for key in sorted(f["layer"], key=int):
-            layer = f["layer"][key]
-            kind = layer["type"][()][0].decode()
-            shape = tuple(int(v) for v in layer["shape"][()])[::-1]  # netx stores (C, H, W)
-            if kind == "input" and count_input:
-                cores.append(map_conv(shape, is_input=True).cores)
-            elif kind == "conv":
-                cores.append(map_conv(shape).cores)
-            elif kind == "dense":
-                w = np.atleast_2d(np.asarray(layer["weight"][()]))
-                assert np.count_nonzero(w) > 0, f"{path.name} layer {key} has no weights"
-                cores.append(map_dense(w.shape[0], w.shape[1], np.count_nonzero(w) / w.size).cores)
-    return cores
+    rows = estimate_file(path, count_input=count_input)
+    assert all(m.neurons_per_core > 0 for _, m in rows)
+    return [m.cores for _, m in rows]
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))

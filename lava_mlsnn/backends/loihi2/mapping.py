@@ -26,6 +26,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 
 #: Conv tile cap, neurons per core: PilotNet Conv(4, 32, 24) row, 3072 neurons per core.
 CONV_NEURON_CAP = 3072
@@ -106,3 +109,42 @@ def map_dense(n_out: int, fan_in: int, density: float = 1.0) -> LayerMap:
     per_core = math.ceil(n_out / cores) if binds == "neurons" else per_core
     words = AXON_WORDS * fan_in + SYN_WORDS * per_core * fan_in
     return LayerMap(per_core, math.ceil(words), fan_in, cores, binds)
+
+
+def estimate_file(path: str | Path, *, count_input: bool = False) -> list[tuple[str, LayerMap]]:
+    """Per-layer estimate of a netx HDF5 file, input side first, read with h5py alone.
+
+    Parameters
+    ----------
+    path : str or Path
+        A netx ``.net`` file (layers ``input``, ``conv``, ``flatten``, ``dense``).
+    count_input : bool
+        Map the input layer on cores (the PilotNet SNN file's input neurons ran on chip; the
+        SDNN and MNIST notebooks list no input row).
+
+    Returns
+    -------
+    list of (label, LayerMap)
+        One entry per mapped layer; ``flatten`` takes no cores.
+    """
+    import h5py  # lava-dl's own file dependency; imported here so the module stays light
+
+    out: list[tuple[str, LayerMap]] = []
+    with h5py.File(path, "r") as f:
+        for key in sorted(f["layer"], key=int):
+            layer = f["layer"][key]
+            kind = layer["type"][()][0].decode()
+            shape = tuple(int(v) for v in layer["shape"][()])[::-1]  # netx stores (C, H, W)
+            if kind == "input" and count_input:
+                out.append((f"input {shape}", map_conv(shape, is_input=True)))
+            elif kind == "conv":
+                out.append((f"conv {shape}", map_conv(shape)))
+            elif kind == "dense":
+                w = np.atleast_2d(np.asarray(layer["weight"][()]))
+                density = max(np.count_nonzero(w), 1) / w.size
+                out.append((f"dense {w.shape[1]} -> {w.shape[0]}",
+                            map_dense(w.shape[0], w.shape[1], density)))
+            elif kind not in ("input", "flatten"):
+                raise ValueError(f"layer {key}: type {kind!r} is not modelled by the Loihi 2 "
+                                 "estimate")
+    return out
