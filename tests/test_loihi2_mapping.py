@@ -75,3 +75,14 @@ def test_bad_conv_refused():
 def test_fan_in_beyond_one_core_refused():
     with pytest.raises(ValueError, match="not modelled"):
         map_dense(10, 6000)
+
+
+def test_pilotnet_sdnn_file_has_no_bias_exponent_warning():
+    # The file ran on Loihi 2 (lava-dl's pilotnet_sdnn benchmark notebook).
+    from lava_mlsnn.backends.loihi2.report import deployment_warnings
+    from lava_mlsnn.format import read_network
+
+    path = NETS / "tut_netx_pilotnet_sdnn_network.net"
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    assert not [w for w in deployment_warnings(read_network(path)) if "biasExp" in w]
