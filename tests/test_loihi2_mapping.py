@@ -86,3 +86,14 @@ def test_pilotnet_sdnn_file_has_no_bias_exponent_warning():
     if not path.exists():
         pytest.skip(f"{path} not present")
     assert not [w for w in deployment_warnings(read_network(path)) if "biasExp" in w]
+
+
+def test_inspect_prints_the_calibrated_mapping(capsys):
+    from lava_mlsnn.cli import main
+
+    path = NETS / "tut_netx_mnist_trained_mnist_network.net"
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "dense 784 -> 128" in out and "total: 5 cores" in out
