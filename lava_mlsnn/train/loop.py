@@ -21,6 +21,7 @@ from .._log import show_progress
 from ..block import Network
 from ..classify import argmax_lowest, class_scores, classify
 from .checkpoint import load_checkpoint, previous_path, save_checkpoint
+from .runlog import epoch_lines, format_epoch
 
 log = logging.getLogger(__name__)
 
@@ -190,10 +191,8 @@ def fit(net: Network, train_loader: Iterable, epochs: int, lr: float = 3e-3,
                 best = (record["val_acc"], {k: v.detach().cpu().clone()
                                             for k, v in net.state_dict().items()})
         history.append(record)
-        if progress and not show_progress(progress):
-            log.info("epoch %d/%d: loss %.4f, train acc %.4f%s", epoch + 1, epochs,
-                     record["loss"], record["train_acc"],
-                     f", val acc {record['val_acc']:.4f}" if "val_acc" in record else "")
+        if progress and epoch_lines(show_progress(progress)):
+            log.info("%s", format_epoch(record, epochs))
         if checkpoint:
             save_checkpoint({"model": net.state_dict(), "optimizer": opt.state_dict(),
                          "scheduler": sched.state_dict(), "epoch": epoch + 1,

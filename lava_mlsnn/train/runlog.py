@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import os
+import sys
 from typing import Any, Dict, List, Sequence
 
 from .._io import atomic_write
@@ -96,6 +97,46 @@ def plot_history(history: Sequence[Dict[str, Any]], run_dir: str) -> List[str]:
     return paths
 
 
+def plural(n: int, word: str) -> str:
+    """``"1 epoch"``, ``"2 epochs"``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def percent(v: Any) -> str:
+    """An accuracy fraction as ``"66.43 %"`` (``"-"`` when there is none)."""
+    return f"{100 * v:.2f} %" if isinstance(v, (int, float)) else "-"
+
+
+def format_epoch(rec: Dict[str, Any], epochs: int) -> str:
+    """The one log line of an epoch: loss to 4 significant digits, accuracies in percent.
+
+    ``rec`` is an epoch record of the history (``epoch``, ``loss``, ``train_acc``, optional
+    ``val_acc``, ``train_events`` and ``epoch_s``); ``epochs`` the run's total epochs.
+    """
+    line = (f"epoch {rec['epoch']}/{epochs}: loss {rec['loss']:#.4g}, "
+            f"train acc {percent(rec['train_acc'])}")
+    if "val_acc" in rec:
+        line += f", val acc {percent(rec['val_acc'])}"
+    if rec.get("train_events") is not None:
+        line += f", {rec['train_events']:.0f} events/sample"
+    if rec.get("epoch_s") is not None:
+        line += f", {rec['epoch_s']:.1f} s"
+    return line
+
+
+def epoch_lines(bars: bool, stdout: Any = None) -> bool:
+    """Whether to log one line per epoch: always unless a kept progress bar already shows the
+    epoch on the very terminal the log goes to (stdout a terminal; bars on stderr). A log
+    redirected to a file holds one line per epoch even while bars are drawn on stderr."""
+    if not bars:
+        return True
+    stdout = sys.stdout if stdout is None else stdout
+    try:
+        return not stdout.isatty()
+    except (AttributeError, ValueError):
+        return True
+
+
 def write_summary(path: str, summary: Dict[str, Any]) -> None:
     _atomic_text(path, json.dumps(summary, indent=2, default=str) + "\n")
 
@@ -114,7 +155,7 @@ def format_summary(s: Dict[str, Any]) -> str:
         f"{s['samples']['val']} val / {s['samples']['test']} test, frames "
         f"{'x'.join(map(str, s['input_shape']))} x T={s['timesteps']}",
         f" model                {s['arch']}, N={s['levels']}, {s['parameters']:,} parameters",
-        f" training             {s['epochs']} epochs in {s['train_s']:.0f} s "
+        f" training             {plural(s['epochs'], 'epoch')} in {s['train_s']:.0f} s "
         f"({s['samples_per_s']:.0f} samples/s, {s['world_size']} process"
         f"{'es' if s['world_size'] > 1 else ''}, {s['device']})",
         f" selected checkpoint  {sel}",

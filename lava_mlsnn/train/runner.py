@@ -291,6 +291,7 @@ def run(config: Dict, opts: RunOptions, d: D.Dist) -> Dict[str, Any]:
     last_plot = time.perf_counter()
     train_s = sum(r["epoch_s"] for r in history)
     bars = show_progress(opts.progress and d.main)  # a bar per epoch (kept) on a terminal only
+    lines = runlog.epoch_lines(bars)  # and a log line per epoch wherever the log is kept
     tb = runlog.TensorBoardLog(opts.run_dir) if config["train"]["tensorboard"] and d.main \
         else None
     for epoch in range(start, o["epochs"]):
@@ -322,11 +323,8 @@ def run(config: Dict, opts: RunOptions, d: D.Dist) -> Dict[str, Any]:
         if improved:
             best = {"epoch": epoch + 1, "val_acc": val_acc}
         if d.main:
-            if not bars:
-                log.info("epoch %d/%d: loss %.4f, train acc %.4f, val acc %s, %.0f "
-                         "events/sample, %.1f s", epoch + 1, o["epochs"], rec["loss"],
-                         rec["train_acc"], val_acc if val_acc is not None else "-",
-                         rec["train_events"], epoch_s)
+            if lines:
+                log.info("%s", runlog.format_epoch(rec, o["epochs"]))
             if improved:
                 save_checkpoint({"format": CHECKPOINT_FORMAT, "epoch": epoch + 1,
                                  "val_acc": val_acc, "model": net.state_dict(),
