@@ -25,7 +25,7 @@ from ._common import DEBUG_ENV, EXIT_FAILURE, EXIT_USAGE, PROG, CliError, _datas
     _error, _one_line, _positive_int
 from .inspection import cmd_inspect, cmd_validate
 from .nir_commands import add_parser as add_nir_parser
-from .running import cmd_evaluate, cmd_simulate
+from .running import add_simulate_outputs, cmd_evaluate, cmd_simulate
 
 FORWARDED = {"train": "lava_mlsnn.train.command", "export": "lava_mlsnn.train.export_command"}
 VERBOSITY = {"-v": 1, "--verbose": 1, "-q": -1, "--quiet": -1}
@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write layer_<i> [B, T, *shape] and output arrays here")
     p.add_argument("--batch-size", type=_positive_int, default=256, metavar="N",
                    help="samples per emulator batch (default 256)")
+    add_simulate_outputs(p)
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("evaluate", help="accuracy, activity and throughput on a data set")
     p.add_argument("net", metavar="NET.h5")
