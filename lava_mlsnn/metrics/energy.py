@@ -62,6 +62,8 @@ from ..fixed import DECAY_ONE, SynapseSpec, raw_current
 from ..format.spec import INPUT, LayerSpec, NetworkSpec
 from .activity import layer_activity
 
+#: The six terms of the memory-aware model (Lemaire et al.), in pJ each: the fields of
+#: :class:`LayerEnergy` that its ``total`` sums.
 TERMS = ("ops", "potentials", "weights", "bias", "io", "addressing")
 
 
