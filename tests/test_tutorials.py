@@ -9,6 +9,7 @@ stay out of the tree.
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import sys
@@ -20,7 +21,8 @@ nbformat = pytest.importorskip("nbformat", reason="install the 'notebooks' extra
 nbclient = pytest.importorskip("nbclient", reason="install the 'notebooks' extra")
 pytest.importorskip("ipykernel", reason="install the 'notebooks' extra")
 
-TUTORIALS = sorted((Path(__file__).resolve().parent.parent / "tutorials").glob("*.ipynb"))
+ROOT = Path(__file__).resolve().parent.parent
+TUTORIALS = sorted((ROOT / "tutorials").glob("*.ipynb"))
 KERNEL = "lava-mlsnn-tests"
 CELL_TIMEOUT_S = 600
 
@@ -47,6 +49,9 @@ def test_tutorial_executes_in_fast_mode(path: Path, jupyter_path: str, tmp_path,
     monkeypatch.setenv("JUPYTER_PATH", jupyter_path)
     monkeypatch.setenv("LAVA_MLSNN_FAST", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # the kernel runs in a scratch folder: it imports this tree's lava_mlsnn, not an installed one
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
     # One torch thread pool per kernel, as the suite uses (conftest), so the kernel does
     # not oversubscribe the cores the test runner already uses.
     monkeypatch.setenv("OMP_NUM_THREADS", str(max(1, min(2, os.cpu_count() or 1))))
@@ -57,3 +62,43 @@ def test_tutorial_executes_in_fast_mode(path: Path, jupyter_path: str, tmp_path,
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
+    # what a notebook writes goes to tutorials/runs/ (ignored by git), nowhere else
+    stray = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
+             if p.is_file() and p.relative_to(tmp_path).parts[0] != "runs"]
+    assert not stray, stray
+
+
+def _code(path: Path):
+    """The tutorial's code cells as Python (IPython ``!`` / ``%`` lines dropped)."""
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            yield "\n".join(ln for ln in cell.source.splitlines()
+                            if not ln.lstrip().startswith(("!", "%")))
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
+def test_tutorial_uses_public_names_only(path: Path):
+    """No private attribute (``ds._events``), module or imported name: what a tutorial
+    teaches is the public API."""
+    private = []
+    for code in _code(path):
+        for node in ast.walk(ast.parse(code)):
+            names = []
+            if isinstance(node, ast.Attribute):
+                names = [node.attr]
+            elif isinstance(node, ast.ImportFrom):
+                names = (node.module or "").split(".") + [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [part for a in node.names for part in a.name.split(".")]
+            private += [ast.unparse(node) for n in names
+                        if n.startswith("_") and not n.startswith("__")]
+    assert not private, private
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
+def test_tutorial_reads_nothing_a_wheel_lacks(path: Path):
+    """A tutorial reads what the package ships (``lava_mlsnn.studies``), not the source
+    tree's ``benchmarks/`` or paths found from ``lava_mlsnn.__file__``."""
+    for code in _code(path):
+        assert "benchmarks" not in code and "__file__" not in code, code[:200]
