@@ -137,7 +137,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     print()
     print("=" * 64)
     print(f" exported file            {path}  ({len(spec.layers)} layers)")
-    print(f" training                 {args.epochs} epochs, {train_s:.0f} s on CPU")
+    from .train.runlog import plural
+    print(f" training                 {plural(args.epochs, 'epoch')}, {train_s:.0f} s on CPU")
     print(f" float accuracy           {acc_float:6.2%}   (training model, test split)")
     print(f" quantized accuracy       {acc_quant:6.2%}   (training-side integer forward)")
     print(f" emulator accuracy        {acc_emu:6.2%}   ({len(y_te)} test samples, "
