@@ -89,3 +89,17 @@ def test_bad_labels_exit_2_in_one_line_and_write_nothing(files, labels, needle, 
     lines = err.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], err
     assert not (d / f"bad_{labels}.csv").exists()
+
+
+def test_predictions_of_a_network_without_a_class_output_are_refused(tmp_path, capsys):
+    from dataclasses import replace
+    spec = random_network(np.random.default_rng(2), conv=True)
+    spec = replace(spec, layers=spec.layers[:2])  # input -> conv: a [C, H, W] output
+    write_network(spec, str(tmp_path / "conv.h5"))
+    np.save(tmp_path / "x.npy", np.ones((2, 2, *spec.input_shape), np.int64))
+    rc = main(["simulate", str(tmp_path / "conv.h5"), "--input", str(tmp_path / "x.npy"),
+               "--predictions", str(tmp_path / "p.csv")])
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "--predictions needs a network whose output layer is 1-D" in err
+    assert not (tmp_path / "p.csv").exists()
