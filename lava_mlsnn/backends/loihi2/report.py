@@ -6,11 +6,11 @@ accepts; this module says what a Loihi 2 chip would additionally require
 (DESIGN §8). Its limits come from Lava's declared fixed-point precisions
 (``lava.proc.lif``: ``vth`` 17 bits, ``bias_mant`` 13 bits, decays 12 bits,
 states 24 bits; ``lava.utils.weightutils``: 8-bit weights) and from Intel's
-published Loihi 2 figures; core counts are estimates, not a mapper's result.
+published Loihi 2 figures; core counts, throughput and energy come from :mod:`.mapping` and
+:mod:`.estimate`, estimates calibrated on the compiler's published allocations.
 """
 from __future__ import annotations
 
-import math
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -19,31 +19,15 @@ from ...fixed import BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_ONE, SAT_
 from ..._table import format_table  # noqa: F401  (the report's text tables)
 from ...format.shapes import synapse_count
 from ...format.spec import INPUT, LayerSpec, NetworkSpec
+from ...metrics.memory import layer_weights, weight_bits  # noqa: F401  (the one definition)
 
-# Published Loihi 2 figures (Intel Loihi 2 brief): 128 neuro-cores per chip, up to
-# 8192 neurons per core. Synaptic memory per core is taken as 128 KiB (an assumption:
-# Intel describes the core memory as flexibly shared between synapses and state).
-NEURONS_PER_CORE = 8192
-SYN_BYTES_PER_CORE = 128 * 1024
+# Intel's published Loihi 2 figure: 128 neuro-cores per chip (the core model: mapping.py).
 CORES_PER_CHIP = 128
 MAX_DELAY = 62
 MSG_BITS = 24
 VTH_MAX = (1 << 17) - 1          # LIF vth: unsigned 17 bits
 BIAS_MIN, BIAS_MAX = BIAS_MANT_MIN, BIAS_MANT_MAX   # bias_mant: signed 13 bits
 DECAY_MAX = (1 << 12) - 1        # du, dv: 12 bits
-DEFAULT_WEIGHT_BITS = 8
-
-ASSUMPTIONS = [
-    f"at most {NEURONS_PER_CORE} neurons per neuro-core and {CORES_PER_CHIP} cores per chip "
-    "(Intel's published Loihi 2 figures)",
-    f"{SYN_BYTES_PER_CORE // 1024} KiB of synaptic memory per core, each synapse stored at its "
-    f"layer's weight bits ({DEFAULT_WEIGHT_BITS} if weightBits is not declared); neuron state, "
-    "routing tables and microcode are not counted",
-    "conv and pool synapses counted expanded (one per connection, padding excluded): an upper "
-    "bound, as Loihi 2's shared/convolutional encodings can store a kernel once per core",
-    "each layer gets cores of its own; input and flatten layers use none (the input is sent "
-    "from the host)",
-]
 
 
 # --------------------------------------------------------------------------- per-layer facts
@@ -63,24 +47,6 @@ def layer_fan_in(layer: LayerSpec) -> int:
     """Largest number of source values summed into one neuron."""
     return sum(br.synapse.fan_in() for br in layer.branches) \
         + (layer.recurrent.fan_in() if layer.recurrent is not None else 0)
-
-
-def layer_weights(layer: LayerSpec, kinds=("dense", "conv", "pool", "identity")) -> np.ndarray:
-    """Every weight of a layer's synapses of the given kinds, flattened (int64)."""
-    parts = [np.asarray(br.synapse.weight, dtype=np.int64).ravel() for br in layer.branches
-             if br.synapse.kind in kinds]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-
-def weight_bits(layer: LayerSpec) -> int:
-    """Declared ``weightBits``, else the signed bits the integer weights need."""
-    if layer.weight_bits:
-        return int(layer.weight_bits)
-    w = layer_weights(layer)
-    if w.size == 0:
-        return 0
-    # Two's complement: k bits hold [-2**(k-1), 2**(k-1) - 1].
-    return max(int(w.max()).bit_length(), (-int(w.min()) - 1).bit_length()) + 1
 
 
 def payload_bounds(spec: NetworkSpec, input_bound: Optional[int] = None) -> Dict[int, int]:
@@ -325,30 +291,6 @@ def neuron_support(spec: NetworkSpec) -> List[Dict]:
 
 # --------------------------------------------------------------------------- resources
 def resource_estimate(spec: NetworkSpec) -> Dict:
-    """Neurons, synapses, synaptic memory and an estimate of Loihi 2 cores.
-
-    Returns
-    -------
-    dict
-        ``layers``: list of ``{'layer', 'neurons', 'synapses', 'weight_bits',
-        'synapse_bytes', 'cores'}``; totals ``neurons``, ``synapses``,
-        ``synapse_bytes``, ``cores``, ``chips``; ``assumptions`` (list of str).
-    """
-    rows = []
-    for i, layer in enumerate(spec.layers):
-        if layer.type in ("input", "flatten"):
-            continue
-        syn = layer_synapses(spec, i)
-        bits = int(layer.weight_bits) or DEFAULT_WEIGHT_BITS
-        nbytes = math.ceil(syn * bits / 8)
-        cores = max(1, math.ceil(layer.size / NEURONS_PER_CORE),
-                    math.ceil(nbytes / SYN_BYTES_PER_CORE))
-        rows.append({"layer": i, "neurons": layer.size, "synapses": syn, "weight_bits": bits,
-                     "synapse_bytes": nbytes, "cores": cores})
-    cores = sum(r["cores"] for r in rows)
-    return {"layers": rows,
-            "neurons": sum(r["neurons"] for r in rows),
-            "synapses": sum(r["synapses"] for r in rows),
-            "synapse_bytes": sum(r["synapse_bytes"] for r in rows),
-            "cores": cores, "chips": max(1, math.ceil(cores / CORES_PER_CHIP)),
-            "assumptions": list(ASSUMPTIONS)}
+    """The Loihi 2 core estimate of a network (:func:`.estimate.resource_estimate`)."""
+    from .estimate import resource_estimate as estimate
+    return estimate(spec)
