@@ -91,11 +91,14 @@ def _summary(spec, path: str) -> List[str]:
 
 
 def _warning_lines(spec) -> List[str]:
-    from ..backends.loihi2.report import deployment_warnings
-    warns = deployment_warnings(spec)
-    if not warns:
-        return ["deployment warnings: none"]
-    return [f"deployment warnings ({len(warns)}):"] + [f"  - {w}" for w in warns]
+    from ..backends.loihi2.report import deployment_checks, deployment_notes
+    warns, notes = deployment_checks(spec), deployment_notes(spec)
+    out = [f"deployment warnings ({len(warns)}):" if warns else "deployment warnings: none"]
+    for msg, source in warns:
+        out += [f"  - {msg}", f"    (rule: {source})"]
+    if notes:  # stock netx's own behaviour, as the notebooks ran it on Loihi 2
+        out += [f"notes, not Loihi 2 limits ({len(notes)}):"] + [f"  - {n}" for n in notes]
+    return out
 
 
 # --------------------------------------------------------------------------- commands
@@ -210,7 +213,7 @@ def _estimate_lines(est: Dict) -> List[str]:
 
 def _json_report(spec, args: argparse.Namespace) -> Dict:
     """``inspect --json``: what a script needs, one JSON object."""
-    from ..backends.loihi2.report import deployment_warnings, neuron_support
+    from ..backends.loihi2.report import deployment_notes, deployment_warnings, neuron_support
     from ..metrics.memory import memory_footprint
     mem = memory_footprint(spec)
     return {"file": args.net, "stock": bool(spec.stock), "layers": len(spec.layers),
@@ -218,6 +221,7 @@ def _json_report(spec, args: argparse.Namespace) -> Dict:
             "loihi2": _loihi2_estimate(spec, args),
             "neuron_support": neuron_support(spec),
             "deployment_warnings": deployment_warnings(spec),
+            "deployment_notes": deployment_notes(spec),
             "memory": {k: v for k, v in mem.items() if k != "layers"}}
 
 

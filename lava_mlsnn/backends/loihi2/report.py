@@ -11,7 +11,7 @@ published Loihi 2 figures; core counts, throughput and energy come from :mod:`.m
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -140,20 +140,32 @@ def _grid_violations(layer: LayerSpec) -> Optional[str]:
 
 
 # --------------------------------------------------------------------------- warnings
-def deployment_warnings(spec: NetworkSpec) -> List[str]:
-    """Every value of ``spec`` that Loihi 2 cannot hold or run as written (DESIGN §8).
+#: Where each deployment rule comes from (``inspect`` prints it under each warning).
+SOURCES = {
+    "msg": "Loihi 2 graded spikes: 24-bit payloads (lava.proc.dense num_message_bits)",
+    "weights": "lava.utils.weightutils: 8-bit weight mantissas",
+    "grid": "the file's own weightBits / weightScale (DESIGN §6)",
+    "delay": "lava.lib.dl.netx.hdf5 clamps delays to 62",
+    "vth": "lava.proc.lif: vth 17 bits",
+    "decay": "lava.proc.lif: du, dv 12 bits",
+    "state": "lava.proc.lif: u, v 24 bits",
+    "bias": "lava.proc.lif: bias_mant 13 bits",
+    "bias_exp": "lava.proc.lif: bias_exp 3 bits",
+    "join": "lava.lib.dl.netx builds chains only",
+}
 
-    None of these stop the simulators, which model the arithmetic exactly.
+
+def deployment_notes(spec: NetworkSpec) -> List[str]:
+    """What runs differently from lava-mlsnn's aligned run but is no Loihi 2 limit.
+
+    Stock netx's own behaviour, which the notebooks ran on Loihi 2 as it is: an Input
+    block's transform left to the data pipeline, and a sigma-delta layer with a bias that
+    integrates it while netx's pipeline fills (its neurons cannot be reset).
     """
     out: List[str] = []
-    bounds = payload_bounds(spec)
     depths = spec.depths()
-    if spec.input_levels.bit_length() > MSG_BITS:
-        out.append(f"inputLevels {spec.input_levels} needs more than {MSG_BITS} message bits")
     for i, layer in enumerate(spec.layers):
         tag = f"layer {i} ({layer.type})"
-        if layer.branches:
-            _weight_warnings(layer, tag, out)
         if layer.input_transform is not None and layer.input_transform != (64, 0):
             w, b = layer.input_transform
             out.append(f"{tag}: the Input block's transform (weight {w}, bias {b}: x * {w / 64:g} "
@@ -165,10 +177,36 @@ def deployment_warnings(spec: NetworkSpec) -> List[str]:
                        f"sigma-delta neurons, so in its pipeline this layer runs {depths[i]} "
                        "step(s) on the bias alone before the first input arrives and its "
                        "output differs from lava-mlsnn's (and lava-dl's) aligned run")
+    return out
+
+
+def deployment_warnings(spec: NetworkSpec) -> List[str]:
+    """Every value of ``spec`` that Loihi 2 cannot hold or run as written (DESIGN §8).
+
+    None of these stop the simulators, which model the arithmetic exactly;
+    :func:`deployment_notes` lists what differs from stock netx's timing without being a
+    chip limit, :func:`deployment_checks` names each warning's source.
+    """
+    return [msg for msg, _ in deployment_checks(spec)]
+
+
+def deployment_checks(spec: NetworkSpec) -> List[Tuple[str, str]]:
+    """:func:`deployment_warnings` with the source of each rule: ``(message, source)``."""
+    out: List[Tuple[str, str]] = []
+    bounds = payload_bounds(spec)
+    depths = spec.depths()
+    if spec.input_levels.bit_length() > MSG_BITS:
+        out.append((f"inputLevels {spec.input_levels} needs more than {MSG_BITS} message bits",
+                    "msg"))
+    for i, layer in enumerate(spec.layers):
+        tag = f"layer {i} ({layer.type})"
+        if layer.branches:
+            _weight_warnings(layer, tag, out)
         d = max((br.synapse.max_delay for br in layer.branches), default=0)
         if d > MAX_DELAY:
-            out.append(f"{tag}: axonal delay up to {d} steps exceeds Loihi 2's {MAX_DELAY} "
-                       f"(stock netx would clamp it to {MAX_DELAY}; lava-mlsnn runs it as written)")
+            out.append((f"{tag}: axonal delay up to {d} steps exceeds Loihi 2's {MAX_DELAY} "
+                        f"(stock netx would clamp it to {MAX_DELAY}; lava-mlsnn runs it as "
+                        "written)", "delay"))
         p = layer.neuron
         if p is not None and p.type not in ("INPUT", "PASS"):
             _neuron_warnings(p, tag, out)
@@ -176,17 +214,17 @@ def deployment_warnings(spec: NetworkSpec) -> List[str]:
             raw = current_bound(layer, bounds)
             if raw > SAT_MAX:
                 what = "payload" if p is not None and p.type == "PASS" else "current"
-                out.append(f"{tag}: worst-case {what} {raw} exceeds the 24-bit range and would "
-                           "saturate (fan-in x max |weight| x max source payload)")
+                out.append((f"{tag}: worst-case {what} {raw} exceeds the 24-bit range and would "
+                           "saturate (fan-in x max |weight| x max source payload)", "state"))
         if p is not None and payload_bits(layer, bounds[i]) > MSG_BITS:
-            out.append(f"{tag}: payload up to {bounds[i]} needs {payload_bits(layer, bounds[i])} "
-                       f"message bits; graded spikes carry at most {MSG_BITS}")
+            out.append((f"{tag}: payload up to {bounds[i]} needs {payload_bits(layer, bounds[i])} "
+                       f"message bits; graded spikes carry at most {MSG_BITS}", "msg"))
         if len(layer.branches) > 1:
-            out.append(_join_note(spec, i, depths, tag))
-    return out
+            out.append((_join_note(spec, i, depths, tag), "join"))
+    return [(msg, SOURCES[key]) for msg, key in out]
 
 
-def _weight_warnings(layer: LayerSpec, tag: str, out: List[str]) -> None:
+def _weight_warnings(layer: LayerSpec, tag: str, out: list) -> None:
     for k, br in enumerate(layer.branches):
         w = np.asarray(br.synapse.weight, dtype=np.int64).ravel()
         where = tag + (f" branch {k}" if layer.type == "join" else "")
@@ -196,41 +234,42 @@ def _weight_warnings(layer: LayerSpec, tag: str, out: List[str]) -> None:
         if outside:
             fix = (f"; exact as 8-bit mantissas if stored as weight x 2^{j} with weightExp {e - j}"
                    if j is not None else "; not representable as an 8-bit mantissa x 2^weightExp")
-            out.append(f"{where}: {outside} of {w.size} weights outside Loihi 2's [-256, 254] "
-                       f"(min {int(w.min())}, max {int(w.max())}){fix}")
+            out.append((f"{where}: {outside} of {w.size} weights outside Loihi 2's [-256, 254] "
+                       f"(min {int(w.min())}, max {int(w.max())}){fix}", "weights"))
         elif j is None:
             # In range yet not loadable: odd values together with magnitudes beyond 127.
             odd = w[(w & 1) == 1]
-            out.append(f"{where}: weights up to |{int(np.abs(w).max())}| with {odd.size} odd "
+            out.append((f"{where}: weights up to |{int(np.abs(w).max())}| with {odd.size} odd "
                        f"values (e.g. {int(odd[0])}) are not an 8-bit mantissa x 2^weightExp: "
                        "mixed-sign 8-bit weights are 2*m, m in [-128, 127] (Lava's "
-                       "num_weight_bits=8 drops the lowest bit; exact needs 9 bits)")
+                       "num_weight_bits=8 drops the lowest bit; exact needs 9 bits)", "weights"))
     grid = _grid_violations(layer)
     if grid:
-        out.append(f"{tag}: {grid}")
+        out.append((f"{tag}: {grid}", "grid"))
 
 
-def _neuron_warnings(p, tag: str, out: List[str]) -> None:
+def _neuron_warnings(p, tag: str, out: list) -> None:
     if p.type in ("MLSN", "CUBA") and p.v_th_mant > VTH_MAX:
-        out.append(f"{tag}: vThMant {p.v_th_mant} exceeds 17 bits (max {VTH_MAX})")
+        out.append((f"{tag}: vThMant {p.v_th_mant} exceeds 17 bits (max {VTH_MAX})", "vth"))
     if p.v_decay > DECAY_MAX:
-        out.append(f"{tag}: vDecay {p.v_decay} exceeds 12 bits (max {DECAY_MAX})")
+        out.append((f"{tag}: vDecay {p.v_decay} exceeds 12 bits (max {DECAY_MAX})", "decay"))
     # netx maps du = iDecay - 1 for CUBA; an MLSN with iDecay 4096 simply keeps no current.
     if p.type == "CUBA" and not 1 <= p.i_decay <= DECAY_ONE:
-        out.append(f"{tag}: iDecay {p.i_decay} maps to du = {p.i_decay - 1}, outside 12 bits")
+        out.append((f"{tag}: iDecay {p.i_decay} maps to du = {p.i_decay - 1}, outside 12 bits",
+                    "decay"))
     if abs(int(p.v_init)) > SAT_MAX:
-        out.append(f"{tag}: vInit {p.v_init} exceeds the 24-bit state")
+        out.append((f"{tag}: vInit {p.v_init} exceeds the 24-bit state", "state"))
     if p.bias is not None:
         b = np.asarray(p.bias)
         if b.size and (b.min() < BIAS_MIN or b.max() > BIAS_MAX):
-            out.append(f"{tag}: bias in [{int(b.min())}, {int(b.max())}] exceeds the 13-bit "
-                       f"bias mantissa [{BIAS_MIN}, {BIAS_MAX}] (bias_exp = {p.bias_exp})")
+            out.append((f"{tag}: bias in [{int(b.min())}, {int(b.max())}] exceeds the 13-bit "
+                       f"bias mantissa [{BIAS_MIN}, {BIAS_MAX}] (bias_exp = {p.bias_exp})", "bias"))
         # Lava LIF's bias_exp is a 3-bit field (lava.proc.lif). netx maps SDNN layers to
         # SigmaDelta, which has no bias exponent: its bias is shifted by state_exp + spike_exp
         # (lava.lib.dl.netx.hdf5), so the PilotNet SDNN file's biasExp 12 ran on Loihi 2.
         if p.type != "SDNN" and p.bias_exp > BIAS_EXP_MAX:
-            out.append(f"{tag}: biasExp {p.bias_exp} exceeds the 3-bit bias exponent "
-                       f"(max {BIAS_EXP_MAX})")
+            out.append((f"{tag}: biasExp {p.bias_exp} exceeds the 3-bit bias exponent "
+                       f"(max {BIAS_EXP_MAX})", "bias_exp"))
 
 
 def _join_note(spec: NetworkSpec, i: int, depths: List[int], tag: str) -> str:
