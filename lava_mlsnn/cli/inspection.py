@@ -162,7 +162,21 @@ def _energy_lines(spec, args: argparse.Namespace) -> List[str]:
     except ValueError as err:  # e.g. sums too large to be exact in float64
         raise CliError(f"simulation failed: {_one_line(err)}", EXIT_FAILURE) from None
     return (["", f"energy (activity: emulator run of the file on {what})"]
-            + energy_lines(energy_report(spec, counts), neurobench_metrics(spec, counts)))
+            + energy_lines(energy_report(spec, counts), neurobench_metrics(spec, counts))
+            + _measured_loihi2_lines(spec, args, counts))
+
+
+def _measured_loihi2_lines(spec, args: argparse.Namespace, counts) -> List[str]:
+    """The Loihi 2 frames/s and energy estimate with the run's own activity."""
+    from ..backends.loihi2.estimate import performance
+    try:
+        p = performance(spec, steps=args.steps, counts=counts)
+    except ValueError as exc:
+        return [f"Loihi 2 with this run's activity: not estimated: {_one_line(exc)}"]
+    return [f"Loihi 2 with this run's activity: {p.step_s * 1e3:.3f} ms per step (bound: "
+            f"{p.bound}), {p.fps:.1f} frames/s at {p.steps} steps per inference, "
+            f"{p.energy_j * 1e3:.3f} mJ per inference (static {p.static_j * 1e3:.3f}, dynamic "
+            f"{p.dynamic_j * 1e3:.3f})"]
 
 
 def activity_fraction(text: str) -> float:

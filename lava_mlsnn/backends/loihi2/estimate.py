@@ -31,7 +31,7 @@ import numpy as np
 from ...format.spec import NetworkSpec
 from ...metrics.memory import weight_bits
 from .mapping import LayerMap, estimate_spec, input_on_chip
-from .report import CORES_PER_CHIP, layer_fan_in, layer_synapses
+from .report import CORES_PER_CHIP, layer_synapses
 
 #: Time per synaptic spike operation, s: Loihi (1) maximum, Davies et al., "Loihi: a
 #: neuromorphic manycore processor with on-chip learning", IEEE Micro 38(1), 2018, Table 1.
@@ -88,8 +88,8 @@ class Performance:
         Inferences (frames) per second, ``1 / (steps * step_s)``.
     energy_j, static_j, dynamic_j : float
         Energy per inference (J) and its static and dynamic parts.
-    activity : float
-        The source activity assumed.
+    activity : float or None
+        The source activity assumed (``None``: a run's measured activity).
     """
 
     step_s: float
@@ -101,16 +101,23 @@ class Performance:
     energy_j: float
     static_j: float
     dynamic_j: float
-    activity: float
+    activity: Optional[float]
 
 
-def _core_time(n: int, fan_in: int, activity: float) -> float:
-    return T_NEURON * n + T_SYNOP * activity * n * fan_in
+def _layer_rates(spec: NetworkSpec, i: int, activity: float, counts) -> tuple:
+    """Synaptic operations and spikes per step of layer ``i``: assumed or measured."""
+    layer = spec.layers[i]
+    if counts is None:
+        syn = activity * (layer_synapses(spec, i) if layer.branches else 0)
+        return syn, activity * layer.size
+    per_step = max(counts.samples * counts.timesteps, 1)
+    syn = sum(v for (j, _), v in counts.branch_synops.items() if j == i) / per_step
+    return syn, counts.events.get(i, 0.0) / per_step
 
 
 def performance(spec: NetworkSpec, *, activity: float = ACTIVITY,
-                steps: Optional[int] = None,
-                rows: Optional[List] = None) -> Performance:
+                steps: Optional[int] = None, rows: Optional[List] = None,
+                counts=None) -> Performance:
     """Frames/s and energy per inference of ``spec`` on Loihi 2 (module notes).
 
     Parameters
@@ -122,6 +129,10 @@ def performance(spec: NetworkSpec, *, activity: float = ACTIVITY,
         Steps per inference (default: the file's ``timesteps``, else 1).
     rows : list, optional
         :func:`~.mapping.estimate_spec` of ``spec``, if already computed.
+    counts : RunCounts, optional
+        A run's activity (:func:`lava_mlsnn.backends.evaluate.count_run`): its exact
+        synaptic operations and spikes per step replace ``activity`` (a layer's operations
+        spread evenly over its cores); ``Performance.activity`` is then ``None``.
     """
     if not 0.0 <= activity <= 1.0 or not math.isfinite(activity):
         raise ValueError(f"activity must be a fraction in [0, 1], got {activity}")
@@ -132,12 +143,12 @@ def performance(spec: NetworkSpec, *, activity: float = ACTIVITY,
     core, bound, dynamic = 0.0, "-", 0.0
     for i, label, m in rows:
         layer = spec.layers[i]
-        fan_in = layer_fan_in(layer) if layer.branches else 0
-        t = _core_time(m.neurons_per_core, fan_in, activity)
+        syn, spikes = _layer_rates(spec, i, activity, counts)
+        # The busiest core of a layer: its share of the layer's neurons and operations.
+        t = T_NEURON * m.neurons_per_core + T_SYNOP * syn * m.neurons_per_core / layer.size
         if t > core:
             core, bound = t, label
-        dynamic += (E_NEURON * layer.size + E_SPIKE * activity * layer.size
-                    + E_SYNOP * activity * (layer_synapses(spec, i) if layer.branches else 0))
+        dynamic += E_NEURON * layer.size + E_SYNOP * syn + E_SPIKE * spikes
     host = 0.0
     if not input_on_chip(spec) and spec.input_shape is not None:
         host = int(np.prod(spec.input_shape)) / HOST_VALUES_PER_S
@@ -147,7 +158,8 @@ def performance(spec: NetworkSpec, *, activity: float = ACTIVITY,
     chips = max(1, math.ceil(sum(m.cores for _, _, m in rows) / CORES_PER_CHIP))
     static = steps * step * P_STATIC * chips
     return Performance(step, core + T_BARRIER, host, bound, steps, 1.0 / (steps * step),
-                       static + steps * dynamic, static, steps * dynamic, activity)
+                       static + steps * dynamic, static, steps * dynamic,
+                       None if counts is not None else activity)
 
 
 def resource_estimate(spec: NetworkSpec) -> Dict:
@@ -181,12 +193,12 @@ def resource_estimate(spec: NetworkSpec) -> Dict:
 
 
 def loihi2_estimate(spec: NetworkSpec, *, activity: float = ACTIVITY,
-                    steps: Optional[int] = None) -> Dict:
+                    steps: Optional[int] = None, counts=None) -> Dict:
     """:func:`resource_estimate` plus ``performance`` (:class:`Performance` as a dict with
     ``ms_per_step`` and ``mj_per_inference``): what ``inspect --json`` prints under
     ``loihi2``."""
     res = resource_estimate(spec)
-    perf = performance(spec, activity=activity, steps=steps,
+    perf = performance(spec, activity=activity, steps=steps, counts=counts,
                        rows=[(r["layer"], r["label"], LayerMap(
                            r["neurons_per_core"], r["syn_words_per_core"], r["axon_in"],
                            r["cores"], r["binds"])) for r in res["layers"]])
