@@ -175,3 +175,25 @@ def test_inspect_energy_estimates_loihi2_with_the_run_activity(tmp_path, capsys)
     synop_j = p.dynamic_j / p.steps - e.E_NEURON * 3 - e.E_SPIKE * spikes
     assert math.isclose(synop_j, e.E_SYNOP * 15 / 4, rel_tol=1e-9)
     assert f"{p.energy_j * 1e3:.3f} mJ per inference" in line[0]
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(-(1 << 20), 1 << 20), min_size=1, max_size=12),
+       st.integers(0, 12))
+def test_weight_bits_is_the_smallest_signed_mantissa(values, shift):
+    from lava_mlsnn.metrics.memory import weight_bits
+    w = [v << shift for v in values]
+    layer = LayerSpec("dense", (1,), 0, [Branch(0, SynapseSpec(
+        "dense", np.array([w], dtype=np.int64)))], NeuronParams("MLSN", 40, 3, 4096, 0))
+    # Plain transcription: divide out the largest power of two shared by the nonzero weights,
+    # then the fewest two's-complement bits holding every mantissa.
+    nz = [abs(v) for v in w if v]
+    s = min((v & -v).bit_length() - 1 for v in nz) if nz else 0
+    m = [v // (1 << s) for v in w]
+    k = 1
+    while not all(-(1 << (k - 1)) <= v <= (1 << (k - 1)) - 1 for v in m):
+        k += 1
+    assert weight_bits(layer) == k

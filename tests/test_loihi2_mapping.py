@@ -7,6 +7,7 @@ Tolerance (issue 26): total within 15 %, each layer within one core or 20 %, whi
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -102,3 +103,33 @@ def test_inspect_prints_the_calibrated_mapping(capsys):
     out = capsys.readouterr().out
     assert "dense 784 -> 128" in out and "5 cores, 1 chip (fits one chip)" in out
     assert "8,192 neurons per core" not in out and out.count("Loihi 2 resources") == 1
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(w=st.integers(1, 4096), h=st.integers(1, 256), c=st.integers(1, 8192),
+       is_input=st.booleans())
+def test_conv_tiles_hold_every_neuron_within_the_cap(w, h, c, is_input):
+    m = map_conv((w, h, c), is_input=is_input)
+    cap = 4096 if is_input else 3072
+    assert 1 <= m.neurons_per_core <= cap and m.cores * m.neurons_per_core >= w * h * c
+    assert m.binds == "neurons"
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 20000), fan_in=st.integers(1, 4700))
+def test_dense_cores_hold_every_neuron_within_synaptic_memory(n, fan_in):
+    # One neuron of fan-in F takes (1.608 + 0.1531) F words: F <= 4651 fits a core.
+    if fan_in > 4651:
+        with pytest.raises(ValueError, match="not modelled"):
+            map_dense(n, fan_in)
+        return
+    m = map_dense(n, fan_in)
+    assert m.cores * m.neurons_per_core >= n and m.neurons_per_core <= 8192
+    assert m.syn_words_per_core <= 8192 and m.axon_in == fan_in
+    fewer = math.ceil(n / (m.cores - 1)) if m.cores > 1 else None
+    if fewer is not None:  # one core fewer would overflow the binding limit
+        words = 1.608 * fan_in + 0.1531 * fewer * fan_in
+        assert words > 8192 or fewer > 8192

@@ -54,7 +54,7 @@ def weight_bits(layer: LayerSpec) -> int:
     nz = np.abs(w[w != 0])
     shift = int(np.min(nz & -nz)).bit_length() - 1 if nz.size else 0
     m = w >> shift
-    return max(int(m.max()).bit_length(), (-int(m.min()) - 1).bit_length()) + 1
+    return max(int(m.max()), -int(m.min()) - 1, 0).bit_length() + 1
 
 
 def _bytes(count: int, bits: int) -> int:
