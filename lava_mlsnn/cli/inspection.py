@@ -201,7 +201,8 @@ def _loihi2_estimate(spec, args: argparse.Namespace) -> Dict:
 
 
 def _estimate_lines(est: Dict) -> List[str]:
-    """The estimate as the compiler-style table, its total, frames/s and energy."""
+    """The estimate as the compiler-style table, its total, frames/s and energy (``-``: a
+    figure the model does not estimate for that layer, e.g. a conv layer's synapse words)."""
     head = "Loihi 2 resources (estimate, calibrated on the compiler's published allocations)"
     if "not_estimated" in est:
         return [head, f"  not estimated: {est['not_estimated']}"]
@@ -211,7 +212,8 @@ def _estimate_lines(est: Dict) -> List[str]:
         ["#", "layer", "neurons", "wbits", "neurons/core", "syn words/core", "axon-in", "cores",
          "binds"],
         [[r["layer"], r["label"], f"{r['neurons']:,}", r["weight_bits"] or "-",
-          r["neurons_per_core"], r["syn_words_per_core"], r["axon_in"], r["cores"], r["binds"]]
+          r["neurons_per_core"], r["syn_words_per_core"] or "-", r["axon_in"] or "-",
+          r["cores"], r["binds"]]
          for r in est["layers"]]),
         f"  total: {est['neurons']:,} neurons, {est['synapses']:,} synapses, "
         f"{est['cores']} cores, {chips} ({'fits' if est['fits_one_chip'] else 'does not fit'} "
@@ -221,7 +223,7 @@ def _estimate_lines(est: Dict) -> List[str]:
         f"{p['fps']:.1f} frames/s",
         f"  energy: {p['mj_per_inference']:.3f} mJ per inference (static "
         f"{p['static_j'] * 1e3:.3f}, dynamic {p['dynamic_j'] * 1e3:.3f}) at activity "
-        f"{p['activity']:g} (--activity, --steps)"] + \
+        f"{p['activity']:g} (set with --activity; steps per inference with --steps)"] + \
         [f"  assumption: {a}" for a in est["assumptions"]]
 
 
