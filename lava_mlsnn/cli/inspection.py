@@ -203,7 +203,7 @@ def _loihi2_estimate(spec, args: argparse.Namespace) -> Dict:
 def _estimate_lines(est: Dict) -> List[str]:
     """The estimate as the compiler-style table, its total, frames/s and energy (``-``: a
     figure the model does not estimate for that layer, e.g. a conv layer's synapse words)."""
-    head = "Loihi 2 resources (estimate, calibrated on the compiler's published allocations)"
+    head = "Loihi 2 resources (estimate): cores calibrated on the compiler's published allocations"
     if "not_estimated" in est:
         return [head, f"  not estimated: {est['not_estimated']}"]
     p = est["performance"]
