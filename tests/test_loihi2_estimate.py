@@ -69,6 +69,8 @@ def test_inspect_json_parses_with_cores_chips_limits_and_figures(tmp_path, capsy
     assert perf["activity"] == 0.5 and perf["steps"] == 2 and perf["bound"] == "host input"
     assert math.isclose(perf["fps"], 1 / (2 * perf["step_s"]))
     assert math.isclose(perf["energy_j"], perf["static_j"] + perf["dynamic_j"])
+    assert math.isclose(row["dynamic_j"], perf["dynamic_j"]) and row["core_step_s"] > 0
+    assert perf["step_s"] == max(row["core_step_s"] + 465e-9, perf["host_step_s"])
     assert perf["dynamic_j"] > 0 and report["deployment_warnings"] == []
     assert report["memory"]["total_bytes"] > 0
 

@@ -202,7 +202,8 @@ def _loihi2_estimate(spec, args: argparse.Namespace) -> Dict:
 
 def _estimate_lines(est: Dict) -> List[str]:
     """The estimate as the compiler-style table, its total, frames/s and energy (``-``: a
-    figure the model does not estimate for that layer, e.g. a conv layer's synapse words)."""
+    figure the model does not estimate for that layer, e.g. a conv layer's synapse words;
+    us/step: the layer's busiest core per step)."""
     head = "Loihi 2 resources (estimate): cores calibrated on the compiler's published allocations"
     if "not_estimated" in est:
         return [head, f"  not estimated: {est['not_estimated']}"]
@@ -210,10 +211,10 @@ def _estimate_lines(est: Dict) -> List[str]:
     chips = f"{est['chips']} chip{'s' if est['chips'] > 1 else ''}"
     return [head, format_table(
         ["#", "layer", "neurons", "wbits", "neurons/core", "syn words/core", "axon-in", "cores",
-         "binds"],
+         "binds", "us/step"],
         [[r["layer"], r["label"], f"{r['neurons']:,}", r["weight_bits"] or "-",
           r["neurons_per_core"], r["syn_words_per_core"] or "-", r["axon_in"] or "-",
-          r["cores"], r["binds"]]
+          r["cores"], r["binds"], f"{r['core_step_s'] * 1e6:.1f}"]
          for r in est["layers"]]),
         f"  total: {est['neurons']:,} neurons, {est['synapses']:,} synapses, "
         f"{est['cores']} cores, {chips} ({'fits' if est['fits_one_chip'] else 'does not fit'} "

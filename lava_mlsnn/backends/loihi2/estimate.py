@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -90,6 +90,9 @@ class Performance:
         Energy per inference (J) and its static and dynamic parts.
     activity : float or None
         The source activity assumed (``None``: a run's measured activity).
+    layers : tuple of (int, float, float)
+        Per mapped layer: its index, its busiest core's time per step (s, barrier excluded)
+        and its dynamic energy per inference (J).
     """
 
     step_s: float
@@ -102,6 +105,7 @@ class Performance:
     static_j: float
     dynamic_j: float
     activity: Optional[float]
+    layers: Tuple[Tuple[int, float, float], ...] = ()
 
 
 def _layer_rates(spec: NetworkSpec, i: int, activity: float, counts) -> tuple:
@@ -140,7 +144,7 @@ def performance(spec: NetworkSpec, *, activity: float = ACTIVITY,
     if steps < 1:
         raise ValueError(f"steps per inference must be positive, got {steps}")
     rows = estimate_spec(spec) if rows is None else rows
-    core, bound, dynamic = 0.0, "-", 0.0
+    core, bound, dynamic, per_layer = 0.0, "-", 0.0, []
     for i, label, m in rows:
         layer = spec.layers[i]
         syn, spikes = _layer_rates(spec, i, activity, counts)
@@ -148,7 +152,9 @@ def performance(spec: NetworkSpec, *, activity: float = ACTIVITY,
         t = T_NEURON * m.neurons_per_core + T_SYNOP * syn * m.neurons_per_core / layer.size
         if t > core:
             core, bound = t, label
-        dynamic += E_NEURON * layer.size + E_SYNOP * syn + E_SPIKE * spikes
+        energy = E_NEURON * layer.size + E_SYNOP * syn + E_SPIKE * spikes
+        dynamic += energy
+        per_layer.append((i, t, steps * energy))
     host = 0.0
     if not input_on_chip(spec) and spec.input_shape is not None:
         host = int(np.prod(spec.input_shape)) / HOST_VALUES_PER_S
@@ -159,7 +165,7 @@ def performance(spec: NetworkSpec, *, activity: float = ACTIVITY,
     static = steps * step * P_STATIC * chips
     return Performance(step, core + T_BARRIER, host, bound, steps, 1.0 / (steps * step),
                        static + steps * dynamic, static, steps * dynamic,
-                       None if counts is not None else activity)
+                       None if counts is not None else activity, tuple(per_layer))
 
 
 def resource_estimate(spec: NetworkSpec) -> Dict:
@@ -195,13 +201,16 @@ def resource_estimate(spec: NetworkSpec) -> Dict:
 def loihi2_estimate(spec: NetworkSpec, *, activity: float = ACTIVITY,
                     steps: Optional[int] = None, counts=None) -> Dict:
     """:func:`resource_estimate` plus ``performance`` (:class:`Performance` as a dict with
-    ``ms_per_step`` and ``mj_per_inference``): what ``inspect --json`` prints under
-    ``loihi2``."""
+    ``ms_per_step`` and ``mj_per_inference``) and, per layer, ``core_step_s`` and
+    ``dynamic_j``: what ``inspect --json`` prints under ``loihi2``."""
     res = resource_estimate(spec)
     perf = performance(spec, activity=activity, steps=steps, counts=counts,
                        rows=[(r["layer"], r["label"], LayerMap(
                            r["neurons_per_core"], r["syn_words_per_core"], r["axon_in"],
                            r["cores"], r["binds"])) for r in res["layers"]])
-    res["performance"] = {**asdict(perf), "ms_per_step": perf.step_s * 1e3,
+    for row, (_, t, energy) in zip(res["layers"], perf.layers):
+        row["core_step_s"], row["dynamic_j"] = t, energy
+    res["performance"] = {**{k: v for k, v in asdict(perf).items() if k != "layers"},
+                          "ms_per_step": perf.step_s * 1e3,
                           "mj_per_inference": perf.energy_j * 1e3}
     return res
