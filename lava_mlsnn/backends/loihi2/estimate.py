@@ -34,7 +34,7 @@ from .mapping import LayerMap, estimate_spec, input_on_chip
 from .report import CORES_PER_CHIP, layer_synapses
 
 #: Time per synaptic spike operation, s: Loihi (1) maximum, Davies et al., "Loihi: a
-#: neuromorphic manycore processor with on-chip learning", IEEE Micro 38(1), 2018, Table 1.
+#: neuromorphic manycore processor with on-chip learning", IEEE Micro 38(1), 2018, Table 2.
 #: Intel has published no per-operation figures for Loihi 2; these are used for it.
 T_SYNOP = 3.5e-9
 #: Time per active neuron update, s (same table).
