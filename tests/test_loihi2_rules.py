@@ -2,6 +2,7 @@
 passes the real ``inspect`` command without a deployment warning; each rule names its source."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -69,3 +70,6 @@ def test_every_warning_names_its_rule_source(tmp_path, capsys):
     warn = [k for k, line in enumerate(lines) if line.startswith("  - ")]
     assert len(warn) == len(checks) >= 4
     assert all(lines[k + 1].startswith("    (rule: ") for k in warn)
+    assert main(["inspect", path, "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["deployment_warnings"]
+    assert got == [{"warning": m, "rule": s} for m, s in checks]

@@ -230,14 +230,15 @@ def _estimate_lines(est: Dict) -> List[str]:
 
 def _json_report(spec, args: argparse.Namespace) -> Dict:
     """``inspect --json``: what a script needs, one JSON object."""
-    from ..backends.loihi2.report import deployment_notes, deployment_warnings, neuron_support
+    from ..backends.loihi2.report import deployment_checks, deployment_notes, neuron_support
     from ..metrics.memory import memory_footprint
     mem = memory_footprint(spec)
     return {"file": args.net, "stock": bool(spec.stock), "layers": len(spec.layers),
             "timesteps": int(spec.timesteps),
             "loihi2": _loihi2_estimate(spec, args),
             "neuron_support": neuron_support(spec),
-            "deployment_warnings": deployment_warnings(spec),
+            "deployment_warnings": [{"warning": msg, "rule": source}
+                                    for msg, source in deployment_checks(spec)],
             "deployment_notes": deployment_notes(spec),
             "memory": {k: v for k, v in mem.items() if k != "layers"}}
 

@@ -5,9 +5,11 @@ compiler's published tables) sets how many neurons and synapses each core serves
 time of a step and, with per-operation and static figures, its energy. Pure arithmetic on a
 :class:`~lava_mlsnn.format.spec.NetworkSpec`.
 
-Time per step: the busiest core's synaptic and neuron updates, ``T_NEURON * n +
-T_SYNOP * activity * n * fan_in`` (``n`` neurons on the core), plus one barrier; when the host
-sends the input every step, at least ``input values / HOST_VALUES_PER_S``. Frames/s: one over
+Time per step: the busiest core's neuron and synaptic updates, ``T_NEURON * n + T_SYNOP *
+ops * n / N`` (``n`` of the layer's ``N`` neurons on the core, ``ops`` the layer's synaptic
+operations per step: ``activity`` x its connections, or a run's measured count), plus one
+barrier; when the host sends the input every step, at least ``input values /
+HOST_VALUES_PER_S``. Frames/s: one over
 ``steps`` of them. Energy per inference: ``steps * (P_STATIC * chips * t_step + dynamic)``,
 dynamic = ``E_NEURON`` per neuron update + ``E_SYNOP`` per synaptic operation + ``E_SPIKE`` per
 spike sent, over every layer.
