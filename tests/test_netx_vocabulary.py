@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from lava_mlsnn.backends.loihi2.report import deployment_warnings
+from lava_mlsnn.backends.loihi2.report import deployment_notes
 from lava_mlsnn.format import read_network, write_network
 from lava_mlsnn.format.reader import FormatError
 
@@ -42,7 +42,7 @@ def test_input_block_with_neuron_matches_stock_netx(tmp_path, seed):
     # The input neuron integrates graded input (a_in << 6): counts up to 3.
     x = np.random.default_rng(seed).integers(0, 6, (2, 16, 20))
     compare_with_stock(path, x)
-    assert any("transform" in w for w in deployment_warnings(spec))
+    assert any("transform" in w for w in deployment_notes(spec))
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -61,7 +61,7 @@ def test_sdnn_bias_runs_aligned_and_the_netx_difference_is_reported(tmp_path):
     (as lava-dl trains it) in both backends and says where stock netx differs."""
     from lava_mlsnn.backends.emulator import emulate
     from lava_mlsnn.backends.lava_runner import run_lava
-    from lava_mlsnn.backends.loihi2.report import deployment_warnings
+    from lava_mlsnn.backends.loihi2.report import deployment_notes
 
     torch.manual_seed(5)
     path = str(tmp_path / "dense.h5")
@@ -76,7 +76,7 @@ def test_sdnn_bias_runs_aligned_and_the_netx_difference_is_reported(tmp_path):
     got = run_lava(spec, x)
     for i in ref:
         assert np.array_equal(got[i], ref[i].numpy()), i
-    assert [w for w in deployment_warnings(spec) if "sigma-delta layer with a bias" in w]
+    assert [w for w in deployment_notes(spec) if "sigma-delta layer with a bias" in w]
     again = str(tmp_path / "again.h5")
     write_network(spec, again)
     with h5py.File(again) as f:

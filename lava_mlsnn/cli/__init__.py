@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 from ..lifecycle import Terminated, terminate_on_signals
 from ._common import DEBUG_ENV, EXIT_FAILURE, EXIT_USAGE, PROG, CliError, _dataset_name, \
     _error, _one_line, _positive_int
-from .inspection import cmd_inspect, cmd_validate
+from .inspection import activity_fraction, cmd_inspect, cmd_validate
 from .nir_commands import add_parser as add_nir_parser
 from .running import add_simulate_outputs, cmd_evaluate, cmd_simulate
 
@@ -75,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "(for --dataset; default: the one in the file's metadata)")
     p.add_argument("--samples", type=_positive_int, default=64, metavar="N",
                    help="data set samples to run for --energy (default 64)")
+    p.add_argument("--json", action="store_true", help="print one JSON object for scripts "
+                   "(Loihi 2 cores per layer and in total, chips, binding limits, frames/s, "
+                   "energy, warnings, memory) instead of the text report")
+    p.add_argument("--activity", type=activity_fraction, metavar="R", help="fraction of each "
+                   "layer's sources that send per step, for the Loihi 2 frames/s and energy "
+                   "estimate (default 0.1)")
+    p.add_argument("--steps", type=_positive_int, metavar="T", help="steps per inference for "
+                   "that estimate (default: the file's timesteps, else 1)")
     p.set_defaults(func=cmd_inspect)
     p = sub.add_parser("simulate", help="run a network on an input array")
     p.add_argument("net", metavar="NET.h5")

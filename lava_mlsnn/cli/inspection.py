@@ -3,6 +3,7 @@ one, its layer table, Loihi 2 support and resources, memory and (optionally) ene
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -22,6 +23,13 @@ def _bytes(n: int) -> str:
         if n >= size:
             return f"{n / size:.1f} {unit}"
     return f"{n} B"
+
+
+def _json_default(value):
+    """numpy scalars in the JSON report (counts and figures) as Python numbers."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _layer_rows(spec) -> List[List[object]]:
@@ -83,11 +91,14 @@ def _summary(spec, path: str) -> List[str]:
 
 
 def _warning_lines(spec) -> List[str]:
-    from ..backends.loihi2.report import deployment_warnings
-    warns = deployment_warnings(spec)
-    if not warns:
-        return ["deployment warnings: none"]
-    return [f"deployment warnings ({len(warns)}):"] + [f"  - {w}" for w in warns]
+    from ..backends.loihi2.report import deployment_checks, deployment_notes
+    warns, notes = deployment_checks(spec), deployment_notes(spec)
+    out = [f"deployment warnings ({len(warns)}):" if warns else "deployment warnings: none"]
+    for msg, source in warns:
+        out += [f"  - {msg}", f"    (rule: {source})"]
+    if notes:  # stock netx's own behaviour, as the notebooks ran it on Loihi 2
+        out += [f"notes, not Loihi 2 limits ({len(notes)}):"] + [f"  - {n}" for n in notes]
+    return out
 
 
 # --------------------------------------------------------------------------- commands
@@ -151,51 +162,109 @@ def _energy_lines(spec, args: argparse.Namespace) -> List[str]:
     except ValueError as err:  # e.g. sums too large to be exact in float64
         raise CliError(f"simulation failed: {_one_line(err)}", EXIT_FAILURE) from None
     return (["", f"energy (activity: emulator run of the file on {what})"]
-            + energy_lines(energy_report(spec, counts), neurobench_metrics(spec, counts)))
+            + energy_lines(energy_report(spec, counts), neurobench_metrics(spec, counts))
+            + _measured_loihi2_lines(spec, args, counts))
 
 
-def _mapping_lines(path: str) -> List[str]:
-    """The compiler-calibrated core estimate (backends.loihi2.mapping) as a table."""
-    from ..backends.loihi2.mapping import estimate_file
-    head = "Loihi 2 mapping (calibrated on the compiler's published allocations)"
+def _measured_loihi2_lines(spec, args: argparse.Namespace, counts) -> List[str]:
+    """The Loihi 2 frames/s and energy estimate with the run's own activity."""
+    from ..backends.loihi2.estimate import performance
     try:
-        rows = estimate_file(path)
+        p = performance(spec, steps=args.steps, counts=counts)
     except ValueError as exc:
-        return [head, f"  not estimated: {exc}"]
-    total = sum(m.cores for _, m in rows)
+        return [f"Loihi 2 with this run's activity: not estimated: {_one_line(exc)}"]
+    return [f"Loihi 2 with this run's activity: {p.step_s * 1e3:.3f} ms per step (bound: "
+            f"{p.bound}), {p.fps:.1f} frames/s at {p.steps} steps per inference, "
+            f"{p.energy_j * 1e3:.3f} mJ per inference (static {p.static_j * 1e3:.3f}, dynamic "
+            f"{p.dynamic_j * 1e3:.3f})"]
+
+
+def activity_fraction(text: str) -> float:
+    """argparse type of ``inspect --activity``: a finite fraction in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1], got {text!r}")
+    return value
+
+
+def _loihi2_estimate(spec, args: argparse.Namespace) -> Dict:
+    """The one Loihi 2 estimate (backends.loihi2.estimate), or ``{'not_estimated': why}``."""
+    from ..backends.loihi2.estimate import ACTIVITY, loihi2_estimate
+    activity = ACTIVITY if args.activity is None else args.activity
+    try:
+        return loihi2_estimate(spec, activity=activity, steps=args.steps)
+    except ValueError as exc:
+        return {"not_estimated": _one_line(exc)}
+
+
+def _estimate_lines(est: Dict) -> List[str]:
+    """The estimate as the compiler-style table, its total, frames/s and energy (``-``: a
+    figure the model does not estimate for that layer, e.g. a conv layer's synapse words;
+    us/step: the layer's busiest core per step)."""
+    head = "Loihi 2 resources (estimate): cores calibrated on the compiler's published allocations"
+    if "not_estimated" in est:
+        return [head, f"  not estimated: {est['not_estimated']}"]
+    p = est["performance"]
+    chips = f"{est['chips']} chip{'s' if est['chips'] > 1 else ''}"
     return [head, format_table(
-        ["layer", "neurons/core", "syn words/core", "axon-in", "cores", "binds"],
-        [[label, m.neurons_per_core, m.syn_words_per_core, m.axon_in, m.cores, m.binds]
-         for label, m in rows]),
-        f"  total: {total} cores (input layer not counted; rules and sources: DESIGN.md §8)"]
+        ["#", "layer", "neurons", "wbits", "neurons/core", "syn words/core", "axon-in", "cores",
+         "binds", "us/step"],
+        [[r["layer"], r["label"], f"{r['neurons']:,}", r["weight_bits"] or "-",
+          r["neurons_per_core"], r["syn_words_per_core"] or "-", r["axon_in"] or "-",
+          r["cores"], r["binds"], f"{r['core_step_s'] * 1e6:.1f}"]
+         for r in est["layers"]]),
+        f"  total: {est['neurons']:,} neurons, {est['synapses']:,} synapses, "
+        f"{est['cores']} cores, {chips} ({'fits' if est['fits_one_chip'] else 'does not fit'} "
+        "one chip)",
+        f"  throughput: {p['ms_per_step']:.3f} ms per step (bound: {p['bound']}), "
+        f"{p['steps']} step{'s' if p['steps'] > 1 else ''} per inference: "
+        f"{p['fps']:.1f} frames/s",
+        f"  energy: {p['mj_per_inference']:.3f} mJ per inference (static "
+        f"{p['static_j'] * 1e3:.3f}, dynamic {p['dynamic_j'] * 1e3:.3f}) at activity "
+        f"{p['activity']:g} (set with --activity; steps per inference with --steps)"] + \
+        [f"  assumption: {a}" for a in est["assumptions"]]
+
+
+def _json_report(spec, args: argparse.Namespace) -> Dict:
+    """``inspect --json``: what a script needs, one JSON object."""
+    from ..backends.loihi2.report import deployment_checks, deployment_notes, neuron_support
+    from ..metrics.memory import memory_footprint
+    mem = memory_footprint(spec)
+    return {"file": args.net, "stock": bool(spec.stock), "layers": len(spec.layers),
+            "timesteps": int(spec.timesteps),
+            "loihi2": _loihi2_estimate(spec, args),
+            "neuron_support": neuron_support(spec),
+            "deployment_warnings": [{"warning": msg, "rule": source}
+                                    for msg, source in deployment_checks(spec)],
+            "deployment_notes": deployment_notes(spec),
+            "memory": {k: v for k, v in mem.items() if k != "layers"}}
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from ..metrics.memory import memory_footprint
-    from ..backends.loihi2.report import neuron_support, resource_estimate
+    from ..backends.loihi2.report import neuron_support
     spec = _load_network(args.net)
+    if args.json:
+        if args.energy or args.input or args.dataset:
+            raise CliError("inspect --json does not include the --energy figures; run "
+                           "inspect --energy without --json")
+        print(json.dumps(_json_report(spec, args), indent=1, default=_json_default))
+        return 0
     energy = _energy_lines(spec, args) if args.energy or args.input or args.dataset else []
     out = _summary(spec, args.net) + ["", "layers"]
     out.append(format_table(["#", "type", "source", "shape", "neuron", "levels", "vThMant",
                              "weights", "wbits", "wexp", "neurons", "synapses", "fan-in"],
                             _layer_rows(spec)))
-    out.append("  (wbits: declared weightBits, else the signed bits the integer weights need; "
-               "s = weightScale)")
+    out.append("  (wbits: declared weightBits, else the signed bits of the weights' mantissa, "
+               "their common power of two in weightExp; s = weightScale)")
     out += ["", "Loihi 2 neuron support"]
     out.append(format_table(["#", "neuron", "support", "mapping"],
                             [[r["layer"], r["neuron"], r["support"], r["how"]]
                              for r in neuron_support(spec)]))
-    res = resource_estimate(spec)
-    out += ["", "Loihi 2 resources (estimate)"]
-    out.append(format_table(["#", "neurons", "synapses", "wbits", "synapse mem", "cores"],
-                            [[r["layer"], f"{r['neurons']:,}", f"{r['synapses']:,}",
-                              r["weight_bits"], _bytes(r["synapse_bytes"]), r["cores"]]
-                             for r in res["layers"]]))
-    out.append(f"  total: {res['neurons']:,} neurons, {res['synapses']:,} synapses, "
-               f"{_bytes(res['synapse_bytes'])} synaptic memory, ~{res['cores']} cores "
-               f"(~{res['chips']} chip{'s' if res['chips'] > 1 else ''})")
-    out += [f"  assumption: {a}" for a in res["assumptions"]]
-    out += [""] + _mapping_lines(args.net)
+    out += [""] + _estimate_lines(_loihi2_estimate(spec, args))
     out += [""] + _warning_lines(spec)
     mem = memory_footprint(spec)
     out += ["", "memory footprint (quantized vs FP32)"]

@@ -4,7 +4,8 @@ Counts what a chip or a microcontroller has to store for inference: the unique
 weights (a conv kernel once), per-layer scales, biases and the neuron state
 variables that persist from step to step. Bit widths follow the network file:
 
-- weights at ``weightBits`` when declared, else 8 bits (Loihi 2's mantissa);
+- weights at :func:`weight_bits` (declared ``weightBits``, else the signed bits of the
+  weights' mantissa once their common power of two goes to ``weightExp``);
 - a declared ``weightScale`` as one 32-bit value per layer;
 - biases at 16 bits (Lava's ``bias_mant`` is an int16 holding 13 bits);
 - ``v`` at ``vBits`` when set, else 24 bits; ``u`` at 24 bits where the neuron keeps
@@ -30,6 +31,32 @@ SCALE_BITS = 32
 FP32_BYTES = 4
 
 
+def layer_weights(layer: LayerSpec, kinds=("dense", "conv", "pool", "identity")) -> np.ndarray:
+    """Every weight of a layer's synapses of the given kinds, flattened (int64)."""
+    parts = [np.asarray(br.synapse.weight, dtype=np.int64).ravel() for br in layer.branches
+             if br.synapse.kind in kinds]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def weight_bits(layer: LayerSpec) -> int:
+    """Bits a layer's weights are stored at: the one definition (``inspect``, memory, Loihi 2).
+
+    The declared ``weightBits`` when set; else the signed two's-complement bits of the
+    mantissa ``w / 2**s``, ``s`` the largest power of two dividing every weight (Loihi 2
+    stores a mantissa with a shared ``weightExp``): weights in [-254, 254], all even, are
+    2 x [-127, 127], 8 bits; one odd weight among them makes it 9. ``0`` without weights.
+    """
+    if layer.weight_bits:
+        return int(layer.weight_bits)
+    w = layer_weights(layer)
+    if w.size == 0:
+        return 0
+    nz = np.abs(w[w != 0])
+    shift = int(np.min(nz & -nz)).bit_length() - 1 if nz.size else 0
+    m = w >> shift
+    return max(int(m.max()), -int(m.min()) - 1, 0).bit_length() + 1
+
+
 def _bytes(count: int, bits: int) -> int:
     return math.ceil(count * bits / 8)
 
@@ -51,7 +78,7 @@ def layer_footprint(layer: LayerSpec) -> Dict:
     weights = sum(int(np.asarray(br.synapse.weight).size) for br in layer.branches)
     if layer.recurrent is not None:
         weights += int(np.asarray(layer.recurrent.weight).size)
-    wbits = int(layer.weight_bits) or DEFAULT_WEIGHT_BITS
+    wbits = weight_bits(layer) or DEFAULT_WEIGHT_BITS
     scales = 1 if layer.weight_scale else 0
     p = layer.neuron
     bias = 0 if p is None or p.bias is None else int(np.asarray(p.bias).size)

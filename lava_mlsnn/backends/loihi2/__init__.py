@@ -13,6 +13,10 @@ Everything that needs Intel's lava-loihi (INRC members only) is isolated here:
 * :mod:`.runner` -- :class:`Loihi2Network` / :func:`run_loihi2`: the streamed,
   time-aligned run through host<->chip adapters, same outputs as
   :func:`lava_mlsnn.netx.emulate`; ``dry_run=True`` runs that graph on the CPU.
+* :mod:`.report` -- deployment warnings (each with its rule's source) and notes, neuron
+  support; :mod:`.mapping` -- cores per layer, calibrated on the compiler's published
+  allocations; :mod:`.estimate` -- cores, chips, frames/s and energy per inference from that
+  mapping (``lava-mlsnn inspect``, ``inspect --json``). All pure arithmetic, no lava-loihi.
 
 Importing this package imports neither Lava nor lava-loihi.
 """

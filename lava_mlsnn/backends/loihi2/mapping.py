@@ -2,7 +2,8 @@
 
 Source of every fitted constant: the per-core tables the Loihi 2 compiler printed in lava-dl's
 tutorial notebooks (snapshot d825ac5), transcribed in
-``/work/shared/lava-dl-nets/loihi2_allocations.md``.  Pure arithmetic; imports nothing heavy.
+``/work/shared/lava-dl-nets/loihi2_allocations.md``.  Pure arithmetic on a
+:class:`~lava_mlsnn.format.spec.NetworkSpec`; imports nothing heavy.
 
 Rules (each fitted, and named with the row it was fitted to):
 
@@ -77,15 +78,21 @@ def _pow2_floor(x: int) -> int:
 
 
 def map_conv(shape_whc: tuple[int, int, int], *, is_input: bool = False) -> LayerMap:
-    """Cores of a conv (or input) layer of output shape ``(W, H, C)`` neurons."""
+    """Cores of a conv, pool or input layer of output shape ``(W, H, C)`` neurons.
+
+    A column (``H x C``) taller than the tile cap is split along H, then C (an assumption: no
+    published row has such a layer; the compiler's labels show width tiling only).
+    """
     w, h, c = (int(v) for v in shape_whc)
     if min(w, h, c) <= 0:
         raise ValueError(f"conv shape must be positive, got {shape_whc}")
     cap = INPUT_NEURON_CAP if is_input else CONV_NEURON_CAP
     column = h * c
     if column > cap:
-        raise ValueError(f"one column of {column} neurons exceeds the {cap}-neuron tile cap; "
-                         "splitting along H or C is not modelled")
+        if c > cap:
+            return LayerMap(cap, 0, 0, w * h * math.ceil(c / cap), "neurons")
+        h_tile = min(_pow2_floor(cap // c), h)
+        return LayerMap(h_tile * c, 0, 0, w * math.ceil(h / h_tile), "neurons")
     w_tile = min(_pow2_floor(cap // column), w)
     return LayerMap(w_tile * column, 0, 0, math.ceil(w / w_tile), "neurons")
 
@@ -111,40 +118,81 @@ def map_dense(n_out: int, fan_in: int, density: float = 1.0) -> LayerMap:
     return LayerMap(per_core, math.ceil(words), fan_in, cores, binds)
 
 
-def estimate_file(path: str | Path, *, count_input: bool = False) -> list[tuple[str, LayerMap]]:
-    """Per-layer estimate of a netx HDF5 file, input side first, read with h5py alone.
+def input_on_chip(spec) -> bool:
+    """Whether a network's input layer runs on cores rather than being sent by the host.
 
-    Parameters
-    ----------
-    path : str or Path
-        A netx ``.net`` file (layers ``input``, ``conv``, ``flatten``, ``dense``).
-    count_input : bool
-        Map the input layer on cores (the PilotNet SNN file's input neurons ran on chip; the
-        SDNN and MNIST notebooks list no input row).
+    A first ``input`` layer with a CUBA (LIF) neuron does: the PilotNet SNN notebook writes the
+    frame into those neurons' bias and the compiler lists them (the ``Conv(16, 66, 3)`` row).
+    Any other input (lava-mlsnn's INPUT layer, the SDNN file's delta encoder, which that
+    notebook runs on the host with ``skip_layers=1``) is sent by the host every step.
+    """
+    first = spec.layers[0] if spec.layers else None
+    return bool(first is not None and first.type == "input" and first.neuron is not None
+                and first.neuron.type == "CUBA")
+
+
+def _whc(shape) -> tuple[int, int, int]:
+    """netx's (W, H, C) of a torch-order shape; a 1-D shape ``(F,)`` is ``(F, 1, 1)``."""
+    dims = tuple(int(v) for v in shape)
+    return (dims[2], dims[1], dims[0]) if len(dims) == 3 else (int(np.prod(dims)), 1, 1)
+
+
+def map_layer(spec, index: int) -> LayerMap | None:
+    """One layer's allocation (``None``: the layer takes no cores).
+
+    ``flatten`` layers and a host-sent input take none; conv, pool and 3-D join layers are
+    tiled as conv layers; dense and 1-D join layers are bound as dense layers by their fan-in
+    (every branch plus a recurrent synapse).
+    """
+    layer = spec.layers[index]
+    if layer.type == "flatten":
+        return None
+    if layer.type == "input":
+        return map_conv(_whc(layer.shape), is_input=True) if input_on_chip(spec) else None
+    if layer.type in ("conv", "pool") or (layer.type == "join" and len(layer.shape) == 3):
+        return map_conv(_whc(layer.shape))
+    if layer.type in ("dense", "join"):
+        fan_in = sum(br.synapse.fan_in() for br in layer.branches) \
+            + (layer.recurrent.fan_in() if layer.recurrent is not None else 0)
+        w = np.concatenate([np.asarray(br.synapse.weight).ravel() for br in layer.branches])
+        return map_dense(layer.size, fan_in, max(np.count_nonzero(w), 1) / w.size)
+    raise ValueError(f"layer {index}: type {layer.type!r} is not modelled by the Loihi 2 "
+                     "estimate")
+
+
+def layer_label(spec, index: int) -> str:
+    """The table label of a mapped layer: ``conv (W, H, C)`` or ``dense F -> N``."""
+    layer = spec.layers[index]
+    if layer.type in ("dense", "join") and len(layer.shape) == 1:
+        fan_in = sum(br.synapse.fan_in() for br in layer.branches)
+        return f"{layer.type} {fan_in} -> {layer.size}"
+    return f"{layer.type} {_whc(layer.shape)}"
+
+
+def estimate_spec(spec) -> list[tuple[int, str, LayerMap]]:
+    """Per-layer estimate of a network, input side first: ``(layer index, label, LayerMap)``.
+
+    Raises
+    ------
+    ValueError
+        A layer the model does not cover (its message names it).
+    """
+    out = []
+    for i in range(len(spec.layers)):
+        m = map_layer(spec, i)
+        if m is not None:
+            out.append((i, layer_label(spec, i), m))
+    return out
+
+
+def estimate_file(path: str | Path) -> list[tuple[str, LayerMap]]:
+    """Per-layer estimate of a network file (netx or lava-mlsnn), input side first.
 
     Returns
     -------
     list of (label, LayerMap)
-        One entry per mapped layer; ``flatten`` takes no cores.
+        One entry per mapped layer; ``flatten`` and a host-sent input take no cores
+        (:func:`input_on_chip`).
     """
-    import h5py  # lava-dl's own file dependency; imported here so the module stays light
-
-    out: list[tuple[str, LayerMap]] = []
-    with h5py.File(path, "r") as f:
-        for key in sorted(f["layer"], key=int):
-            layer = f["layer"][key]
-            kind = layer["type"][()][0].decode()
-            shape = tuple(int(v) for v in layer["shape"][()])[::-1]  # netx stores (C, H, W)
-            if kind == "input" and count_input:
-                out.append((f"input {shape}", map_conv(shape, is_input=True)))
-            elif kind == "conv":
-                out.append((f"conv {shape}", map_conv(shape)))
-            elif kind == "dense":
-                w = np.atleast_2d(np.asarray(layer["weight"][()]))
-                density = max(np.count_nonzero(w), 1) / w.size
-                out.append((f"dense {w.shape[1]} -> {w.shape[0]}",
-                            map_dense(w.shape[0], w.shape[1], density)))
-            elif kind not in ("input", "flatten"):
-                raise ValueError(f"layer {key}: type {kind!r} is not modelled by the Loihi 2 "
-                                 "estimate")
-    return out
+    from ...format.reader import read_network
+    return [(label, m) for _, label, m in estimate_spec(read_network(path))]

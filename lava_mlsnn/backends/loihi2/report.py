@@ -6,12 +6,12 @@ accepts; this module says what a Loihi 2 chip would additionally require
 (DESIGN §8). Its limits come from Lava's declared fixed-point precisions
 (``lava.proc.lif``: ``vth`` 17 bits, ``bias_mant`` 13 bits, decays 12 bits,
 states 24 bits; ``lava.utils.weightutils``: 8-bit weights) and from Intel's
-published Loihi 2 figures; core counts are estimates, not a mapper's result.
+published Loihi 2 figures; core counts, throughput and energy come from :mod:`.mapping` and
+:mod:`.estimate`, estimates calibrated on the compiler's published allocations.
 """
 from __future__ import annotations
 
-import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -19,31 +19,15 @@ from ...fixed import BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_ONE, SAT_
 from ..._table import format_table  # noqa: F401  (the report's text tables)
 from ...format.shapes import synapse_count
 from ...format.spec import INPUT, LayerSpec, NetworkSpec
+from ...metrics.memory import layer_weights, weight_bits  # noqa: F401  (the one definition)
 
-# Published Loihi 2 figures (Intel Loihi 2 brief): 128 neuro-cores per chip, up to
-# 8192 neurons per core. Synaptic memory per core is taken as 128 KiB (an assumption:
-# Intel describes the core memory as flexibly shared between synapses and state).
-NEURONS_PER_CORE = 8192
-SYN_BYTES_PER_CORE = 128 * 1024
+# Intel's published Loihi 2 figure: 128 neuro-cores per chip (the core model: mapping.py).
 CORES_PER_CHIP = 128
 MAX_DELAY = 62
 MSG_BITS = 24
 VTH_MAX = (1 << 17) - 1          # LIF vth: unsigned 17 bits
 BIAS_MIN, BIAS_MAX = BIAS_MANT_MIN, BIAS_MANT_MAX   # bias_mant: signed 13 bits
 DECAY_MAX = (1 << 12) - 1        # du, dv: 12 bits
-DEFAULT_WEIGHT_BITS = 8
-
-ASSUMPTIONS = [
-    f"at most {NEURONS_PER_CORE} neurons per neuro-core and {CORES_PER_CHIP} cores per chip "
-    "(Intel's published Loihi 2 figures)",
-    f"{SYN_BYTES_PER_CORE // 1024} KiB of synaptic memory per core, each synapse stored at its "
-    f"layer's weight bits ({DEFAULT_WEIGHT_BITS} if weightBits is not declared); neuron state, "
-    "routing tables and microcode are not counted",
-    "conv and pool synapses counted expanded (one per connection, padding excluded): an upper "
-    "bound, as Loihi 2's shared/convolutional encodings can store a kernel once per core",
-    "each layer gets cores of its own; input and flatten layers use none (the input is sent "
-    "from the host)",
-]
 
 
 # --------------------------------------------------------------------------- per-layer facts
@@ -63,24 +47,6 @@ def layer_fan_in(layer: LayerSpec) -> int:
     """Largest number of source values summed into one neuron."""
     return sum(br.synapse.fan_in() for br in layer.branches) \
         + (layer.recurrent.fan_in() if layer.recurrent is not None else 0)
-
-
-def layer_weights(layer: LayerSpec, kinds=("dense", "conv", "pool", "identity")) -> np.ndarray:
-    """Every weight of a layer's synapses of the given kinds, flattened (int64)."""
-    parts = [np.asarray(br.synapse.weight, dtype=np.int64).ravel() for br in layer.branches
-             if br.synapse.kind in kinds]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-
-def weight_bits(layer: LayerSpec) -> int:
-    """Declared ``weightBits``, else the signed bits the integer weights need."""
-    if layer.weight_bits:
-        return int(layer.weight_bits)
-    w = layer_weights(layer)
-    if w.size == 0:
-        return 0
-    # Two's complement: k bits hold [-2**(k-1), 2**(k-1) - 1].
-    return max(int(w.max()).bit_length(), (-int(w.min()) - 1).bit_length()) + 1
 
 
 def payload_bounds(spec: NetworkSpec, input_bound: Optional[int] = None) -> Dict[int, int]:
@@ -174,20 +140,32 @@ def _grid_violations(layer: LayerSpec) -> Optional[str]:
 
 
 # --------------------------------------------------------------------------- warnings
-def deployment_warnings(spec: NetworkSpec) -> List[str]:
-    """Every value of ``spec`` that Loihi 2 cannot hold or run as written (DESIGN §8).
+#: Where each deployment rule comes from (``inspect`` prints it under each warning).
+SOURCES = {
+    "msg": "Loihi 2 graded spikes: 24-bit payloads (lava.proc.dense num_message_bits)",
+    "weights": "lava.utils.weightutils: 8-bit weight mantissas",
+    "grid": "the file's own weightBits / weightScale (DESIGN §6)",
+    "delay": "lava.lib.dl.netx.hdf5 clamps delays to 62",
+    "vth": "lava.proc.lif: vth 17 bits",
+    "decay": "lava.proc.lif: du, dv 12 bits",
+    "state": "lava.proc.lif: u, v 24 bits",
+    "bias": "lava.proc.lif: bias_mant 13 bits",
+    "bias_exp": "lava.proc.lif: bias_exp 3 bits",
+    "join": "lava.lib.dl.netx builds chains only",
+}
 
-    None of these stop the simulators, which model the arithmetic exactly.
+
+def deployment_notes(spec: NetworkSpec) -> List[str]:
+    """What runs differently from lava-mlsnn's aligned run but is no Loihi 2 limit.
+
+    Stock netx's own behaviour, which the notebooks ran on Loihi 2 as it is: an Input
+    block's transform left to the data pipeline, and a sigma-delta layer with a bias that
+    integrates it while netx's pipeline fills (its neurons cannot be reset).
     """
     out: List[str] = []
-    bounds = payload_bounds(spec)
     depths = spec.depths()
-    if spec.input_levels.bit_length() > MSG_BITS:
-        out.append(f"inputLevels {spec.input_levels} needs more than {MSG_BITS} message bits")
     for i, layer in enumerate(spec.layers):
         tag = f"layer {i} ({layer.type})"
-        if layer.branches:
-            _weight_warnings(layer, tag, out)
         if layer.input_transform is not None and layer.input_transform != (64, 0):
             w, b = layer.input_transform
             out.append(f"{tag}: the Input block's transform (weight {w}, bias {b}: x * {w / 64:g} "
@@ -199,10 +177,36 @@ def deployment_warnings(spec: NetworkSpec) -> List[str]:
                        f"sigma-delta neurons, so in its pipeline this layer runs {depths[i]} "
                        "step(s) on the bias alone before the first input arrives and its "
                        "output differs from lava-mlsnn's (and lava-dl's) aligned run")
+    return out
+
+
+def deployment_warnings(spec: NetworkSpec) -> List[str]:
+    """Every value of ``spec`` that Loihi 2 cannot hold or run as written (DESIGN §8).
+
+    None of these stop the simulators, which model the arithmetic exactly;
+    :func:`deployment_notes` lists what differs from stock netx's timing without being a
+    chip limit, :func:`deployment_checks` names each warning's source.
+    """
+    return [msg for msg, _ in deployment_checks(spec)]
+
+
+def deployment_checks(spec: NetworkSpec) -> List[Tuple[str, str]]:
+    """:func:`deployment_warnings` with the source of each rule: ``(message, source)``."""
+    out: List[Tuple[str, str]] = []
+    bounds = payload_bounds(spec)
+    depths = spec.depths()
+    if spec.input_levels.bit_length() > MSG_BITS:
+        out.append((f"inputLevels {spec.input_levels} needs more than {MSG_BITS} message bits",
+                    "msg"))
+    for i, layer in enumerate(spec.layers):
+        tag = f"layer {i} ({layer.type})"
+        if layer.branches:
+            _weight_warnings(layer, tag, out)
         d = max((br.synapse.max_delay for br in layer.branches), default=0)
         if d > MAX_DELAY:
-            out.append(f"{tag}: axonal delay up to {d} steps exceeds Loihi 2's {MAX_DELAY} "
-                       f"(stock netx would clamp it to {MAX_DELAY}; lava-mlsnn runs it as written)")
+            out.append((f"{tag}: axonal delay up to {d} steps exceeds Loihi 2's {MAX_DELAY} "
+                        f"(stock netx would clamp it to {MAX_DELAY}; lava-mlsnn runs it as "
+                        "written)", "delay"))
         p = layer.neuron
         if p is not None and p.type not in ("INPUT", "PASS"):
             _neuron_warnings(p, tag, out)
@@ -210,17 +214,17 @@ def deployment_warnings(spec: NetworkSpec) -> List[str]:
             raw = current_bound(layer, bounds)
             if raw > SAT_MAX:
                 what = "payload" if p is not None and p.type == "PASS" else "current"
-                out.append(f"{tag}: worst-case {what} {raw} exceeds the 24-bit range and would "
-                           "saturate (fan-in x max |weight| x max source payload)")
+                out.append((f"{tag}: worst-case {what} {raw} exceeds the 24-bit range and would "
+                           "saturate (fan-in x max |weight| x max source payload)", "state"))
         if p is not None and payload_bits(layer, bounds[i]) > MSG_BITS:
-            out.append(f"{tag}: payload up to {bounds[i]} needs {payload_bits(layer, bounds[i])} "
-                       f"message bits; graded spikes carry at most {MSG_BITS}")
+            out.append((f"{tag}: payload up to {bounds[i]} needs {payload_bits(layer, bounds[i])} "
+                       f"message bits; graded spikes carry at most {MSG_BITS}", "msg"))
         if len(layer.branches) > 1:
-            out.append(_join_note(spec, i, depths, tag))
-    return out
+            out.append((_join_note(spec, i, depths, tag), "join"))
+    return [(msg, SOURCES[key]) for msg, key in out]
 
 
-def _weight_warnings(layer: LayerSpec, tag: str, out: List[str]) -> None:
+def _weight_warnings(layer: LayerSpec, tag: str, out: list) -> None:
     for k, br in enumerate(layer.branches):
         w = np.asarray(br.synapse.weight, dtype=np.int64).ravel()
         where = tag + (f" branch {k}" if layer.type == "join" else "")
@@ -230,41 +234,42 @@ def _weight_warnings(layer: LayerSpec, tag: str, out: List[str]) -> None:
         if outside:
             fix = (f"; exact as 8-bit mantissas if stored as weight x 2^{j} with weightExp {e - j}"
                    if j is not None else "; not representable as an 8-bit mantissa x 2^weightExp")
-            out.append(f"{where}: {outside} of {w.size} weights outside Loihi 2's [-256, 254] "
-                       f"(min {int(w.min())}, max {int(w.max())}){fix}")
+            out.append((f"{where}: {outside} of {w.size} weights outside Loihi 2's [-256, 254] "
+                       f"(min {int(w.min())}, max {int(w.max())}){fix}", "weights"))
         elif j is None:
             # In range yet not loadable: odd values together with magnitudes beyond 127.
             odd = w[(w & 1) == 1]
-            out.append(f"{where}: weights up to |{int(np.abs(w).max())}| with {odd.size} odd "
+            out.append((f"{where}: weights up to |{int(np.abs(w).max())}| with {odd.size} odd "
                        f"values (e.g. {int(odd[0])}) are not an 8-bit mantissa x 2^weightExp: "
                        "mixed-sign 8-bit weights are 2*m, m in [-128, 127] (Lava's "
-                       "num_weight_bits=8 drops the lowest bit; exact needs 9 bits)")
+                       "num_weight_bits=8 drops the lowest bit; exact needs 9 bits)", "weights"))
     grid = _grid_violations(layer)
     if grid:
-        out.append(f"{tag}: {grid}")
+        out.append((f"{tag}: {grid}", "grid"))
 
 
-def _neuron_warnings(p, tag: str, out: List[str]) -> None:
+def _neuron_warnings(p, tag: str, out: list) -> None:
     if p.type in ("MLSN", "CUBA") and p.v_th_mant > VTH_MAX:
-        out.append(f"{tag}: vThMant {p.v_th_mant} exceeds 17 bits (max {VTH_MAX})")
+        out.append((f"{tag}: vThMant {p.v_th_mant} exceeds 17 bits (max {VTH_MAX})", "vth"))
     if p.v_decay > DECAY_MAX:
-        out.append(f"{tag}: vDecay {p.v_decay} exceeds 12 bits (max {DECAY_MAX})")
+        out.append((f"{tag}: vDecay {p.v_decay} exceeds 12 bits (max {DECAY_MAX})", "decay"))
     # netx maps du = iDecay - 1 for CUBA; an MLSN with iDecay 4096 simply keeps no current.
     if p.type == "CUBA" and not 1 <= p.i_decay <= DECAY_ONE:
-        out.append(f"{tag}: iDecay {p.i_decay} maps to du = {p.i_decay - 1}, outside 12 bits")
+        out.append((f"{tag}: iDecay {p.i_decay} maps to du = {p.i_decay - 1}, outside 12 bits",
+                    "decay"))
     if abs(int(p.v_init)) > SAT_MAX:
-        out.append(f"{tag}: vInit {p.v_init} exceeds the 24-bit state")
+        out.append((f"{tag}: vInit {p.v_init} exceeds the 24-bit state", "state"))
     if p.bias is not None:
         b = np.asarray(p.bias)
         if b.size and (b.min() < BIAS_MIN or b.max() > BIAS_MAX):
-            out.append(f"{tag}: bias in [{int(b.min())}, {int(b.max())}] exceeds the 13-bit "
-                       f"bias mantissa [{BIAS_MIN}, {BIAS_MAX}] (bias_exp = {p.bias_exp})")
+            out.append((f"{tag}: bias in [{int(b.min())}, {int(b.max())}] exceeds the 13-bit "
+                       f"bias mantissa [{BIAS_MIN}, {BIAS_MAX}] (bias_exp = {p.bias_exp})", "bias"))
         # Lava LIF's bias_exp is a 3-bit field (lava.proc.lif). netx maps SDNN layers to
         # SigmaDelta, which has no bias exponent: its bias is shifted by state_exp + spike_exp
         # (lava.lib.dl.netx.hdf5), so the PilotNet SDNN file's biasExp 12 ran on Loihi 2.
         if p.type != "SDNN" and p.bias_exp > BIAS_EXP_MAX:
-            out.append(f"{tag}: biasExp {p.bias_exp} exceeds the 3-bit bias exponent "
-                       f"(max {BIAS_EXP_MAX})")
+            out.append((f"{tag}: biasExp {p.bias_exp} exceeds the 3-bit bias exponent "
+                       f"(max {BIAS_EXP_MAX})", "bias_exp"))
 
 
 def _join_note(spec: NetworkSpec, i: int, depths: List[int], tag: str) -> str:
@@ -325,30 +330,6 @@ def neuron_support(spec: NetworkSpec) -> List[Dict]:
 
 # --------------------------------------------------------------------------- resources
 def resource_estimate(spec: NetworkSpec) -> Dict:
-    """Neurons, synapses, synaptic memory and an estimate of Loihi 2 cores.
-
-    Returns
-    -------
-    dict
-        ``layers``: list of ``{'layer', 'neurons', 'synapses', 'weight_bits',
-        'synapse_bytes', 'cores'}``; totals ``neurons``, ``synapses``,
-        ``synapse_bytes``, ``cores``, ``chips``; ``assumptions`` (list of str).
-    """
-    rows = []
-    for i, layer in enumerate(spec.layers):
-        if layer.type in ("input", "flatten"):
-            continue
-        syn = layer_synapses(spec, i)
-        bits = int(layer.weight_bits) or DEFAULT_WEIGHT_BITS
-        nbytes = math.ceil(syn * bits / 8)
-        cores = max(1, math.ceil(layer.size / NEURONS_PER_CORE),
-                    math.ceil(nbytes / SYN_BYTES_PER_CORE))
-        rows.append({"layer": i, "neurons": layer.size, "synapses": syn, "weight_bits": bits,
-                     "synapse_bytes": nbytes, "cores": cores})
-    cores = sum(r["cores"] for r in rows)
-    return {"layers": rows,
-            "neurons": sum(r["neurons"] for r in rows),
-            "synapses": sum(r["synapses"] for r in rows),
-            "synapse_bytes": sum(r["synapse_bytes"] for r in rows),
-            "cores": cores, "chips": max(1, math.ceil(cores / CORES_PER_CHIP)),
-            "assumptions": list(ASSUMPTIONS)}
+    """The Loihi 2 core estimate of a network (:func:`.estimate.resource_estimate`)."""
+    from .estimate import resource_estimate as estimate
+    return estimate(spec)
