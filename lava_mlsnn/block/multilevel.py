@@ -2,7 +2,10 @@
 
 ``neuron_params`` is a dict of :class:`lava_mlsnn.neuron.multilevel.Neuron`
 arguments; ``norm=True`` in it adds a BatchNorm that folds into the integers at
-export. Blocks default to ``delay_shift=False``: lava-mlsnn trains in *aligned*
+export. A lava-dl neuron dict works too: the keys that mean the same thing here
+(``tau_grad``, ``scale_grad``, ``requires_grad=False``, ``shared_param=True``, ...)
+are accepted and every other key is refused by name (the table in
+:mod:`lava_mlsnn.neuron.lava_dl`). Blocks default to ``delay_shift=False``: lava-mlsnn trains in *aligned*
 time (DESIGN §4) and the Lava runner absorbs the synapse latency.
 
 Every block runs in two modes: real-valued (training, ``theta * z`` on the wire)
@@ -11,7 +14,6 @@ arithmetic from :mod:`lava_mlsnn.fixed`).
 """
 from __future__ import annotations
 
-from functools import partial
 from typing import List, Optional
 
 import numpy as np
@@ -23,24 +25,28 @@ from lava.lib.dl.slayer.synapse import layer as synapse
 from .. import fixed
 from ..format.spec import LayerSpec
 from ..neuron import multilevel, readout
-from ..neuron.norm import BatchNorm
+from ..neuron.lava_dl import neuron_kwargs
 from .base import (Folded, QuantizedMixin, SpatialShapeMixin, conv_synapse_spec, fold_weights,
-                   per_channel_bias, real_weight, refuse_delays)
+                   lava_dl_signature, per_channel_bias, real_weight, refuse_delays)
+
+_BLOCK_PARAMS = """
+    weight_scale : int
+        Scale of the initial weights (lava-dl's).
+    weight_norm : bool
+        Weight normalisation of the synapse during training (folded at export).
+    pre_hook_fx : callable, optional
+        Weight quantizer applied in the forward (:mod:`lava_mlsnn.quant.weights`).
+    delay : bool
+        ``False`` only: learnable axonal delays are refused.
+    delay_shift : bool
+        ``False`` only: lava-mlsnn trains in aligned time (DESIGN §4).
+    count_log : bool
+        lava-dl's synaptic-event count log."""
 
 
 def _neuron(params: dict, channels: int, kind: str = "multilevel"):
-    params = dict(params or {})
-    norm = params.pop("norm", None)
-    if norm is True:
-        params["norm"] = partial(BatchNorm, channels)
-    elif norm == "mean_only":
-        params["norm"] = partial(BatchNorm, channels, mean_only=True)
-    elif norm:
-        params["norm"] = norm
-    if kind == "readout":
-        allowed = {"voltage_decay", "norm", "dropout", "persistent_state"}
-        return readout.Neuron(**{k: v for k, v in params.items() if k in allowed})
-    return multilevel.Neuron(**params)
+    kwargs = neuron_kwargs(params, channels, kind)
+    return readout.Neuron(**kwargs) if kind == "readout" else multilevel.Neuron(**kwargs)
 
 
 class AbstractMultiLevel(torch.nn.Module):
@@ -97,8 +103,20 @@ class AbstractMultiLevel(torch.nn.Module):
         write_layer(handle, self.layer_spec(-1), 0)  # index 0, source -1: no 'source' key
 
 
+@lava_dl_signature(slayer_base.AbstractDense.__init__, delay_shift=False)
 class Dense(AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractDense):
-    """Fully connected multi-level layer: ``in_neurons -> out_neurons``."""
+    __doc__ = """Fully connected multi-level layer: ``in_neurons -> out_neurons``.
+
+    Parameters
+    ----------
+    neuron_params : dict
+        Neuron keys (:class:`~lava_mlsnn.neuron.multilevel.Neuron`, or a lava-dl
+        dict: :mod:`lava_mlsnn.neuron.lava_dl`).
+    in_neurons, out_neurons : int
+        Input and output features.""" + _BLOCK_PARAMS + """
+    mask : tensor, optional
+        lava-dl's fixed weight mask.
+    """
 
     layer_type = "dense"
 
@@ -116,13 +134,36 @@ class Dense(AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractDense):
 
 
 class Readout(Dense):
-    """Dense layer with a non-spiking readout neuron (``READOUT``): the classifier."""
+    """Dense layer with a non-spiking readout neuron (``READOUT``): the classifier.
+
+    Parameters
+    ----------
+    neuron_params : dict
+        ``voltage_decay``, ``norm``, ``dropout``, ``persistent_state``; keys that only
+        shape a spike are accepted and have no effect (:mod:`lava_mlsnn.neuron.lava_dl`).
+    in_neurons, out_neurons, ...
+        As :class:`Dense`.
+    """
 
     neuron_kind = "readout"
 
 
+@lava_dl_signature(slayer_base.AbstractConv.__init__, delay_shift=False)
 class Conv(SpatialShapeMixin, AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractConv):
-    """2-D convolution multi-level layer (``in_features -> out_features`` channels)."""
+    __doc__ = """2-D convolution multi-level layer (``in_features -> out_features`` channels).
+
+    Parameters
+    ----------
+    neuron_params : dict
+        Neuron keys (:class:`~lava_mlsnn.neuron.multilevel.Neuron`, or a lava-dl
+        dict: :mod:`lava_mlsnn.neuron.lava_dl`).
+    in_features, out_features : int
+        Input and output channels.
+    kernel_size, stride, padding, dilation : int or pair of int
+        As ``torch.nn.Conv2d`` (height, width).
+    groups : int
+        Grouped convolution.""" + _BLOCK_PARAMS + """
+    """
 
     layer_type = "conv"
 
@@ -154,11 +195,24 @@ class SumPool(torch.nn.Module):
 
 
 class Pool(SpatialShapeMixin, AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractPool):
-    """Sum pooling followed by a multi-level neuron (no learnable weight)."""
+    """Sum pooling followed by a multi-level neuron (no learnable weight).
+
+    Parameters
+    ----------
+    neuron_params : dict
+        Neuron keys, as :class:`Dense`.
+    kernel_size : int or pair of int
+    stride : int or pair of int, optional
+        Default: ``kernel_size``.
+    padding : int or pair of int
+    **kwargs
+        lava-dl's ``AbstractPool`` arguments (``delay`` and ``delay_shift`` refused).
+    """
 
     layer_type = "pool"
 
-    def __init__(self, neuron_params, kernel_size, stride=None, padding=0, **kwargs):
+    def __init__(self, neuron_params: Optional[dict], kernel_size, stride=None, padding=0,
+                 **kwargs):
         super().__init__(neuron_params, kernel_size, stride, padding, **kwargs)
         self.synapse = SumPool(kernel_size, stride, padding)
         del self.synapse_params

@@ -1,0 +1,121 @@
+"""A lava-dl user's habits: neuron dicts, lava-dl blocks in a Network, shape mistakes."""
+import pytest
+import torch
+import lava.lib.dl.slayer as slayer
+from lava.lib.dl.slayer.spike.spike import _spike_backward
+
+from lava_mlsnn import block
+from lava_mlsnn.block.build_checks import BuildError
+from lava_mlsnn.neuron.lava_dl import NeuronParamError
+
+# lava-dl's NMNIST tutorial dict (tutorials/lava/lib/dl/slayer/nmnist/train.ipynb), with
+# requires_grad at the value that means the same thing here
+NMNIST = {"threshold": 1.25, "current_decay": 0.25, "voltage_decay": 0.03, "tau_grad": 0.03,
+          "scale_grad": 3, "requires_grad": False}
+
+
+def test_lava_dl_keys_mean_the_same_thing():
+    d = block.Dense({**NMNIST, "shared_param": True, "graded_spike": False, "scale": 64,
+                     "persistent_state": False,
+                     "dropout": slayer.neuron.Dropout(p=0.05)}, 8, 4)
+    cfg = d.neuron.cfg
+    assert (cfg.current_decay, cfg.voltage_decay, cfg.tau_grad, cfg.scale_grad) == \
+        (0.25, 0.03, 0.03, 3.0)
+    assert cfg.surrogate == "exp" and d.neuron.threshold == 1.25
+    assert isinstance(d.neuron.drop, slayer.neuron.Dropout)
+
+
+@pytest.mark.parametrize("key,value", [("requires_grad", True), ("shared_param", False),
+                                       ("graded_spike", True), ("scale", 1 << 5),
+                                       ("threshold_step", 0.1), ("tau_gard", 1.0),
+                                       ("current_decay", (0.1, 0.2))])
+def test_other_keys_refused_naming_the_key(key, value):
+    with pytest.raises(NeuronParamError) as err:
+        block.Dense({**NMNIST, key: value}, 8, 4)
+    msg = str(err.value)
+    assert f"neuron_params[{key!r}]" in msg and "\n" not in msg
+
+
+def test_surrogate_keys_refused_with_another_surrogate():
+    with pytest.raises(NeuronParamError, match="tau_grad.*'sigmoid'"):
+        block.Dense({"tau_grad": 0.5, "surrogate": "sigmoid"}, 4, 2)
+
+
+def test_lava_dl_norm_classes():
+    d = block.Dense({"norm": slayer.neuron.norm.MeanOnlyBatchNorm}, 8, 4)
+    assert d.neuron.norm.mean_only and d.neuron.norm.num_features == 4
+    with pytest.raises(NeuronParamError, match="WgtScaleBatchNorm"):
+        block.Dense({"norm": slayer.neuron.norm.WgtScaleBatchNorm}, 8, 4)
+
+
+def test_readout_takes_the_hidden_dict_but_not_a_current_decay():
+    r = block.Readout({**NMNIST, "current_decay": 1, "voltage_decay": 0.1}, 8, 4)
+    assert r.neuron.voltage_decay == 0.1
+    with pytest.raises(NeuronParamError, match="current_decay"):
+        block.Readout(NMNIST, 8, 4)  # 0.25: a readout has no current state
+
+
+@pytest.mark.parametrize("tau_grad,scale_grad", [(0.03, 3.0), (1.0, 1.0), (0.5, 2.0)])
+def test_exp_surrogate_is_lava_dls_spike_gradient(tau_grad, scale_grad):
+    theta = 1.25
+    n = block.Dense({"threshold": theta, "tau_grad": tau_grad, "scale_grad": scale_grad,
+                     "v_init": 0.0, "learn_threshold": False}, 1, 1).neuron
+    v = torch.linspace(-1.0, 4.0, 41).reshape(41, 1, 1).requires_grad_()
+    n(v).sum().backward()  # one step: v[0] = input; output theta * z
+    ours = v.grad.reshape(-1) / theta  # d z / d v
+    ref = _spike_backward(v.detach().reshape(-1), theta, tau_grad * theta, scale_grad)
+    assert torch.allclose(ours, ref, rtol=1e-5, atol=1e-7)
+    assert float(ours.max()) > 0
+
+
+def test_lava_dl_block_in_a_network_refused_naming_it():
+    with pytest.raises(BuildError) as err:
+        block.Network([block.Input((200,)), slayer.block.cuba.Dense(NMNIST, 200, 10)])
+    assert str(err.value) == ("block 1 is lava-dl's slayer.block.cuba.Dense, which "
+                              "block.Network cannot fold or export: use "
+                              "lava_mlsnn.block.cuba.Dense (the same block and arguments, "
+                              "with the integer export)")
+    with pytest.raises(BuildError, match="no counterpart"):
+        block.Network([block.Input((2, 8, 8)), slayer.block.cuba.Pool(NMNIST, 2)])
+    with pytest.raises(BuildError, match=r"block 1 \(Linear\) is not a lava-mlsnn block"):
+        block.Network([block.Input((4,)), torch.nn.Linear(4, 2)])
+
+
+def test_delay_refusal_says_what_works():
+    with pytest.raises(ValueError) as err:
+        block.Dense(NMNIST, 8, 4, delay=True)
+    msg = str(err.value)
+    assert "export_hdf5" in msg and "stock netx" in msg and "block.cuba" not in msg
+
+
+@pytest.mark.parametrize("blocks,msg", [
+    (lambda: [block.Input((64,)), block.Dense({}, 60, 10)],
+     "block 1 (Dense) reads 60 features but block 0 sends shape (64,)"),
+    (lambda: [block.Input((2, 8, 8)), block.Conv({}, 2, 4, 3), block.Flatten(),
+              block.Readout({}, 100, 3)],
+     "block 3 (Readout) reads 100 features but block 2 sends shape (144,)"),
+    (lambda: [block.Input((2, 8, 8)), block.Conv({}, 3, 4, 3)],
+     "block 1 (Conv) reads 3 channels but block 0 sends shape (2, 8, 8)"),
+    (lambda: [block.Input((2, 8, 8)), block.Conv({}, 2, 4, 3), block.Dense({}, 144, 10)],
+     "block 2 (Dense) reads 144 features but block 1 sends shape (4, 6, 6): add "
+     "block.Flatten() before it"),
+    (lambda: [block.Input((2, 2, 2)), block.Pool({}, 4)],
+     "block 1 (Pool) leaves no output from shape (2, 2, 2) (kernel (4, 4))"),
+    (lambda: [block.Input((16,)), block.cuba.Dense(NMNIST, 8, 4)],
+     "block 1 (Dense) reads 8 features but block 0 sends shape (16,)"),
+])
+def test_shape_mismatch_refused_when_built(blocks, msg):
+    with pytest.raises(BuildError) as err:
+        block.Network(blocks())
+    assert str(err.value) == msg
+
+
+def test_matching_shapes_build_through_pool_and_residual():
+    net = block.Network([block.Input((2, 8, 8)), block.Conv({}, 2, 4, 3, padding=1),
+                         block.ResidualBlock("sparse", {}, 4, 6, stride=2), block.Pool({}, 2),
+                         block.Flatten(), block.Readout({}, 6 * 2 * 2, 3)])
+    assert net(torch.rand(1, 2, 8, 8, 2)).shape == (1, 3, 2)
+    with pytest.raises(BuildError, match=r"block 5 \(Readout\) reads 96 features"):
+        block.Network([block.Input((2, 8, 8)), block.Conv({}, 2, 4, 3, padding=1),
+                       block.ResidualBlock("sparse", {}, 4, 6, stride=2), block.Pool({}, 2),
+                       block.Flatten(), block.Readout({}, 96, 3)])
