@@ -119,3 +119,11 @@ def test_matching_shapes_build_through_pool_and_residual():
         block.Network([block.Input((2, 8, 8)), block.Conv({}, 2, 4, 3, padding=1),
                        block.ResidualBlock("sparse", {}, 4, 6, stride=2), block.Pool({}, 2),
                        block.Flatten(), block.Readout({}, 96, 3)])
+
+
+@pytest.mark.parametrize("key,value,msg", [("graded_spike", True, "graded_spike=True"),
+                                           ("shared_param", False, "shared_param=False")])
+def test_cuba_block_options_without_deployed_form_refused_at_export(key, value, msg):
+    net = block.Network([block.Input((6,)), block.cuba.Dense({**NMNIST, key: value}, 6, 4)])
+    with pytest.raises(block.FoldError, match=msg):
+        net.export_spec()

@@ -31,6 +31,12 @@ class _CubaMixin(QuantizedMixin):
         w = self.synapse.pre_hook_fx(self.synapse.weight, descale=True).detach()
         w = w.to(torch.float64).round().to(torch.int64).numpy()
         dp = self.neuron.device_params
+        if dp.get("gradedSpike"):
+            raise FoldError("graded_spike=True (lava-dl's graded CUBA output) has no "
+                            "deployed form here; use lava-mlsnn's multi-level blocks")
+        if not self.neuron.shared_param:
+            raise FoldError("shared_param=False (per-channel decays) has no deployed form "
+                            "here")
         bias = self._norm_bias()
         params = fixed.NeuronParams("CUBA", int(dp["vThMant"]), 1, int(dp["iDecay"]),
                                     int(dp["vDecay"]), bias=bias)

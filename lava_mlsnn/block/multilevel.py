@@ -28,6 +28,7 @@ from ..neuron import multilevel, readout
 from ..neuron.lava_dl import neuron_kwargs
 from .base import (Folded, QuantizedMixin, SpatialShapeMixin, conv_synapse_spec, fold_weights,
                    lava_dl_signature, per_channel_bias, real_weight, refuse_delays)
+from .own_export import export_block
 
 _BLOCK_PARAMS = """
     weight_scale : int
@@ -90,17 +91,11 @@ class AbstractMultiLevel(torch.nn.Module):
         return self.neuron(z)
 
     def export_hdf5(self, handle) -> None:
-        """Write this block as the NetX layer group ``handle``, reading the layer before it.
-
-        The integers depend on the layers upstream (their thresholds fold into this
-        synapse), so the block must be folded first: :meth:`Network.quantize`, or use
-        :meth:`Network.export_hdf5`, which writes the whole file.
-        """
-        from ..format.writer import write_layer
-        if self.folded is None:
-            raise RuntimeError(f"{type(self).__name__}.export_hdf5 needs folded integers: call "
-                               "Network.quantize() first (or Network.export_hdf5)")
-        write_layer(handle, self.layer_spec(-1), 0)  # index 0, source -1: no 'source' key
+        """Write this block as the layer group ``handle`` (``layer/<i>``), lava-dl's
+        own-Module pattern: the block folds reading the layer written before it into
+        ``layer/<i-1>`` (:func:`lava_mlsnn.block.own_export.export_block`).
+        :meth:`Network.export_hdf5` writes the whole file in one call."""
+        export_block(self, handle)
 
 
 @lava_dl_signature(slayer_base.AbstractDense.__init__, delay_shift=False)
@@ -261,9 +256,9 @@ class Input(torch.nn.Module):
         return [LayerSpec("input", self.shape, source, [], (folded or self.fold()).neuron)]
 
     def export_hdf5(self, handle) -> None:
-        """Write the NetX ``input`` layer group."""
-        from ..format.writer import write_layer
-        write_layer(handle, self.export_layers(-1)[0], 0)
+        """Write the ``input`` layer group ``layer/0`` and the file's root attributes
+        (lava-dl's own-Module pattern, :mod:`lava_mlsnn.block.own_export`)."""
+        export_block(self, handle)
 
 
 class Flatten(slayer_base.AbstractFlatten):
@@ -284,4 +279,12 @@ class Flatten(slayer_base.AbstractFlatten):
 
     def export_layers(self, source: int, start: int = 0,
                       folded: Optional[Folded] = None) -> List[LayerSpec]:
+        if getattr(self, "shape", None) is None:
+            raise ValueError("Flatten: its shape is known after one forward pass; run the "
+                             "network once first")
         return [LayerSpec("flatten", (int(self.shape[0]),), source)]
+
+    def export_hdf5(self, handle) -> None:
+        """Write the ``flatten`` layer group (lava-dl's own-Module pattern,
+        :mod:`lava_mlsnn.block.own_export`)."""
+        export_block(self, handle)
