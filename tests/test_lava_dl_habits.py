@@ -127,3 +127,10 @@ def test_cuba_block_options_without_deployed_form_refused_at_export(key, value, 
     net = block.Network([block.Input((6,)), block.cuba.Dense({**NMNIST, key: value}, 6, 4)])
     with pytest.raises(block.FoldError, match=msg):
         net.export_spec()
+
+
+def test_residual_block_takes_the_lava_dl_dict():
+    r = block.ResidualBlock("sparse", NMNIST, 4, 4)
+    assert r.join_neuron.cfg.surrogate == "exp" and r.conv1.neuron.cfg.tau_grad == 0.03
+    with pytest.raises(NeuronParamError, match="requires_grad"):
+        block.ResidualBlock("sparse", {**NMNIST, "requires_grad": True}, 4, 4)
