@@ -93,3 +93,25 @@ def test_shape_unknown_before_a_forward_refused(tmp_path):
         blocks[0].export_hdf5(layer.create_group("0"))
         with pytest.raises(BlockExportError, match="run the network once first"):
             blocks[1].export_hdf5(layer.create_group("1"))
+
+
+def test_cuba_blocks_after_an_input_in_the_pattern(tmp_path):
+    """lava_mlsnn.block.cuba blocks write lava-dl's own groups; after a block.Input the file
+    is a lava-mlsnn file whose layers equal Network.export_hdf5's."""
+    torch.manual_seed(0)
+    n = {"threshold": 0.1, "current_decay": 1, "voltage_decay": 0.1, "requires_grad": True}
+    blocks = [block.Input((20,)), block.cuba.Dense(n, 20, 16), block.cuba.Dense(n, 16, 8)]
+    net = block.Network(blocks)
+    x = (torch.rand(2, 20, 10) < 0.3).float()
+    net(x)
+    path = str(tmp_path / "cuba.net")
+    with h5py.File(path, "w") as h:
+        layer = h.create_group("layer")
+        for i, b in enumerate(blocks):
+            b.export_hdf5(layer.create_group(f"{i}"))
+    spec = read_network(path)
+    assert not spec.stock
+    x_in = to_emulator_layout(x).long()
+    ours, ref = emulate(spec, x_in), emulate(net.export_spec(), x_in)
+    assert_layers_active(ref)
+    assert all(torch.equal(ours[i], ref[i]) for i in ref)

@@ -33,6 +33,7 @@ other than 1 is refused (a readout has no current state).
 """
 from __future__ import annotations
 
+import numbers
 from functools import partial
 from typing import Any, Dict, Optional
 
@@ -119,7 +120,7 @@ def neuron_kwargs(params: Optional[Dict[str, Any]], channels: int, kind: str = "
                 raise _refuse(key, f"{given!r} is not supported ({why}); drop the key or set "
                                    f"it to {value!r}")
     for key in ("current_decay", "voltage_decay", "threshold"):
-        if key in params and not isinstance(params[key], (int, float)):
+        if key in params and not isinstance(params[key], numbers.Real):
             raise _refuse(key, f"{params[key]!r} is not a scalar (per-channel values are "
                                "not supported)")
     for key in ("tau_grad", "scale_grad"):
