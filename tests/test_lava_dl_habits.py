@@ -134,3 +134,40 @@ def test_residual_block_takes_the_lava_dl_dict():
     assert r.join_neuron.cfg.surrogate == "exp" and r.conv1.neuron.cfg.tau_grad == 0.03
     with pytest.raises(NeuronParamError, match="requires_grad"):
         block.ResidualBlock("sparse", {**NMNIST, "requires_grad": True}, 4, 4)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(h=st.integers(1, 12), k=st.integers(1, 5), s=st.integers(1, 3), p=st.integers(0, 2),
+       d=st.integers(1, 2), pool=st.integers(1, 3))
+def test_build_shapes_equal_torchs_forward(h, k, s, p, d, pool):
+    """The shapes the build check derives from the parameters are the ones torch's forward
+    gives (conv edges: kernel reaching the padding, strides past the end); a network whose
+    conv or pool leaves nothing is refused at build, not inside torch."""
+    from lava_mlsnn.block.build_checks import output_shape
+    conv = block.Conv({}, 2, 3, k, stride=s, padding=p, dilation=d)
+    try:
+        after_conv = output_shape(1, conv, (2, h, h))
+    except BuildError:
+        with pytest.raises(RuntimeError):
+            conv(torch.zeros(1, 2, h, h, 1))
+        return
+    y = conv(torch.zeros(1, 2, h, h, 1))
+    assert tuple(y.shape[1:-1]) == after_conv
+    p_blk = block.Pool({}, pool)
+    try:
+        after_pool = output_shape(2, p_blk, after_conv)
+    except BuildError:
+        assert min(after_conv[1:]) < pool
+        return
+    assert tuple(p_blk(y).shape[1:-1]) == after_pool
+    n = 3 * after_pool[1] * after_pool[2]
+    net = block.Network([block.Input((2, h, h)), conv, p_blk, block.Flatten(),
+                         block.Readout({}, n, 2)])
+    assert net(torch.zeros(1, 2, h, h, 1)).shape == (1, 2, 1)
+    with pytest.raises(BuildError, match=f"reads {n + 1} features"):
+        block.Network([block.Input((2, h, h)), block.Conv({}, 2, 3, k, stride=s, padding=p,
+                                                          dilation=d),
+                       block.Pool({}, pool), block.Flatten(), block.Readout({}, n + 1, 2)])
