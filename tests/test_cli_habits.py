@@ -39,10 +39,11 @@ def test_configs_lists_every_shipped_configuration(capsys):
 def test_train_takes_a_paper_config_by_name(capsys):
     from lava_mlsnn.train.command import main as train
     assert train(["--config", "papers/qsnn_vgg11_cifar10dvs", "--set", "data.root=/data",
-                  "--print-config"]) == 0
+                  "--print-config"], prog="lava-mlsnn train") == 0
     cfg = capsys.readouterr().out
     assert "dataset: cifar10dvs" in cfg and "timesteps: 10" in cfg
-    assert train(["--config", "papers/no_such_paper", "--print-config"]) == 2
+    assert train(["--config", "papers/no_such_paper", "--print-config"],
+                 prog="lava-mlsnn train") == 2
     err = capsys.readouterr().err.strip()
     assert err == ("lava-mlsnn train: error: papers/no_such_paper: no such config file or "
                    "shipped configuration (the shipped ones: lava-mlsnn configs)")
@@ -83,3 +84,14 @@ def test_sigint_says_how_to_resume(tmp_path_factory, tmp_path):
     assert err.strip().splitlines()[-1] == (
         f"lava-mlsnn train: error: interrupted (the last completed epoch is in "
         f"{run / 'checkpoints' / 'last.pt'}; continue with lava-mlsnn train --resume {run})")
+
+
+def test_interruption_before_the_first_checkpoint_says_so(tmp_path, monkeypatch):
+    from lava_mlsnn.train import command
+    monkeypatch.setattr(command, "PROG", "lava-mlsnn train")
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    assert command._how_to_resume(str(run)) == ""  # not a run directory yet
+    (run / "config.yaml").write_text("{}\n")
+    assert command._how_to_resume(str(run)) == (
+        f" (no epoch completed yet; start the run again with lava-mlsnn train --resume {run})")

@@ -123,6 +123,10 @@ def _how_to_resume(run_dir: Optional[str]) -> str:
     """The tail of an interruption message: where the run stands, how to continue it."""
     if not run_dir or not os.path.isfile(os.path.join(run_dir, "config.yaml")):
         return ""
+    from lava_mlsnn.train.runner import has_checkpoint
+    if not has_checkpoint(run_dir):
+        return (f" (no epoch completed yet; start the run again with {_again()} --resume "
+                f"{run_dir})")
     return (f" (the last completed epoch is in {os.path.join(run_dir, 'checkpoints', 'last.pt')}"
             f"; continue with {_again()} --resume {run_dir})")
 
