@@ -171,3 +171,14 @@ def test_build_shapes_equal_torchs_forward(h, k, s, p, d, pool):
         block.Network([block.Input((2, h, h)), block.Conv({}, 2, 3, k, stride=s, padding=p,
                                                           dilation=d),
                        block.Pool({}, pool), block.Flatten(), block.Readout({}, n + 1, 2)])
+
+
+@pytest.mark.parametrize("kwargs,name", [({"dilation": 2}, "dilation"),
+                                         ({"weight_norm": True}, "weight_norm"),
+                                         ({"weight_scale": 3}, "weight_scale"),
+                                         ({"pre_hook_fx": lambda w: w}, "pre_hook_fx")])
+def test_pool_arguments_without_effect_refused(kwargs, name):
+    with pytest.raises(ValueError, match=f"Pool: {name} is not supported"):
+        block.Pool({}, 2, **kwargs)
+    p = block.Pool({}, 2, dilation=(1, 1), count_log=False)
+    assert p.synapse.kernel_size == (2, 2)

@@ -200,15 +200,28 @@ class Pool(SpatialShapeMixin, AbstractMultiLevel, QuantizedMixin, slayer_base.Ab
     stride : int or pair of int, optional
         Default: ``kernel_size``.
     padding : int or pair of int
-    **kwargs
-        lava-dl's ``AbstractPool`` arguments (``delay`` and ``delay_shift`` refused).
+    dilation, weight_scale, weight_norm, pre_hook_fx
+        lava-dl's ``AbstractPool`` arguments at their defaults only: a sum pool has no
+        dilation and no learnable weight, so any other value is refused.
+    delay, delay_shift : bool
+        ``False`` only (aligned time, DESIGN §4).
+    count_log : bool
+        lava-dl's synaptic-event count log.
     """
 
     layer_type = "pool"
 
     def __init__(self, neuron_params: Optional[dict], kernel_size, stride=None, padding=0,
-                 **kwargs):
-        super().__init__(neuron_params, kernel_size, stride, padding, **kwargs)
+                 dilation=1, weight_scale=1, weight_norm: bool = False, pre_hook_fx=None,
+                 delay: bool = False, delay_shift: bool = False, count_log: bool = False):
+        dilation = dilation if isinstance(dilation, int) else tuple(dilation)
+        given = {"dilation": dilation not in (1, (1, 1)), "weight_scale": weight_scale != 1,
+                 "weight_norm": bool(weight_norm), "pre_hook_fx": pre_hook_fx is not None}
+        for name in (k for k, changed in given.items() if changed):
+            raise ValueError(f"Pool: {name} is not supported (a sum pool has no dilation and "
+                             "no learnable weight)")
+        super().__init__(neuron_params, kernel_size, stride, padding, delay=delay,
+                         delay_shift=delay_shift, count_log=count_log)
         self.synapse = SumPool(kernel_size, stride, padding)
         del self.synapse_params
 
