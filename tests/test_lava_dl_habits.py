@@ -182,3 +182,32 @@ def test_pool_arguments_without_effect_refused(kwargs, name):
         block.Pool({}, 2, **kwargs)
     p = block.Pool({}, 2, dilation=(1, 1), count_log=False)
     assert p.synapse.kernel_size == (2, 2)
+
+
+def test_dense_mask_is_applied_in_training_and_export():
+    torch.manual_seed(4)
+    mask = (torch.rand(5, 8) < 0.5).float()
+    net = block.Network([block.Input((8,), levels=3),
+                         block.Dense({"threshold": 0.3, "levels": 2}, 8, 5, mask=mask),
+                         block.Readout({}, 5, 2)], timesteps=3)
+    opt = torch.optim.SGD(net.parameters(), lr=0.5)
+    x = torch.randint(0, 4, (4, 8, 3)).float()
+    net(x).sum().backward()
+    opt.step()  # the step moves masked weights too; lava-dl masks them before each use
+    assert torch.any(net.blocks[1].synapse.weight[..., 0, 0, 0][mask == 0] != 0)
+    before = net.blocks[1].synapse.weight.detach().clone()
+    spec = net.export_spec()
+    assert torch.equal(net.blocks[1].synapse.weight, before)  # export changes nothing
+    w = spec.layers[1].branches[0].synapse.weight
+    assert (w[mask.numpy() == 0] == 0).all() and (w[mask.numpy() == 1] != 0).any()
+    ref = block.Dense({"threshold": 0.3, "levels": 2}, 8, 5)
+    ref.load_state_dict({k: v for k, v in net.blocks[1].state_dict().items() if k != "mask"},
+                        strict=False)
+    with torch.no_grad():
+        ref.synapse.weight.data *= mask.reshape(5, 8, 1, 1, 1)
+        assert torch.equal(net.blocks[1](x), ref(x))
+
+
+def test_count_log_refused():
+    with pytest.raises(ValueError, match="count_log=True is not supported"):
+        block.Dense({}, 4, 2, count_log=True)

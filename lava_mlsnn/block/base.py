@@ -45,9 +45,11 @@ class Folded:
     join: Tuple[fixed.SynapseSpec, ...] = ()
 
 
-def real_weight(synapse: torch.nn.Module) -> torch.Tensor:
-    """Weight after the synapse's pre-hook (the quantizer during training)."""
-    w = synapse.weight
+def real_weight(synapse: torch.nn.Module, mask: Optional[torch.Tensor] = None
+                ) -> torch.Tensor:
+    """Weight after the synapse's pre-hook (the quantizer during training), a fixed
+    weight ``mask`` (lava-dl's, broadcast to the weight) applied first as lava-dl does."""
+    w = synapse.weight if mask is None else synapse.weight * mask
     hook = getattr(synapse, "pre_hook_fx", None)
     return w if hook is None else hook(w)
 

@@ -60,6 +60,10 @@ class AbstractMultiLevel(torch.nn.Module):
         refuse_delays(type(self).__name__, base.__init__, args, kwargs)
         kwargs.setdefault("delay_shift", False)
         super().__init__(*args, **kwargs)
+        if getattr(self, "count_log", False):
+            raise ValueError(f"{type(self).__name__}: count_log=True is not supported (blocks "
+                             "of a block.Network pass one tensor on; lava_mlsnn.metrics "
+                             "counts the events)")
         channels = self._out_channels()
         self.neuron = _neuron(self.neuron_params, channels, self.neuron_kind)
         self.delay = None
@@ -72,8 +76,9 @@ class AbstractMultiLevel(torch.nn.Module):
     def fold(self, in_scale: float) -> Folded:
         """Integer synapse and neuron for an input payload worth ``in_scale`` each."""
         is_readout = self.neuron_kind == "readout"
-        fw = fold_weights(real_weight(self.synapse), self.neuron.norm, in_scale, self.neuron,
-                          is_readout, getattr(self.synapse, "pre_hook_fx", None))
+        w = real_weight(self.synapse, getattr(self, "mask", None))
+        fw = fold_weights(w, self.neuron.norm, in_scale, self.neuron, is_readout,
+                          getattr(self.synapse, "pre_hook_fx", None))
         bias = per_channel_bias(fw.bias, len(self.neuron.shape))
         if is_readout:
             params = self.neuron.integer_params(bias, fw.bias_exp)
@@ -84,9 +89,18 @@ class AbstractMultiLevel(torch.nn.Module):
         return Folded(self._synapse_spec(fw.weight), params, out_scale, fw.weight_bits,
                       fw.weight_scale)
 
+    def _apply_mask(self) -> None:
+        """lava-dl's fixed weight ``mask`` (dense blocks), applied to the weights as
+        lava-dl's forward does before every use (an optimizer step may have moved them)."""
+        mask = getattr(self, "mask", None)
+        if mask is not None:
+            with torch.no_grad():
+                self.synapse.weight.data *= mask
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.folded is not None and not self.training:
             return self.quantized_forward(x)
+        self._apply_mask()
         z = self.synapse(x)
         return self.neuron(z)
 

@@ -82,7 +82,12 @@ class Network(torch.nn.Module):
             # Every buffer (running statistics of any norm, ours or lava-dl's) survives
             # the shape probe: exporting must not change the model.
             saved = {k: v.clone() for k, v in self.named_buffers()}
+            # ... and every parameter (a lava-dl weight mask is applied to the weights in
+            # place by the forward)
+            params = {k: v.detach().clone() for k, v in self.named_parameters()}
             self.forward(dummy)
+            for k, v in self.named_parameters():
+                v.data.copy_(params[k])
             live = dict(self.named_buffers())
             for k, v in saved.items():
                 if live[k].shape == v.shape:
