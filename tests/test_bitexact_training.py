@@ -78,7 +78,7 @@ def test_blockwise_export_in_lava_dl_style(tmp_path):
     once folded, and gives the same layers as Network.export_hdf5."""
     import h5py
     net, x = random_training_net(5, 3, 1, conv=False)
-    with pytest.raises(RuntimeError, match="quantize"):
+    with pytest.raises(ValueError, match="takes an h5py group"):
         net.blocks[1].export_hdf5(None)
     net.quantize()
     path = str(tmp_path / "blocks.h5")
@@ -87,7 +87,8 @@ def test_blockwise_export_in_lava_dl_style(tmp_path):
         for i, b in enumerate(net.blocks):
             b.export_hdf5(group.create_group(str(i)))
     net.dequantize()
-    stock_style = read_network(path)  # no root attributes: inputLevels defaults to 1
+    stock_style = read_network(path)  # the Input block wrote the root attributes
+    assert not stock_style.stock and stock_style.input_levels == net.input_block.levels
     whole = net.export_spec()
     x_file = to_emulator_layout(x).long().clamp(max=1)
     a, b = emulate(stock_style, x_file), emulate(whole, x_file)

@@ -102,7 +102,7 @@ def test_error_contract(run, exported, capsys, tmp_path):
         (["evaluate", str(tmp_path / "none.h5")], "none.h5: no such file"),
         (["evaluate", path, "--dataset", "nmnist", "--root", str(tmp_path)],
          "N-MNIST (test split) not found"),
-        (["evaluate", path, "--dataset", "dvsgesture"], "needs root"),
+        (["evaluate", path, "--dataset", "dvsgesture"], "--dataset dvsgesture needs --root DIR"),
     ]
     for argv, needle in cases:
         assert cli.main(argv) == 2

@@ -67,6 +67,16 @@ def test_installed_wheel_trains_and_exports_outside_the_tree(wheel, tmp_path):
                            cwd=work, env=env, capture_output=True, text=True, check=True)
     assert where.stdout.startswith(target), where.stdout
     cli = str(venv / "bin" / "lava-mlsnn")
+    r = subprocess.run([cli, "--version"], cwd=work, env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0 and r.stdout == f"lava-mlsnn {lava_mlsnn.__version__}\n"
+    r = subprocess.run([cli, "configs"], cwd=work, env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0 and "papers/qsnn_vgg11_cifar10dvs " in r.stdout, r.stderr
+    r = subprocess.run([cli, "train", "--config", "papers/qsnn_vgg11_cifar10dvs", "--set",
+                        "data.root=/data", "--print-config"], cwd=work, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "dataset: cifar10dvs" in r.stdout, r.stderr
     run_dir = work / "run"
     sets = [f"data.cache_dir={work / 'cache'}", "data.limit=16", "model.channels=[2,4]",
             "model.hidden=8", "optim.epochs=1", "optim.batch_size=16", "train.device=cpu",

@@ -126,8 +126,11 @@ def test_existing_run_directory_is_not_overwritten(train, capsys, reference):
     line = _one_line_error(capsys, train.main(["--set", f"output.dir={reference}"]))
     assert f"{reference} already holds a run: continue it with --resume {reference}" in line
     line = _one_line_error(capsys, train.main(["--resume", reference, "--set",
-                                               "optim.epochs=9"]))
-    assert "--set optim.epochs cannot change on --resume" in line
+                                               "optim.lr=0.5"]))
+    assert "--set optim.lr cannot change on --resume" in line
+    line = _one_line_error(capsys, train.main(["--resume", reference, "--epochs", "2"]))
+    assert line.endswith(f"optim.epochs=2: the run in {reference} has already done 3 epochs")
+    assert C.load_resolved(os.path.join(reference, "config.yaml"))["optim"]["epochs"] == 3
 
 
 # ---------------------------------------------------------------- run directory
@@ -229,3 +232,19 @@ def test_one_epoch_on_a_tonic_dataset_without_the_cache(train, capsys, tmp_path)
     assert s["samples"] == {"train": 10, "val": 10, "test": 10}
     assert s["input_shape"] == [2, 34, 34] and len(s["classes"]) == 10
     assert not (out / "frames").exists()  # data.cache=false: framed on every access
+
+
+def test_finished_run_extended_equals_the_longer_run(train, cache, tmp_path, capsys):
+    """A finished 2-epoch run, extended to 3 (--resume --epochs 3), ends with the weights,
+    metrics and summary of a 3-epoch run (a schedule that does not depend on the total)."""
+    const = ["--set", "optim.schedule=constant"]
+    straight, extended = str(tmp_path / "straight"), str(tmp_path / "extended")
+    assert train.main(tiny(cache, epochs=3) + const + ["--set", f"output.dir={straight}"]) == 0
+    assert train.main(tiny(cache, epochs=2) + const + ["--set", f"output.dir={extended}"]) == 0
+    assert json.load(open(os.path.join(extended, "summary.json")))["epochs"] == 2
+    capsys.readouterr()
+    assert train.main(["--resume", extended, "--no-progress", "--epochs", "3"]) == 0
+    said = capsys.readouterr()
+    assert "note: extending the run from 2 to 3 epochs\n" in said.out + said.err
+    assert C.load_resolved(os.path.join(extended, "config.yaml"))["optim"]["epochs"] == 3
+    _same_run(straight, extended)

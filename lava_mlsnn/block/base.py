@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import inspect
 import math
 import warnings
@@ -44,9 +45,11 @@ class Folded:
     join: Tuple[fixed.SynapseSpec, ...] = ()
 
 
-def real_weight(synapse: torch.nn.Module) -> torch.Tensor:
-    """Weight after the synapse's pre-hook (the quantizer during training)."""
-    w = synapse.weight
+def real_weight(synapse: torch.nn.Module, mask: Optional[torch.Tensor] = None
+                ) -> torch.Tensor:
+    """Weight after the synapse's pre-hook (the quantizer during training), a fixed
+    weight ``mask`` (lava-dl's, broadcast to the weight) applied first as lava-dl does."""
+    w = synapse.weight if mask is None else synapse.weight * mask
     hook = getattr(synapse, "pre_hook_fx", None)
     return w if hook is None else hook(w)
 
@@ -237,6 +240,30 @@ def fold_weights(w_real: torch.Tensor, norm, in_scale: float, neuron, readout: b
                          wbits, wscale, bias_exp)
 
 
+def lava_dl_signature(slayer_init, **defaults):
+    """Class decorator: the block's ``__init__`` (written ``*args, **kwargs`` to pass
+    them on to lava-dl) shows lava-dl's parameters, with the defaults it changes.
+
+    ``help(block)`` and ``inspect.signature(block)`` then name the real arguments.
+    """
+    sig = inspect.signature(slayer_init)
+    params = [p.replace(default=defaults[p.name]) if p.name in defaults else p
+              for p in sig.parameters.values()]
+
+    def decorate(cls):
+        init = cls.__dict__["__init__"]
+
+        @functools.wraps(init)
+        def __init__(self, *args, **kwargs):
+            init(self, *args, **kwargs)
+
+        del __init__.__wrapped__  # the signature is lava-dl's, not (*args, **kwargs)
+        __init__.__signature__ = sig.replace(parameters=params)
+        cls.__init__ = __init__
+        return cls
+    return decorate
+
+
 def refuse_delays(block: str, slayer_init, args: tuple, kwargs: dict) -> None:
     """Refuse lava-dl's ``delay`` / ``delay_shift`` arguments, positional or by name.
 
@@ -251,8 +278,9 @@ def refuse_delays(block: str, slayer_init, args: tuple, kwargs: dict) -> None:
         return
     if bound.get("delay"):
         raise ValueError(f"{block}: delay=True (learnable axonal delays) is not supported by "
-                         "lava-mlsnn blocks; use lava-dl's own slayer.block.cuba blocks, whose "
-                         "exported delays lava-mlsnn runs as stock netx does")
+                         "lava-mlsnn blocks: train the net as a lava-dl Module and export it "
+                         "with lava-dl's export_hdf5; lava-mlsnn runs that file (dense-layer "
+                         "delays included) as stock netx does")
     if bound.get("delay_shift"):
         raise ValueError(f"{block}: delay_shift=True is not supported: lava-mlsnn blocks train "
                          "in aligned time and the Lava runner adds the one-step synapse "

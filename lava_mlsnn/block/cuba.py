@@ -13,7 +13,7 @@ import torch
 from .. import fixed
 from .._quiet import quiet_import
 from .base import (Folded, FoldError, QuantizedMixin, SpatialShapeMixin, conv_synapse_spec,
-                   per_channel_bias, refuse_delays)
+                   lava_dl_signature, per_channel_bias, refuse_delays)
 
 _cuba = quiet_import("lava.lib.dl.slayer").block.cuba
 _slayer_base = quiet_import("lava.lib.dl.slayer").block.base
@@ -31,6 +31,12 @@ class _CubaMixin(QuantizedMixin):
         w = self.synapse.pre_hook_fx(self.synapse.weight, descale=True).detach()
         w = w.to(torch.float64).round().to(torch.int64).numpy()
         dp = self.neuron.device_params
+        if dp.get("gradedSpike"):
+            raise FoldError("graded_spike=True (lava-dl's graded CUBA output) has no "
+                            "deployed form here; use lava-mlsnn's multi-level blocks")
+        if not self.neuron.shared_param:
+            raise FoldError("shared_param=False (per-channel decays) has no deployed form "
+                            "here")
         bias = self._norm_bias()
         params = fixed.NeuronParams("CUBA", int(dp["vThMant"]), 1, int(dp["iDecay"]),
                                     int(dp["vDecay"]), bias=bias)
@@ -67,8 +73,22 @@ class _CubaMixin(QuantizedMixin):
         return super().forward(x)
 
 
+@lava_dl_signature(_slayer_base.AbstractDense.__init__, delay_shift=False)
 class Dense(_CubaMixin, _cuba.Dense):
-    """Binary CUBA-LIF dense block (lava-dl ``cuba.Dense``), aligned time."""
+    """Binary CUBA-LIF dense block (lava-dl ``cuba.Dense``), aligned time.
+
+    Parameters
+    ----------
+    neuron_params : dict
+        lava-dl's CUBA neuron keys (``slayer.neuron.cuba.Neuron``: ``threshold``,
+        ``current_decay``, ``voltage_decay``, ``tau_grad``, ``scale_grad``,
+        ``requires_grad``, ``norm``, ``dropout``, ...), as in lava-dl.
+    in_neurons, out_neurons : int
+    weight_scale, weight_norm, pre_hook_fx, mask, count_log
+        As lava-dl's ``slayer.block.cuba.Dense``.
+    delay, delay_shift : bool
+        ``False`` only (aligned time, DESIGN §4).
+    """
 
     layer_type = "dense"
 
@@ -81,8 +101,22 @@ class Dense(_CubaMixin, _cuba.Dense):
         return fixed.SynapseSpec("dense", w.reshape(w.shape[0], -1))
 
 
+@lava_dl_signature(_slayer_base.AbstractConv.__init__, delay_shift=False)
 class Conv(SpatialShapeMixin, _CubaMixin, _cuba.Conv):
-    """Binary CUBA-LIF conv block (lava-dl ``cuba.Conv``), aligned time."""
+    """Binary CUBA-LIF conv block (lava-dl ``cuba.Conv``), aligned time.
+
+    Parameters
+    ----------
+    neuron_params : dict
+        lava-dl's CUBA neuron keys, as :class:`Dense`.
+    in_features, out_features : int
+    kernel_size, stride, padding, dilation, groups
+        As ``torch.nn.Conv2d``.
+    weight_scale, weight_norm, pre_hook_fx, count_log
+        As lava-dl's ``slayer.block.cuba.Conv``.
+    delay, delay_shift : bool
+        ``False`` only (aligned time, DESIGN §4).
+    """
 
     layer_type = "conv"
 

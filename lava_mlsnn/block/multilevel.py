@@ -2,7 +2,10 @@
 
 ``neuron_params`` is a dict of :class:`lava_mlsnn.neuron.multilevel.Neuron`
 arguments; ``norm=True`` in it adds a BatchNorm that folds into the integers at
-export. Blocks default to ``delay_shift=False``: lava-mlsnn trains in *aligned*
+export. A lava-dl neuron dict works too: the keys that mean the same thing here
+(``tau_grad``, ``scale_grad``, ``requires_grad=False``, ``shared_param=True``, ...)
+are accepted and every other key is refused by name (the table in
+:mod:`lava_mlsnn.neuron.lava_dl`). Blocks default to ``delay_shift=False``: lava-mlsnn trains in *aligned*
 time (DESIGN §4) and the Lava runner absorbs the synapse latency.
 
 Every block runs in two modes: real-valued (training, ``theta * z`` on the wire)
@@ -11,7 +14,6 @@ arithmetic from :mod:`lava_mlsnn.fixed`).
 """
 from __future__ import annotations
 
-from functools import partial
 from typing import List, Optional
 
 import numpy as np
@@ -23,24 +25,29 @@ from lava.lib.dl.slayer.synapse import layer as synapse
 from .. import fixed
 from ..format.spec import LayerSpec
 from ..neuron import multilevel, readout
-from ..neuron.norm import BatchNorm
+from ..neuron.lava_dl import neuron_kwargs
 from .base import (Folded, QuantizedMixin, SpatialShapeMixin, conv_synapse_spec, fold_weights,
-                   per_channel_bias, real_weight, refuse_delays)
+                   lava_dl_signature, per_channel_bias, real_weight, refuse_delays)
+from .own_export import export_block
+
+_BLOCK_PARAMS = """
+    weight_scale : int
+        Scale of the initial weights (lava-dl's).
+    weight_norm : bool
+        Weight normalisation of the synapse during training (folded at export).
+    pre_hook_fx : callable, optional
+        Weight quantizer applied in the forward (:mod:`lava_mlsnn.quant.weights`).
+    delay : bool
+        ``False`` only: learnable axonal delays are refused.
+    delay_shift : bool
+        ``False`` only: lava-mlsnn trains in aligned time (DESIGN §4).
+    count_log : bool
+        lava-dl's synaptic-event count log."""
 
 
 def _neuron(params: dict, channels: int, kind: str = "multilevel"):
-    params = dict(params or {})
-    norm = params.pop("norm", None)
-    if norm is True:
-        params["norm"] = partial(BatchNorm, channels)
-    elif norm == "mean_only":
-        params["norm"] = partial(BatchNorm, channels, mean_only=True)
-    elif norm:
-        params["norm"] = norm
-    if kind == "readout":
-        allowed = {"voltage_decay", "norm", "dropout", "persistent_state"}
-        return readout.Neuron(**{k: v for k, v in params.items() if k in allowed})
-    return multilevel.Neuron(**params)
+    kwargs = neuron_kwargs(params, channels, kind)
+    return readout.Neuron(**kwargs) if kind == "readout" else multilevel.Neuron(**kwargs)
 
 
 class AbstractMultiLevel(torch.nn.Module):
@@ -53,6 +60,10 @@ class AbstractMultiLevel(torch.nn.Module):
         refuse_delays(type(self).__name__, base.__init__, args, kwargs)
         kwargs.setdefault("delay_shift", False)
         super().__init__(*args, **kwargs)
+        if getattr(self, "count_log", False):
+            raise ValueError(f"{type(self).__name__}: count_log=True is not supported (blocks "
+                             "of a block.Network pass one tensor on; lava_mlsnn.metrics "
+                             "counts the events)")
         channels = self._out_channels()
         self.neuron = _neuron(self.neuron_params, channels, self.neuron_kind)
         self.delay = None
@@ -65,8 +76,9 @@ class AbstractMultiLevel(torch.nn.Module):
     def fold(self, in_scale: float) -> Folded:
         """Integer synapse and neuron for an input payload worth ``in_scale`` each."""
         is_readout = self.neuron_kind == "readout"
-        fw = fold_weights(real_weight(self.synapse), self.neuron.norm, in_scale, self.neuron,
-                          is_readout, getattr(self.synapse, "pre_hook_fx", None))
+        w = real_weight(self.synapse, getattr(self, "mask", None))
+        fw = fold_weights(w, self.neuron.norm, in_scale, self.neuron, is_readout,
+                          getattr(self.synapse, "pre_hook_fx", None))
         bias = per_channel_bias(fw.bias, len(self.neuron.shape))
         if is_readout:
             params = self.neuron.integer_params(bias, fw.bias_exp)
@@ -77,28 +89,43 @@ class AbstractMultiLevel(torch.nn.Module):
         return Folded(self._synapse_spec(fw.weight), params, out_scale, fw.weight_bits,
                       fw.weight_scale)
 
+    def _apply_mask(self) -> None:
+        """lava-dl's fixed weight ``mask`` (dense blocks), applied to the weights as
+        lava-dl's forward does before every use (an optimizer step may have moved them)."""
+        mask = getattr(self, "mask", None)
+        if mask is not None:
+            with torch.no_grad():
+                self.synapse.weight.data *= mask
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.folded is not None and not self.training:
             return self.quantized_forward(x)
+        self._apply_mask()
         z = self.synapse(x)
         return self.neuron(z)
 
     def export_hdf5(self, handle) -> None:
-        """Write this block as the NetX layer group ``handle``, reading the layer before it.
-
-        The integers depend on the layers upstream (their thresholds fold into this
-        synapse), so the block must be folded first: :meth:`Network.quantize`, or use
-        :meth:`Network.export_hdf5`, which writes the whole file.
-        """
-        from ..format.writer import write_layer
-        if self.folded is None:
-            raise RuntimeError(f"{type(self).__name__}.export_hdf5 needs folded integers: call "
-                               "Network.quantize() first (or Network.export_hdf5)")
-        write_layer(handle, self.layer_spec(-1), 0)  # index 0, source -1: no 'source' key
+        """Write this block as the layer group ``handle`` (``layer/<i>``), lava-dl's
+        own-Module pattern: the block folds reading the layer written before it into
+        ``layer/<i-1>`` (:func:`lava_mlsnn.block.own_export.export_block`).
+        :meth:`Network.export_hdf5` writes the whole file in one call."""
+        export_block(self, handle)
 
 
+@lava_dl_signature(slayer_base.AbstractDense.__init__, delay_shift=False)
 class Dense(AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractDense):
-    """Fully connected multi-level layer: ``in_neurons -> out_neurons``."""
+    __doc__ = """Fully connected multi-level layer: ``in_neurons -> out_neurons``.
+
+    Parameters
+    ----------
+    neuron_params : dict
+        Neuron keys (:class:`~lava_mlsnn.neuron.multilevel.Neuron`, or a lava-dl
+        dict: :mod:`lava_mlsnn.neuron.lava_dl`).
+    in_neurons, out_neurons : int
+        Input and output features.""" + _BLOCK_PARAMS + """
+    mask : tensor, optional
+        lava-dl's fixed weight mask.
+    """
 
     layer_type = "dense"
 
@@ -116,13 +143,36 @@ class Dense(AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractDense):
 
 
 class Readout(Dense):
-    """Dense layer with a non-spiking readout neuron (``READOUT``): the classifier."""
+    """Dense layer with a non-spiking readout neuron (``READOUT``): the classifier.
+
+    Parameters
+    ----------
+    neuron_params : dict
+        ``voltage_decay``, ``norm``, ``dropout``, ``persistent_state``; keys that only
+        shape a spike are accepted and have no effect (:mod:`lava_mlsnn.neuron.lava_dl`).
+    in_neurons, out_neurons, ...
+        As :class:`Dense`.
+    """
 
     neuron_kind = "readout"
 
 
+@lava_dl_signature(slayer_base.AbstractConv.__init__, delay_shift=False)
 class Conv(SpatialShapeMixin, AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractConv):
-    """2-D convolution multi-level layer (``in_features -> out_features`` channels)."""
+    __doc__ = """2-D convolution multi-level layer (``in_features -> out_features`` channels).
+
+    Parameters
+    ----------
+    neuron_params : dict
+        Neuron keys (:class:`~lava_mlsnn.neuron.multilevel.Neuron`, or a lava-dl
+        dict: :mod:`lava_mlsnn.neuron.lava_dl`).
+    in_features, out_features : int
+        Input and output channels.
+    kernel_size, stride, padding, dilation : int or pair of int
+        As ``torch.nn.Conv2d`` (height, width).
+    groups : int
+        Grouped convolution.""" + _BLOCK_PARAMS + """
+    """
 
     layer_type = "conv"
 
@@ -154,12 +204,38 @@ class SumPool(torch.nn.Module):
 
 
 class Pool(SpatialShapeMixin, AbstractMultiLevel, QuantizedMixin, slayer_base.AbstractPool):
-    """Sum pooling followed by a multi-level neuron (no learnable weight)."""
+    """Sum pooling followed by a multi-level neuron (no learnable weight).
+
+    Parameters
+    ----------
+    neuron_params : dict
+        Neuron keys, as :class:`Dense`.
+    kernel_size : int or pair of int
+    stride : int or pair of int, optional
+        Default: ``kernel_size``.
+    padding : int or pair of int
+    dilation, weight_scale, weight_norm, pre_hook_fx
+        lava-dl's ``AbstractPool`` arguments at their defaults only: a sum pool has no
+        dilation and no learnable weight, so any other value is refused.
+    delay, delay_shift : bool
+        ``False`` only (aligned time, DESIGN §4).
+    count_log : bool
+        lava-dl's synaptic-event count log.
+    """
 
     layer_type = "pool"
 
-    def __init__(self, neuron_params, kernel_size, stride=None, padding=0, **kwargs):
-        super().__init__(neuron_params, kernel_size, stride, padding, **kwargs)
+    def __init__(self, neuron_params: Optional[dict], kernel_size, stride=None, padding=0,
+                 dilation=1, weight_scale=1, weight_norm: bool = False, pre_hook_fx=None,
+                 delay: bool = False, delay_shift: bool = False, count_log: bool = False):
+        dilation = dilation if isinstance(dilation, int) else tuple(dilation)
+        given = {"dilation": dilation not in (1, (1, 1)), "weight_scale": weight_scale != 1,
+                 "weight_norm": bool(weight_norm), "pre_hook_fx": pre_hook_fx is not None}
+        for name in (k for k, changed in given.items() if changed):
+            raise ValueError(f"Pool: {name} is not supported (a sum pool has no dilation and "
+                             "no learnable weight)")
+        super().__init__(neuron_params, kernel_size, stride, padding, delay=delay,
+                         delay_shift=delay_shift, count_log=count_log)
         self.synapse = SumPool(kernel_size, stride, padding)
         del self.synapse_params
 
@@ -207,9 +283,9 @@ class Input(torch.nn.Module):
         return [LayerSpec("input", self.shape, source, [], (folded or self.fold()).neuron)]
 
     def export_hdf5(self, handle) -> None:
-        """Write the NetX ``input`` layer group."""
-        from ..format.writer import write_layer
-        write_layer(handle, self.export_layers(-1)[0], 0)
+        """Write the ``input`` layer group ``layer/0`` and the file's root attributes
+        (lava-dl's own-Module pattern, :mod:`lava_mlsnn.block.own_export`)."""
+        export_block(self, handle)
 
 
 class Flatten(slayer_base.AbstractFlatten):
@@ -230,4 +306,12 @@ class Flatten(slayer_base.AbstractFlatten):
 
     def export_layers(self, source: int, start: int = 0,
                       folded: Optional[Folded] = None) -> List[LayerSpec]:
+        if getattr(self, "shape", None) is None:
+            raise ValueError("Flatten: its shape is known after one forward pass; run the "
+                             "network once first")
         return [LayerSpec("flatten", (int(self.shape[0]),), source)]
+
+    def export_hdf5(self, handle) -> None:
+        """Write the ``flatten`` layer group (lava-dl's own-Module pattern,
+        :mod:`lava_mlsnn.block.own_export`)."""
+        export_block(self, handle)

@@ -9,6 +9,7 @@ import torch
 from ..format.writer import write_network
 from ..format.spec import INPUT, LayerSpec, NetworkSpec
 from .base import Folded, FoldError, fold_policy
+from .build_checks import check_blocks
 from .multilevel import Input
 
 
@@ -23,7 +24,10 @@ class Network(torch.nn.Module):
     Parameters
     ----------
     blocks : sequence of blocks
-        ``blocks[0]`` must be an :class:`Input`.
+        ``blocks[0]`` must be an :class:`Input`. lava-dl's own blocks are refused
+        (their lava-mlsnn counterparts, e.g. :class:`lava_mlsnn.block.cuba.Dense`,
+        take the same arguments), and so is a block whose input shape differs from
+        what the block before it sends (:mod:`lava_mlsnn.block.build_checks`).
     classes : list of str, optional
         Class names, written to the exported file.
     timesteps : int
@@ -35,6 +39,7 @@ class Network(torch.nn.Module):
         super().__init__()
         if not blocks or not isinstance(blocks[0], Input):
             raise ValueError("a Network starts with an Input block")
+        check_blocks(blocks)
         self.blocks = torch.nn.ModuleList(blocks)
         self.classes = list(classes) if classes is not None else None
         self.timesteps = int(timesteps)
@@ -77,7 +82,12 @@ class Network(torch.nn.Module):
             # Every buffer (running statistics of any norm, ours or lava-dl's) survives
             # the shape probe: exporting must not change the model.
             saved = {k: v.clone() for k, v in self.named_buffers()}
+            # ... and every parameter (a lava-dl weight mask is applied to the weights in
+            # place by the forward)
+            params = {k: v.detach().clone() for k, v in self.named_parameters()}
             self.forward(dummy)
+            for k, v in self.named_parameters():
+                v.data.copy_(params[k])
             live = dict(self.named_buffers())
             for k, v in saved.items():
                 if live[k].shape == v.shape:

@@ -29,6 +29,7 @@ from lava.lib.dl.slayer.synapse import layer as synapse
 from .. import fixed
 from ..format.spec import Branch, LayerSpec
 from ..neuron import multilevel
+from ..neuron.lava_dl import neuron_kwargs
 from ..neuron.norm import BatchNorm
 from .base import (Folded, bias_mantissa, bias_scale_cap, conv_synapse_spec, even_weights,
                    fit_threshold, real_weight, report_clipping)
@@ -121,7 +122,8 @@ class ResidualBlock(torch.nn.Module):
                 self.shortcut = Pool({**feed_s, "norm": False}, 1)
             join_params = {k: v for k, v in params.items() if k != "norm"}
             join_params.update(barrier_params or {})
-        self.join_neuron = None if kind == "sew" else multilevel.Neuron(**join_params)
+        self.join_neuron = None if kind == "sew" else \
+            multilevel.Neuron(**neuron_kwargs(join_params, out_channels))
         # an exported layer on the shortcut: the projection, or the shortcut barrier
         self.short_layer = self.projection or (kind != "spiking" and shortcut_barrier is not None)
         self.folded: Optional[Folded] = None

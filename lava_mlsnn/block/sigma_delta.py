@@ -19,7 +19,7 @@ from .. import fixed
 from .._quiet import quiet_import
 from ..format.spec import Branch, LayerSpec
 from .base import (Folded, FoldError, QuantizedMixin, SpatialShapeMixin, conv_synapse_spec,
-                   refuse_delays)
+                   lava_dl_signature, refuse_delays)
 from .multilevel import Flatten, Input as _Input
 
 _slayer = quiet_import("lava.lib.dl.slayer")
@@ -111,8 +111,20 @@ class _SigmaDeltaMixin(QuantizedMixin):
         return super().forward(x)
 
 
+@lava_dl_signature(_slayer.block.base.AbstractDense.__init__)
 class Dense(_SigmaDeltaMixin, _sd.Dense):
-    """Sigma-delta dense block (lava-dl ``sigma_delta.Dense``; netx ``SigmaDelta``)."""
+    """Sigma-delta dense block (lava-dl ``sigma_delta.Dense``; netx ``SigmaDelta``).
+
+    Parameters
+    ----------
+    neuron_params : dict
+        lava-dl's sigma-delta neuron keys (``threshold``, ``activation``, ...).
+    in_neurons, out_neurons : int
+    weight_scale, weight_norm, pre_hook_fx, mask, count_log
+        As lava-dl's ``slayer.block.sigma_delta.Dense``.
+    delay, delay_shift : bool
+        ``delay=True`` and ``delay_shift=True`` given explicitly are refused.
+    """
 
     layer_type = "dense"
 
@@ -122,8 +134,22 @@ class Dense(_SigmaDeltaMixin, _sd.Dense):
         super().__init__(*args, **kwargs)
 
 
+@lava_dl_signature(_slayer.block.base.AbstractConv.__init__)
 class Conv(SpatialShapeMixin, _SigmaDeltaMixin, _sd.Conv):
-    """Sigma-delta conv block (lava-dl ``sigma_delta.Conv``; netx ``SigmaDelta``)."""
+    """Sigma-delta conv block (lava-dl ``sigma_delta.Conv``; netx ``SigmaDelta``).
+
+    Parameters
+    ----------
+    neuron_params : dict
+        lava-dl's sigma-delta neuron keys, as :class:`Dense`.
+    in_features, out_features : int
+    kernel_size, stride, padding, dilation, groups
+        As ``torch.nn.Conv2d``.
+    weight_scale, weight_norm, pre_hook_fx, count_log
+        As lava-dl's ``slayer.block.sigma_delta.Conv``.
+    delay, delay_shift : bool
+        ``delay=True`` and ``delay_shift=True`` given explicitly are refused.
+    """
 
     layer_type = "conv"
 

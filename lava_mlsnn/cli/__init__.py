@@ -32,6 +32,15 @@ VERBOSITY = {"-v": 1, "--verbose": 1, "-q": -1, "--quiet": -1}
 __all__ = ["CliError", "build_parser", "main"]
 
 
+def cmd_configs(args: argparse.Namespace) -> int:
+    """List the configurations shipped with the package (``train --config NAME``)."""
+    from ..train.config import shipped_configs
+    rows = shipped_configs()
+    width = max(len(name) for name, _ in rows)
+    print("\n".join(f"{name:<{width}}  {about}".rstrip() for name, about in rows))
+    return 0
+
+
 def cmd_demo(argv: Sequence[str]) -> int:
     try:
         demo = importlib.import_module("lava_mlsnn.demo")
@@ -57,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="more log lines from the library (before COMMAND)")
     parser.add_argument("-q", "--quiet", action="count", default=0,
                         help="library warnings only (before COMMAND)")
+    from .. import __version__
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("validate", help="check a network file: summary, or every problem")
     p.add_argument("net", metavar="NET.h5")
@@ -114,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", metavar="DIR", help="framed-tensor cache folder")
     p.set_defaults(func=cmd_evaluate)
     add_nir_parser(sub)
+    p = sub.add_parser("configs", help=f"list the configurations shipped with the package "
+                       f"('{PROG} train --config NAME')")
+    p.set_defaults(func=cmd_configs)
     sub.add_parser("train", help="train a network from a YAML configuration (see "
                    f"'{PROG} train --help')", add_help=False)
     sub.add_parser("export", help="export a training run to a network file, validated and "

@@ -141,3 +141,12 @@ def _dataset_name(text: str) -> str:
                                          "nmnist, cifar10dvs, or a tonic.datasets class name)")
     return text
 
+
+def dataset_root(dataset: str, root: Optional[str]) -> Optional[str]:
+    """``root`` for ``--dataset``; a data set that needs one and has none is refused in
+    one line naming the ``--root`` flag."""
+    from ..data.registry import resolve_dataset
+    if root is None and resolve_dataset(dataset).needs_root:
+        raise CliError(f"--dataset {dataset} needs --root DIR, the folder holding tonic's "
+                       "data set folders (the network file's metadata names none)")
+    return root

@@ -11,6 +11,7 @@ import numpy as np
 from .._table import format_table
 from ._common import EXIT_FAILURE, EXIT_USAGE, CliError, _error, _load_input, _load_network, \
     _one_line
+from ._common import dataset_root
 
 
 # --------------------------------------------------------------------------- formatting
@@ -144,7 +145,8 @@ def _dataset_input(spec, args: argparse.Namespace) -> Tuple[np.ndarray, str]:
     from ..data import DatasetNotFoundError
     from ..train.data import DataError
     from ..backends.evaluate import EvaluationError, load_frames
-    root = args.root or (spec.metadata.get("config") or {}).get("data", {}).get("root")
+    root = dataset_root(args.dataset, args.root or (spec.metadata.get("config") or {})
+                        .get("data", {}).get("root"))
     try:
         x, _ = load_frames(spec, args.dataset, root, "test", args.samples)
     except (DatasetNotFoundError, EvaluationError, DataError, ImportError, ValueError) as err:

@@ -17,6 +17,7 @@ from .._table import format_table
 from .._io import atomic_write
 from ._common import EXIT_FAILURE, CliError, _check_out, _load_array, _load_input, \
     _load_network, _one_line, _write, _write_npz
+from ._common import dataset_root
 
 
 def add_simulate_outputs(p: argparse.ArgumentParser) -> None:
@@ -209,7 +210,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     dataset = args.dataset or meta.get("dataset")
     if not dataset:
         raise CliError(f"{args.net}: give --dataset (the file's metadata does not name one)")
-    root = args.root or (spec.metadata.get("config") or {}).get("data", {}).get("root")
+    root = dataset_root(dataset, args.root or (spec.metadata.get("config") or {})
+                        .get("data", {}).get("root"))
     try:
         # Only --cache-dir is written to: a path found inside a network file never is.
         x, y = load_frames(spec, dataset, root, args.split, args.samples, args.cache_dir)

@@ -33,6 +33,8 @@ class MultiLevelConfig:
     v_init: float = 0.5  # initial membrane, in thresholds (0.5: round to nearest)
     surrogate: str = "ste"
     alpha: float = 4.0
+    tau_grad: float = 1.0  # 'exp' surrogate (lava-dl's): width in thresholds
+    scale_grad: float = 1.0  # 'exp' surrogate: height
 
 
 def dynamics(x: torch.Tensor, shift: torch.Tensor | float, theta: torch.Tensor,
@@ -68,7 +70,8 @@ def dynamics(x: torch.Tensor, shift: torch.Tensor | float, theta: torch.Tensor,
     for t in range(x.shape[-1]):
         u = x[..., t] if cfg.current_decay >= 1.0 else u * (1 - cfg.current_decay) + x[..., t]
         v = v * (1 - cfg.voltage_decay) + u + shift
-        z = multilevel_floor(v, theta, cfg.levels, cfg.surrogate, cfg.alpha)
+        z = multilevel_floor(v, theta, cfg.levels, cfg.surrogate, cfg.alpha, cfg.tau_grad,
+                             cfg.scale_grad)
         v = v - z * theta
         if v_quant is not None:
             v = v_quant(v, theta)
@@ -94,15 +97,22 @@ class Neuron(NormInputMixin, base.Neuron):
         Decay fractions per step in [0, 1] (quantized to 1/4096 at export).
     v_init : float
         Membrane at the start of a sample, in thresholds (0 or 0.5).
-    surrogate : {'ste', 'sigmoid'}
+    surrogate : {'ste', 'sigmoid', 'exp'}
+        Training gradient of the level floor (:mod:`lava_mlsnn.neuron.surrogate`);
+        ``'exp'`` is lava-dl SLAYER's spike surrogate at every level edge.
     alpha : float
         Sharpness of the sigmoid staircase surrogate.
+    tau_grad, scale_grad : float
+        Width (in thresholds) and height of the ``'exp'`` surrogate, as lava-dl's
+        ``tau_grad`` and ``scale_grad`` (only with ``surrogate='exp'``).
     learn_threshold : bool
     norm : callable, optional
         Factory of a :class:`lava_mlsnn.neuron.norm.BatchNorm` (applied to the input).
     dropout : torch.nn.Module, optional
     persistent_state : bool
         Keep (u, v) across forward calls (streaming).
+    shared_param : bool
+        ``True`` only: one threshold and one pair of decays per layer.
     membrane : torch.nn.Module, optional
         Membrane quantizer (:mod:`lava_mlsnn.quant.membrane`), applied after reset.
     """
@@ -111,7 +121,8 @@ class Neuron(NormInputMixin, base.Neuron):
                  voltage_decay: float = 0.0, v_init: float = 0.5, surrogate: str = "ste",
                  alpha: float = 4.0, learn_threshold: bool = True, norm=None, dropout=None,
                  persistent_state: bool = False, shared_param: bool = True,
-                 membrane: Optional[torch.nn.Module] = None):
+                 membrane: Optional[torch.nn.Module] = None, tau_grad: float = 1.0,
+                 scale_grad: float = 1.0):
         super().__init__(threshold=threshold, w_scale=1 << 6, s_scale=1 << 12, norm=norm,
                          dropout=dropout, persistent_state=persistent_state,
                          shared_param=shared_param, requires_grad=False)
@@ -119,8 +130,16 @@ class Neuron(NormInputMixin, base.Neuron):
             raise ValueError(f"levels must be >= 1, got {levels}")
         if threshold <= 0:
             raise ValueError(f"threshold must be > 0, got {threshold}")
+        if not shared_param:
+            raise ValueError("shared_param=False (per-channel parameters) is not supported")
+        if surrogate != "exp" and (tau_grad, scale_grad) != (1.0, 1.0):
+            raise ValueError(f"tau_grad and scale_grad shape surrogate='exp', not "
+                             f"{surrogate!r}")
+        if tau_grad <= 0:
+            raise ValueError(f"tau_grad must be > 0, got {tau_grad}")
         self.cfg = MultiLevelConfig(int(levels), float(current_decay), float(voltage_decay),
-                                    float(v_init), surrogate, float(alpha))
+                                    float(v_init), surrogate, float(alpha), float(tau_grad),
+                                    float(scale_grad))
         self.theta = torch.nn.Parameter(torch.tensor([float(threshold)]),
                                         requires_grad=learn_threshold)
         self.v_quant = membrane

@@ -56,8 +56,32 @@ class LevelSigmoid(torch.autograd.Function):
         return grad_v, grad_theta, None, None
 
 
+class LevelExp(torch.autograd.Function):
+    """Floor with lava-dl's exponential spike surrogate at each level edge."""
+
+    @staticmethod
+    def forward(ctx, v: torch.Tensor, theta: torch.Tensor, n: int, tau_grad: float,
+                scale_grad: float) -> torch.Tensor:
+        ctx.save_for_backward(v, theta)
+        ctx.n, ctx.tau_grad, ctx.scale_grad = n, tau_grad, scale_grad
+        return _levels(v, theta, n)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        v, theta = ctx.saved_tensors
+        edges = torch.arange(1, ctx.n + 1, dtype=v.dtype, device=v.device)
+        tau = ctx.tau_grad * theta
+        g = ctx.scale_grad / (2 * tau) * torch.exp(-(v.unsqueeze(-1) - edges * theta).abs()
+                                                   / tau)
+        grad_v = grad * g.sum(-1)
+        # z steps up at v = k * theta: d z / d theta = -k * (the edge's surrogate)
+        grad_theta = (grad * -(g * edges).sum(-1)).sum().reshape(theta.shape)
+        return grad_v, grad_theta, None, None, None
+
+
 def multilevel_floor(v: torch.Tensor, theta: torch.Tensor, levels: int,
-                     surrogate: str = "ste", alpha: float = 4.0) -> torch.Tensor:
+                     surrogate: str = "ste", alpha: float = 4.0, tau_grad: float = 1.0,
+                     scale_grad: float = 1.0) -> torch.Tensor:
     """Integer level ``clip(floor(v / theta), 0, levels)`` with a training gradient.
 
     Parameters
@@ -68,15 +92,19 @@ def multilevel_floor(v: torch.Tensor, theta: torch.Tensor, levels: int,
         Threshold (real units, > 0).
     levels : int
         N, the largest level.
-    surrogate : {'ste', 'sigmoid'}
+    surrogate : {'ste', 'sigmoid', 'exp'}
     alpha : float
         Sharpness of the sigmoid staircase.
+    tau_grad, scale_grad : float
+        Width (in thresholds) and height of the ``'exp'`` surrogate (lava-dl's).
     """
     if surrogate == "ste":
         return LevelSTE.apply(v, theta, levels)
     if surrogate == "sigmoid":
         return LevelSigmoid.apply(v, theta, levels, alpha)
-    raise ValueError(f"unknown surrogate {surrogate!r} (expected 'ste' or 'sigmoid')")
+    if surrogate == "exp":
+        return LevelExp.apply(v, theta, levels, tau_grad, scale_grad)
+    raise ValueError(f"unknown surrogate {surrogate!r} (expected 'ste', 'sigmoid' or 'exp')")
 
 
 class StraightThrough(torch.autograd.Function):

@@ -5,12 +5,16 @@ Usage (``lava-mlsnn train``, or the wrapper ``python training/train_dvs.py``)::
     lava-mlsnn train                                               # embedded digits, CPU, minutes
     lava-mlsnn train --config dvsgesture --set data.root=/data --set optim.epochs=40
     lava-mlsnn train --resume runs/digits-convnet-20250101-120000
+    lava-mlsnn train --resume runs/digits-convnet-20250101-120000 --epochs 30   # extend a run
+    lava-mlsnn train --config papers/qsnn_vgg11_cifar10dvs --set data.root=/data
     torchrun --nproc_per_node=2 training/train_dvs.py --set train.device=cpu
 
 Configuration: the defaults (``lava_mlsnn/configs/default.yaml``), then each
 ``--config FILE`` in order (a file, or the name of a configuration shipped in
-``lava_mlsnn/configs``: ``digits``, ``dvsgesture``, ``nmnist``, ``cifar10dvs``), then
-each ``--set section.key=value`` (value parsed as YAML). The run directory gets the resolved ``config.yaml``, ``metrics.csv``,
+``lava_mlsnn/configs``: ``digits``, ``dvsgesture``, ``nmnist``, ``cifar10dvs``,
+``papers/...``; ``lava-mlsnn configs`` lists them), then each ``--set
+section.key=value`` (value parsed as YAML). ``--resume RUN_DIR --epochs N`` (or ``--set
+optim.epochs=N``) extends a run, finished or not, to N epochs. The run directory gets the resolved ``config.yaml``, ``metrics.csv``,
 ``curves.png``, ``activity.png``, ``checkpoints/{last,best}.pt`` and
 ``summary.json``; export it with ``lava-mlsnn export RUN_DIR``.
 
@@ -33,7 +37,7 @@ import time
 from typing import Optional, Sequence
 
 PROG = "lava-mlsnn train"  # error lines start with it (the script wrapper says train_dvs)
-RESUME_MAY_CHANGE = ("train.device", "data.workers")
+RESUME_MAY_CHANGE = ("train.device", "data.workers", "optim.epochs")
 
 
 def _error(message: str) -> None:
@@ -55,11 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                 epilog="Config keys: see lava_mlsnn/configs/default.yaml.")
     p.add_argument("--config", action="append", default=[], metavar="FILE.yaml",
-                   help="YAML configuration (repeatable; later files win)")
+                   help="YAML configuration, a file or a shipped name (repeatable; later "
+                   "files win; 'lava-mlsnn configs' lists the shipped ones)")
     p.add_argument("--set", action="append", default=[], dest="overrides",
                    metavar="SECTION.KEY=VALUE", help="override one key (repeatable)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("--epochs", type=int, metavar="N", help="train to N epochs in all "
+                   "(same as --set optim.epochs=N; with --resume, extends the run)")
     p.add_argument("--stop-after-epochs", type=int, metavar="K",
                    help="stop (as if killed) after K epochs of this invocation")
     p.add_argument("--print-config", action="store_true",
@@ -90,6 +97,8 @@ def _new_run_dir(config: dict) -> str:
 
 def _resolve(args: argparse.Namespace):
     from lava_mlsnn.train import config as C
+    if args.epochs is not None:
+        args.overrides = list(args.overrides) + [f"optim.epochs={args.epochs}"]
     if args.resume:
         cfg_path = os.path.join(args.resume, "config.yaml")
         if not os.path.isfile(cfg_path):  # no checkpoint yet: the run starts over
@@ -108,6 +117,23 @@ def _resolve(args: argparse.Namespace):
         if config["data"][key]:
             config["data"][key] = os.path.abspath(os.path.expanduser(config["data"][key]))
     return config
+
+
+def _how_to_resume(run_dir: Optional[str]) -> str:
+    """The tail of an interruption message: where the run stands, how to continue it."""
+    if not run_dir or not os.path.isfile(os.path.join(run_dir, "config.yaml")):
+        return ""
+    from lava_mlsnn.train.runner import has_checkpoint
+    if not has_checkpoint(run_dir):
+        return (f" (no epoch completed yet; start the run again with {_again()} --resume "
+                f"{run_dir})")
+    return (f" (the last completed epoch is in {os.path.join(run_dir, 'checkpoints', 'last.pt')}"
+            f"; continue with {_again()} --resume {run_dir})")
+
+
+def _again() -> str:
+    """The command that continues a run (the script wrapper names itself)."""
+    return PROG if PROG.startswith("lava-mlsnn") else "python training/train_dvs.py"
 
 
 def _discard(run_dir: Optional[str]) -> None:
@@ -165,6 +191,7 @@ def _main(args: argparse.Namespace, debug: bool) -> int:
     from lava_mlsnn.train.runner import RunError, RunOptions, run
     d = None
     created = None  # a run directory this invocation made, removed again if it fails early
+    run_dir: Optional[str] = None
     try:
         try:
             d = D.setup(config["train"]["device"])
@@ -185,9 +212,8 @@ def _main(args: argparse.Namespace, debug: bool) -> int:
                           progress=not args.no_progress)
         result = run(config, opts, d)
         if result.get("stopped") and d.main:
-            again = PROG if PROG.startswith("lava-mlsnn") else "python training/train_dvs.py"
             print(f"{PROG}: stopped after epoch {result['epoch']}; continue with "
-                  f"{again} --resume {run_dir}", flush=True)
+                  f"{_again()} --resume {run_dir}", flush=True)
         return 0
     except (UsageError, C.ConfigError, DatasetNotFoundError, DataError, RunError,
             ImportError) as err:  # ImportError: e.g. CIFAR10-DVS without the aedat package
@@ -195,10 +221,10 @@ def _main(args: argparse.Namespace, debug: bool) -> int:
         _discard(created)
         return 2
     except KeyboardInterrupt:
-        _error("interrupted (the last completed epoch is in checkpoints/last.pt)")
+        _error(f"interrupted{_how_to_resume(run_dir)}")
         return 130
     except Terminated as err:  # SIGTERM/SIGHUP: DataLoader workers and ranks end with us
-        _error(f"{err} (the last completed epoch is in checkpoints/last.pt)")
+        _error(f"{err}{_how_to_resume(run_dir)}")
         return err.exit_status
     except Exception as err:  # noqa: BLE001 -- one line unless debugging
         if debug:

@@ -327,11 +327,31 @@ CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 
 def config_file(name: str) -> str:
     """A ``--config`` argument as a path: an existing file, else a configuration shipped
-    with the package (``digits``, ``dvsgesture``, ``nmnist``, ``cifar10dvs``, ``default``)."""
+    with the package by name (``digits``, ``nmnist``, ``papers/qsnn_vgg11_cifar10dvs``...:
+    :func:`shipped_configs` lists them). Anything else is returned as given (and then
+    reported missing by :func:`resolve`)."""
     if os.path.isfile(name):
         return name
-    shipped = os.path.join(CONFIG_DIR, name if name.endswith(".yaml") else f"{name}.yaml")
-    return shipped if os.path.sep not in name and os.path.isfile(shipped) else name
+    rel = name if name.endswith(".yaml") else f"{name}.yaml"
+    shipped = os.path.normpath(os.path.join(CONFIG_DIR, *rel.split("/")))
+    inside = shipped.startswith(os.path.join(CONFIG_DIR, ""))
+    return shipped if inside and not os.path.isabs(name) and os.path.isfile(shipped) else name
+
+
+def shipped_configs() -> List[Tuple[str, str]]:
+    """The configurations shipped with the package: ``(name, first comment line)``, the
+    name as ``--config`` takes it (``papers/...`` for the paper reproductions)."""
+    out = []
+    for folder, _, files in sorted(os.walk(CONFIG_DIR)):
+        for fname in sorted(files):
+            if not fname.endswith(".yaml"):
+                continue
+            path = os.path.join(folder, fname)
+            rel = os.path.relpath(path, CONFIG_DIR)[:-len(".yaml")].replace(os.sep, "/")
+            with open(path) as f:
+                first = f.readline().strip()
+            out.append((rel, first.lstrip("#").strip() if first.startswith("#") else ""))
+    return out
 
 
 def resolve(files: Sequence[str] = (), overrides: Sequence[str] = ()) -> Dict[str, Dict[str, Any]]:
@@ -345,7 +365,8 @@ def resolve(files: Sequence[str] = (), overrides: Sequence[str] = ()) -> Dict[st
     config = copy.deepcopy(DEFAULTS)
     for path in files:
         if not os.path.isfile(path):
-            raise ConfigError(f"{path}: no such config file")
+            raise ConfigError(f"{path}: no such config file or shipped configuration (the "
+                              "shipped ones: lava-mlsnn configs)")
         try:
             with open(path) as f:
                 loaded = yaml.safe_load(f)

@@ -131,6 +131,37 @@ def seed_epoch(seed: int, epoch: int, rank: int) -> None:
     torch.manual_seed(s)  # also seeds every CUDA device
 
 
+def extend_run(config: Dict, opts: RunOptions, d: D.Dist, done: int, sched,
+               net: Network) -> None:
+    """On ``--resume``: a new ``optim.epochs`` extends (or shortens, down to the epochs
+    done) the run; the run's ``config.yaml`` is updated so that a later resume keeps it.
+
+    A schedule that depends on the epoch count (cosine learning rate, the binary
+    quantizers' sharpness) continues toward the new total from where it stands; with
+    a ``constant`` or ``step`` schedule the extended run equals one planned for the new
+    total from the start, bit for bit.
+    """
+    from .config import dump, load_resolved
+    total = config["optim"]["epochs"]
+    if total < done:
+        raise RunError(f"optim.epochs={total}: the run in {opts.run_dir} has already done "
+                       f"{done} epochs")
+    path = paths(opts.run_dir)["config"]
+    saved = load_resolved(path)
+    if saved["optim"]["epochs"] == total:
+        return
+    if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR):
+        sched.T_max = total
+    if d.main:
+        depends = config["optim"]["schedule"] == "cosine" or any(
+            hasattr(m, "set_progress") for m in net.modules())
+        log.info("note: extending the run from %d to %d epochs%s", saved["optim"]["epochs"],
+                 total, "; its schedule continues toward the new total (a run planned for "
+                 f"{total} epochs from the start would differ)" if depends else "")
+        saved["optim"]["epochs"] = total
+        dump(saved, path)
+
+
 def has_checkpoint(run_dir: str) -> bool:
     """Whether ``run_dir`` holds a checkpoint to resume from (latest or previous)."""
     last = paths(run_dir)["last"]
@@ -266,6 +297,7 @@ def run(config: Dict, opts: RunOptions, d: D.Dist) -> Dict[str, Any]:
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         history, best, start = state["history"], state["best"], state["epoch"]
+        extend_run(config, opts, d, start, sched, net)
         unpack_rng(state["rng"])
         if state.get("world_size", 1) != d.world and d.main:
             log.info("note: resuming a %s-process run with %s; the shards and batches differ "
