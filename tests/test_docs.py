@@ -92,7 +92,6 @@ def test_every_used_name_is_documented(documented):
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(strict=False, reason="block signatures")
 def test_every_used_block_and_neuron_name_is_documented(documented):
     names = [p for p in used_names() if _is_block(p, resolve(p))]
     assert len(names) >= 8
