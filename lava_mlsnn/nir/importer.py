@@ -76,6 +76,32 @@ def _input_shape(node) -> Tuple[int, ...]:
     return shape[1:] if len(shape) in (2, 4) and shape[0] == 1 else shape
 
 
+def _type_shape(types, key: str) -> Optional[Tuple[int, ...]]:
+    shape = types.get(key) if isinstance(types, dict) else None
+    if shape is None or np.asarray(shape).size == 0:
+        return None
+    return tuple(int(s) for s in np.asarray(shape).reshape(-1))
+
+
+def _check_flatten(name: str, node, shape: Tuple[int, ...]) -> None:
+    """NIR's Flatten works on the unbatched shape: only a whole flatten is imported (a
+    partial one would be read as whole, silently)."""
+    start, end = int(node.start_dim), int(node.end_dim)
+    if start not in (0, -len(shape)) or end not in (-1, len(shape) - 1):
+        raise NIRImportError(f"{name}: Flatten(start_dim={start}, end_dim={end}) of a "
+                             f"{shape} tensor: only a whole flatten (0, -1) is supported")
+    given = _type_shape(node.input_type, "input")
+    if given is not None and int(np.prod(given)) != int(np.prod(shape)):
+        raise NIRImportError(f"{name}: input_type {given} differs from the {shape} it reads")
+
+
+def _check_output(name: str, node, shape: Tuple[int, ...]) -> None:
+    given = _type_shape(node.output_type, "output")
+    if given is not None and int(np.prod(given)) != int(np.prod(shape)):
+        raise NIRImportError(f"{name}: output_type {given} differs from the {shape} the "
+                             "graph computes")
+
+
 def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1,
              input_levels: int = 1, timesteps: int = 1,
              classes: Optional[Sequence[str]] = None):
@@ -123,7 +149,10 @@ def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1
             if float(pending.weight) != 1.0:  # an average: its 1/k^2 goes to the reader
                 in_scale = np.full(shape[0], float(pending.weight))
             pending = None
-        if k in ("Output", "Delay"):
+        if k == "Output":
+            _check_output(name, node, shape)
+            continue
+        if k == "Delay":
             continue
         if k in SYNAPSES:
             if pending is not None:
@@ -145,6 +174,7 @@ def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1
                 c = _per_channel(s, shape[0], f"{name}.scale")
                 in_scale = c if in_scale is None else in_scale * c
         elif k == "Flatten":
+            _check_flatten(name, node, shape)
             if pending is not None:
                 raise NIRImportError(f"{name}: a Flatten between {pending.name} and its "
                                      "neuron is not supported")

@@ -162,9 +162,9 @@ def _block(syn: _Synapse, neu: _Neuron, name: str, reset: str, levels: int):
         _set_weight(blk, syn)
         return blk
     theta = _fold_threshold(syn, neu, name)
+    if neu.v_reset:  # soft reset keeps the residue, a hard one sets 0: neither is v_reset
+        raise NIRImportError(f"{name}: v_reset = {neu.v_reset:g}; only 0 is supported")
     if reset == "zero":
-        if neu.v_reset:
-            raise NIRImportError(f"{name}: v_reset = {neu.v_reset:g}; only 0 is supported")
         if syn.kind == "pool":
             raise NIRImportError(f"{name}: a pool into a hard-reset neuron is not supported "
                                  "(import with reset='subtract')")
@@ -238,7 +238,15 @@ def _synapse(name: str, node, shape: Tuple[int, ...], in_scale: Optional[np.ndar
             raise NIRImportError(f"{name}: Conv2d needs a (C, H, W) input, got {shape}")
         if isinstance(node.padding, str):
             raise NIRImportError(f"{name}: padding {node.padding!r} is not supported")
+        given = getattr(node, "input_shape", None)
+        if given is not None and tuple(int(v) for v in np.asarray(given).reshape(-1)) \
+                != tuple(shape[1:]):
+            raise NIRImportError(f"{name}: input_shape {tuple(np.asarray(given).reshape(-1))} "
+                                 f"differs from the {tuple(shape[1:])} it reads")
         groups = int(node.groups)
+        if groups < 1 or w.shape[1] * groups != shape[0] or w.shape[0] % groups:
+            raise NIRImportError(f"{name}: weight {w.shape} with groups = {groups} does not "
+                                 f"read a {shape} input")
         if in_scale is not None:
             w = w * in_scale.reshape(groups, -1)[np.arange(w.shape[0]) //
                                                  (w.shape[0] // groups)][:, :, None, None]
