@@ -23,7 +23,7 @@ from ..format.spec import NetworkSpec
 from . import codec
 from .validate import check_graph
 from .exporter import DEFAULT_DT
-from .mapping import (NEURONS, OTHERS, RESETS, SYNAPSES, NIRImportError, _block, _neuron,
+from .mapping import (CURRENTS, NEURONS, OTHERS, RESETS, SYNAPSES, NIRImportError, _block, _neuron,
                       _per_channel, _Synapse, _synapse)
 
 
@@ -104,7 +104,7 @@ def _check_output(name: str, node, shape: Tuple[int, ...]) -> None:
 
 def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1,
              input_levels: int = 1, timesteps: int = 1,
-             classes: Optional[Sequence[str]] = None):
+             classes: Optional[Sequence[str]] = None, current: str = "nir"):
     """A trainable :class:`lava_mlsnn.block.Network` from a NIR graph (or its file).
 
     Parameters
@@ -123,6 +123,10 @@ def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1
     timesteps : int
         Steps per sample written to the exported file.
     classes : list of str, optional
+    current : {'nir', 'jump'}
+        How a ``CubaLIF``'s input enters its current: NIR's definition (``tau_syn dI/dt =
+        -I + w_in x``: ``dt/tau_syn * w_in * x`` a step), or a jump of ``w_in * x`` (Norse
+        1.1's ``LIFCell``, which its exporter writes as a plain ``CubaLIF``).
 
     Raises
     ------
@@ -135,6 +139,8 @@ def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1
         raise NIRImportError(f"reset must be one of {', '.join(RESETS)}, got {reset!r}")
     if levels < 1 or (levels > 1 and reset != "subtract"):
         raise NIRImportError(f"levels = {levels}: levels > 1 need reset='subtract'")
+    if current not in CURRENTS:
+        raise NIRImportError(f"current must be one of {', '.join(CURRENTS)}, got {current!r}")
     g = _load(graph)
     check_graph(g, dt)
     chain = _chain(g)
@@ -186,7 +192,7 @@ def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1
         else:  # a neuron
             if pending is None:
                 raise NIRImportError(f"{name} ({k}) has no synapse before it")
-            blocks.append(_block(pending, _neuron(name, node, dt), name, reset, levels))
+            blocks.append(_block(pending, _neuron(name, node, dt, current), name, reset, levels))
             pending = None
     if pending is not None:
         raise NIRImportError(f"{pending.name}: the graph ends without a neuron after it")

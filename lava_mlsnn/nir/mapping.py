@@ -18,6 +18,7 @@ SYNAPSES = ("Affine", "Linear", "Conv2d", "SumPool2d", "AvgPool2d")
 NEURONS = ("IF", "LIF", "CubaLIF", "LI", "I", "Threshold")
 OTHERS = ("Input", "Output", "Flatten", "Scale", "Delay")
 RESETS = ("zero", "subtract")
+CURRENTS = ("nir", "jump")  # how a CubaLIF's input enters its current (from_nir)
 class NIRImportError(ValueError):
     """The graph has nodes or parameters lava-mlsnn cannot map (one line naming them)."""
 
@@ -86,7 +87,7 @@ def _leak(node) -> np.ndarray:
     return np.asarray(node.v_leak, dtype=np.float64)
 
 
-def _neuron(name: str, node, dt: float) -> _Neuron:
+def _neuron(name: str, node, dt: float, current: str = "nir") -> _Neuron:
     k = type(node).__name__
     if k == "IF":  # per-step convention of every peer exporter: v += r * I
         return _Neuron(True, 1.0, 0.0, _uniform(node.r, f"{name}.r"),
@@ -98,7 +99,10 @@ def _neuron(name: str, node, dt: float) -> _Neuron:
     if k == "CubaLIF":
         ds = dt / _uniform(node.tau_syn, f"{name}.tau_syn")
         dm = dt / _uniform(node.tau_mem, f"{name}.tau_mem")
-        g = _uniform(node.w_in, f"{name}.w_in") * ds * _uniform(node.r, f"{name}.r") * dm
+        # NIR: tau_syn dI/dt = -I + w_in x adds ds * w_in * x a step; Norse's LIFCell
+        # jumps by w_in * x (current='jump')
+        g = _uniform(node.w_in, f"{name}.w_in") * (ds if current == "nir" else 1.0) * \
+            _uniform(node.r, f"{name}.r") * dm
         return _Neuron(True, ds, dm, g, np.asarray(node.v_threshold),
                        dm * _leak(node), _uniform(node.v_reset, name))
     if k == "LI":
