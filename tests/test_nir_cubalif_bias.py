@@ -184,3 +184,24 @@ def test_norse_lifcell_current_jumps():
     with pytest.raises(NIRImportError, match="current must be one of nir, jump"):
         read_nir(graph, **dict(options, current="delta"))
     del nt
+
+
+def test_cli_current_jump(tmp_path, capsys):
+    pytest.importorskip("norse.torch")
+    import conformkit as ck
+    from lava_mlsnn.format import read_network
+    from lava_mlsnn.nir import write_nir
+    case = dict(seed=2, input_levels=1, n_in=6, hidden=4, out=2, conv=None, th=[1.0, 1.0],
+                mean_q=30.0, bias=False, neuron="LIFCell", d=[0.5, 0.5], ds=[0.25, 0.25])
+    _, graph, _, _ = ck.build_norse(case)
+    path = tmp_path / "g.nir"
+    write_nir(graph, str(path))
+    for current in ("nir", "jump"):
+        out = tmp_path / f"{current}.h5"
+        assert main(["nir", "import", str(path), "-o", str(out), "--dt", "1e-6",
+                     "--current", current]) == 0
+        assert read_network(str(out)).layers[1].neuron.i_decay == 1024  # ds = 0.25
+    # the threshold fold absorbs a uniform gain: the current's scale shows in vThMant
+    assert read_network(str(tmp_path / "jump.h5")).layers[1].neuron.v_th_mant != \
+        read_network(str(tmp_path / "nir.h5")).layers[1].neuron.v_th_mant
+    capsys.readouterr()
