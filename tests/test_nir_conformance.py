@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, Phase, assume, given, settings
 
 pytest.importorskip("nir")
@@ -66,6 +67,21 @@ def test_norse(case):
 def test_sinabs(case):
     pytest.importorskip("sinabs")
     _check("sinabs", case)
+
+
+@pytest.mark.parametrize("kind", ["RLeaky", "RSynaptic"])
+def test_recurrent_snntorch_is_refused_naming_the_cycle(kind):
+    """Recurrent layers (snnTorch writes a LIF/CubaLIF with a weight back to itself) are
+    refused in one line that names the cycle."""
+    snn = pytest.importorskip("snntorch")
+    from snntorch.export_nir import export_to_nir
+    from lava_mlsnn.nir import read_nir
+    kw = dict(linear_features=4, init_hidden=True, reset_mechanism="zero", beta=0.9)
+    cell = snn.RLeaky(**kw) if kind == "RLeaky" else snn.RSynaptic(alpha=0.5, **kw)
+    graph = export_to_nir(torch.nn.Sequential(torch.nn.Linear(6, 4), cell), torch.zeros(6))
+    with pytest.raises(NIRImportError, match=r"nodes 1\.lif -> 1\.w_rec -> 1\.lif form a "
+                       "cycle .*recurrent graphs are not supported"):
+        read_nir(graph)
 
 
 @pytest.mark.lava

@@ -34,6 +34,31 @@ def _load(graph):
     return graph
 
 
+def _find_cycle(succ: Dict[str, List[str]]) -> List[str]:
+    """One cycle of the graph (its nodes in order), or [] (iterative depth-first walk)."""
+    state: Dict[str, int] = {}  # 1 on the current path, 2 done
+    for root in succ:
+        if root in state:
+            continue
+        path, stack = [], [(root, iter(succ[root]))]
+        state[root] = 1
+        path.append(root)
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+                path.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt):]
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, iter(succ[nxt])))
+    return []
+
+
 def _chain(graph) -> List[Tuple[str, object]]:
     """The nodes from the one Input to the one Output; refuses anything else."""
     kinds = {name: type(node).__name__ for name, node in graph.nodes.items()}
@@ -47,6 +72,10 @@ def _chain(graph) -> List[Tuple[str, object]]:
     for a, b in graph.edges:
         succ[a].append(b)
         pred[b].append(a)
+    cycle = _find_cycle(succ)
+    if cycle:
+        raise NIRImportError(f"nodes {' -> '.join(cycle + cycle[:1])} form a cycle (a "
+                             "recurrent connection): recurrent graphs are not supported")
     inputs = [n for n, k in kinds.items() if k == "Input"]
     if len(inputs) != 1:
         raise NIRImportError(f"a graph with {len(inputs)} Input nodes: one is supported")
