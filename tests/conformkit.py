@@ -300,14 +300,15 @@ norse_cases = st.booleans().flatmap(lambda conv: st.fixed_dictionaries(dict(
     ds=st.lists(st.sampled_from([1 / 8, 1 / 4, 1 / 2, 3 / 4]), min_size=2, max_size=2))))
 sinabs_cases = st.booleans().flatmap(lambda conv: st.fixed_dictionaries(dict(
     _common(conv), neuron=st.sampled_from(["IAF", "LIF"]), bias=st.booleans(),
-    levels=st.integers(1, 3), tau=st.floats(3.0, 20.0))))
+    # tau with exp(-1/tau) = 1 - k/64: Sinabs' decay on the 1/4096 grid (off it, the decay
+    # is converted with an error <= 1/8192 a step and spike times drift: BENCHMARKS)
+    levels=st.integers(1, 3), tau=st.integers(4, 40).map(lambda k: -1 / math.log(1 - k / 64)))))
 
 
 # Per-layer agreement (fraction of equal spike entries) the import states, by neuron kind
 # (measured minima: BENCHMARKS.md "NIR conformance"). snnTorch's subtract is held to the
-# plain soft reset it imports as (SOFT) and, loosely, to snnTorch's own rule; Sinabs'
-# LIF decay 1 - exp(-1/tau) is off the 1/4096 grid (CONVERTED).
-EXACT, LEAKY, SOFT, SNNTORCH_SUBTRACT, CONVERTED = 1.0, 0.95, 0.95, 0.8, 0.9
+# plain soft reset it imports as (SOFT) and, loosely, to snnTorch's own rule.
+EXACT, LEAKY, SOFT, SNNTORCH_SUBTRACT = 1.0, 0.95, 0.95, 0.8
 
 
 def bound(peer: str, case: dict) -> float:
@@ -316,7 +317,7 @@ def bound(peer: str, case: dict) -> float:
         return EXACT
     if peer == "snntorch" and case["reset"] == "subtract":
         return SNNTORCH_SUBTRACT
-    return CONVERTED if peer == "sinabs" else LEAKY
+    return LEAKY
 
 
 def refusal(peer: str, case: dict):
