@@ -22,6 +22,10 @@ def add_parser(sub) -> None:
                    "threshold (multi-level neurons; snnTorch 'subtract', Sinabs)")
     q.add_argument("--levels", type=int, default=1, help="levels of multi-level neurons "
                    "(with --reset subtract; default 1)")
+    q.add_argument("--current", choices=("nir", "jump"), default="nir",
+                   help="how a CubaLIF's input enters its synaptic current: NIR's "
+                   "dt/tau_syn * w_in * x a step (default) or a jump of w_in * x (Norse's "
+                   "LIFCell)")
     q.add_argument("--input-levels", type=int, default=1, metavar="N",
                    help="largest input count per pixel and step (default 1)")
     q.add_argument("--timesteps", type=int, default=1, metavar="T",
@@ -70,7 +74,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     except Exception as err:  # noqa: BLE001 -- h5py/nir raise many kinds for a bad file
         raise CliError(f"{args.graph}: not a readable NIR file ({_one_line(err)})") from None
     opts = dict(reset=args.reset, levels=args.levels, input_levels=args.input_levels,
-                timesteps=args.timesteps)
+                timesteps=args.timesteps, current=args.current)
     if args.dt is not None:
         opts["dt"] = args.dt
     try:

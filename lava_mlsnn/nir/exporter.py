@@ -11,6 +11,7 @@ rounding and 24-bit saturation, the input clip) travels as the lava-mlsnn extens
 """
 from __future__ import annotations
 
+import warnings
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -41,6 +42,23 @@ def _bias_real(p: fixed.NeuronParams, shape: Tuple[int, ...]) -> np.ndarray:
         return np.zeros(c)
     b = np.asarray(p.bias, dtype=np.float64) * 2.0 ** (p.bias_exp - fixed.STATE_SHIFT)
     return b.reshape(c, -1)[:, 0] if b.size != c else b.reshape(c)
+
+
+def _v_leak_of_bias(neuron, p: fixed.NeuronParams, shape: Tuple[int, ...], i: int) -> bool:
+    """A ``CubaLIF``'s bias on v becomes its ``v_leak`` (``tau_mem dv/dt = v_leak - v +
+    r I`` adds ``dt/tau_mem * v_leak`` to v per step): an ``Affine`` bias in front of it
+    would enter the synaptic current and build up by ``1 / (1 - alpha)``. True if moved."""
+    if type(neuron).__name__ != "CubaLIF" or p.bias is None or not np.any(p.bias):
+        return False
+    b = np.asarray(p.bias, dtype=np.float64) * 2.0 ** (p.bias_exp - fixed.STATE_SHIFT)
+    b = b.reshape(shape) if b.size == int(np.prod(shape)) else \
+        np.broadcast_to(b.reshape((-1,) + (1,) * (len(shape) - 1)), shape)
+    dm = max(p.v_decay / fixed.DECAY_ONE, 1e-12)  # as tau_mem = dt / dm
+    neuron.v_leak = (b / dm).astype(np.float32)
+    warnings.warn(f"layer {i}: its bias is written as the CubaLIF's v_leak (NIR's "
+                  "definition); snnTorch's import refuses v_leak, Norse's also adds it to "
+                  "the synaptic current", stacklevel=3)
+    return True
 
 
 def _neuron_node(p: fixed.NeuronParams, shape: Tuple[int, ...], dt: float):
@@ -174,10 +192,12 @@ def to_nir(spec: NetworkSpec, dt: float = DEFAULT_DT, extension: bool = True,
             tails[i] = name
             continue
         neuron, gain = _neuron_node(layer.neuron, layer.shape, dt)
+        in_v_leak = _v_leak_of_bias(neuron, layer.neuron, layer.shape, i)
         ends = []
         for k, br in enumerate(layer.branches):
             base = f"l{i}" if len(layer.branches) == 1 else f"l{i}_b{k}"
-            bias = _bias_real(layer.neuron if k == 0 else None, layer.shape)
+            bias = _bias_real(layer.neuron if k == 0 and not in_v_leak else None,
+                              layer.shape)
             folded = br.synapse.kind == "pool" and neuron is not None and \
                 hasattr(neuron, "v_threshold") and len(layer.branches) == 1 and \
                 not np.any(bias)

@@ -14,6 +14,7 @@ extension instead.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -22,7 +23,7 @@ from ..format.spec import NetworkSpec
 from . import codec
 from .validate import check_graph
 from .exporter import DEFAULT_DT
-from .mapping import (NEURONS, OTHERS, RESETS, SYNAPSES, NIRImportError, _block, _neuron,
+from .mapping import (CURRENTS, NEURONS, OTHERS, RESETS, SYNAPSES, NIRImportError, _block, _neuron,
                       _per_channel, _Synapse, _synapse)
 
 
@@ -31,6 +32,31 @@ def _load(graph):
     if isinstance(graph, (str, bytes)) or hasattr(graph, "__fspath__"):
         return nir.read(graph, type_check=False)  # NIR mis-infers grouped convs
     return graph
+
+
+def _find_cycle(succ: Dict[str, List[str]]) -> List[str]:
+    """One cycle of the graph (its nodes in order), or [] (iterative depth-first walk)."""
+    state: Dict[str, int] = {}  # 1 on the current path, 2 done
+    for root in succ:
+        if root in state:
+            continue
+        path, stack = [], [(root, iter(succ[root]))]
+        state[root] = 1
+        path.append(root)
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+                path.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt):]
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, iter(succ[nxt])))
+    return []
 
 
 def _chain(graph) -> List[Tuple[str, object]]:
@@ -46,6 +72,10 @@ def _chain(graph) -> List[Tuple[str, object]]:
     for a, b in graph.edges:
         succ[a].append(b)
         pred[b].append(a)
+    cycle = _find_cycle(succ)
+    if cycle:
+        raise NIRImportError(f"nodes {' -> '.join(cycle + cycle[:1])} form a cycle (a "
+                             "recurrent connection): recurrent graphs are not supported")
     inputs = [n for n, k in kinds.items() if k == "Input"]
     if len(inputs) != 1:
         raise NIRImportError(f"a graph with {len(inputs)} Input nodes: one is supported")
@@ -75,9 +105,35 @@ def _input_shape(node) -> Tuple[int, ...]:
     return shape[1:] if len(shape) in (2, 4) and shape[0] == 1 else shape
 
 
+def _type_shape(types, key: str) -> Optional[Tuple[int, ...]]:
+    shape = types.get(key) if isinstance(types, dict) else None
+    if shape is None or np.asarray(shape).size == 0:
+        return None
+    return tuple(int(s) for s in np.asarray(shape).reshape(-1))
+
+
+def _check_flatten(name: str, node, shape: Tuple[int, ...]) -> None:
+    """NIR's Flatten works on the unbatched shape: only a whole flatten is imported (a
+    partial one would be read as whole, silently)."""
+    start, end = int(node.start_dim), int(node.end_dim)
+    if start not in (0, -len(shape)) or end not in (-1, len(shape) - 1):
+        raise NIRImportError(f"{name}: Flatten(start_dim={start}, end_dim={end}) of a "
+                             f"{shape} tensor: only a whole flatten (0, -1) is supported")
+    given = _type_shape(node.input_type, "input")
+    if given is not None and int(np.prod(given)) != int(np.prod(shape)):
+        raise NIRImportError(f"{name}: input_type {given} differs from the {shape} it reads")
+
+
+def _check_output(name: str, node, shape: Tuple[int, ...]) -> None:
+    given = _type_shape(node.output_type, "output")
+    if given is not None and int(np.prod(given)) != int(np.prod(shape)):
+        raise NIRImportError(f"{name}: output_type {given} differs from the {shape} the "
+                             "graph computes")
+
+
 def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1,
              input_levels: int = 1, timesteps: int = 1,
-             classes: Optional[Sequence[str]] = None):
+             classes: Optional[Sequence[str]] = None, current: str = "nir"):
     """A trainable :class:`lava_mlsnn.block.Network` from a NIR graph (or its file).
 
     Parameters
@@ -96,6 +152,10 @@ def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1
     timesteps : int
         Steps per sample written to the exported file.
     classes : list of str, optional
+    current : {'nir', 'jump'}
+        How a ``CubaLIF``'s input enters its current: NIR's definition (``tau_syn dI/dt =
+        -I + w_in x``: ``dt/tau_syn * w_in * x`` a step), or a jump of ``w_in * x`` (Norse
+        1.1's ``LIFCell``, which its exporter writes as a plain ``CubaLIF``).
 
     Raises
     ------
@@ -108,6 +168,8 @@ def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1
         raise NIRImportError(f"reset must be one of {', '.join(RESETS)}, got {reset!r}")
     if levels < 1 or (levels > 1 and reset != "subtract"):
         raise NIRImportError(f"levels = {levels}: levels > 1 need reset='subtract'")
+    if current not in CURRENTS:
+        raise NIRImportError(f"current must be one of {', '.join(CURRENTS)}, got {current!r}")
     g = _load(graph)
     check_graph(g, dt)
     chain = _chain(g)
@@ -122,7 +184,10 @@ def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1
             if float(pending.weight) != 1.0:  # an average: its 1/k^2 goes to the reader
                 in_scale = np.full(shape[0], float(pending.weight))
             pending = None
-        if k in ("Output", "Delay"):
+        if k == "Output":
+            _check_output(name, node, shape)
+            continue
+        if k == "Delay":
             continue
         if k in SYNAPSES:
             if pending is not None:
@@ -144,6 +209,7 @@ def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1
                 c = _per_channel(s, shape[0], f"{name}.scale")
                 in_scale = c if in_scale is None else in_scale * c
         elif k == "Flatten":
+            _check_flatten(name, node, shape)
             if pending is not None:
                 raise NIRImportError(f"{name}: a Flatten between {pending.name} and its "
                                      "neuron is not supported")
@@ -155,7 +221,7 @@ def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1
         else:  # a neuron
             if pending is None:
                 raise NIRImportError(f"{name} ({k}) has no synapse before it")
-            blocks.append(_block(pending, _neuron(name, node, dt), name, reset, levels))
+            blocks.append(_block(pending, _neuron(name, node, dt, current), name, reset, levels))
             pending = None
     if pending is not None:
         raise NIRImportError(f"{pending.name}: the graph ends without a neuron after it")
@@ -202,7 +268,7 @@ def _from_extension(g, ext: dict) -> NetworkSpec:
 
 
 _COMPARED = ("weight", "bias", "v_threshold", "threshold", "kernel_size", "stride",
-             "padding", "dilation", "groups", "scale")
+             "padding", "dilation", "groups", "scale", "v_leak")
 
 
 def _check_nodes_match(g, spec: NetworkSpec) -> None:
@@ -211,7 +277,9 @@ def _check_nodes_match(g, spec: NetworkSpec) -> None:
     The dt-free parameters of the plain nodes the extension implies are compared."""
     from .exporter import to_nir
     avg = any(type(n).__name__ == "AvgPool2d" for n in g.nodes.values())
-    ref = to_nir(spec, extension=False, pool="avg" if avg else "sum")
+    with warnings.catch_warnings():  # what to_nir tells an exporting user, not a reader
+        warnings.simplefilter("ignore")
+        ref = to_nir(spec, extension=False, pool="avg" if avg else "sum")
     if set(ref.nodes) != set(g.nodes) or \
             sorted(map(tuple, ref.edges)) != sorted(map(tuple, g.edges)):
         raise NIRImportError("the graph's nodes or edges differ from its lava-mlsnn "

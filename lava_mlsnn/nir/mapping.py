@@ -18,6 +18,7 @@ SYNAPSES = ("Affine", "Linear", "Conv2d", "SumPool2d", "AvgPool2d")
 NEURONS = ("IF", "LIF", "CubaLIF", "LI", "I", "Threshold")
 OTHERS = ("Input", "Output", "Flatten", "Scale", "Delay")
 RESETS = ("zero", "subtract")
+CURRENTS = ("nir", "jump")  # how a CubaLIF's input enters its current (from_nir)
 class NIRImportError(ValueError):
     """The graph has nodes or parameters lava-mlsnn cannot map (one line naming them)."""
 
@@ -78,11 +79,15 @@ class _Neuron:
     voltage_decay: float
     gain: float
     threshold: Optional[np.ndarray]
-    v_leak_bias: float
+    v_leak_bias: np.ndarray  # per neuron, real units per step
     v_reset: float
 
 
-def _neuron(name: str, node, dt: float) -> _Neuron:
+def _leak(node) -> np.ndarray:
+    return np.asarray(node.v_leak, dtype=np.float64)
+
+
+def _neuron(name: str, node, dt: float, current: str = "nir") -> _Neuron:
     k = type(node).__name__
     if k == "IF":  # per-step convention of every peer exporter: v += r * I
         return _Neuron(True, 1.0, 0.0, _uniform(node.r, f"{name}.r"),
@@ -90,18 +95,20 @@ def _neuron(name: str, node, dt: float) -> _Neuron:
     if k == "LIF":
         d = dt / _uniform(node.tau, f"{name}.tau")
         return _Neuron(True, 1.0, d, _uniform(node.r, f"{name}.r") * d,
-                       np.asarray(node.v_threshold), d * _uniform(node.v_leak, name),
-                       _uniform(node.v_reset, name))
+                       np.asarray(node.v_threshold), d * _leak(node), _uniform(node.v_reset, name))
     if k == "CubaLIF":
         ds = dt / _uniform(node.tau_syn, f"{name}.tau_syn")
         dm = dt / _uniform(node.tau_mem, f"{name}.tau_mem")
-        g = _uniform(node.w_in, f"{name}.w_in") * ds * _uniform(node.r, f"{name}.r") * dm
+        # NIR: tau_syn dI/dt = -I + w_in x adds ds * w_in * x a step; Norse's LIFCell
+        # jumps by w_in * x (current='jump')
+        g = _uniform(node.w_in, f"{name}.w_in") * (ds if current == "nir" else 1.0) * \
+            _uniform(node.r, f"{name}.r") * dm
         return _Neuron(True, ds, dm, g, np.asarray(node.v_threshold),
-                       dm * _uniform(node.v_leak, name), _uniform(node.v_reset, name))
+                       dm * _leak(node), _uniform(node.v_reset, name))
     if k == "LI":
         d = dt / _uniform(node.tau, f"{name}.tau")
         return _Neuron(False, 1.0, d, _uniform(node.r, f"{name}.r") * d, None,
-                       d * _uniform(node.v_leak, name), 0.0)
+                       d * _leak(node), 0.0)
     if k == "I":
         return _Neuron(False, 1.0, 0.0, _uniform(node.r, f"{name}.r"), None, 0.0, 0.0)
     # Threshold: a memoryless Heaviside, v = current, no state carried over
@@ -122,13 +129,30 @@ def _fold_threshold(syn: _Synapse, neu: _Neuron, name: str) -> float:
     return ref
 
 
+def _refuse_current_bias(syn: _Synapse, neu: _Neuron, name: str) -> None:
+    """A synapse bias in front of a neuron with a synaptic current (``CubaLIF`` with
+    ``tau_syn > dt``) enters that current in NIR (and snnTorch's ``Synaptic``): it builds
+    up by ``1 / (1 - alpha)``, which no bias on v reproduces (DESIGN §5 adds a layer's
+    bias to v), so it is refused rather than imported different."""
+    if neu.current_decay < 1.0 and np.any(syn.bias):
+        alpha = 1.0 - neu.current_decay
+        raise NIRImportError(
+            f"{name}: the bias of {syn.name} enters the synaptic current of a CubaLIF "
+            f"(alpha = {alpha:.4g}: it builds up by 1/(1 - alpha) = {1 / (1 - alpha):.4g}), "
+            "which lava-mlsnn's neurons cannot carry (their bias adds to v): write the "
+            "synapse without a bias (snnTorch: Linear/Conv2d(bias=False) before Synaptic) "
+            "or use a neuron without synaptic current (LIF, IF)")
+
+
 def _block(syn: _Synapse, neu: _Neuron, name: str, reset: str, levels: int):
     from ..block import Conv, Dense, Pool, Readout, cuba
     from ..neuron.norm import Bias
+    _refuse_current_bias(syn, neu, name)
     syn.scale_rows(np.full(syn.weight.shape[0] if syn.kind != "pool" else 1, neu.gain))
     if syn.kind != "pool":
-        syn.bias = syn.bias + neu.v_leak_bias
-    elif neu.v_leak_bias:
+        syn.bias = syn.bias + _per_channel(neu.v_leak_bias, syn.weight.shape[0],
+                                           f"{name}.v_leak")
+    elif np.any(neu.v_leak_bias):
         raise NIRImportError(f"{name}: a leak voltage after a pool is not supported")
     if not neu.spiking:
         if syn.kind != "dense":
@@ -142,9 +166,9 @@ def _block(syn: _Synapse, neu: _Neuron, name: str, reset: str, levels: int):
         _set_weight(blk, syn)
         return blk
     theta = _fold_threshold(syn, neu, name)
+    if neu.v_reset:  # soft reset keeps the residue, a hard one sets 0: neither is v_reset
+        raise NIRImportError(f"{name}: v_reset = {neu.v_reset:g}; only 0 is supported")
     if reset == "zero":
-        if neu.v_reset:
-            raise NIRImportError(f"{name}: v_reset = {neu.v_reset:g}; only 0 is supported")
         if syn.kind == "pool":
             raise NIRImportError(f"{name}: a pool into a hard-reset neuron is not supported "
                                  "(import with reset='subtract')")
@@ -218,7 +242,15 @@ def _synapse(name: str, node, shape: Tuple[int, ...], in_scale: Optional[np.ndar
             raise NIRImportError(f"{name}: Conv2d needs a (C, H, W) input, got {shape}")
         if isinstance(node.padding, str):
             raise NIRImportError(f"{name}: padding {node.padding!r} is not supported")
+        given = getattr(node, "input_shape", None)
+        if given is not None and tuple(int(v) for v in np.asarray(given).reshape(-1)) \
+                != tuple(shape[1:]):
+            raise NIRImportError(f"{name}: input_shape {tuple(np.asarray(given).reshape(-1))} "
+                                 f"differs from the {tuple(shape[1:])} it reads")
         groups = int(node.groups)
+        if groups < 1 or w.shape[1] * groups != shape[0] or w.shape[0] % groups:
+            raise NIRImportError(f"{name}: weight {w.shape} with groups = {groups} does not "
+                                 f"read a {shape} input")
         if in_scale is not None:
             w = w * in_scale.reshape(groups, -1)[np.arange(w.shape[0]) //
                                                  (w.shape[0] // groups)][:, :, None, None]

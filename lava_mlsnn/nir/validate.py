@@ -39,6 +39,7 @@ def _array(node_name: str, key: str, value):
 
 def check_graph(graph, dt: float) -> None:
     """Refuse a graph that is not a well-formed, physical NIR graph (one line)."""
+    import nir
     check_dt(dt)
     nodes = getattr(graph, "nodes", None)
     edges = getattr(graph, "edges", None)
@@ -55,6 +56,9 @@ def check_graph(graph, dt: float) -> None:
             raise NIRImportError(f"edge {a} -> {a}: a recurrent (self) edge is not "
                                  "supported")
     for name, node in nodes.items():
+        if not isinstance(node, nir.NIRNode):  # Norse 1.1 writes None for a Flatten
+            raise NIRImportError(f"node {name} is {type(node).__name__}, not a NIR node (its "
+                                 "exporter could not convert that module)")
         for key, value in vars(node).items():
             if key in ("metadata", "input_type", "output_type"):
                 continue
