@@ -1,0 +1,262 @@
+"""The multi-level neuron's whole time loop as one autograd function (CPU).
+
+:class:`lava_mlsnn.neuron.multilevel.Neuron` written step by step
+(:func:`multilevel.dynamics`, then ``theta * z`` and the rate) builds an autograd
+graph of ~10 tensor operations per time step forward and ~20 backward, each a pass
+over ``[N, *shape]`` and, on a loaded machine, a thread-pool wake-up: at T = 8 the
+neuron cost 15-50x the conv synapse that feeds it (issue 25). Here the forward and
+a hand-written backward each run as one compiled loop (numba, ``parallel=True``)
+that also produces the wire value ``theta * z`` and the mean level, so a layer
+costs a few passes over its current whatever ``T`` is.
+
+Same answers: the forward performs the reference's float operations in the same
+order (``z`` and ``theta * z`` identical bit for bit); the backward is the chain
+rule of the same graph (the clipped STE or the sigmoid staircase of
+:mod:`.surrogate`, the reset's ``-z * theta``, the decays, the output's
+``theta * z`` and the rate's mean), equal to autograd's gradients up to float
+rounding (the order of the sums). ``tests/test_neuron_sequence.py`` checks both.
+
+Used when numba imports, the tensors are float32/float64 on the CPU and no
+membrane quantizer is set (:func:`applies`); otherwise the neuron runs the
+reference loop :func:`multilevel.dynamics`.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+from torch.autograd.function import once_differentiable
+
+_KERNELS = None  # (forward, backward) once compiled; False when numba is missing
+CHUNK = 512  # neurons whose state one thread steps through time together
+
+
+def _compile():
+    """Compile (or load from numba's cache) the two loops; ``False`` without numba."""
+    global _KERNELS
+    if _KERNELS is not None:
+        return _KERNELS
+    try:
+        import numba
+    except ImportError:  # the reference loop runs instead
+        _KERNELS = False
+        return _KERNELS
+    prange = numba.prange
+
+    @numba.njit(parallel=True, cache=True, fastmath=False)
+    def forward(x, steps, shift, s_step, u0, u_step, v0, v_step, c, direct, y, z, vp, u, v):
+        # x, y, z, vp: [M * T] time-last rows; u, v: [M], the running state. c = [theta,
+        # levels, 1 - current_decay, 1 - voltage_decay, 0, ...] in x's dtype, so that every
+        # operation stays in x's dtype, in the reference's order. Within a chunk the inner
+        # loop runs across neurons (independent chains the CPU overlaps), not along one
+        # neuron's serial chain of steps. Returns the sum of z (exact in float64).
+        theta, top, a_u, a_v, zero = c[0], c[1], c[2], c[3], c[4]
+        m = u.shape[0]
+        total = 0.0
+        for b in prange((m + CHUNK - 1) // CHUNK):
+            lo, hi = b * CHUNK, min(m, (b + 1) * CHUNK)
+            acc = 0.0
+            for i in range(lo, hi):
+                u[i] = u0[i * u_step]
+                v[i] = v0[i * v_step]
+            for t in range(steps):
+                for i in range(lo, hi):
+                    k = i * steps + t
+                    ui = x[k] if direct else u[i] * a_u + x[k]
+                    vi = v[i] * a_v + ui + shift[i * s_step]
+                    vp[k] = vi
+                    q = np.floor(vi / theta)
+                    q = zero if q < zero else q  # NaN stays NaN, as in torch.clamp
+                    q = top if q > top else q
+                    z[k] = q
+                    y[k] = q * theta
+                    acc += q
+                    u[i] = ui
+                    v[i] = vi - q * theta
+            total += acc
+        return total
+
+    @numba.njit(parallel=True, cache=True, fastmath=False)
+    def backward(gy, gy_step, g_mean, vp, z, steps, gu_end, gu_step, gv_end, gv_step, c, direct,
+                 sigmoid, levels, gx, gshift, gu0, gv):
+        # c = [theta, levels, 1 - current_decay, 1 - voltage_decay, 0, 1, N * theta, alpha];
+        # g_mean: the rate's gradient per z. gv: the gradient reaching v after step t's
+        # reset (at the end: v0's); gx[k + 1]: the one reaching u_t from later steps; gu0
+        # first sums each neuron's part of the threshold's gradient (independent sums).
+        theta, a_u, a_v, zero, one, top_v, alpha = c[0], c[2], c[3], c[4], c[5], c[6], c[7]
+        m = gv.shape[0]
+        total = 0.0  # d loss / d theta, summed in float64 over chunks
+        for b in prange((m + CHUNK - 1) // CHUNK):
+            lo, hi = b * CHUNK, min(m, (b + 1) * CHUNK)
+            for i in range(lo, hi):
+                gv[i] = gv_end[i * gv_step]
+                gshift[i] = zero
+                gu0[i] = zero
+            for t in range(steps - 1, -1, -1):
+                for i in range(lo, hi):
+                    k = i * steps + t
+                    w = vp[k]
+                    q = z[k]
+                    gyk = gy[k * gy_step]
+                    # z_t feeds the output theta * z_t, the mean and the reset -z_t * theta
+                    g = gyk * theta + g_mean + (-gv[i]) * theta
+                    if sigmoid:
+                        r = w / theta
+                        d = zero
+                        edge = zero
+                        for _ in range(levels):  # edges k * theta, k = 1..N, in x's dtype
+                            edge += one
+                            s = one / (one + np.exp(-(alpha * (r - edge))))
+                            d += alpha * s * (one - s)
+                    else:  # a select, not a branch: the mask is as random as the data
+                        inside = (w >= zero) & (w <= top_v)
+                        d = one if inside else zero
+                    gd = g * d
+                    gu0[i] += gd * (-w / (theta * theta)) + (gyk - gv[i]) * q
+                    gvp = gv[i] + gd / theta  # d loss / d v_t before the reset
+                    gshift[i] += gvp
+                    if t == steps - 1:
+                        gx[k] = gvp + gu_end[i * gu_step]
+                    elif direct:
+                        gx[k] = gvp
+                    else:
+                        gx[k] = gvp + gx[k + 1] * a_u
+                    gv[i] = gvp * a_v
+            acc = 0.0
+            for i in range(lo, hi):
+                acc += gu0[i]
+                gu0[i] = zero if direct else gx[i * steps] * a_u
+            total += acc
+        return total
+
+    _KERNELS = (forward, backward)
+    return _KERNELS
+
+
+def _flat(t: torch.Tensor, like: torch.Tensor) -> Tuple[np.ndarray, int]:
+    """A per-neuron operand as a flat array and its step (0: one value for all)."""
+    if t.numel() == 1:
+        return t.detach().to(like.dtype).reshape(1).contiguous().numpy(), 0
+    return t.detach().to(like.dtype).expand(like.shape).contiguous().reshape(-1).numpy(), 1
+
+
+def _grad(g: Optional[torch.Tensor], dtype: torch.dtype) -> Tuple[np.ndarray, int]:
+    """An incoming gradient as a flat array and its step (``None``: zero, step 0)."""
+    if g is None:
+        return np.zeros(1, dtype=torch.empty(0, dtype=dtype).numpy().dtype), 0
+    return g.detach().to(dtype).contiguous().reshape(-1).numpy(), 1
+
+
+def _reduce(g: torch.Tensor, like: torch.Tensor, needed: bool) -> Optional[torch.Tensor]:
+    """A per-neuron gradient summed to the shape of the operand it belongs to."""
+    if not needed:
+        return None
+    if like.numel() == 1:
+        return g.sum().reshape(like.shape).to(like.dtype)
+    return g.sum_to_size(like.shape).to(like.dtype)
+
+
+def _set_threads() -> None:
+    import numba
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+
+
+def _consts(cfg, theta: float, dtype: torch.dtype) -> np.ndarray:
+    """The kernels' constants in ``dtype`` (``N * theta`` rounded as autograd's ``n * theta``)."""
+    th = torch.tensor(theta, dtype=dtype)
+    top_v = float(torch.tensor(float(cfg.levels), dtype=dtype) * th)
+    c = torch.tensor([theta, cfg.levels, 1 - cfg.current_decay, 1 - cfg.voltage_decay, 0.0, 1.0,
+                      top_v, cfg.alpha], dtype=dtype)
+    return c.numpy()
+
+
+class MultiLevelSequence(torch.autograd.Function):
+    """``(theta * z, mean(z), u_T, v_T)`` of the multi-level neuron over all steps."""
+
+    @staticmethod
+    def forward(ctx, x, shift, theta, u0, v0, cfg):
+        fwd, _ = _compile()
+        ctx.set_materialize_grads(False)
+        n_shape, steps = x.shape[:-1], x.shape[-1]
+        xs = x.detach().contiguous().reshape(-1)
+        like = torch.empty(n_shape, dtype=x.dtype)
+        (s, s_step), (u, u_step), (v, v_step) = (_flat(a, like) for a in (shift, u0, v0))
+        like = like.reshape(-1)
+        y, z, vp = (torch.empty_like(xs) for _ in range(3))
+        u_end, v_end = torch.empty_like(like), torch.empty_like(like)
+        _set_threads()
+        z_sum = fwd(xs.numpy(), steps, s, s_step, u, u_step, v, v_step,
+                    _consts(cfg, float(theta), x.dtype), cfg.current_decay >= 1.0, y.numpy(),
+                    z.numpy(), vp.numpy(), u_end.numpy(), v_end.numpy())
+        ctx.save_for_backward(vp, z, shift, theta, u0, v0)
+        ctx.cfg, ctx.n_shape, ctx.steps = cfg, n_shape, steps
+        mean = torch.tensor(z_sum / xs.numel(), dtype=x.dtype)
+        return y.reshape(x.shape), mean, u_end.reshape(n_shape), v_end.reshape(n_shape)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gy, g_mean, gu_end, gv_end):
+        _, bwd = _compile()
+        vp, z, shift, theta, u0, v0 = ctx.saved_tensors
+        cfg, steps = ctx.cfg, ctx.steps
+        like = vp[::steps]
+        (gy_a, gy_step), (gu, gu_step), (gv, gv_step) = (_grad(g, vp.dtype)
+                                                         for g in (gy, gu_end, gv_end))
+        gm = 0.0 if g_mean is None else float(g_mean) / vp.numel()
+        gx = torch.empty_like(vp)
+        per_neuron = [torch.empty_like(like) for _ in range(3)]
+        _set_threads()
+        c = _consts(cfg, float(theta), vp.dtype)
+        g_theta = bwd(gy_a, gy_step, c.dtype.type(gm), vp.numpy(), z.numpy(), steps, gu, gu_step,
+                      gv, gv_step, c, cfg.current_decay >= 1.0, cfg.surrogate == "sigmoid",
+                      cfg.levels, gx.numpy(), *(g.numpy() for g in per_neuron))
+        g_shift, g_u0, g_v0 = (g.reshape(ctx.n_shape) for g in per_neuron)
+        need = ctx.needs_input_grad
+        return (gx.reshape(*ctx.n_shape, steps) if need[0] else None,
+                _reduce(g_shift, shift, need[1]),
+                torch.full(theta.shape, g_theta, dtype=theta.dtype) if need[2] else None,
+                _reduce(g_u0, u0, need[3]), _reduce(g_v0, v0, need[4]), None)
+
+
+def applies(x: torch.Tensor, shift, theta: torch.Tensor, cfg, state, v_quant) -> bool:
+    """Whether :func:`run` computes what the reference loop does for these operands."""
+    if v_quant is not None or x.device.type != "cpu" or x.dtype not in (torch.float32,
+                                                                        torch.float64):
+        return False
+    if cfg.surrogate not in ("ste", "sigmoid") or theta.numel() != 1 or x.dim() < 2 \
+            or x.shape[-1] == 0 or x.numel() == 0:
+        return False
+    operands = [theta] + ([shift] if torch.is_tensor(shift) else []) + list(state or ())
+    if any(not torch.is_tensor(a) or a.device != x.device or a.dtype != x.dtype
+           for a in operands):
+        return False
+    neuron_shape = x.shape[:-1]
+    try:  # every operand must broadcast to one value per neuron, as in the loop
+        for a in operands[1:]:
+            if torch.broadcast_shapes(a.shape, neuron_shape) != neuron_shape:
+                return False
+    except RuntimeError:
+        return False
+    return bool(_compile())
+
+
+def run(x: torch.Tensor, shift, theta: torch.Tensor, cfg,
+        state: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+        ) -> Tuple[torch.Tensor, torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+    """The multi-level neuron over a current ``x`` ``[N, *shape, T]`` (check
+    :func:`applies` first).
+
+    Parameters are those of :func:`multilevel.dynamics`. Returns ``theta * z``
+    (``[N, *shape, T]``, the wire value in training), the mean level ``z.mean()``
+    (a 0-d tensor) and the final state ``(u, v)``.
+    """
+    if state is None:
+        u0 = x.new_zeros(1)
+        v0 = (x.new_zeros(1) + cfg.v_init * theta).reshape(1)
+    else:
+        u0, v0 = state
+    if not torch.is_tensor(shift):
+        shift = x.new_full((1,), float(shift))
+    y, mean, u, v = MultiLevelSequence.apply(x, shift, theta, u0, v0, cfg)
+    return y, mean, (u, v)
