@@ -38,15 +38,19 @@ cuba = quiet_import("lava.lib.dl.slayer").block.cuba
 SHAPES = [(32, 2, 16, 32, 1), (32, 2, 16, 32, 8), (16, 16, 32, 16, 16)]
 
 
-def contenders(batch: int, c_in: int, c_out: int, size: int, steps: int
-               ) -> Dict[str, Callable[[], None]]:
-    """One training step (forward + backward) per contender, on one shared input."""
-    x = (torch.rand(batch, c_in, size, size, steps) < 0.2).float()
+def contenders(batch: int, c_in: int, c_out: int, size: int, steps: int,
+               device: str = "cpu") -> Dict[str, Callable[[], None]]:
+    """One training step (forward + backward) per contender, on one shared input.
+
+    On a GPU the multi-level block runs the step-by-step loop (the compiled loop is
+    CPU-only), so ``loop`` is the same path as ``ours`` there and is left out.
+    """
+    x = (torch.rand(batch, c_in, size, size, steps, device=device) < 0.2).float()
     frames = x.permute(0, 4, 1, 2, 3).reshape(batch * steps, c_in, size, size).contiguous()
-    weight = torch.nn.Parameter(torch.randn(c_out, c_in, 3, 3) * 0.3)
-    ours = block.Conv(dict(threshold=1.0, levels=4), c_in, c_out, 3, padding=1)
+    weight = torch.nn.Parameter(torch.randn(c_out, c_in, 3, 3, device=device) * 0.3)
+    ours = block.Conv(dict(threshold=1.0, levels=4), c_in, c_out, 3, padding=1).to(device)
     stock = cuba.Conv(dict(threshold=1.0, current_decay=1.0, voltage_decay=0.0),
-                      c_in, c_out, 3, padding=1, delay_shift=False)
+                      c_in, c_out, 3, padding=1, delay_shift=False).to(device)
 
     def floor() -> None:
         F.conv2d(frames, weight, padding=1).sum().backward()
@@ -55,18 +59,25 @@ def contenders(batch: int, c_in: int, c_out: int, size: int, steps: int
         with mock.patch.object(sequence, "applies", return_value=False):
             ours(x).sum().backward()
 
-    return {"floor": floor, "ours": lambda: ours(x).sum().backward(), "loop": loop,
-            "cuba": lambda: stock(x).sum().backward()}
+    steps_ = {"floor": floor, "ours": lambda: ours(x).sum().backward(), "loop": loop,
+              "cuba": lambda: stock(x).sum().backward()}
+    if device != "cpu":
+        del steps_["loop"]
+    return steps_
 
 
-def best_interleaved(steps: Dict[str, Callable[[], None]], repeats: int) -> Dict[str, float]:
+def best_interleaved(steps: Dict[str, Callable[[], None]], repeats: int,
+                     sync: Callable[[], None] = lambda: None) -> Dict[str, float]:
     """Best time (s) of each contender over ``repeats`` rounds, one call of each per round
-    (after one warm-up round), so that a load change hits every contender alike."""
+    (after one warm-up round), so that a load change hits every contender alike;
+    ``sync`` waits for the device (``torch.cuda.synchronize`` on a GPU)."""
     best = {k: float("inf") for k in steps}
     for r in range(repeats + 1):
         for name, step in steps.items():
+            sync()
             t0 = time.perf_counter()
             step()
+            sync()
             dt = time.perf_counter() - t0
             if r:
                 best[name] = min(best[name], dt)
