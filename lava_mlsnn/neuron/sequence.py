@@ -44,14 +44,25 @@ def _compile():
         return _KERNELS
     prange = numba.prange
 
-    @numba.njit(parallel=True, cache=True, fastmath=False)
-    def forward(x, steps, shift, s_step, u0, u_step, v0, v_step, c, direct, y, z, vp, u, v):
-        # x, y, z, vp: [M * T] time-last rows; u, v: [M], the running state. c = [theta,
-        # levels, 1 - current_decay, 1 - voltage_decay, 0, ...] in x's dtype, so that every
-        # operation stays in x's dtype, in the reference's order. Within a chunk the inner
-        # loop runs across neurons (independent chains the CPU overlaps), not along one
-        # neuron's serial chain of steps. Returns the sum of z (exact in float64).
+    @numba.njit(cache=True, fastmath=False, inline="always")
+    def step(u, v, x, s, c, direct):
+        # One step of one neuron, the reference's float operations in its order (c in x's
+        # dtype: every operation stays in that dtype, as torch's do). Returns u, the
+        # membrane before the reset, the level, the membrane after it.
         theta, top, a_u, a_v, zero = c[0], c[1], c[2], c[3], c[4]
+        u = x if direct else u * a_u + x
+        w = v * a_v + u + s
+        q = np.floor(w / theta)
+        q = zero if q < zero else q  # NaN stays NaN, as in torch.clamp
+        q = top if q > top else q
+        return u, w, q, w - q * theta
+
+    @numba.njit(parallel=True, cache=True, fastmath=False)
+    def forward(x, steps, shift, s_step, u0, u_step, v0, v_step, c, direct, y, u, v):
+        # x, y: [M * T] time-last rows; u, v: [M], the running state. Within a chunk the
+        # inner loop runs across neurons (independent chains the CPU overlaps), not along
+        # one neuron's serial chain of steps. Returns the sum of z (exact in float64).
+        theta = c[0]
         m = u.shape[0]
         total = 0.0
         for b in prange((m + CHUNK - 1) // CHUNK):
@@ -63,23 +74,18 @@ def _compile():
             for t in range(steps):
                 for i in range(lo, hi):
                     k = i * steps + t
-                    ui = x[k] if direct else u[i] * a_u + x[k]
-                    vi = v[i] * a_v + ui + shift[i * s_step]
-                    vp[k] = vi
-                    q = np.floor(vi / theta)
-                    q = zero if q < zero else q  # NaN stays NaN, as in torch.clamp
-                    q = top if q > top else q
-                    z[k] = q
+                    u[i], _, q, v[i] = step(u[i], v[i], x[k], shift[i * s_step], c, direct)
                     y[k] = q * theta
                     acc += q
-                    u[i] = ui
-                    v[i] = vi - q * theta
             total += acc
         return total
 
     @numba.njit(parallel=True, cache=True, fastmath=False)
-    def backward(gy, gy_step, g_mean, vp, z, steps, gu_end, gu_step, gv_end, gv_step, c, direct,
-                 sigmoid, levels, gx, gshift, gu0, gv):
+    def backward(x, steps, shift, s_step, u0, u_step, v0, v_step, gy, gy_step, g_mean,
+                 gu_end, gu_step, gv_end, gv_step, c, direct, sigmoid, levels, gx, gshift,
+                 gu0, gv):
+        # Each chunk first replays its forward (same function, same bits) into buffers
+        # that stay in cache: nothing but the input is kept between the two passes.
         # c = [theta, levels, 1 - current_decay, 1 - voltage_decay, 0, 1, N * theta, alpha];
         # g_mean: the rate's gradient per z. gv: the gradient reaching v after step t's
         # reset (at the end: v0's); gx[k + 1]: the one reaching u_t from later steps; gu0
@@ -89,6 +95,17 @@ def _compile():
         total = 0.0  # d loss / d theta, summed in float64 over chunks
         for b in prange((m + CHUNK - 1) // CHUNK):
             lo, hi = b * CHUNK, min(m, (b + 1) * CHUNK)
+            n = hi - lo
+            vp = np.empty(steps * n, dtype=x.dtype)  # [t, neuron]: before the reset
+            z = np.empty(steps * n, dtype=x.dtype)
+            for i in range(lo, hi):
+                gu0[i] = u0[i * u_step]  # the replay's state, then the gradients
+                gv[i] = v0[i * v_step]
+            for t in range(steps):
+                for i in range(lo, hi):
+                    j = t * n + i - lo
+                    gu0[i], vp[j], z[j], gv[i] = step(gu0[i], gv[i], x[i * steps + t],
+                                                      shift[i * s_step], c, direct)
             for i in range(lo, hi):
                 gv[i] = gv_end[i * gv_step]
                 gshift[i] = zero
@@ -96,8 +113,8 @@ def _compile():
             for t in range(steps - 1, -1, -1):
                 for i in range(lo, hi):
                     k = i * steps + t
-                    w = vp[k]
-                    q = z[k]
+                    w = vp[t * n + i - lo]
+                    q = z[t * n + i - lo]
                     gyk = gy[k * gy_step]
                     # z_t feeds the output theta * z_t, the mean and the reset -z_t * theta
                     g = gyk * theta + g_mean + (-gv[i]) * theta
@@ -130,7 +147,7 @@ def _compile():
             total += acc
         return total
 
-    _KERNELS = (forward, backward)
+    _KERNELS = (forward, backward)  # step is inlined into both
     return _KERNELS
 
 
@@ -183,13 +200,13 @@ class MultiLevelSequence(torch.autograd.Function):
         like = torch.empty(n_shape, dtype=x.dtype)
         (s, s_step), (u, u_step), (v, v_step) = (_flat(a, like) for a in (shift, u0, v0))
         like = like.reshape(-1)
-        y, z, vp = (torch.empty_like(xs) for _ in range(3))
+        y = torch.empty_like(xs)
         u_end, v_end = torch.empty_like(like), torch.empty_like(like)
         _set_threads()
         z_sum = fwd(xs.numpy(), steps, s, s_step, u, u_step, v, v_step,
                     _consts(cfg, float(theta), x.dtype), cfg.current_decay >= 1.0, y.numpy(),
-                    z.numpy(), vp.numpy(), u_end.numpy(), v_end.numpy())
-        ctx.save_for_backward(vp, z, shift, theta, u0, v0)
+                    u_end.numpy(), v_end.numpy())
+        ctx.save_for_backward(xs, shift, theta, u0, v0)
         ctx.cfg, ctx.n_shape, ctx.steps = cfg, n_shape, steps
         mean = torch.tensor(z_sum / xs.numel(), dtype=x.dtype)
         return y.reshape(x.shape), mean, u_end.reshape(n_shape), v_end.reshape(n_shape)
@@ -198,19 +215,22 @@ class MultiLevelSequence(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, gy, g_mean, gu_end, gv_end):
         _, bwd = _compile()
-        vp, z, shift, theta, u0, v0 = ctx.saved_tensors
+        xs, shift, theta, u0, v0 = ctx.saved_tensors
         cfg, steps = ctx.cfg, ctx.steps
-        like = vp[::steps]
-        (gy_a, gy_step), (gu, gu_step), (gv, gv_step) = (_grad(g, vp.dtype)
+        like = torch.empty(ctx.n_shape, dtype=xs.dtype)
+        (s, s_step), (u, u_step), (v, v_step) = (_flat(a, like) for a in (shift, u0, v0))
+        like = like.reshape(-1)
+        (gy_a, gy_step), (gu, gu_step), (gv, gv_step) = (_grad(g, xs.dtype)
                                                          for g in (gy, gu_end, gv_end))
-        gm = 0.0 if g_mean is None else float(g_mean) / vp.numel()
-        gx = torch.empty_like(vp)
+        gm = 0.0 if g_mean is None else float(g_mean) / xs.numel()
+        gx = torch.empty_like(xs)
         per_neuron = [torch.empty_like(like) for _ in range(3)]
         _set_threads()
-        c = _consts(cfg, float(theta), vp.dtype)
-        g_theta = bwd(gy_a, gy_step, c.dtype.type(gm), vp.numpy(), z.numpy(), steps, gu, gu_step,
-                      gv, gv_step, c, cfg.current_decay >= 1.0, cfg.surrogate == "sigmoid",
-                      cfg.levels, gx.numpy(), *(g.numpy() for g in per_neuron))
+        c = _consts(cfg, float(theta), xs.dtype)
+        g_theta = bwd(xs.numpy(), steps, s, s_step, u, u_step, v, v_step, gy_a, gy_step,
+                      c.dtype.type(gm), gu, gu_step, gv, gv_step, c, cfg.current_decay >= 1.0,
+                      cfg.surrogate == "sigmoid", cfg.levels, gx.numpy(),
+                      *(g.numpy() for g in per_neuron))
         g_shift, g_u0, g_v0 = (g.reshape(ctx.n_shape) for g in per_neuron)
         need = ctx.needs_input_grad
         return (gx.reshape(*ctx.n_shape, steps) if need[0] else None,
