@@ -14,7 +14,10 @@ order (``z`` and ``theta * z`` identical bit for bit); the backward is the chain
 rule of the same graph (the clipped STE or the sigmoid staircase of
 :mod:`.surrogate`, the reset's ``-z * theta``, the decays, the output's
 ``theta * z`` and the rate's mean), equal to autograd's gradients up to float
-rounding (the order of the sums). ``tests/test_neuron_sequence.py`` checks both.
+rounding (the order of the sums; products by ``1 / theta`` where autograd divides).
+The backward replays each chunk's forward (the same ``step``, the same bits) in
+cache rather than keeping every step's membrane: the graph holds only the input.
+``tests/test_neuron_sequence.py`` checks all of it against the step-by-step loop.
 
 Used when numba imports, the tensors are float32/float64 on the CPU and no
 membrane quantizer is set (:func:`applies`); otherwise the neuron runs the
@@ -91,6 +94,8 @@ def _compile():
         # reset (at the end: v0's); gx[k + 1]: the one reaching u_t from later steps; gu0
         # first sums each neuron's part of the threshold's gradient (independent sums).
         theta, a_u, a_v, zero, one, top_v, alpha = c[0], c[2], c[3], c[4], c[5], c[6], c[7]
+        inv = one / theta  # gradients need no exact quotient: a product is cheaper
+        inv2 = inv * inv
         m = gv.shape[0]
         total = 0.0  # d loss / d theta, summed in float64 over chunks
         for b in prange((m + CHUNK - 1) // CHUNK):
@@ -119,7 +124,7 @@ def _compile():
                     # z_t feeds the output theta * z_t, the mean and the reset -z_t * theta
                     g = gyk * theta + g_mean + (-gv[i]) * theta
                     if sigmoid:
-                        r = w / theta
+                        r = w * inv
                         d = zero
                         edge = zero
                         for _ in range(levels):  # edges k * theta, k = 1..N, in x's dtype
@@ -130,8 +135,8 @@ def _compile():
                         inside = (w >= zero) & (w <= top_v)
                         d = one if inside else zero
                     gd = g * d
-                    gu0[i] += gd * (-w / (theta * theta)) + (gyk - gv[i]) * q
-                    gvp = gv[i] + gd / theta  # d loss / d v_t before the reset
+                    gu0[i] += gd * (-w * inv2) + (gyk - gv[i]) * q
+                    gvp = gv[i] + gd * inv  # d loss / d v_t before the reset
                     gshift[i] += gvp
                     if t == steps - 1:
                         gx[k] = gvp + gu_end[i * gu_step]
