@@ -102,15 +102,17 @@ def test_dense_net_float64_matches_to_rounding(steps):
 @given(levels=st.integers(1, 6), steps=st.integers(1, 5), theta=st.sampled_from([0.25, 0.7, 3.0]),
        v_init=st.sampled_from([0.0, 0.5]), cd=st.sampled_from([1.0, 0.5, 0.0]),
        vd=st.sampled_from([0.0, 0.5, 1.0]), surrogate=st.sampled_from(["ste", "sigmoid"]),
-       seed=st.integers(0, 2 ** 16))
-def test_edges_of_the_floor_and_the_clip(levels, steps, theta, v_init, cd, vd, surrogate, seed):
+       shift_shape=st.sampled_from([(1, 4), (3, 4), (3, 1), (1,)]), seed=st.integers(0, 2 ** 16))
+def test_edges_of_the_floor_and_the_clip(levels, steps, theta, v_init, cd, vd, surrogate,
+                                         shift_shape, seed):
     """Currents on multiples of theta / 4 put membranes exactly on level edges, on 0 and
-    on N * theta (the STE window's closed ends), below 0 and far above N. In float64, so
+    on N * theta (the STE window's closed ends), below 0 and far above N; a bias per
+    channel, per neuron, per sample or one for all. In float64, so
     that the threshold's gradient (a sum of terms of both signs) compares tightly."""
     g = torch.Generator().manual_seed(seed)
     x = (torch.randint(-8, 4 * levels + 12, (3, 4, steps), generator=g) * (theta / 4)) \
         .double().requires_grad_()
-    shift = (torch.randint(-2, 3, (1, 4), generator=g) * (theta / 4)).double().requires_grad_()
+    shift = (torch.randint(-2, 3, shift_shape, generator=g) * (theta / 4)).double().requires_grad_()
     th = torch.tensor([theta], dtype=torch.float64, requires_grad=True)
     cfg = multilevel.MultiLevelConfig(levels, cd, vd, v_init, surrogate, 2.0)
     w = torch.randn((3, 4, steps), generator=g, dtype=torch.float64)

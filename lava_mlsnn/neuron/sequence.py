@@ -25,7 +25,8 @@ reference loop :func:`multilevel.dynamics`.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+import contextlib
+from typing import Iterator, Optional, Tuple
 
 import numpy as np
 import torch
@@ -61,30 +62,35 @@ def _compile():
         return u, w, q, w - q * theta
 
     @numba.njit(parallel=True, cache=True, fastmath=False)
-    def forward(x, steps, shift, s_step, u0, u_step, v0, v_step, c, direct, y, u, v):
+    def forward(x, steps, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v_mod, c, direct,
+                y, u, v):
         # x, y: [M * T] time-last rows; u, v: [M], the running state. Within a chunk the
         # inner loop runs across neurons (independent chains the CPU overlaps), not along
-        # one neuron's serial chain of steps. Returns the sum of z (exact in float64).
+        # one neuron's serial chain of steps. Operand a of neuron i is a[(i // div) % mod]
+        # (one value, per channel, per neuron). Returns the sum of z (exact in float64).
         theta = c[0]
         m = u.shape[0]
         total = 0.0
         for b in prange((m + CHUNK - 1) // CHUNK):
             lo, hi = b * CHUNK, min(m, (b + 1) * CHUNK)
             acc = 0.0
+            sb = np.empty(hi - lo, dtype=x.dtype)
             for i in range(lo, hi):
-                u[i] = u0[i * u_step]
-                v[i] = v0[i * v_step]
+                u[i] = u0[(i // u_div) % u_mod]
+                v[i] = v0[(i // v_div) % v_mod]
+                sb[i - lo] = shift[(i // s_div) % s_mod]
             for t in range(steps):
                 for i in range(lo, hi):
                     k = i * steps + t
-                    u[i], _, q, v[i] = step(u[i], v[i], x[k], shift[i * s_step], c, direct)
+                    u[i], _, q, v[i] = step(u[i], v[i], x[k], sb[i - lo], c, direct)
                     y[k] = q * theta
                     acc += q
             total += acc
         return total
 
     @numba.njit(parallel=True, cache=True, fastmath=False)
-    def backward(x, steps, shift, s_step, u0, u_step, v0, v_step, gy, gy_step, g_mean,
+    def backward(x, steps, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v_mod, gy, gy_step,
+                 g_mean,
                  gu_end, gu_step, gv_end, gv_step, c, direct, sigmoid, levels, gx, gshift,
                  gu0, gv):
         # Each chunk first replays its forward (same function, same bits) into buffers
@@ -103,14 +109,16 @@ def _compile():
             n = hi - lo
             vp = np.empty(steps * n, dtype=x.dtype)  # [t, neuron]: before the reset
             z = np.empty(steps * n, dtype=x.dtype)
+            sb = np.empty(n, dtype=x.dtype)
             for i in range(lo, hi):
-                gu0[i] = u0[i * u_step]  # the replay's state, then the gradients
-                gv[i] = v0[i * v_step]
+                gu0[i] = u0[(i // u_div) % u_mod]  # the replay's state, then the gradients
+                gv[i] = v0[(i // v_div) % v_mod]
+                sb[i - lo] = shift[(i // s_div) % s_mod]
             for t in range(steps):
                 for i in range(lo, hi):
                     j = t * n + i - lo
                     gu0[i], vp[j], z[j], gv[i] = step(gu0[i], gv[i], x[i * steps + t],
-                                                      shift[i * s_step], c, direct)
+                                                      sb[i - lo], c, direct)
             for i in range(lo, hi):
                 gv[i] = gv_end[i * gv_step]
                 gshift[i] = zero
@@ -156,17 +164,27 @@ def _compile():
     return _KERNELS
 
 
-def _flat(t: torch.Tensor, like: torch.Tensor) -> Tuple[np.ndarray, int]:
-    """A per-neuron operand as a flat array and its step (0: one value for all)."""
+def _flat(t: torch.Tensor, like: torch.Tensor) -> Tuple[np.ndarray, int, int]:
+    """A per-neuron operand as ``(values, div, mod)``: neuron ``i`` (flat index over
+    ``like``'s shape) reads ``values[(i // div) % mod]``; one value, one per channel
+    (``(1, C, 1, ...)``) or, expanded, one per neuron."""
+    values = t.detach().to(like.dtype)
     if t.numel() == 1:
-        return t.detach().to(like.dtype).reshape(1).contiguous().numpy(), 0
-    return t.detach().to(like.dtype).expand(like.shape).contiguous().reshape(-1).numpy(), 1
+        return values.reshape(1).contiguous().numpy(), 1, 1
+    shape = (1,) * (like.dim() - t.dim()) + tuple(t.shape)
+    if len(shape) > 1 and shape[0] == 1 and shape[1] == like.shape[1] \
+            and all(d == 1 for d in shape[2:]):
+        inner = int(np.prod(like.shape[2:], dtype=np.int64))
+        return values.reshape(-1).contiguous().numpy(), inner, int(like.shape[1])
+    return values.expand(like.shape).contiguous().reshape(-1).numpy(), 1, like.numel()
 
 
 def _grad(g: Optional[torch.Tensor], dtype: torch.dtype) -> Tuple[np.ndarray, int]:
     """An incoming gradient as a flat array and its step (``None``: zero, step 0)."""
     if g is None:
         return np.zeros(1, dtype=torch.empty(0, dtype=dtype).numpy().dtype), 0
+    if g.numel() > 1 and not any(g.stride()):  # one value expanded (a sum's backward):
+        return g.detach().to(dtype).reshape(-1)[:1].contiguous().numpy(), 0  # no copy
     return g.detach().to(dtype).contiguous().reshape(-1).numpy(), 1
 
 
@@ -179,9 +197,18 @@ def _reduce(g: torch.Tensor, like: torch.Tensor, needed: bool) -> Optional[torch
     return g.sum_to_size(like.shape).to(like.dtype)
 
 
-def _set_threads() -> None:
+@contextlib.contextmanager
+def _parallel() -> Iterator[None]:
+    """torch's thread count, and chunks handed out on demand: with the default static
+    split a thread the OS has descheduled (a loaded machine) holds up the whole loop; on
+    2 loaded cores that cost 4-8x."""
     import numba
     numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    old = numba.set_parallel_chunksize(4)
+    try:
+        yield
+    finally:
+        numba.set_parallel_chunksize(old)
 
 
 def _consts(cfg, theta: float, dtype: torch.dtype) -> np.ndarray:
@@ -203,14 +230,14 @@ class MultiLevelSequence(torch.autograd.Function):
         n_shape, steps = x.shape[:-1], x.shape[-1]
         xs = x.detach().contiguous().reshape(-1)
         like = torch.empty(n_shape, dtype=x.dtype)
-        (s, s_step), (u, u_step), (v, v_step) = (_flat(a, like) for a in (shift, u0, v0))
+        operands = [a for o in (shift, u0, v0) for a in _flat(o, like)]
         like = like.reshape(-1)
         y = torch.empty_like(xs)
         u_end, v_end = torch.empty_like(like), torch.empty_like(like)
-        _set_threads()
-        z_sum = fwd(xs.numpy(), steps, s, s_step, u, u_step, v, v_step,
-                    _consts(cfg, float(theta), x.dtype), cfg.current_decay >= 1.0, y.numpy(),
-                    u_end.numpy(), v_end.numpy())
+        with _parallel():
+            z_sum = fwd(xs.numpy(), steps, *operands,
+                        _consts(cfg, float(theta), x.dtype), cfg.current_decay >= 1.0,
+                        y.numpy(), u_end.numpy(), v_end.numpy())
         ctx.save_for_backward(xs, shift, theta, u0, v0)
         ctx.cfg, ctx.n_shape, ctx.steps = cfg, n_shape, steps
         mean = torch.tensor(z_sum / xs.numel(), dtype=x.dtype)
@@ -223,19 +250,19 @@ class MultiLevelSequence(torch.autograd.Function):
         xs, shift, theta, u0, v0 = ctx.saved_tensors
         cfg, steps = ctx.cfg, ctx.steps
         like = torch.empty(ctx.n_shape, dtype=xs.dtype)
-        (s, s_step), (u, u_step), (v, v_step) = (_flat(a, like) for a in (shift, u0, v0))
+        operands = [a for o in (shift, u0, v0) for a in _flat(o, like)]
         like = like.reshape(-1)
         (gy_a, gy_step), (gu, gu_step), (gv, gv_step) = (_grad(g, xs.dtype)
                                                          for g in (gy, gu_end, gv_end))
         gm = 0.0 if g_mean is None else float(g_mean) / xs.numel()
         gx = torch.empty_like(xs)
         per_neuron = [torch.empty_like(like) for _ in range(3)]
-        _set_threads()
         c = _consts(cfg, float(theta), xs.dtype)
-        g_theta = bwd(xs.numpy(), steps, s, s_step, u, u_step, v, v_step, gy_a, gy_step,
-                      c.dtype.type(gm), gu, gu_step, gv, gv_step, c, cfg.current_decay >= 1.0,
-                      cfg.surrogate == "sigmoid", cfg.levels, gx.numpy(),
-                      *(g.numpy() for g in per_neuron))
+        with _parallel():
+            g_theta = bwd(xs.numpy(), steps, *operands, gy_a, gy_step,
+                          c.dtype.type(gm), gu, gu_step, gv, gv_step, c,
+                          cfg.current_decay >= 1.0, cfg.surrogate == "sigmoid", cfg.levels,
+                          gx.numpy(), *(g.numpy() for g in per_neuron))
         g_shift, g_u0, g_v0 = (g.reshape(ctx.n_shape) for g in per_neuron)
         need = ctx.needs_input_grad
         return (gx.reshape(*ctx.n_shape, steps) if need[0] else None,
