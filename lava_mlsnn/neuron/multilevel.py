@@ -181,7 +181,8 @@ class Neuron(NormInputMixin, base.Neuron):
             and self.state[0].shape[0] == x.shape[0] else None
         theta = self.theta.abs()
         if sequence.applies(current, shift, theta, self.cfg, state, self.v_quant):
-            y, z_mean, state = sequence.run(current, shift, theta, self.cfg, state)
+            y, z_mean, state = sequence.run(current, shift, theta, self.cfg, state,
+                                            keep_state=self.persistent_state)
         else:  # the reference loop (GPU, membrane quantizer)
             z, state = dynamics(current, shift, theta, self.cfg, state, self.v_quant)
             y, z_mean = z * theta, z.mean()

@@ -63,74 +63,85 @@ def _compile():
 
     @numba.njit(parallel=True, cache=True, fastmath=False)
     def forward(x, steps, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v_mod, c, direct,
-                y, u, v):
-        # x, y: [M * T] time-last rows; u, v: [M], the running state. Within a chunk the
-        # inner loop runs across neurons (independent chains the CPU overlaps), not along
-        # one neuron's serial chain of steps. Operand a of neuron i is a[(i // div) % mod]
+                keep, y, u_end, v_end):
+        # x, y: [M * T] time-last rows. Within a chunk the inner loop runs across neurons
+        # (independent chains the CPU overlaps), not along one neuron's serial chain of
+        # steps; the chunk's state stays in cache-sized buffers (u_end, v_end [M] get the
+        # final state only when ``keep``). Operand a of neuron i is a[(i // div) % mod]
         # (one value, per channel, per neuron). Returns the sum of z (exact in float64).
         theta = c[0]
-        m = u.shape[0]
+        m = x.shape[0] // steps
         total = 0.0
         for b in prange((m + CHUNK - 1) // CHUNK):
             lo, hi = b * CHUNK, min(m, (b + 1) * CHUNK)
+            n = hi - lo
             acc = 0.0
-            sb = np.empty(hi - lo, dtype=x.dtype)
+            ub = np.empty(n, dtype=x.dtype)
+            vb = np.empty(n, dtype=x.dtype)
+            sb = np.empty(n, dtype=x.dtype)
             for i in range(lo, hi):
-                u[i] = u0[(i // u_div) % u_mod]
-                v[i] = v0[(i // v_div) % v_mod]
+                ub[i - lo] = u0[(i // u_div) % u_mod]
+                vb[i - lo] = v0[(i // v_div) % v_mod]
                 sb[i - lo] = shift[(i // s_div) % s_mod]
             for t in range(steps):
-                for i in range(lo, hi):
-                    k = i * steps + t
-                    u[i], _, q, v[i] = step(u[i], v[i], x[k], sb[i - lo], c, direct)
+                for j in range(n):
+                    k = (lo + j) * steps + t
+                    ub[j], _, q, vb[j] = step(ub[j], vb[j], x[k], sb[j], c, direct)
                     y[k] = q * theta
                     acc += q
+            if keep:
+                for j in range(n):
+                    u_end[lo + j] = ub[j]
+                    v_end[lo + j] = vb[j]
             total += acc
         return total
 
     @numba.njit(parallel=True, cache=True, fastmath=False)
     def backward(x, steps, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v_mod, gy, gy_step,
-                 g_mean,
-                 gu_end, gu_step, gv_end, gv_step, c, direct, sigmoid, levels, gx, gshift,
-                 gu0, gv):
+                 g_mean, gu_end, gu_step, gv_end, gv_step, c, direct, sigmoid, levels, need,
+                 gx, gshift, gu0, gv0):
         # Each chunk first replays its forward (same function, same bits) into buffers
         # that stay in cache: nothing but the input is kept between the two passes.
         # c = [theta, levels, 1 - current_decay, 1 - voltage_decay, 0, 1, N * theta, alpha];
         # g_mean: the rate's gradient per z. gv: the gradient reaching v after step t's
-        # reset (at the end: v0's); gx[k + 1]: the one reaching u_t from later steps; gu0
-        # first sums each neuron's part of the threshold's gradient (independent sums).
+        # reset (at the end: v0's); gx[k + 1]: the one reaching u_t from later steps.
+        # need = (shift, u0, v0 per neuron): which of gshift, gu0, gv0 [M] to write.
+        # Returns the threshold's gradient and the sum of v0's (float64 over chunks).
         theta, a_u, a_v, zero, one, top_v, alpha = c[0], c[2], c[3], c[4], c[5], c[6], c[7]
         inv = one / theta  # gradients need no exact quotient: a product is cheaper
         inv2 = inv * inv
-        m = gv.shape[0]
-        total = 0.0  # d loss / d theta, summed in float64 over chunks
+        m = x.shape[0] // steps
+        total, total_v0 = 0.0, 0.0
         for b in prange((m + CHUNK - 1) // CHUNK):
             lo, hi = b * CHUNK, min(m, (b + 1) * CHUNK)
             n = hi - lo
             vp = np.empty(steps * n, dtype=x.dtype)  # [t, neuron]: before the reset
             z = np.empty(steps * n, dtype=x.dtype)
+            ub = np.empty(n, dtype=x.dtype)
+            gv = np.empty(n, dtype=x.dtype)
             sb = np.empty(n, dtype=x.dtype)
+            th = np.empty(n, dtype=x.dtype)  # each neuron's part of the threshold's gradient
+            gs = np.empty(n, dtype=x.dtype)
             for i in range(lo, hi):
-                gu0[i] = u0[(i // u_div) % u_mod]  # the replay's state, then the gradients
-                gv[i] = v0[(i // v_div) % v_mod]
+                ub[i - lo] = u0[(i // u_div) % u_mod]  # the replay's state
+                gv[i - lo] = v0[(i // v_div) % v_mod]
                 sb[i - lo] = shift[(i // s_div) % s_mod]
             for t in range(steps):
-                for i in range(lo, hi):
-                    j = t * n + i - lo
-                    gu0[i], vp[j], z[j], gv[i] = step(gu0[i], gv[i], x[i * steps + t],
-                                                      sb[i - lo], c, direct)
-            for i in range(lo, hi):
-                gv[i] = gv_end[i * gv_step]
-                gshift[i] = zero
-                gu0[i] = zero
+                for j in range(n):
+                    ub[j], vp[t * n + j], z[t * n + j], gv[j] = step(
+                        ub[j], gv[j], x[(lo + j) * steps + t], sb[j], c, direct)
+            for j in range(n):
+                gv[j] = gv_end[(lo + j) * gv_step]
+                gs[j] = zero
+                th[j] = zero
             for t in range(steps - 1, -1, -1):
-                for i in range(lo, hi):
-                    k = i * steps + t
-                    w = vp[t * n + i - lo]
-                    q = z[t * n + i - lo]
+                for j in range(n):
+                    k = (lo + j) * steps + t
+                    w = vp[t * n + j]
+                    q = z[t * n + j]
                     gyk = gy[k * gy_step]
                     # z_t feeds the output theta * z_t, the mean and the reset -z_t * theta
-                    g = gyk * theta + g_mean + (-gv[i]) * theta
+                    g = gyk * theta + g_mean + (-gv[j]) * theta
                     if sigmoid:
                         r = w * inv
                         d = zero
@@ -143,22 +154,29 @@ def _compile():
                         inside = (w >= zero) & (w <= top_v)
                         d = one if inside else zero
                     gd = g * d
-                    gu0[i] += gd * (-w * inv2) + (gyk - gv[i]) * q
-                    gvp = gv[i] + gd * inv  # d loss / d v_t before the reset
-                    gshift[i] += gvp
+                    th[j] += gd * (-w * inv2) + (gyk - gv[j]) * q
+                    gvp = gv[j] + gd * inv  # d loss / d v_t before the reset
+                    gs[j] += gvp
                     if t == steps - 1:
-                        gx[k] = gvp + gu_end[i * gu_step]
+                        gx[k] = gvp + gu_end[(lo + j) * gu_step]
                     elif direct:
                         gx[k] = gvp
                     else:
                         gx[k] = gvp + gx[k + 1] * a_u
-                    gv[i] = gvp * a_v
-            acc = 0.0
-            for i in range(lo, hi):
-                acc += gu0[i]
-                gu0[i] = zero if direct else gx[i * steps] * a_u
+                    gv[j] = gvp * a_v
+            acc, acc_v0 = 0.0, 0.0
+            for j in range(n):
+                acc += th[j]
+                acc_v0 += gv[j]
+                if need[0]:
+                    gshift[lo + j] = gs[j]
+                if need[1]:
+                    gu0[lo + j] = zero if direct else gx[(lo + j) * steps] * a_u
+                if need[2]:
+                    gv0[lo + j] = gv[j]
             total += acc
-        return total
+            total_v0 += acc_v0
+        return total, total_v0
 
     _KERNELS = (forward, backward)  # step is inlined into both
     return _KERNELS
@@ -221,54 +239,59 @@ def _consts(cfg, theta: float, dtype: torch.dtype) -> np.ndarray:
 
 
 class MultiLevelSequence(torch.autograd.Function):
-    """``(theta * z, mean(z), u_T, v_T)`` of the multi-level neuron over all steps."""
+    """``(theta * z, mean(z))`` of the multi-level neuron over all steps, and the final
+    state ``(u_T, v_T)`` when ``keep``."""
 
     @staticmethod
-    def forward(ctx, x, shift, theta, u0, v0, cfg):
+    def forward(ctx, x, shift, theta, u0, v0, cfg, keep):
         fwd, _ = _compile()
         ctx.set_materialize_grads(False)
         n_shape, steps = x.shape[:-1], x.shape[-1]
         xs = x.detach().contiguous().reshape(-1)
         like = torch.empty(n_shape, dtype=x.dtype)
         operands = [a for o in (shift, u0, v0) for a in _flat(o, like)]
-        like = like.reshape(-1)
         y = torch.empty_like(xs)
-        u_end, v_end = torch.empty_like(like), torch.empty_like(like)
+        u_end, v_end = (torch.empty(n_shape if keep else (1,), dtype=x.dtype) for _ in "uv")
         with _parallel():
             z_sum = fwd(xs.numpy(), steps, *operands,
                         _consts(cfg, float(theta), x.dtype), cfg.current_decay >= 1.0,
-                        y.numpy(), u_end.numpy(), v_end.numpy())
+                        bool(keep), y.numpy(), u_end.reshape(-1).numpy(),
+                        v_end.reshape(-1).numpy())
         ctx.save_for_backward(xs, shift, theta, u0, v0)
         ctx.cfg, ctx.n_shape, ctx.steps = cfg, n_shape, steps
         mean = torch.tensor(z_sum / xs.numel(), dtype=x.dtype)
-        return y.reshape(x.shape), mean, u_end.reshape(n_shape), v_end.reshape(n_shape)
+        return (y.reshape(x.shape), mean) + ((u_end, v_end) if keep else ())
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, gy, g_mean, gu_end, gv_end):
+    def backward(ctx, gy, g_mean, gu_end=None, gv_end=None):
         _, bwd = _compile()
         xs, shift, theta, u0, v0 = ctx.saved_tensors
         cfg, steps = ctx.cfg, ctx.steps
         like = torch.empty(ctx.n_shape, dtype=xs.dtype)
         operands = [a for o in (shift, u0, v0) for a in _flat(o, like)]
-        like = like.reshape(-1)
         (gy_a, gy_step), (gu, gu_step), (gv, gv_step) = (_grad(g, xs.dtype)
                                                          for g in (gy, gu_end, gv_end))
         gm = 0.0 if g_mean is None else float(g_mean) / xs.numel()
         gx = torch.empty_like(xs)
-        per_neuron = [torch.empty_like(like) for _ in range(3)]
+        need = ctx.needs_input_grad
+        per_neuron_v0 = need[4] and v0.numel() > 1  # a single v0 takes the kernel's sum
+        wanted = (need[1], need[3], per_neuron_v0)
+        outs = [torch.empty(ctx.n_shape if w else (1,), dtype=xs.dtype) for w in wanted]
         c = _consts(cfg, float(theta), xs.dtype)
         with _parallel():
-            g_theta = bwd(xs.numpy(), steps, *operands, gy_a, gy_step,
-                          c.dtype.type(gm), gu, gu_step, gv, gv_step, c,
-                          cfg.current_decay >= 1.0, cfg.surrogate == "sigmoid", cfg.levels,
-                          gx.numpy(), *(g.numpy() for g in per_neuron))
-        g_shift, g_u0, g_v0 = (g.reshape(ctx.n_shape) for g in per_neuron)
-        need = ctx.needs_input_grad
+            g_theta, g_v0_sum = bwd(xs.numpy(), steps, *operands, gy_a, gy_step,
+                                    c.dtype.type(gm), gu, gu_step, gv, gv_step, c,
+                                    cfg.current_decay >= 1.0, cfg.surrogate == "sigmoid",
+                                    cfg.levels, wanted, gx.numpy(),
+                                    *(g.reshape(-1).numpy() for g in outs))
+        g_shift, g_u0, g_v0 = outs
+        if need[4] and not per_neuron_v0:
+            g_v0 = torch.full((1,), g_v0_sum, dtype=xs.dtype)
         return (gx.reshape(*ctx.n_shape, steps) if need[0] else None,
                 _reduce(g_shift, shift, need[1]),
                 torch.full(theta.shape, g_theta, dtype=theta.dtype) if need[2] else None,
-                _reduce(g_u0, u0, need[3]), _reduce(g_v0, v0, need[4]), None)
+                _reduce(g_u0, u0, need[3]), _reduce(g_v0, v0, need[4]), None, None)
 
 
 def applies(x: torch.Tensor, shift, theta: torch.Tensor, cfg, state, v_quant) -> bool:
@@ -294,14 +317,15 @@ def applies(x: torch.Tensor, shift, theta: torch.Tensor, cfg, state, v_quant) ->
 
 
 def run(x: torch.Tensor, shift, theta: torch.Tensor, cfg,
-        state: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
-        ) -> Tuple[torch.Tensor, torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+        state: Optional[Tuple[torch.Tensor, torch.Tensor]] = None, keep_state: bool = True
+        ) -> Tuple[torch.Tensor, torch.Tensor, Optional[Tuple[torch.Tensor, torch.Tensor]]]:
     """The multi-level neuron over a current ``x`` ``[N, *shape, T]`` (check
     :func:`applies` first).
 
-    Parameters are those of :func:`multilevel.dynamics`. Returns ``theta * z``
-    (``[N, *shape, T]``, the wire value in training), the mean level ``z.mean()``
-    (a 0-d tensor) and the final state ``(u, v)``.
+    Parameters are those of :func:`multilevel.dynamics`; ``keep_state=False`` skips the
+    final state (``None`` is returned for it; two fewer ``[N, *shape]`` buffers).
+    Returns ``theta * z`` (``[N, *shape, T]``, the wire value in training), the mean
+    level ``z.mean()`` (a 0-d tensor) and the final state ``(u, v)``.
     """
     if state is None:
         u0 = x.new_zeros(1)
@@ -310,5 +334,5 @@ def run(x: torch.Tensor, shift, theta: torch.Tensor, cfg,
         u0, v0 = state
     if not torch.is_tensor(shift):
         shift = x.new_full((1,), float(shift))
-    y, mean, u, v = MultiLevelSequence.apply(x, shift, theta, u0, v0, cfg)
-    return y, mean, (u, v)
+    out = MultiLevelSequence.apply(x, shift, theta, u0, v0, cfg, keep_state)
+    return out[0], out[1], (tuple(out[2:]) if keep_state else None)
