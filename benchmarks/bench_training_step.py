@@ -17,6 +17,7 @@ Run: .venv/bin/python benchmarks/bench_training_step.py [--repeats 10] [--thread
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Callable, Dict, List
@@ -93,6 +94,7 @@ def main(argv: List[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    load = [os.getloadavg()[0]]
     rows = []
     for shape in SHAPES:
         t = best_interleaved(contenders(*shape), args.repeats)
@@ -102,9 +104,14 @@ def main(argv: List[str] | None = None) -> None:
         rows.append([f"{batch}x{c_in}x{size}x{size}, T={steps} -> {c_out} ch", ms("floor"),
                      ms("ours"), ratio("ours"), ms("loop"), ratio("loop"),
                      f"{t['loop'] / t['ours']:.1f}x", ms("cuba"), ratio("cuba")])
+    load.append(os.getloadavg()[0])
     body = table(["shape (N x C x H x W, T)", "conv floor (ms)", "multi-level Conv (ms)",
                   "/ floor (target <= 3x)", "step-by-step loop (ms)", "/ floor",
-                  "loop / ours", "lava-dl cuba.Conv (ms)", "/ floor"], rows)
+                  "loop / ours", "lava-dl cuba.Conv (ms)", "/ floor"], rows) + \
+        (f"\n\nBest of {args.repeats} interleaved rounds (floor, block, step-by-step loop, "
+         "cuba.Conv in turn), forward + backward of `.sum()`, input without gradient; "
+         f"1-minute load average {load[0]:.1f} at the start, {load[1]:.1f} at the end "
+         f"({os.cpu_count()} cores shared with other jobs).\n")
     command = ".venv/bin/python benchmarks/bench_training_step.py" + \
         (f" --threads {args.threads}" if args.threads else "") + \
         (f" --repeats {args.repeats}" if args.repeats != 10 else "")

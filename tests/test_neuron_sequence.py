@@ -121,7 +121,7 @@ def test_edges_of_the_floor_and_the_clip(levels, steps, theta, v_init, cd, vd, s
         for t in (x, shift, th):
             t.grad = None
         if fast:
-            assert sequence.applies(x, shift, th, cfg, None, None)
+            assert sequence.applies(x, shift, th, cfg, None, None) == (steps >= 2)
             y, mean, (u, v) = sequence.run(x, shift, th, cfg)
         else:
             z, (u, v) = multilevel.dynamics(x, shift, th, cfg)
@@ -155,6 +155,7 @@ def test_what_it_does_not_cover_runs_the_reference_loop():
     th = torch.tensor([1.0])
     x = torch.rand(2, 3, 4)
     assert sequence.applies(x, 0.0, th, cfg, None, None)
+    assert not sequence.applies(x[..., :1], 0.0, th, cfg, None, None)  # T = 1: the loop
     assert not sequence.applies(x, 0.0, th, cfg, None, v_quant=lambda v, t: v)
     assert not sequence.applies(x.half(), 0.0, th.half(), cfg, None, None)
     assert not sequence.applies(x.double(), 0.0, th, cfg, None, None)  # mixed dtypes
@@ -169,3 +170,31 @@ def test_a_second_derivative_is_refused():
     (g,) = torch.autograd.grad(y.square().sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match="twice|once"):
         g.sum().backward()
+
+
+@pytest.mark.parametrize("steps", [16, 1])
+def test_several_chunks_and_a_partial_last_one(steps):
+    """1165 neurons at T = 16: chunks of 512, 512 and 141, a bias per channel across
+    chunk boundaries; at T = 1 one chunk holds them all."""
+    assert sequence._chunk(16) == 512 and sequence._chunk(1) > 1165
+    torch.manual_seed(5)
+    cfg = multilevel.MultiLevelConfig(3, 0.5, 0.25, 0.5, "ste")
+    x = (torch.randn(5, 233, steps, dtype=torch.float64) * 2).requires_grad_()
+    shift = (torch.randn(1, 233, dtype=torch.float64) * 0.3).requires_grad_()
+    th = torch.tensor([0.6], dtype=torch.float64, requires_grad=True)
+    w = torch.randn(5, 233, steps, dtype=torch.float64)
+    out = []
+    for fast in (True, False):
+        for t in (x, shift, th):
+            t.grad = None
+        if fast:
+            y, mean, _ = sequence.run(x, shift, th, cfg, keep_state=False)
+        else:
+            z, _ = multilevel.dynamics(x, shift, th, cfg)
+            y, mean = z * th, z.mean()
+        ((y * w).sum() + mean).backward()
+        out.append((y.detach(), x.grad, shift.grad, th.grad))
+    assert torch.equal(out[0][0], out[1][0]) and out[0][0].abs().sum() > 0
+    for a, b, name in zip(out[0][1:], out[1][1:], ("x", "shift", "theta")):
+        assert b.abs().sum() > 0, name
+        _close(a, b, 1e-11, name)

@@ -19,7 +19,7 @@ The backward replays each chunk's forward (the same ``step``, the same bits) in
 cache rather than keeping every step's membrane: the graph holds only the input.
 ``tests/test_neuron_sequence.py`` checks all of it against the step-by-step loop.
 
-Used when numba imports, the tensors are float32/float64 on the CPU and no
+Used when numba imports, the tensors are float32/float64 on the CPU, T >= 2 and no
 membrane quantizer is set (:func:`applies`); otherwise the neuron runs the
 reference loop :func:`multilevel.dynamics`.
 """
@@ -33,7 +33,10 @@ import torch
 from torch.autograd.function import once_differentiable
 
 _KERNELS = None  # (forward, backward) once compiled; False when numba is missing
-CHUNK = 512  # neurons whose state one thread steps through time together
+#: Fewer steps run the reference loop: at T = 1 its graph is a handful of operations and
+#: measured 2.8 ms against this loop's 8.0 ms (BENCHMARKS.md, training step).
+MIN_STEPS = 2
+CHUNK_STEPS = 8192  # neuron-steps of a chunk: its buffers stay in a core's L1/L2 cache
 
 
 def _compile():
@@ -63,7 +66,7 @@ def _compile():
 
     @numba.njit(parallel=True, cache=True, fastmath=False)
     def forward(x, steps, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v_mod, c, direct,
-                keep, y, u_end, v_end):
+                keep, chunk, y, u_end, v_end):
         # x, y: [M * T] time-last rows. Within a chunk the inner loop runs across neurons
         # (independent chains the CPU overlaps), not along one neuron's serial chain of
         # steps; the chunk's state stays in cache-sized buffers (u_end, v_end [M] get the
@@ -72,8 +75,8 @@ def _compile():
         theta = c[0]
         m = x.shape[0] // steps
         total = 0.0
-        for b in prange((m + CHUNK - 1) // CHUNK):
-            lo, hi = b * CHUNK, min(m, (b + 1) * CHUNK)
+        for b in prange((m + chunk - 1) // chunk):
+            lo, hi = b * chunk, min(m, (b + 1) * chunk)
             n = hi - lo
             acc = 0.0
             ub = np.empty(n, dtype=x.dtype)
@@ -99,7 +102,7 @@ def _compile():
     @numba.njit(parallel=True, cache=True, fastmath=False)
     def backward(x, steps, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v_mod, gy, gy_step,
                  g_mean, gu_end, gu_step, gv_end, gv_step, c, direct, sigmoid, levels, need,
-                 gx, gshift, gu0, gv0):
+                 chunk, gx, gshift, gu0, gv0):
         # Each chunk first replays its forward (same function, same bits) into buffers
         # that stay in cache: nothing but the input is kept between the two passes.
         # c = [theta, levels, 1 - current_decay, 1 - voltage_decay, 0, 1, N * theta, alpha];
@@ -112,8 +115,8 @@ def _compile():
         inv2 = inv * inv
         m = x.shape[0] // steps
         total, total_v0 = 0.0, 0.0
-        for b in prange((m + CHUNK - 1) // CHUNK):
-            lo, hi = b * CHUNK, min(m, (b + 1) * CHUNK)
+        for b in prange((m + chunk - 1) // chunk):
+            lo, hi = b * chunk, min(m, (b + 1) * chunk)
             n = hi - lo
             vp = np.empty(steps * n, dtype=x.dtype)  # [t, neuron]: before the reset
             z = np.empty(steps * n, dtype=x.dtype)
@@ -229,6 +232,11 @@ def _parallel() -> Iterator[None]:
         numba.set_parallel_chunksize(old)
 
 
+def _chunk(steps: int) -> int:
+    """Neurons per chunk: about ``CHUNK_STEPS`` neuron-steps, at least 64 neurons."""
+    return max(64, CHUNK_STEPS // steps)
+
+
 def _consts(cfg, theta: float, dtype: torch.dtype) -> np.ndarray:
     """The kernels' constants in ``dtype`` (``N * theta`` rounded as autograd's ``n * theta``)."""
     th = torch.tensor(theta, dtype=dtype)
@@ -255,7 +263,7 @@ class MultiLevelSequence(torch.autograd.Function):
         with _parallel():
             z_sum = fwd(xs.numpy(), steps, *operands,
                         _consts(cfg, float(theta), x.dtype), cfg.current_decay >= 1.0,
-                        bool(keep), y.numpy(), u_end.reshape(-1).numpy(),
+                        bool(keep), _chunk(steps), y.numpy(), u_end.reshape(-1).numpy(),
                         v_end.reshape(-1).numpy())
         ctx.save_for_backward(xs, shift, theta, u0, v0)
         ctx.cfg, ctx.n_shape, ctx.steps = cfg, n_shape, steps
@@ -283,7 +291,7 @@ class MultiLevelSequence(torch.autograd.Function):
             g_theta, g_v0_sum = bwd(xs.numpy(), steps, *operands, gy_a, gy_step,
                                     c.dtype.type(gm), gu, gu_step, gv, gv_step, c,
                                     cfg.current_decay >= 1.0, cfg.surrogate == "sigmoid",
-                                    cfg.levels, wanted, gx.numpy(),
+                                    cfg.levels, wanted, _chunk(steps), gx.numpy(),
                                     *(g.reshape(-1).numpy() for g in outs))
         g_shift, g_u0, g_v0 = outs
         if need[4] and not per_neuron_v0:
@@ -300,7 +308,9 @@ def applies(x: torch.Tensor, shift, theta: torch.Tensor, cfg, state, v_quant) ->
                                                                         torch.float64):
         return False
     if cfg.surrogate not in ("ste", "sigmoid") or theta.numel() != 1 or x.dim() < 2 \
-            or x.shape[-1] == 0 or x.numel() == 0:
+            or x.numel() == 0:
+        return False
+    if x.shape[-1] < MIN_STEPS:  # one step is a short graph: the loop measured faster
         return False
     operands = [theta] + ([shift] if torch.is_tensor(shift) else []) + list(state or ())
     if any(not torch.is_tensor(a) or a.device != x.device or a.dtype != x.dtype
