@@ -198,3 +198,29 @@ def test_several_chunks_and_a_partial_last_one(steps):
     for a, b, name in zip(out[0][1:], out[1][1:], ("x", "shift", "theta")):
         assert b.abs().sum() > 0, name
         _close(a, b, 1e-11, name)
+
+
+def test_gradients_repeat_bit_for_bit_whatever_the_thread_count():
+    """Training must repeat (and resume) bit for bit: the threshold's gradient, summed
+    over many chunks that threads finish in any order, is the same on every run and for
+    1 or 2 threads."""
+    torch.manual_seed(6)
+    cfg = multilevel.MultiLevelConfig(3, 1.0, 0.0, 0.5, "ste")
+    x = torch.randn(8, 600, 16) * 2
+    w = torch.randn(8, 600, 16)
+    grads = []
+    old = torch.get_num_threads()
+    try:
+        for threads in (2, 1, 2, 2):
+            torch.set_num_threads(threads)
+            xi = x.clone().requires_grad_()
+            th = torch.tensor([0.6], requires_grad=True)
+            y, mean, _ = sequence.run(xi, torch.zeros(1), th, cfg, keep_state=False)
+            ((y * w).sum() + mean).backward()
+            grads.append((th.grad.clone(), xi.grad.clone()))
+    finally:
+        torch.set_num_threads(old)
+    assert sequence._chunk(16) * 2 < 8 * 600  # several chunks
+    assert grads[0][0].abs().sum() > 0
+    for g in grads[1:]:
+        assert torch.equal(g[0], grads[0][0]) and torch.equal(g[1], grads[0][1])

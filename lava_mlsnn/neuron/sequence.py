@@ -114,7 +114,10 @@ def _compile():
         inv = one / theta  # gradients need no exact quotient: a product is cheaper
         inv2 = inv * inv
         m = x.shape[0] // steps
-        total, total_v0 = 0.0, 0.0
+        # Per-chunk sums added in chunk order afterwards: a prange reduction would add
+        # them in the order threads finish, and training would not repeat bit for bit.
+        parts = np.zeros((m + chunk - 1) // chunk)
+        parts_v0 = np.zeros((m + chunk - 1) // chunk)
         for b in prange((m + chunk - 1) // chunk):
             lo, hi = b * chunk, min(m, (b + 1) * chunk)
             n = hi - lo
@@ -177,8 +180,12 @@ def _compile():
                     gu0[lo + j] = zero if direct else gx[(lo + j) * steps] * a_u
                 if need[2]:
                     gv0[lo + j] = gv[j]
-            total += acc
-            total_v0 += acc_v0
+            parts[b] = acc
+            parts_v0[b] = acc_v0
+        total, total_v0 = 0.0, 0.0
+        for b in range(parts.shape[0]):
+            total += parts[b]
+            total_v0 += parts_v0[b]
         return total, total_v0
 
     _KERNELS = (forward, backward)  # step is inlined into both
