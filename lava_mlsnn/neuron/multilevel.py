@@ -19,6 +19,7 @@ import torch
 from lava.lib.dl.slayer.neuron import base
 
 from .. import fixed
+from . import sequence
 from .norm import NormInputMixin
 from .surrogate import multilevel_floor
 
@@ -198,11 +199,16 @@ class Neuron(NormInputMixin, base.Neuron):
         state = self.state if self.persistent_state and self.state is not None \
             and self.state[0].shape[0] == x.shape[0] else None
         theta = self.theta.abs()
-        z, state = dynamics(current, shift, theta, self.cfg, state, self.v_quant)
-        self.rate = z.mean() / self.cfg.levels
+        if sequence.applies(current, shift, theta, self.cfg, state, self.v_quant):
+            y, z_mean, state = sequence.run(current, shift, theta, self.cfg, state,
+                                            keep_state=self.persistent_state)
+        else:  # the reference loop (GPU, membrane quantizer)
+            z, state = dynamics(current, shift, theta, self.cfg, state, self.v_quant)
+            y, z_mean = z * theta, z.mean()
+        self.rate = z_mean / self.cfg.levels
         if self.persistent_state:
             self.state = (state[0].detach(), state[1].detach())
-        return z * theta
+        return y
 
     def quantized_step(self, state, a: torch.Tensor):
         """One deployed integer step (:func:`lava_mlsnn.fixed.neuron_step`)."""

@@ -1,0 +1,355 @@
+"""The multi-level neuron's whole time loop as one autograd function (CPU).
+
+:class:`lava_mlsnn.neuron.multilevel.Neuron` written step by step
+(:func:`multilevel.dynamics`, then ``theta * z`` and the rate) builds an autograd
+graph of ~10 tensor operations per time step forward and ~20 backward, each a pass
+over ``[N, *shape]`` and, on a loaded machine, a thread-pool wake-up: at T = 8 the
+neuron cost 15-50x the conv synapse that feeds it (issue 25). Here the forward and
+a hand-written backward each run as one compiled loop (numba, ``parallel=True``)
+that also produces the wire value ``theta * z`` and the mean level, so a layer
+costs a few passes over its current whatever ``T`` is.
+
+Same answers: the forward performs the reference's float operations in the same
+order (``z`` and ``theta * z`` identical bit for bit); the backward is the chain
+rule of the same graph (the clipped STE or the sigmoid staircase of
+:mod:`.surrogate`, the reset's ``-z * theta``, the decays, the output's
+``theta * z`` and the rate's mean), equal to autograd's gradients up to float
+rounding (the order of the sums; products by ``1 / theta`` where autograd divides).
+The backward replays each chunk's forward (the same ``step``, the same bits) in
+cache rather than keeping every step's membrane: the graph holds only the input.
+``tests/test_neuron_sequence.py`` checks all of it against the step-by-step loop.
+
+Used when numba imports, the tensors are float32/float64 on the CPU, T >= 2 and no
+membrane quantizer is set (:func:`applies`); otherwise the neuron runs the
+reference loop :func:`multilevel.dynamics`.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator, Optional, Tuple
+
+import numpy as np
+import torch
+from torch.autograd.function import once_differentiable
+
+_KERNELS = None  # (forward, backward) once compiled; False when numba is missing
+#: Fewer steps run the reference loop: at T = 1 its graph is a handful of operations and
+#: measured 2.8 ms against this loop's 8.0 ms (BENCHMARKS.md, training step).
+MIN_STEPS = 2
+CHUNK_STEPS = 8192  # neuron-steps of a chunk: its buffers stay in a core's L1/L2 cache
+
+
+def _compile():
+    """Compile (or load from numba's cache) the two loops; ``False`` without numba."""
+    global _KERNELS
+    if _KERNELS is not None:
+        return _KERNELS
+    try:
+        import numba
+    except ImportError:  # the reference loop runs instead
+        _KERNELS = False
+        return _KERNELS
+    prange = numba.prange
+
+    @numba.njit(cache=True, fastmath=False, inline="always")
+    def step(u, v, x, s, c, direct):
+        # One step of one neuron, the reference's float operations in its order (c in x's
+        # dtype: every operation stays in that dtype, as torch's do). Returns u, the
+        # membrane before the reset, the level, the membrane after it.
+        theta, top, a_u, a_v, zero = c[0], c[1], c[2], c[3], c[4]
+        u = x if direct else u * a_u + x
+        w = v * a_v + u + s
+        q = np.floor(w / theta)
+        q = zero if q < zero else q  # NaN stays NaN, as in torch.clamp
+        q = top if q > top else q
+        return u, w, q, w - q * theta
+
+    @numba.njit(parallel=True, cache=True, fastmath=False)
+    def forward(x, steps, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v_mod, c, direct,
+                keep, chunk, y, u_end, v_end):
+        # x, y: [M * T] time-last rows. Within a chunk the inner loop runs across neurons
+        # (independent chains the CPU overlaps), not along one neuron's serial chain of
+        # steps; the chunk's state stays in cache-sized buffers (u_end, v_end [M] get the
+        # final state only when ``keep``). Operand a of neuron i is a[(i // div) % mod]
+        # (one value, per channel, per neuron). Returns the sum of z (exact in float64).
+        theta = c[0]
+        m = x.shape[0] // steps
+        total = 0.0
+        for b in prange((m + chunk - 1) // chunk):
+            lo, hi = b * chunk, min(m, (b + 1) * chunk)
+            n = hi - lo
+            acc = 0.0
+            ub = np.empty(n, dtype=x.dtype)
+            vb = np.empty(n, dtype=x.dtype)
+            sb = np.empty(n, dtype=x.dtype)
+            for i in range(lo, hi):
+                ub[i - lo] = u0[(i // u_div) % u_mod]
+                vb[i - lo] = v0[(i // v_div) % v_mod]
+                sb[i - lo] = shift[(i // s_div) % s_mod]
+            for t in range(steps):
+                for j in range(n):
+                    k = (lo + j) * steps + t
+                    ub[j], _, q, vb[j] = step(ub[j], vb[j], x[k], sb[j], c, direct)
+                    y[k] = q * theta
+                    acc += q
+            if keep:
+                for j in range(n):
+                    u_end[lo + j] = ub[j]
+                    v_end[lo + j] = vb[j]
+            total += acc
+        return total
+
+    @numba.njit(parallel=True, cache=True, fastmath=False)
+    def backward(x, steps, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v_mod, gy, gy_step,
+                 g_mean, gu_end, gu_step, gv_end, gv_step, c, direct, sigmoid, levels, need,
+                 chunk, gx, gshift, gu0, gv0):
+        # Each chunk first replays its forward (same function, same bits) into buffers
+        # that stay in cache: nothing but the input is kept between the two passes.
+        # c = [theta, levels, 1 - current_decay, 1 - voltage_decay, 0, 1, N * theta, alpha];
+        # g_mean: the rate's gradient per z. gv: the gradient reaching v after step t's
+        # reset (at the end: v0's); gx[k + 1]: the one reaching u_t from later steps.
+        # need = (shift, u0, v0 per neuron): which of gshift, gu0, gv0 [M] to write.
+        # Returns the threshold's gradient and the sum of v0's (float64 over chunks).
+        theta, a_u, a_v, zero, one, top_v, alpha = c[0], c[2], c[3], c[4], c[5], c[6], c[7]
+        inv = one / theta  # gradients need no exact quotient: a product is cheaper
+        inv2 = inv * inv
+        m = x.shape[0] // steps
+        # Per-chunk sums added in chunk order afterwards: a prange reduction would add
+        # them in the order threads finish, and training would not repeat bit for bit.
+        parts = np.zeros((m + chunk - 1) // chunk)
+        parts_v0 = np.zeros((m + chunk - 1) // chunk)
+        for b in prange((m + chunk - 1) // chunk):
+            lo, hi = b * chunk, min(m, (b + 1) * chunk)
+            n = hi - lo
+            vp = np.empty(steps * n, dtype=x.dtype)  # [t, neuron]: before the reset
+            z = np.empty(steps * n, dtype=x.dtype)
+            ub = np.empty(n, dtype=x.dtype)
+            gv = np.empty(n, dtype=x.dtype)
+            sb = np.empty(n, dtype=x.dtype)
+            th = np.empty(n, dtype=x.dtype)  # each neuron's part of the threshold's gradient
+            gs = np.empty(n, dtype=x.dtype)
+            for i in range(lo, hi):
+                ub[i - lo] = u0[(i // u_div) % u_mod]  # the replay's state
+                gv[i - lo] = v0[(i // v_div) % v_mod]
+                sb[i - lo] = shift[(i // s_div) % s_mod]
+            for t in range(steps):
+                for j in range(n):
+                    ub[j], vp[t * n + j], z[t * n + j], gv[j] = step(
+                        ub[j], gv[j], x[(lo + j) * steps + t], sb[j], c, direct)
+            for j in range(n):
+                gv[j] = gv_end[(lo + j) * gv_step]
+                gs[j] = zero
+                th[j] = zero
+            for t in range(steps - 1, -1, -1):
+                for j in range(n):
+                    k = (lo + j) * steps + t
+                    w = vp[t * n + j]
+                    q = z[t * n + j]
+                    gyk = gy[k * gy_step]
+                    # z_t feeds the output theta * z_t, the mean and the reset -z_t * theta
+                    g = gyk * theta + g_mean + (-gv[j]) * theta
+                    if sigmoid:
+                        r = w * inv
+                        d = zero
+                        edge = zero
+                        for _ in range(levels):  # edges k * theta, k = 1..N, in x's dtype
+                            edge += one
+                            s = one / (one + np.exp(-(alpha * (r - edge))))
+                            d += alpha * s * (one - s)
+                    else:  # a select, not a branch: the mask is as random as the data
+                        inside = (w >= zero) & (w <= top_v)
+                        d = one if inside else zero
+                    gd = g * d
+                    th[j] += gd * (-w * inv2) + (gyk - gv[j]) * q
+                    gvp = gv[j] + gd * inv  # d loss / d v_t before the reset
+                    gs[j] += gvp
+                    if t == steps - 1:
+                        gx[k] = gvp + gu_end[(lo + j) * gu_step]
+                    elif direct:
+                        gx[k] = gvp
+                    else:
+                        gx[k] = gvp + gx[k + 1] * a_u
+                    gv[j] = gvp * a_v
+            acc, acc_v0 = 0.0, 0.0
+            for j in range(n):
+                acc += th[j]
+                acc_v0 += gv[j]
+                if need[0]:
+                    gshift[lo + j] = gs[j]
+                if need[1]:
+                    gu0[lo + j] = zero if direct else gx[(lo + j) * steps] * a_u
+                if need[2]:
+                    gv0[lo + j] = gv[j]
+            parts[b] = acc
+            parts_v0[b] = acc_v0
+        total, total_v0 = 0.0, 0.0
+        for b in range(parts.shape[0]):
+            total += parts[b]
+            total_v0 += parts_v0[b]
+        return total, total_v0
+
+    _KERNELS = (forward, backward)  # step is inlined into both
+    return _KERNELS
+
+
+def _flat(t: torch.Tensor, like: torch.Tensor) -> Tuple[np.ndarray, int, int]:
+    """A per-neuron operand as ``(values, div, mod)``: neuron ``i`` (flat index over
+    ``like``'s shape) reads ``values[(i // div) % mod]``; one value, one per channel
+    (``(1, C, 1, ...)``) or, expanded, one per neuron."""
+    values = t.detach().to(like.dtype)
+    if t.numel() == 1:
+        return values.reshape(1).contiguous().numpy(), 1, 1
+    shape = (1,) * (like.dim() - t.dim()) + tuple(t.shape)
+    if len(shape) > 1 and shape[0] == 1 and shape[1] == like.shape[1] \
+            and all(d == 1 for d in shape[2:]):
+        inner = int(np.prod(like.shape[2:], dtype=np.int64))
+        return values.reshape(-1).contiguous().numpy(), inner, int(like.shape[1])
+    return values.expand(like.shape).contiguous().reshape(-1).numpy(), 1, like.numel()
+
+
+def _grad(g: Optional[torch.Tensor], dtype: torch.dtype) -> Tuple[np.ndarray, int]:
+    """An incoming gradient as a flat array and its step (``None``: zero, step 0)."""
+    if g is None:
+        return np.zeros(1, dtype=torch.empty(0, dtype=dtype).numpy().dtype), 0
+    if g.numel() > 1 and not any(g.stride()):  # one value expanded (a sum's backward):
+        return g.detach().to(dtype).reshape(-1)[:1].contiguous().numpy(), 0  # no copy
+    return g.detach().to(dtype).contiguous().reshape(-1).numpy(), 1
+
+
+def _reduce(g: torch.Tensor, like: torch.Tensor, needed: bool) -> Optional[torch.Tensor]:
+    """A per-neuron gradient summed to the shape of the operand it belongs to."""
+    if not needed:
+        return None
+    if like.numel() == 1:
+        return g.sum().reshape(like.shape).to(like.dtype)
+    return g.sum_to_size(like.shape).to(like.dtype)
+
+
+@contextlib.contextmanager
+def _parallel() -> Iterator[None]:
+    """torch's thread count, and chunks handed out on demand: with the default static
+    split a thread the OS has descheduled (a loaded machine) holds up the whole loop; on
+    2 loaded cores that cost 4-8x."""
+    import numba
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    old = numba.set_parallel_chunksize(4)
+    try:
+        yield
+    finally:
+        numba.set_parallel_chunksize(old)
+
+
+def _chunk(steps: int) -> int:
+    """Neurons per chunk: about ``CHUNK_STEPS`` neuron-steps, at least 64 neurons."""
+    return max(64, CHUNK_STEPS // steps)
+
+
+def _consts(cfg, theta: float, dtype: torch.dtype) -> np.ndarray:
+    """The kernels' constants in ``dtype`` (``N * theta`` rounded as autograd's ``n * theta``)."""
+    th = torch.tensor(theta, dtype=dtype)
+    top_v = float(torch.tensor(float(cfg.levels), dtype=dtype) * th)
+    c = torch.tensor([theta, cfg.levels, 1 - cfg.current_decay, 1 - cfg.voltage_decay, 0.0, 1.0,
+                      top_v, cfg.alpha], dtype=dtype)
+    return c.numpy()
+
+
+class MultiLevelSequence(torch.autograd.Function):
+    """``(theta * z, mean(z))`` of the multi-level neuron over all steps, and the final
+    state ``(u_T, v_T)`` when ``keep``."""
+
+    @staticmethod
+    def forward(ctx, x, shift, theta, u0, v0, cfg, keep):
+        fwd, _ = _compile()
+        ctx.set_materialize_grads(False)
+        n_shape, steps = x.shape[:-1], x.shape[-1]
+        xs = x.detach().contiguous().reshape(-1)
+        like = torch.empty(n_shape, dtype=x.dtype)
+        operands = [a for o in (shift, u0, v0) for a in _flat(o, like)]
+        y = torch.empty_like(xs)
+        u_end, v_end = (torch.empty(n_shape if keep else (1,), dtype=x.dtype) for _ in "uv")
+        with _parallel():
+            z_sum = fwd(xs.numpy(), steps, *operands,
+                        _consts(cfg, float(theta), x.dtype), cfg.current_decay >= 1.0,
+                        bool(keep), _chunk(steps), y.numpy(), u_end.reshape(-1).numpy(),
+                        v_end.reshape(-1).numpy())
+        ctx.save_for_backward(xs, shift, theta, u0, v0)
+        ctx.cfg, ctx.n_shape, ctx.steps = cfg, n_shape, steps
+        mean = torch.tensor(z_sum / xs.numel(), dtype=x.dtype)
+        return (y.reshape(x.shape), mean) + ((u_end, v_end) if keep else ())
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gy, g_mean, gu_end=None, gv_end=None):
+        _, bwd = _compile()
+        xs, shift, theta, u0, v0 = ctx.saved_tensors
+        cfg, steps = ctx.cfg, ctx.steps
+        like = torch.empty(ctx.n_shape, dtype=xs.dtype)
+        operands = [a for o in (shift, u0, v0) for a in _flat(o, like)]
+        (gy_a, gy_step), (gu, gu_step), (gv, gv_step) = (_grad(g, xs.dtype)
+                                                         for g in (gy, gu_end, gv_end))
+        gm = 0.0 if g_mean is None else float(g_mean) / xs.numel()
+        gx = torch.empty_like(xs)
+        need = ctx.needs_input_grad
+        per_neuron_v0 = need[4] and v0.numel() > 1  # a single v0 takes the kernel's sum
+        wanted = (need[1], need[3], per_neuron_v0)
+        outs = [torch.empty(ctx.n_shape if w else (1,), dtype=xs.dtype) for w in wanted]
+        c = _consts(cfg, float(theta), xs.dtype)
+        with _parallel():
+            g_theta, g_v0_sum = bwd(xs.numpy(), steps, *operands, gy_a, gy_step,
+                                    c.dtype.type(gm), gu, gu_step, gv, gv_step, c,
+                                    cfg.current_decay >= 1.0, cfg.surrogate == "sigmoid",
+                                    cfg.levels, wanted, _chunk(steps), gx.numpy(),
+                                    *(g.reshape(-1).numpy() for g in outs))
+        g_shift, g_u0, g_v0 = outs
+        if need[4] and not per_neuron_v0:
+            g_v0 = torch.full((1,), g_v0_sum, dtype=xs.dtype)
+        return (gx.reshape(*ctx.n_shape, steps) if need[0] else None,
+                _reduce(g_shift, shift, need[1]),
+                torch.full(theta.shape, g_theta, dtype=theta.dtype) if need[2] else None,
+                _reduce(g_u0, u0, need[3]), _reduce(g_v0, v0, need[4]), None, None)
+
+
+def applies(x: torch.Tensor, shift, theta: torch.Tensor, cfg, state, v_quant) -> bool:
+    """Whether :func:`run` computes what the reference loop does for these operands."""
+    if v_quant is not None or x.device.type != "cpu" or x.dtype not in (torch.float32,
+                                                                        torch.float64):
+        return False
+    if cfg.surrogate not in ("ste", "sigmoid") or theta.numel() != 1 or x.dim() < 2 \
+            or x.numel() == 0:
+        return False
+    if x.shape[-1] < MIN_STEPS:  # one step is a short graph: the loop measured faster
+        return False
+    operands = [theta] + ([shift] if torch.is_tensor(shift) else []) + list(state or ())
+    if any(not torch.is_tensor(a) or a.device != x.device or a.dtype != x.dtype
+           for a in operands):
+        return False
+    neuron_shape = x.shape[:-1]
+    try:  # every operand must broadcast to one value per neuron, as in the loop
+        for a in operands[1:]:
+            if torch.broadcast_shapes(a.shape, neuron_shape) != neuron_shape:
+                return False
+    except RuntimeError:
+        return False
+    return bool(_compile())
+
+
+def run(x: torch.Tensor, shift, theta: torch.Tensor, cfg,
+        state: Optional[Tuple[torch.Tensor, torch.Tensor]] = None, keep_state: bool = True
+        ) -> Tuple[torch.Tensor, torch.Tensor, Optional[Tuple[torch.Tensor, torch.Tensor]]]:
+    """The multi-level neuron over a current ``x`` ``[N, *shape, T]`` (check
+    :func:`applies` first).
+
+    Parameters are those of :func:`multilevel.dynamics`; ``keep_state=False`` skips the
+    final state (``None`` is returned for it; two fewer ``[N, *shape]`` buffers).
+    Returns ``theta * z`` (``[N, *shape, T]``, the wire value in training), the mean
+    level ``z.mean()`` (a 0-d tensor) and the final state ``(u, v)``.
+    """
+    if state is None:
+        u0 = x.new_zeros(1)
+        v0 = (x.new_zeros(1) + cfg.v_init * theta).reshape(1)
+    else:
+        u0, v0 = state
+    if not torch.is_tensor(shift):
+        shift = x.new_full((1,), float(shift))
+    out = MultiLevelSequence.apply(x, shift, theta, u0, v0, cfg, keep_state)
+    return out[0], out[1], (tuple(out[2:]) if keep_state else None)
