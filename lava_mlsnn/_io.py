@@ -54,8 +54,15 @@ def check_input_file(path: str) -> None:
         raise UnsafePathError(f"{path}: is {_kind(st.st_mode)}, expected a regular file")
 
 
+def is_devnull(path: str) -> bool:
+    """``path`` names the null device (``/dev/null``): output is meant to be discarded."""
+    return bool(path) and os.path.realpath(path) == os.devnull
+
+
 def check_output_target(path: str) -> None:
     """Refuse an output path that exists and is not a plain regular file.
+
+    ``/dev/null`` itself is accepted: writing to it is what the user means.
 
     Symbolic links are refused whatever they point to (replacing one would write
     somewhere else than the link's target, following it would write outside the
@@ -65,6 +72,8 @@ def check_output_target(path: str) -> None:
     ------
     UnsafePathError
     """
+    if is_devnull(path):
+        return
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -152,6 +161,10 @@ def atomic_write(path: str, write: Callable[[BinaryIO], None], *, mkdir: bool = 
         temporary file remains.
     """
     check_output_target(path)
+    if is_devnull(path):
+        with open(os.devnull, "wb") as raw:
+            write(raw)
+        return
     directory = os.path.dirname(os.path.abspath(path))
     if mkdir:
         os.makedirs(directory, exist_ok=True)
@@ -180,8 +193,15 @@ def atomic_write(path: str, write: Callable[[BinaryIO], None], *, mkdir: bool = 
 
 
 def atomic_write_path(path: str, write: Callable[[str], None], *, mkdir: bool = True) -> None:
-    """As :func:`atomic_write` for writers that need a file *name* (e.g. h5py)."""
+    """As :func:`atomic_write` for writers that need a file *name* (e.g. h5py).
+
+    For ``/dev/null`` the file is written to a private temporary folder and discarded
+    (h5py cannot write to a character device)."""
     check_output_target(path)
+    if is_devnull(path):
+        with tempfile.TemporaryDirectory(prefix="lava-mlsnn-null-") as scratch:
+            write(os.path.join(scratch, "discarded"))
+        return
     directory = os.path.dirname(os.path.abspath(path))
     if mkdir:
         os.makedirs(directory, exist_ok=True)

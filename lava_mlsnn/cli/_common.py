@@ -100,9 +100,11 @@ def _write_npz(path: str, arrays: Dict[str, np.ndarray]) -> None:
 
 
 def _check_out(path: Optional[str]) -> None:
-    """Refuse a bad ``--out`` before any work is done."""
-    if not path:
+    """Refuse a bad ``--out`` before any work is done (``''`` is refused, not ignored)."""
+    if path is None:
         return
+    if not path.strip():
+        raise CliError("--out is empty; give a file name")
     try:
         check_output_target(path)
     except UnsafePathError as err:
@@ -132,6 +134,25 @@ def _positive_int(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
     return n
+
+
+def _int_in(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: an integer in ``lo..hi`` (a huge or non-numeric one is refused
+    without converting or quoting it in full)."""
+    def parse(text: str) -> int:
+        if len(text) > 30:
+            raise argparse.ArgumentTypeError(f"expected an integer in {lo}..{hi}, got "
+                                             f"{len(text)} characters")
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer in {lo}..{hi}, got "
+                                             f"{text!r}") from None
+        if not lo <= n <= hi:
+            raise argparse.ArgumentTypeError(f"expected an integer in {lo}..{hi}, got {n}")
+        return n
+    parse.__name__ = "integer"
+    return parse
 
 
 def _dataset_name(text: str) -> str:

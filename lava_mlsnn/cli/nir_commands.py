@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import CliError, _check_out, _load_network, _one_line, _write
+from ._common import CliError, _check_out, _int_in, _load_network, _one_line, _write
 
 
 def add_parser(sub) -> None:
@@ -18,11 +18,11 @@ def add_parser(sub) -> None:
     q.add_argument("--reset", choices=("zero", "subtract"), default="zero",
                    help="spike reset: NIR's v = 0 (binary CUBA, default) or subtract the "
                    "threshold (multi-level neurons; snnTorch 'subtract', Sinabs)")
-    q.add_argument("--levels", type=int, default=1, help="levels of multi-level neurons "
+    q.add_argument("--levels", type=_int_in(1, 255), default=1, help="levels of multi-level neurons "
                    "(with --reset subtract; default 1)")
-    q.add_argument("--input-levels", type=int, default=1, metavar="N",
+    q.add_argument("--input-levels", type=_int_in(1, 2 ** 23 - 1), default=1, metavar="N",
                    help="largest input count per pixel and step (default 1)")
-    q.add_argument("--timesteps", type=int, default=1, metavar="T",
+    q.add_argument("--timesteps", type=_int_in(1, 1 << 20), default=1, metavar="T",
                    help="steps per sample written to the file (default 1)")
     q.add_argument("--allow-clipping", action="store_true", help="fold even where a "
                    "threshold clips or weights saturate (a warning instead of exit 2)")

@@ -144,6 +144,8 @@ def _export(args: argparse.Namespace) -> int:
     from lava_mlsnn.train.models import build_model
 
     run_dir = os.path.abspath(args.run_dir)
+    if args.out is not None and not args.out.strip():
+        raise ExportError("--out is empty; give a file name")
     config, state = load_run(run_dir)
     out = os.path.abspath(args.out or os.path.join(run_dir, "network.h5"))
     data = build_data(config, default_cache_dir(run_dir, config["data"]["cache_dir"]))
