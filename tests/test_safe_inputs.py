@@ -153,3 +153,26 @@ def test_subprocess_non_utf8_set_value(tmp_path):
                           timeout=120)
     err = proc.stderr.decode(errors="replace").strip().splitlines()
     assert proc.returncode == 2 and len(err) == 1 and "optim.optimizer" in err[0], err
+
+
+class _Foreign:
+    def __reduce__(self):
+        return (print, ("never run",))
+
+
+def test_export_refuses_a_foreign_best_checkpoint_without_falling_back(tmp_path, capsys):
+    import torch
+    from lava_mlsnn.train import config as C
+    from lava_mlsnn.train.checkpoint import previous_path, save_checkpoint
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    C.dump(C.resolve(), str(run / "config.yaml"))
+    best = str(run / "checkpoints" / "best.pt")
+    save_checkpoint({"format": "x", "epoch": 1, "model": {}}, previous_path(best),
+                    keep_previous=False)  # a usable fallback: it must not be taken
+    torch.save({"format": "x", "model": {}, "payload": _Foreign()}, best)
+    rc = cli.main(["export", str(run), "--out", str(tmp_path / "net.h5")])
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "best.pt" in err[0] and "weights-only" in err[0], err
+    assert "never run" not in captured.out and not (tmp_path / "net.h5").exists()

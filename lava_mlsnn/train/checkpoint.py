@@ -145,8 +145,8 @@ def _read(path: str, expect_format: Optional[str]) -> Dict[str, Any]:
         reason = " ".join(str(err).split())[:200]
         if "weights only load failed" in reason.lower():
             raise ForeignCheckpointError(
-                f"{path}: holds objects a weights-only load refuses (not a lava-mlsnn "
-                "checkpoint; refusing it rather than using another checkpoint)") from None
+                f"{path}: unreadable checkpoint: it holds objects a weights-only load "
+                "refuses (refusing it rather than using another checkpoint)") from None
         raise CheckpointError(f"{path}: unreadable checkpoint ({type(err).__name__}: "
                               f"{reason})") from None
     if not isinstance(state, dict):
