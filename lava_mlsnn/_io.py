@@ -47,8 +47,13 @@ def check_input_file(path: str) -> None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
+        if os.path.islink(path):
+            raise UnsafePathError(f"{path}: is a dangling symbolic link "
+                                  f"(to {os.readlink(path)!r:.80})") from None
         raise FileNotFoundError(f"{path}: no such file") from None
     except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise UnsafePathError(f"{path}: is a symbolic link loop") from None
         raise UnsafePathError(f"{path}: cannot read ({err.strerror or err})") from None
     if not stat.S_ISREG(st.st_mode):
         raise UnsafePathError(f"{path}: is {_kind(st.st_mode)}, expected a regular file")
@@ -138,7 +143,7 @@ class _StopAfterFailure(io.RawIOBase):
 
 
 def atomic_write(path: str, write: Callable[[BinaryIO], None], *, mkdir: bool = True,
-                 mode: int = 0o644) -> None:
+                 mode: int = 0o644, fsync: bool = True) -> None:
     """Write ``path`` atomically: ``write(f)`` fills a temporary file beside it.
 
     Parameters
@@ -151,6 +156,9 @@ def atomic_write(path: str, write: Callable[[BinaryIO], None], *, mkdir: bool = 
         Create the target's directory when missing.
     mode : int
         Permission bits of the new file (before the umask).
+    fsync : bool
+        Flush to the device before the rename (off for caches, which are rebuilt
+        when a crash leaves a file unreadable).
 
     Raises
     ------
@@ -184,7 +192,8 @@ def atomic_write(path: str, write: Callable[[BinaryIO], None], *, mkdir: bool = 
             if guard.error is not None:  # swallowed by the writer: still a failure
                 raise guard.error
             raw.flush()
-            os.fsync(raw.fileno())
+            if fsync:
+                os.fsync(raw.fileno())
         check_output_target(path)  # it may have been replaced meanwhile
         os.replace(tmp, path)
     finally:

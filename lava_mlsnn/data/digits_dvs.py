@@ -24,7 +24,7 @@ from typing import Callable, Dict, Hashable, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .cache import atomic_write
+from .._io import atomic_write
 from .dvs_sim import DigitsDVSConfig, RenderedDigits, render_digits_dvs
 from .events import EventDataset, carve_split, check_split, stratified_holdout
 
