@@ -96,45 +96,54 @@ class _StopAfterFailure(io.RawIOBase):
     Writers such as :class:`zipfile.ZipFile` try to write their trailer again
     from ``close``/``__del__`` after a failure and print a second traceback; the
     first error is kept in :attr:`error` and re-raised by :func:`atomic_write`.
+    After the failure, positions are kept as if the writes had landed, so such a
+    writer's late bookkeeping stays consistent (a zip trailer packs its offsets).
     """
 
     def __init__(self, raw: BinaryIO) -> None:
         super().__init__()
         self.raw = raw
         self.error: Optional[OSError] = None
+        self._pos = 0
+        self._end = 0
+
+    def _dead(self) -> bool:
+        return self.error is not None or self.raw.closed
 
     def writable(self) -> bool:
         return True
 
     def seekable(self) -> bool:
-        return self.raw.seekable()
+        return True
 
     def readable(self) -> bool:
         return False
 
     def write(self, b) -> int:
         n = len(memoryview(b))
-        if self.error is not None:
-            return n
-        try:
-            self.raw.write(b)
-        except OSError as err:
-            self.error = err
-            raise
+        if not self._dead():
+            try:
+                self.raw.write(b)
+            except OSError as err:
+                self.error = err
+                raise
+        self._pos += n
+        self._end = max(self._end, self._pos)
         return n
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        if self.error is not None:
-            return 0
-        return self.raw.seek(offset, whence)
+        if not self._dead():
+            self._pos = self.raw.seek(offset, whence)
+        else:
+            self._pos = max(0, offset + (0, self._pos, self._end)[whence])
+        self._end = max(self._end, self._pos)
+        return self._pos
 
     def tell(self) -> int:
-        if self.error is not None:
-            return 0
-        return self.raw.tell()
+        return self._pos
 
     def flush(self) -> None:
-        if self.error is None:
+        if not self._dead():
             try:
                 self.raw.flush()
             except OSError as err:
@@ -196,33 +205,29 @@ def atomic_write(path: str, write: Callable[[BinaryIO], None], *, mkdir: bool = 
                 os.fsync(raw.fileno())
         check_output_target(path)  # it may have been replaced meanwhile
         os.replace(tmp, path)
+    except OSError as err:
+        if err.filename is None or err.filename == tmp:  # name the target, not the temp
+            err.filename = path
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def atomic_write_path(path: str, write: Callable[[str], None], *, mkdir: bool = True) -> None:
-    """As :func:`atomic_write` for writers that need a file *name* (e.g. h5py).
+def atomic_write_path(path: str, write: Callable[[io.BytesIO], None], *,
+                      mkdir: bool = True) -> None:
+    """As :func:`atomic_write` for HDF5 writers (h5py, ``nir.write``): ``write(buf)`` fills
+    an in-memory file object, whose bytes then go through :func:`atomic_write`.
 
-    For ``/dev/null`` the file is written to a private temporary folder and discarded
-    (h5py cannot write to a character device)."""
+    HDF5's C library crashes the process (a segmentation fault while closing) when the
+    disk fills under it; built in memory, the file meets the disk only through Python
+    writes, whose failure is a clean ``OSError``. ``write`` receives a seekable binary
+    buffer, which ``h5py.File(buf, "w")`` and ``nir.write(buf, graph)`` accept.
+    """
     check_output_target(path)
-    if is_devnull(path):
-        with tempfile.TemporaryDirectory(prefix="lava-mlsnn-null-") as scratch:
-            write(os.path.join(scratch, "discarded"))
-        return
-    directory = os.path.dirname(os.path.abspath(path))
-    if mkdir:
-        os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".lava-mlsnn-", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        check_output_target(path)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    buf = io.BytesIO()
+    write(buf)
+    atomic_write(path, lambda f: f.write(buf.getbuffer()), mkdir=mkdir)
 
 
 def write_error_line(path: str, err: OSError) -> str:

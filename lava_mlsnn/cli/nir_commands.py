@@ -89,6 +89,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise CliError(f"{args.net}: {err}") from None
     from .._io import atomic_write_path
-    _write(args.out, lambda: atomic_write_path(args.out, lambda tmp: nir.write(tmp, graph)))
+    _write(args.out, lambda: atomic_write_path(args.out, lambda buf: nir.write(buf, graph)))
     print(f"{args.out}: {len(graph.nodes)} NIR nodes from {args.net}")
     return 0

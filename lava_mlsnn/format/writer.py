@@ -118,8 +118,8 @@ def write_network(spec: NetworkSpec, path: str) -> None:
     A network that uses only stock layer and neuron types stays loadable by
     ``lava.lib.dl.netx``; lava-mlsnn root attributes are always written.
     """
-    def write(tmp: str) -> None:
-        with h5py.File(tmp, "w") as f:
+    def write(buf) -> None:  # an in-memory file (see atomic_write_path)
+        with h5py.File(buf, "w") as f:
             f.attrs["format"] = FORMAT_NAME
             f.attrs["formatVersion"] = FORMAT_VERSION
             f.attrs["timesteps"] = int(spec.timesteps)

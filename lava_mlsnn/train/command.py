@@ -110,6 +110,11 @@ def _resolve(args: argparse.Namespace):
     return config
 
 
+def run_dir_of(created: Optional[str], args: argparse.Namespace) -> str:
+    """The run directory to name in a message."""
+    return created or args.resume or "the run directory"
+
+
 def _discard(run_dir: Optional[str]) -> None:
     """Remove a run directory made by this invocation that holds no checkpoint yet."""
     from lava_mlsnn.train.runner import has_checkpoint
@@ -200,6 +205,15 @@ def _main(args: argparse.Namespace, debug: bool) -> int:
     except Terminated as err:  # SIGTERM/SIGHUP: DataLoader workers and ranks end with us
         _error(f"{err} (the last completed epoch is in checkpoints/last.pt)")
         return err.exit_status
+    except OSError as err:
+        from lava_mlsnn._io import write_error_line
+        from lava_mlsnn.lifecycle import is_disk_full
+        if debug or not is_disk_full(err):
+            raise
+        # disk full / file too large: the last complete checkpoint is still in place
+        _error(write_error_line(err.filename or run_dir_of(created, args), err))
+        _discard(created)
+        return 1
     except Exception as err:  # noqa: BLE001 -- one line unless debugging
         if debug:
             raise

@@ -160,7 +160,14 @@ def _export(args: argparse.Namespace) -> int:
                 "best_epoch": state.get("epoch"), "best_val_acc": state.get("val_acc"),
                 "test_acc_float": results.get("test_acc_float"),
                 "test_acc_quantized": results.get("test_acc_quantized")}
-    net.export_hdf5(out, metadata=metadata)
+    try:
+        net.export_hdf5(out, metadata=metadata)
+    except OSError as err:
+        from lava_mlsnn._io import UnsafePathError, write_error_line
+        if isinstance(err, UnsafePathError):
+            raise ExportError(str(err)) from None
+        _error(write_error_line(out, err))
+        return 1
     try:
         spec = read_network(out)
     except FormatError as err:
