@@ -207,7 +207,8 @@ def synapse_current(spec: SynapseSpec, z: Array, max_payload: float | None = Non
     if max_payload is None:
         max_payload = float(zt.abs().max()) if zt.numel() else 0.0
     s = torch.round_(synapse_sum(spec, zt, max_payload))  # a fresh tensor: rounded in place
-    a = current_of_sum(s, int(spec.weight_exp), narrow_sum(spec, max_payload, dtype), dtype)
+    a = current_of_sum(s, int(spec.weight_exp), narrow_sum(spec, max_payload, dtype), dtype,
+                       spec.overflow)
     return a if _is_torch(z) else a.numpy()
 
 
@@ -227,10 +228,24 @@ def narrow_sum(spec: SynapseSpec, max_payload: float, dtype: torch.dtype) -> boo
     return dtype == torch.int32 and bound < float(1 << 31)
 
 
-def current_of_sum(s: torch.Tensor, weight_exp: int, narrow: bool, dtype: torch.dtype
-                   ) -> torch.Tensor:
+def bounded(a: Array, overflow: str) -> Array:
+    """A synapse current bounded as its :attr:`SynapseSpec.overflow` says: ``sat24``,
+    a 24-bit two's-complement wrap (stock Lava ``Conv``), or unbounded (stock ``Dense``)."""
+    if overflow == "sat24":
+        return sat24(a)
+    if overflow == "wrap24":
+        return (a + (1 << 23)) % (1 << 24) - (1 << 23)  # floor modulo, as numpy's
+    return a
+
+
+def current_of_sum(s: torch.Tensor, weight_exp: int, narrow: bool, dtype: torch.dtype,
+                   overflow: str = "sat24") -> torch.Tensor:
     """``sat24(s << weight_exp)`` of a rounded float sum ``s``, as ``dtype``
-    (``narrow``: the shift is done in int32, see :func:`narrow_sum`)."""
+    (``narrow``: the shift is done in int32, see :func:`narrow_sum`); a stock synapse's
+    ``overflow`` other than ``sat24`` gives an int64 current bounded by :func:`bounded`."""
+    if overflow != "sat24":
+        a = s.to(torch.int64)
+        return bounded(a if weight_exp == 0 else shift(a, weight_exp), overflow)
     a = s.to(torch.int32 if narrow else torch.int64)
     a = _clip_(a if weight_exp == 0 else shift(a, weight_exp), SAT_MIN, SAT_MAX)
     if dtype == torch.int32 and not narrow:

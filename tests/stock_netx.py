@@ -51,7 +51,8 @@ def size_blocks(blocks: Sequence[torch.nn.Module], in_shape: Tuple[int, ...]) ->
 
 def run_stock_netx(path: str, x_whc: np.ndarray, steps: int,
                    input_shape: Optional[Tuple[int, ...]] = None, extra: int = 0,
-                   input_message_bits: int = 0) -> Tuple[List[np.ndarray], np.ndarray, int]:
+                   input_message_bits: int = 0, **netx_args
+                   ) -> Tuple[List[np.ndarray], np.ndarray, int]:
     """Stock netx in Lava fixed_pt: RingBuffer -> net.inp; a sink on every block and on
     net.out; no reset. ``x_whc`` is one sample ``(*shape_WHC, T)``.
 
@@ -59,6 +60,7 @@ def run_stock_netx(path: str, x_whc: np.ndarray, steps: int,
     ``inp`` netx leaves unwired, the source drives that neuron's ``a_in``.
 
     Runs ``steps + len(net.layers) + extra`` steps (``extra``: room for delays).
+    ``netx_args`` go to ``netx.hdf5.Network`` (e.g. ``num_layers``).
     Returns ``([per-block (*shape_WHC, time)], out (*shape, time), number of blocks)``.
     """
     from lava.lib.dl import netx
@@ -68,7 +70,7 @@ def run_stock_netx(path: str, x_whc: np.ndarray, steps: int,
     from lava.proc.io.source import RingBuffer as Source
 
     net = netx.hdf5.Network(net_config=path, input_shape=input_shape,
-                            input_message_bits=input_message_bits)
+                            input_message_bits=input_message_bits, **netx_args)
     depth = len(net.layers)  # stock latency: one step per synapse
     total = steps + depth + extra
     pad = np.zeros(x_whc.shape[:-1] + (total - steps,))

@@ -37,7 +37,7 @@ def delayed_dense_file(path: str, seed: int, sizes=(20, 16, 12, 5)) -> None:
     export_stock(path, blocks, (sizes[0],))
 
 
-def compare_with_stock(path: str, x: np.ndarray, silent=()) -> dict:
+def compare_with_stock(path: str, x: np.ndarray, silent=(), input_message_bits: int = 0) -> dict:
     """Emulator == Lava backend on the batch ``x`` ``[B, T, *CHW]``; emulator == stock netx
     on ``x[0]``, every block at every step. Layers in ``silent`` may be all zero."""
     spec = read_network(path)
@@ -50,10 +50,11 @@ def compare_with_stock(path: str, x: np.ndarray, silent=()) -> dict:
         assert np.array_equal(got[i], ref[i]), f"layer {i}: Lava backend != emulator"
     # netx makes one block per layer except flatten and neuron-less input layers.
     blocks = [i for i, la in enumerate(spec.layers) if la.type != "flatten"
-              and not (la.type == "input" and la.neuron.type == "INPUT")]
+              and not (la.type == "input" and la.neuron.type in ("INPUT", "PASS"))]
     x_whc = x[0].T if x.ndim == 3 else x[0].transpose(3, 2, 1, 0)
     whc = tuple(x_whc.shape[:-1]) if x.ndim == 5 else None
-    per_block, _, _ = run_stock_netx(path, x_whc, steps, input_shape=whc, extra=MAX_DELAY)
+    per_block, _, _ = run_stock_netx(path, x_whc, steps, input_shape=whc, extra=MAX_DELAY,
+                                     input_message_bits=input_message_bits)
     assert len(per_block) == len(blocks)
     depths = spec.depths()
     for i, stock in zip(blocks, per_block):

@@ -17,6 +17,7 @@ import torch
 from .. import fixed
 from ..classify import classify as _classify, classify_spec
 from ..format.spec import INPUT, NetworkSpec
+from .lean import lean_layers, lean_params, lean_state, lean_step
 from .loihi2.report import payload_bounds
 
 
@@ -71,6 +72,10 @@ def check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor]) -> torch.
                              "synapse directly, without an input layer's clip)")
     return t
 
+
+#: Single-branch MLSN layers run :func:`lean_step` (float32 from synapse to synapse, the
+#: same integers) where its preconditions hold; False: every layer runs the plain step.
+LEAN_STEP = True
 
 #: ``LAVA_MLSNN_FUSED=1`` makes ``fused=True`` the default of :func:`emulate`.
 FUSED_ENV = "LAVA_MLSNN_FUSED"
@@ -138,16 +143,19 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     # Plain layers (no recurrence, no delay line) may also take the fused step.
     plain = {i for i, layer in enumerate(spec.layers)
              if layer.neuron is not None and layer.type != "input" and layer.recurrent is None
-             and not any((i, k) in delayed for k in range(len(layer.branches)))}
+             and not any((i, k) in delayed for k in range(len(layer.branches)))
+             and all(b.synapse.overflow == "sat24" for b in layer.branches)}
     fusable = {i for i in plain if step is not None and len(spec.layers[i].branches) == 1}
     dtypes = {i: fixed.state_dtype(layer.neuron) if i in plain else torch.int64
               for i, layer in enumerate(spec.layers) if layer.neuron is not None}
-    recorded = {i: torch.empty((batch, steps) + tuple(spec.layers[i].shape), dtype=torch.int64,
-                               device=x.device) for i in keep}
+    lean = lean_layers(spec, {i for i in plain - fusable if dtypes[i] == torch.int32},
+                       bounds) if LEAN_STEP else set()
+    recorded = {i: _record_buffer((batch, steps) + tuple(spec.layers[i].shape), x.device)
+                for i in keep}
     chunk = _chunk_size(spec, batch)
     for b0 in range(0, batch, chunk):
         _run_chunk(spec, x[b0:b0 + chunk], {i: r[b0:b0 + chunk] for i, r in recorded.items()},
-                   bounds, fusable, dtypes, step)
+                   bounds, fusable, dtypes, step, lean)
     return recorded
 
 
@@ -156,6 +164,16 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
 #: reuses its memory instead of mapping fresh pages for every temporary, which costs
 #: more than the arithmetic on the CPU).
 CHUNK_BYTES = 8 << 20
+
+
+def _record_buffer(shape: Tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """An int64 ``[B, T, *shape]`` buffer for a layer's outputs; a ``[B, T, C, H, W]`` one is
+    stored channels-last, the layout of the payloads after a conv (a copy that transposes
+    costs ~3x a straight one on the CPU); the values and indexing are the same."""
+    if len(shape) != 5:
+        return torch.empty(shape, dtype=torch.int64, device=device)
+    b, t, c, h, w = shape
+    return torch.empty((b, t, h, w, c), dtype=torch.int64, device=device).permute(0, 1, 4, 2, 3)
 
 
 def _chunk_size(spec: NetworkSpec, batch: int) -> int:
@@ -169,16 +187,20 @@ def _chunk_size(spec: NetworkSpec, batch: int) -> int:
 
 def _run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tensor],
                bounds: Dict[int, Optional[float]], fusable: set,
-               dtypes: Dict[int, torch.dtype], step: Optional[Callable]) -> None:
+               dtypes: Dict[int, torch.dtype], step: Optional[Callable],
+               lean: set = frozenset()) -> None:
     """The time loop of :func:`emulate` over one chunk ``x`` of samples, written into the
     chunk's slices of ``recorded`` (every sample starts from the reset state, so chunks
     are independent)."""
     batch, steps = x.shape[:2]
     lines = _delay_lines(spec, batch, x)
     last: Dict[int, torch.Tensor] = {}  # previous payload of each recurrent layer
-    states = {i: fixed.initial_state(spec.layers[i].neuron,
-                                     (batch,) + tuple(spec.layers[i].shape), x, dtype)
+    states = {i: lean_state(spec.layers[i].neuron, (batch,) + tuple(spec.layers[i].shape), x)
+              if i in lean else fixed.initial_state(spec.layers[i].neuron,
+                                                    (batch,) + tuple(spec.layers[i].shape),
+                                                    x, dtype)
               for i, dtype in dtypes.items()}
+    biases = {i: lean_params(spec.layers[i].neuron, x) for i in lean}
     fused_p: Dict[int, fixed.NeuronParams] = {}  # with the bias laid out as the states
     for t in range(steps):
         outs = {INPUT: x[:, t]}
@@ -190,6 +212,12 @@ def _run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Ten
             elif layer.type == "input":  # a stock Input block: the input is its a_in
                 states[i], out = fixed.neuron_step(states[i], outs[layer.source],
                                                    layer.neuron)
+            elif i in lean:  # float32 payloads: the next synapse sums them as they are
+                br = layer.branches[0]
+                s = fixed.synapse_sum(br.synapse, outs[br.source], bounds[br.source])
+                u, v, out = lean_step(s, *states[i], layer.neuron, biases[i],
+                                      int(br.synapse.weight_exp), keep_state=t + 1 < steps)
+                states[i] = (u, v)
             elif i in fusable:
                 s, bound = _fused_sum(layer, outs, bounds)
                 if t == 0:

@@ -78,7 +78,8 @@ def _summary(spec, path: str) -> List[str]:
             f"  timesteps  {spec.timesteps or 'unknown'}",
             f"  classes    {classes}",
             f"  output     layer {spec.output_index} ({out_type}), shape {_shape(last.shape)}",
-            f"  Loihi 2    {loihi}"]
+            f"  Loihi 2    {loihi}"] + \
+        [f"  ignored    {line}" for line in getattr(spec, "ignored", ())]
 
 
 def _warning_lines(spec) -> List[str]:
@@ -153,6 +154,22 @@ def _energy_lines(spec, args: argparse.Namespace) -> List[str]:
             + energy_lines(energy_report(spec, counts), neurobench_metrics(spec, counts)))
 
 
+def _mapping_lines(path: str) -> List[str]:
+    """The compiler-calibrated core estimate (backends.loihi2.mapping) as a table."""
+    from ..backends.loihi2.mapping import estimate_file
+    head = "Loihi 2 mapping (calibrated on the compiler's published allocations)"
+    try:
+        rows = estimate_file(path)
+    except ValueError as exc:
+        return [head, f"  not estimated: {exc}"]
+    total = sum(m.cores for _, m in rows)
+    return [head, format_table(
+        ["layer", "neurons/core", "syn words/core", "axon-in", "cores", "binds"],
+        [[label, m.neurons_per_core, m.syn_words_per_core, m.axon_in, m.cores, m.binds]
+         for label, m in rows]),
+        f"  total: {total} cores (input layer not counted; rules and sources: DESIGN.md §8)"]
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from ..metrics.memory import memory_footprint
     from ..backends.loihi2.report import neuron_support, resource_estimate
@@ -178,6 +195,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                f"{_bytes(res['synapse_bytes'])} synaptic memory, ~{res['cores']} cores "
                f"(~{res['chips']} chip{'s' if res['chips'] > 1 else ''})")
     out += [f"  assumption: {a}" for a in res["assumptions"]]
+    out += [""] + _mapping_lines(args.net)
     out += [""] + _warning_lines(spec)
     mem = memory_footprint(spec)
     out += ["", "memory footprint (quantized vs FP32)"]

@@ -14,7 +14,9 @@ def add_parser(sub) -> None:
     q.add_argument("graph", metavar="G.nir")
     q.add_argument("-o", "--out", required=True, metavar="NET.h5")
     q.add_argument("--dt", type=float, default=None, help="step (s) at which NIR time "
-                   "constants are discretised (default 1e-4, snnTorch's; Norse: 1e-3)")
+                   "constants are discretised (default 1e-4, snnTorch's; a Norse graph: the square of "
+                   "its cells' dt, 1e-6 for Norse's default 1e-3, since Norse writes "
+                   "tau = dt / tau_mem_inv)")
     q.add_argument("--reset", choices=("zero", "subtract"), default="zero",
                    help="spike reset: NIR's v = 0 (binary CUBA, default) or subtract the "
                    "threshold (multi-level neurons; snnTorch 'subtract', Sinabs)")
@@ -34,6 +36,8 @@ def add_parser(sub) -> None:
                    "(default 1e-4)")
     q.add_argument("--plain", action="store_true", help="plain NIR nodes only (no "
                    "lava-mlsnn extension: multi-level layers then lose their exactness)")
+    q.add_argument("--pool", choices=("sum", "avg"), default="sum", help="node a pooling "
+                   "layer becomes: SumPool2d (Norse, Sinabs; default) or AvgPool2d (snnTorch)")
     q.set_defaults(func=cmd_export)
 
 
@@ -85,7 +89,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     spec = _load_network(args.net)
     _check_out(args.out)
     try:
-        graph = lnir.to_nir(spec, dt=args.dt or lnir.DEFAULT_DT, extension=not args.plain)
+        graph = lnir.to_nir(spec, dt=args.dt or lnir.DEFAULT_DT, extension=not args.plain,
+                            pool=args.pool)
     except ValueError as err:
         raise CliError(f"{args.net}: {err}") from None
     from .._io import atomic_write_path

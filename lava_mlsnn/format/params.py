@@ -50,6 +50,10 @@ class SynapseSpec:
         Conv groups.
     kernel : tuple of int
         Pool kernel ``(kH, kW)``.
+    overflow : str
+        What bounds the current: ``'sat24'`` (DESIGN §5, lava-mlsnn's synapses),
+        ``'wrap24'`` (stock Lava ``Conv``: ``signed_clamp``, a 24-bit wrap-around) or
+        ``'none'`` (stock Lava ``Dense``: no bound), see :func:`lava_mlsnn.fixed.bounded`.
     delay : numpy.ndarray (int64) or None
         Axonal delays in steps (netx's ``delay``, applied as Lava's ``DelayDense``
         applies it): ``(n_out,)`` per output neuron (flattened layer order) or, for
@@ -68,6 +72,7 @@ class SynapseSpec:
     groups: int = 1
     kernel: Tuple[int, int] = (1, 1)
     delay: np.ndarray | None = None
+    overflow: str = "sat24"
 
     def __post_init__(self) -> None:
         # Per-call conversions would dominate small Lava steps: the largest |weight|

@@ -77,8 +77,17 @@ NEURON_KEYS: Dict[str, Tuple[str, ...]] = {
     "PASS": ("type",) + _NEURON_KEYS,
     "CUBA": ("type", "vThMant", "iDecay", "vDecay", "refDelay", "gradedSpike"),
 }
-NEURON_KEYS["LOIHI"] = NEURON_KEYS["CUBA"]  # netx's alias of CUBA
+#: ``LOIHI`` neuron keys lava-dl writes that netx reads past (``get_neuron_params``).
+LOIHI_IGNORED = ("theta", "wgtExp", "scaleRho", "tauRho")
+NEURON_KEYS["LOIHI"] = NEURON_KEYS["CUBA"] + LOIHI_IGNORED  # netx's alias of CUBA
 NEURON_KEYS["SDNN"] = ("type", "activation", "vThMant", "sigma_output")  # lava-dl sigma-delta
+#: Root objects of a stock file that netx's ``_create`` never reads.
+STOCK_IGNORED_ROOT = ("simulation",)
+#: Layer datasets of the lava-mlsnn vocabulary that netx never reads in a stock file.
+STOCK_IGNORED_LAYER = ("weightExp", "biasExp")
+#: How stock Lava bounds a synapse current netx builds: ``Dense`` does not, ``Conv``
+#: wraps at 24 bits (``signed_clamp``). Applied to a stock file's sigma-delta layers.
+STOCK_OVERFLOW = {"dense": "none", "conv": "wrap24"}
 #: Neuron types netx builds that lava-mlsnn does not run (refused by name).
 NETX_UNSUPPORTED_NEURONS = {"RF": "resonate-and-fire (RF) neurons",
                             "RF_IZ": "resonate-and-fire Izhikevich (RF_IZ) neurons"}

@@ -95,6 +95,9 @@ class NetworkSpec:
         Free-form training metadata.
     stock : bool
         True when the file had no lava-mlsnn root attributes (a lava-dl export).
+    ignored : tuple of str
+        What a stock file holds that stock netx does not read either, so neither does
+        lava-mlsnn (one line each, shown by ``inspect``).
     """
 
     layers: List[LayerSpec]
@@ -104,6 +107,7 @@ class NetworkSpec:
     classes: Optional[List[str]] = None
     metadata: Dict = field(default_factory=dict)
     stock: bool = False
+    ignored: Tuple[str, ...] = ()
 
     @property
     def output_index(self) -> int:

@@ -1,7 +1,8 @@
 """The deployed network under lava-dl's netx names: format, emulator and Lava runner.
 
-``Network(net_config=PATH)`` is the hierarchical Lava Process of a whole file, used
-as ``lava.lib.dl.netx.hdf5.Network`` is (:class:`lava_mlsnn.proc.network.Network`).
+``Network(net_config=PATH, ...)`` is the hierarchical Lava Process of a whole file,
+built with ``lava.lib.dl.netx.hdf5.Network``'s arguments and access paths
+(:mod:`.compat`, on :class:`lava_mlsnn.proc.network.Network`).
 The modules live in :mod:`lava_mlsnn.format`, :mod:`lava_mlsnn.backends` and
 :mod:`lava_mlsnn.proc`; the old paths (``lava_mlsnn.netx.hdf5``, ...) import them.
 """
@@ -30,7 +31,7 @@ __all__ = ["Branch", "FormatError", "INPUT", "LavaNetwork", "LayerSpec", "Networ
 
 
 def __getattr__(name: str) -> Any:  # PEP 562: Lava is imported only when the Process is used
-    if name == "Network":
-        from ..proc import Network
+    if name == "Network":  # netx's constructor arguments and access paths (compat.py)
+        from .compat import Network
         return Network
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -69,8 +69,8 @@ def _neuron_node(p: fixed.NeuronParams, shape: Tuple[int, ...], dt: float):
 
 
 def _synapse_nodes(name: str, syn: fixed.SynapseSpec, in_shape: Tuple[int, ...],
-                   out_shape: Tuple[int, ...], gain: float, bias: np.ndarray
-                   ) -> List[Tuple[str, object]]:
+                   out_shape: Tuple[int, ...], gain: float, bias: np.ndarray,
+                   pool: str = "sum", folded: bool = False) -> List[Tuple[str, object]]:
     nir = _nir()
     w = _real_weight(syn) * gain
     if syn.kind == "dense":
@@ -83,9 +83,11 @@ def _synapse_nodes(name: str, syn: fixed.SynapseSpec, in_shape: Tuple[int, ...],
                                   bias=(bias * gain).astype(np.float32)))]
     nodes: List[Tuple[str, object]] = []
     if syn.kind == "pool":
-        nodes.append((name, nir.SumPool2d(kernel_size=np.array(syn.kernel),
-                                          stride=np.array(syn.stride),
-                                          padding=np.array(syn.padding))))
+        make = nir.AvgPool2d if pool == "avg" else nir.SumPool2d
+        nodes.append((name, make(kernel_size=np.array(syn.kernel), stride=np.array(syn.stride),
+                                 padding=np.array(syn.padding))))
+        if folded:  # the pool's weight sits in the neuron's threshold (peers read no Scale)
+            return nodes
         scale_shape = out_shape
     else:
         scale_shape = in_shape
@@ -110,7 +112,17 @@ def _refuse_unmapped(spec: NetworkSpec) -> None:
             raise ValueError(f"layer {i} has {what}, which the NIR export does not carry")
 
 
-def to_nir(spec: NetworkSpec, dt: float = DEFAULT_DT, extension: bool = True):
+def _fold_pool_scale(neuron, syn: fixed.SynapseSpec, gain: float, pool: str) -> None:
+    """A pool into a spiking neuron: its weight (x gain; x k^2 for an average node) divides
+    the neuron's threshold, exact since v_reset = 0 and the neuron has no bias here."""
+    s = float(_real_weight(syn).reshape(-1)[0]) * gain
+    if pool == "avg":
+        s *= syn.kernel[0] * syn.kernel[1]
+    neuron.v_threshold = (np.asarray(neuron.v_threshold) / s).astype(np.float32)
+
+
+def to_nir(spec: NetworkSpec, dt: float = DEFAULT_DT, extension: bool = True,
+           pool: str = "sum"):
     """A NIR graph of the deployed network ``spec``.
 
     Parameters
@@ -121,6 +133,10 @@ def to_nir(spec: NetworkSpec, dt: float = DEFAULT_DT, extension: bool = True):
         ``tau = dt * 4096 / vDecay``.
     extension : bool
         Carry every layer's exact integers (:mod:`lava_mlsnn.nir.codec`) in node metadata.
+    pool : {'sum', 'avg'}
+        Node a pooling layer becomes: ``SumPool2d`` (Norse, Sinabs read it) or
+        ``AvgPool2d`` (snnTorch reads only that). A pool into a spiking neuron carries
+        its weight in that neuron's threshold, so no ``Scale`` node is written.
 
     Returns
     -------
@@ -129,6 +145,8 @@ def to_nir(spec: NetworkSpec, dt: float = DEFAULT_DT, extension: bool = True):
     nir = _nir()
     if spec.input_shape is None:
         raise ValueError("the network input shape is unknown: NIR needs it")
+    if pool not in ("sum", "avg"):
+        raise ValueError(f"pool must be 'sum' or 'avg', got {pool!r}")
     _refuse_unmapped(spec)
     nodes: Dict[str, object] = {}
     edges: List[Tuple[str, str]] = []
@@ -160,8 +178,13 @@ def to_nir(spec: NetworkSpec, dt: float = DEFAULT_DT, extension: bool = True):
         for k, br in enumerate(layer.branches):
             base = f"l{i}" if len(layer.branches) == 1 else f"l{i}_b{k}"
             bias = _bias_real(layer.neuron if k == 0 else None, layer.shape)
+            folded = br.synapse.kind == "pool" and neuron is not None and \
+                hasattr(neuron, "v_threshold") and len(layer.branches) == 1 and \
+                not np.any(bias)
+            if folded:
+                _fold_pool_scale(neuron, br.synapse, gain, pool)
             chain = _synapse_nodes(base, br.synapse, spec.source_shape(br.source), layer.shape,
-                                   gain, bias)
+                                   gain, bias, pool, folded)
             prev = tails[br.source]
             for name, node in chain:
                 nodes[name] = node

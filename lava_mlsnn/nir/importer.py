@@ -20,6 +20,7 @@ import numpy as np
 
 from ..format.spec import NetworkSpec
 from . import codec
+from .validate import check_graph
 from .exporter import DEFAULT_DT
 from .mapping import (NEURONS, OTHERS, RESETS, SYNAPSES, NIRImportError, _block, _neuron,
                       _per_channel, _Synapse, _synapse)
@@ -108,6 +109,7 @@ def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1
     if levels < 1 or (levels > 1 and reset != "subtract"):
         raise NIRImportError(f"levels = {levels}: levels > 1 need reset='subtract'")
     g = _load(graph)
+    check_graph(g, dt)
     chain = _chain(g)
     shape = _input_shape(chain[0][1])
     blocks: list = [Input(shape, input_levels)]
@@ -171,9 +173,12 @@ def read_nir(graph, allow_clipping: bool = False, **options) -> NetworkSpec:
     (:meth:`lava_mlsnn.block.Network.export_spec`, ``allow_clipping``).
     """
     g = _load(graph)
+    check_graph(g, options.get("dt", DEFAULT_DT))
     ext = codec.decode_graph(getattr(g, "metadata", None) or {})
     if ext is not None:
-        return _from_extension(g, ext)
+        spec = _from_extension(g, ext)
+        _check_nodes_match(g, spec)
+        return spec
     net = from_nir(g, **options)
     meta = {"nir": {k: v for k, v in options.items()}}
     return net.export_spec(metadata=meta, allow_clipping=allow_clipping)
@@ -194,3 +199,35 @@ def _from_extension(g, ext: dict) -> NetworkSpec:
                        tuple(ext["inputShape"]) if ext["inputShape"] else None,
                        int(ext["inputLevels"]), int(ext["timesteps"]), ext["classes"],
                        ext["metadata"], bool(ext["stock"]))
+
+
+_COMPARED = ("weight", "bias", "v_threshold", "threshold", "kernel_size", "stride",
+             "padding", "dilation", "groups", "scale")
+
+
+def _check_nodes_match(g, spec: NetworkSpec) -> None:
+    """The extension must describe the graph's own nodes: an edited graph (a weight
+    negated with the ``nir`` API, an edge moved) is refused, never read as the original.
+    The dt-free parameters of the plain nodes the extension implies are compared."""
+    from .exporter import to_nir
+    avg = any(type(n).__name__ == "AvgPool2d" for n in g.nodes.values())
+    ref = to_nir(spec, extension=False, pool="avg" if avg else "sum")
+    if set(ref.nodes) != set(g.nodes) or \
+            sorted(map(tuple, ref.edges)) != sorted(map(tuple, g.edges)):
+        raise NIRImportError("the graph's nodes or edges differ from its lava-mlsnn "
+                             "extension (edited after export?): remove the 'lava_mlsnn' "
+                             "metadata to import the nodes")
+    for name, node in ref.nodes.items():
+        mine = g.nodes[name]
+        if type(mine).__name__ != type(node).__name__:
+            raise NIRImportError(f"node {name} is a {type(mine).__name__}, its lava-mlsnn "
+                                 f"extension says {type(node).__name__}")
+        for key in _COMPARED:
+            if not hasattr(node, key):
+                continue
+            a = np.asarray(getattr(node, key), dtype=np.float64)
+            b = np.asarray(getattr(mine, key, None), dtype=np.float64)
+            if a.shape != b.shape or not np.allclose(a, b, rtol=1e-5, atol=1e-6):
+                raise NIRImportError(f"node {name}.{key} differs from the graph's lava-mlsnn "
+                                     "extension (edited after export?): remove the "
+                                     "'lava_mlsnn' metadata to import the nodes")

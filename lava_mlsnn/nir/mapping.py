@@ -166,6 +166,14 @@ def _block(syn: _Synapse, neu: _Neuron, name: str, reset: str, levels: int):
                             padding=syn.padding, dilation=syn.dilation, groups=syn.groups)
         _set_weight(blk, syn)
         return blk
+    # A NIR / snnTorch / Sinabs spike counts 1 whatever the threshold; a multi-level
+    # block's payload counts theta. Soft reset with v_init 0 is homogeneous in weights,
+    # bias and threshold, so dividing them by theta gives threshold 1 and the same spikes.
+    if syn.kind == "pool":
+        syn.weight = syn.weight / theta
+    else:
+        syn.scale_rows(np.full(syn.weight.shape[0], 1.0 / theta))
+    theta = 1.0
     params = {"threshold": theta, "levels": levels, "current_decay": neu.current_decay,
               "voltage_decay": neu.voltage_decay, "v_init": 0.0}
     if syn.kind == "pool":

@@ -40,7 +40,8 @@ class AbstractPySynapseModel(PyLoihiProcessModel):
         return fixed.SynapseSpec(pp["kind"], w.astype(np.float64), int(pp["weight_exp"]),
                                  stride=pp["stride"], padding=pp["padding"],
                                  dilation=pp["dilation"], groups=pp["groups"],
-                                 kernel=pp["kernel"], delay=pp["delay"])
+                                 kernel=pp["kernel"], delay=pp["delay"],
+                                 overflow=pp.get("overflow", "sat24"))
 
     def current(self, spec: fixed.SynapseSpec, z: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
@@ -84,8 +85,9 @@ class PySynapseModelFixed(AbstractPySynapseModel):
         return fixed.synapse_current(spec, z)
 
     def outgoing(self, a: np.ndarray) -> np.ndarray:
-        # Several delayed parts may meet in one slot: the dendrite saturates at 24 bits.
-        return fixed.sat24(a)
+        # Several delayed parts may meet in one slot: the dendrite saturates at 24 bits
+        # (a stock synapse bounds its current as stock Lava does, see fixed.bounded).
+        return fixed.bounded(a, self._spec.overflow if self._spec is not None else "sat24")
 
 
 @implements(proc=Synapse, protocol=LoihiProtocol)

@@ -73,13 +73,16 @@ class Synapse(AbstractProcess):
     recurrent : bool
         A layer's synapse onto itself: what it sends belongs to the sample's next
         step, so the part sent from a sample's last step is dropped.
+    overflow : str
+        How the current is bounded (:attr:`lava_mlsnn.fixed.SynapseSpec.overflow`):
+        ``'sat24'`` (default), or a stock file's ``'wrap24'`` / ``'none'``.
     """
 
     def __init__(self, *, in_shape, out_shape, kind: str, weight, weight_exp: int = 0,
                  stride=1, padding=0, dilation=1, groups: int = 1, kernel=1,
                  view_shape: Optional[Sequence[int]] = None, extra_delay: int = 0,
                  delay=None, reset_interval: int = 0, reset_offset: int = 0,
-                 recurrent: bool = False,
+                 recurrent: bool = False, overflow: str = "sat24",
                  name: Optional[str] = None, log_config: Optional[LogConfig] = None) -> None:
         self._runtime = None  # AbstractProcess.__del__ needs it if validation below raises
         in_shape, out_shape = as_shape(in_shape), as_shape(out_shape)
@@ -98,11 +101,13 @@ class Synapse(AbstractProcess):
                 raise ValueError(f"{kind} weight must be a scalar")
             w = w.reshape(())
         delays = _check_delays(delay, w, out_shape, kind)
+        if overflow not in ("sat24", "wrap24", "none"):
+            raise ValueError(f"overflow must be 'sat24', 'wrap24' or 'none', got {overflow!r}")
         spec = SynapseSpec(kind, w, check_int("weight_exp", weight_exp),
                            stride=_pair("stride", stride), padding=_pair("padding", padding),
                            dilation=_pair("dilation", dilation),
                            groups=check_int("groups", groups, 1), kernel=_pair("kernel", kernel),
-                           delay=delays)
+                           delay=delays, overflow=overflow)
         got = synapse_output_shape(spec, view)  # raises ValueError on a mismatch
         if got != out_shape:
             raise ValueError(f"{kind} synapse maps {view} to {got}, not out_shape {out_shape}")
@@ -113,7 +118,8 @@ class Synapse(AbstractProcess):
                          extra_delay=delay, delay=delays,
                          reset_interval=check_int("reset_interval", reset_interval, 0),
                          reset_offset=check_int("reset_offset", reset_offset),
-                         recurrent=bool(recurrent), name=name, log_config=log_config)
+                         recurrent=bool(recurrent), overflow=overflow, name=name,
+                         log_config=log_config)
         self.s_in = InPort(shape=in_shape)
         self.a_out = OutPort(shape=out_shape)
         self.weight = Var(shape=w.shape if w.ndim else (1,), init=w if w.ndim else w.reshape(1))
@@ -131,7 +137,7 @@ class Synapse(AbstractProcess):
                    dilation=spec.dilation, groups=spec.groups, kernel=spec.kernel,
                    view_shape=view_shape, extra_delay=extra_delay, delay=spec.delay,
                    reset_interval=reset_interval, reset_offset=reset_offset,
-                   recurrent=recurrent, name=name)
+                   recurrent=recurrent, overflow=spec.overflow, name=name)
 
 
 def _check_delays(delay, w: np.ndarray, out_shape: Tuple[int, ...], kind: str

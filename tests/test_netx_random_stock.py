@@ -1,0 +1,87 @@
+"""Random stock netx networks: stock ``netx.hdf5.Network`` and lava-mlsnn agree per layer.
+
+Chains in lava-dl's netx layout (CUBA or sigma-delta; dense and conv; random sizes,
+thresholds, decays, biases, weights, an Input block or none), drawn by hypothesis
+with a small fixed budget. Both run stock netx's pipelined timing; every layer must
+give the same integers at every step and be active.
+"""
+import h5py
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from lava_mlsnn.backends.pipelined import emulate_pipelined
+from lava_mlsnn.format import read_network
+
+from stock_netx import run_stock_netx
+from test_netx_differences import _layer
+
+pytestmark = pytest.mark.lava
+
+
+def _write(path: str, seed: int, sdnn: bool, conv: bool, n_dense: int) -> tuple:
+    rng = np.random.default_rng(seed)
+    if sdnn:
+        neuron = lambda: {"type": "SDNN", "activation": "relu",  # noqa: E731
+                          "vThMant": int(rng.integers(0, 8))}
+    else:
+        neuron = lambda: {"type": "CUBA", "iDecay": int(rng.integers(0, 4097)),  # noqa: E731
+                          "vDecay": int(rng.integers(0, 4097)),
+                          "vThMant": int(rng.integers(1, 60)), "refDelay": 1,
+                          "gradedSpike": False}
+    with h5py.File(path, "w") as f:
+        i = 0
+        if conv:
+            _layer(f, 0, "input", [2, 6, 6], neuron())
+            c = int(rng.integers(1, 4))
+            k = int(rng.integers(1, 4))
+            g = _layer(f, 1, "conv", [c, 7 - k, 7 - k], neuron(),
+                       weight=rng.integers(-30, 60, (c, 2, k, k)).astype(np.float32),
+                       bias=rng.integers(-20, 20, c).astype(np.float32))
+            for key, v in (("stride", [1, 1]), ("padding", [0, 0]), ("dilation", [1, 1]),
+                           ("groups", 1)):
+                g.create_dataset(key, data=np.asarray(v, dtype=np.int64))
+            _layer(f, 2, "flatten", [c * (7 - k) ** 2])
+            n_in, i = c * (7 - k) ** 2, 3
+            in_shape = (2, 6, 6)
+        else:
+            n_in = int(rng.integers(4, 16))
+            in_shape = (n_in,)
+            _layer(f, 0, "input", [n_in])
+            i = 1
+        for _ in range(n_dense):
+            n = int(rng.integers(2, 12))
+            _layer(f, i, "dense", [n], neuron(),
+                   weight=rng.integers(-40, 80, (n, n_in)).astype(np.float32),
+                   bias=rng.integers(-10, 30, n).astype(np.float32))
+            n_in, i = n, i + 1
+    return in_shape
+
+
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**16), sdnn=st.booleans(), conv=st.booleans(),
+       n_dense=st.integers(1, 2))
+def test_random_stock_networks_match_stock_netx(tmp_path, seed, sdnn, conv, n_dense):
+    path = str(tmp_path / f"r{seed}.net")
+    in_shape = _write(path, seed, sdnn, conv, n_dense)
+    spec = read_network(path)
+    rng = np.random.default_rng(seed + 1)
+    steps = 5
+    x = rng.integers(0, 200 if (sdnn or conv) else 6, (1, steps) + in_shape)
+    ours = emulate_pipelined(spec, x)
+    x_whc = x[0].T if x.ndim == 3 else x[0].transpose(3, 2, 1, 0)
+    whc = tuple(x_whc.shape[:-1]) if x.ndim == 5 else None
+    per_block, _, _ = run_stock_netx(path, x_whc, steps, input_shape=whc,
+                                     input_message_bits=8)
+    blocks = [k for k, la in enumerate(spec.layers) if la.type != "flatten"
+              and not (la.type == "input" and la.neuron.type == "PASS")]
+    assert len(per_block) == len(blocks)
+    total = ours[0].shape[1]
+    for k, s in zip(blocks, per_block):
+        g = np.moveaxis(s, -1, 0)[:total]
+        want = g.transpose(0, 3, 2, 1) if g.ndim == 4 else g
+        got = ours[k][0].numpy()
+        bad = np.argwhere(got != want)
+        assert bad.size == 0, f"layer {k} differs from stock netx at {bad[0].tolist()}"
+        assert np.count_nonzero(want) > 0, f"layer {k} is silent: it compares nothing"
