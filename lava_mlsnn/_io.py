@@ -90,7 +90,41 @@ def check_output_target(path: str) -> None:
                               "(give a regular file name)")
 
 
-class _StopAfterFailure(io.RawIOBase):
+class _Discard(io.RawIOBase):
+    """A seekable sink for ``/dev/null``: bytes are dropped, positions kept.
+
+    ``/dev/null`` itself claims to be seekable but reports position 0 after any
+    write, so a zip writer (``np.savez``) packs a negative offset into its trailer
+    and fails; here ``tell`` follows the writes as on a regular file.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pos = 0
+        self._end = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        n = len(memoryview(b))
+        self._pos += n
+        self._end = max(self._end, self._pos)
+        return n
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._pos = max(0, offset + (0, self._pos, self._end)[whence])
+        self._end = max(self._end, self._pos)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
+class _StopAfterFailure(_Discard):
     """A binary file that, after its first failed write, discards the rest.
 
     Writers such as :class:`zipfile.ZipFile` try to write their trailer again
@@ -104,43 +138,26 @@ class _StopAfterFailure(io.RawIOBase):
         super().__init__()
         self.raw = raw
         self.error: Optional[OSError] = None
-        self._pos = 0
-        self._end = 0
 
     def _dead(self) -> bool:
         return self.error is not None or self.raw.closed
-
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
 
     def readable(self) -> bool:
         return False
 
     def write(self, b) -> int:
-        n = len(memoryview(b))
         if not self._dead():
             try:
                 self.raw.write(b)
             except OSError as err:
                 self.error = err
                 raise
-        self._pos += n
-        self._end = max(self._end, self._pos)
-        return n
+        return super().write(b)
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        if not self._dead():
-            self._pos = self.raw.seek(offset, whence)
-        else:
-            self._pos = max(0, offset + (0, self._pos, self._end)[whence])
-        self._end = max(self._end, self._pos)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
+        if self._dead():
+            return super().seek(offset, whence)
+        return super().seek(self.raw.seek(offset, whence))
 
     def flush(self) -> None:
         if not self._dead():
@@ -178,9 +195,8 @@ def atomic_write(path: str, write: Callable[[BinaryIO], None], *, mkdir: bool = 
         temporary file remains.
     """
     check_output_target(path)
-    if is_devnull(path):
-        with open(os.devnull, "wb") as raw:
-            write(raw)
+    if is_devnull(path):  # nothing to keep: the bytes are counted, not written
+        write(_Discard())
         return
     directory = os.path.dirname(os.path.abspath(path))
     if mkdir:

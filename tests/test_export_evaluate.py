@@ -112,3 +112,16 @@ def test_error_contract(run, exported, capsys, tmp_path):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"export: error: {tmp_path}: not a finished training run (needs config.yaml "
                    "and checkpoints/best.pt)"]
+
+
+def test_export_to_dev_null_checks_the_file_and_keeps_nothing(run, exported, capsys):
+    """``export --out /dev/null``: the file is still validated and compared (from a private
+    copy, since /dev/null reads back empty), and nothing lands in the run folder."""
+    run_dir, _ = run
+    before = sorted(os.listdir(run_dir))
+    rc = cli.main(["export", run_dir, "--out", os.devnull, "--samples", "4", "--no-inspect"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert f"wrote {os.devnull} from {run_dir}/checkpoints/best.pt" in captured.out
+    assert "agreement             100.00%" in captured.out
+    assert sorted(os.listdir(run_dir)) == before

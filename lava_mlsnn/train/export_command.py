@@ -135,12 +135,10 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
 
 def _export(args: argparse.Namespace) -> int:
     import json
+    import tempfile
 
-    from lava_mlsnn import cli
-    from lava_mlsnn.netx import read_network
-    from lava_mlsnn.format.reader import FormatError
-    from lava_mlsnn.backends.loihi2.report import deployment_warnings
-    from lava_mlsnn.data.splits import FrameSet, build_data, default_cache_dir, subset_indices
+    from lava_mlsnn._io import is_devnull
+    from lava_mlsnn.data.splits import build_data, default_cache_dir
     from lava_mlsnn.train.models import build_model
 
     run_dir = os.path.abspath(args.run_dir)
@@ -160,16 +158,31 @@ def _export(args: argparse.Namespace) -> int:
                 "best_epoch": state.get("epoch"), "best_val_acc": state.get("val_acc"),
                 "test_acc_float": results.get("test_acc_float"),
                 "test_acc_quantized": results.get("test_acc_quantized")}
+    with tempfile.TemporaryDirectory(prefix="lava-mlsnn-export-") as scratch:
+        # /dev/null keeps nothing to read back: the file is written to a private copy,
+        # checked from there and discarded with it
+        written = os.path.join(scratch, "network.h5") if is_devnull(out) else out
+        try:
+            net.export_hdf5(written, metadata=metadata)
+        except OSError as err:
+            from lava_mlsnn._io import UnsafePathError, write_error_line
+            if isinstance(err, UnsafePathError):
+                raise ExportError(str(err)) from None
+            _error(write_error_line(out, err))
+            return 1
+        return _check_written(args, config, state, net, data, run_dir, out, written)
+
+
+def _check_written(args: argparse.Namespace, config, state, net, data, run_dir: str,
+                   out: str, written: str) -> int:
+    """Validate, inspect and compare the file at ``written`` (which ``out`` names)."""
+    from lava_mlsnn import cli
+    from lava_mlsnn.netx import read_network
+    from lava_mlsnn.format.reader import FormatError
+    from lava_mlsnn.backends.loihi2.report import deployment_warnings
+    from lava_mlsnn.data.splits import FrameSet, subset_indices
     try:
-        net.export_hdf5(out, metadata=metadata)
-    except OSError as err:
-        from lava_mlsnn._io import UnsafePathError, write_error_line
-        if isinstance(err, UnsafePathError):
-            raise ExportError(str(err)) from None
-        _error(write_error_line(out, err))
-        return 1
-    try:
-        spec = read_network(out)
+        spec = read_network(written)
     except FormatError as err:
         _error(f"{out}: the exported file does not validate: {'; '.join(err.problems)}")
         return 1
@@ -179,7 +192,7 @@ def _export(args: argparse.Namespace) -> int:
           f"{'' if len(warnings_) == 1 else 's'}")
     if not args.no_inspect:
         print()
-        cli.main(["inspect", out])
+        cli.main(["inspect", written])
     test = data.test
     if args.samples is not None:
         test = FrameSet(test.framed, test.indices[subset_indices(len(test), args.samples)],
