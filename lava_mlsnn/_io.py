@@ -59,6 +59,77 @@ def check_input_file(path: str) -> None:
         raise UnsafePathError(f"{path}: is {_kind(st.st_mode)}, expected a regular file")
 
 
+class ArrayHeaderError(ValueError):
+    """An ``.npy`` array whose header the file cannot back (one-line message)."""
+
+
+def check_npy_header(f: BinaryIO, size: int, where: str) -> None:
+    """Check an ``.npy`` header against the bytes that follow it, before numpy allocates.
+
+    ``np.load`` allocates the whole array its header declares and only then reads; a
+    header claiming ``(10**6,) * 4`` int64 in a 200-byte file asks for 7 TiB. Here the
+    declared size must fit in the ``size`` bytes the file (or archive member) holds, and
+    in the memory budget.
+
+    Parameters
+    ----------
+    f : binary file positioned at the array's start (left just past its header)
+    size : int
+        Bytes of the whole array file (header included).
+    where : str
+        Names the file in messages.
+
+    Raises
+    ------
+    ArrayHeaderError
+        Not an ``.npy`` header, an object dtype, or more data declared than held.
+    lava_mlsnn._limits.BudgetError
+        A well-formed array too large for the memory budget.
+    """
+    from numpy.lib import format as npy_format
+
+    from ._limits import check_budget, short
+    try:
+        version = npy_format.read_magic(f)
+        read = {(1, 0): npy_format.read_array_header_1_0,
+                (2, 0): npy_format.read_array_header_2_0}.get(version)
+        if read is None:
+            raise ValueError(f"format version {version} is not supported")
+        shape, _, dtype = read(f)
+    except (ValueError, SyntaxError, EOFError) as err:  # numpy's own header errors
+        raise ArrayHeaderError(f"{where}: not a readable .npy array "
+                               f"({short(' '.join(str(err).split()), 80)})") from None
+    if dtype.hasobject:
+        raise ArrayHeaderError(f"{where}: holds Python objects (dtype {short(str(dtype))})")
+    count = 1
+    for d in shape:
+        count *= int(d)
+    declared, held = count * dtype.itemsize, max(0, size - f.tell())
+    if declared > held:
+        raise ArrayHeaderError(f"{where}: header declares shape {short(tuple(shape))} "
+                               f"({declared:,} bytes) but the file holds {held:,} bytes")
+    check_budget(f"{where}: array", shape, dtype.itemsize)
+
+
+def check_npy_file(path: str) -> None:
+    """:func:`check_npy_header` on an ``.npy`` file, or on every member of an ``.npz``."""
+    import zipfile
+    with open(path, "rb") as f:
+        if f.read(4) == b"PK\x03\x04":
+            try:
+                with zipfile.ZipFile(f) as z:
+                    for info in z.infolist():
+                        if info.filename.endswith(".npy"):
+                            with z.open(info) as member:
+                                check_npy_header(member, info.file_size,
+                                                 f"{path}:{info.filename}")
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as err:
+                raise ArrayHeaderError(f"{path}: not a readable .npz archive ({err})") from None
+            return
+        f.seek(0)
+        check_npy_header(f, os.fstat(f.fileno()).st_size, path)
+
+
 def is_devnull(path: str) -> bool:
     """``path`` names the null device (``/dev/null``): output is meant to be discarded."""
     return bool(path) and os.path.realpath(path) == os.devnull

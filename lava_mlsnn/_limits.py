@@ -15,6 +15,7 @@ hang, a huge allocation or a traceback deep inside.
 """
 from __future__ import annotations
 
+import errno
 import math
 import os
 from typing import Any, Optional, Sequence
@@ -113,16 +114,54 @@ def finite(v: Any) -> bool:
     return isinstance(v, int) or math.isfinite(v)
 
 
-def memory_budget() -> int:
-    """Bytes one array may take: ``$LAVA_MLSNN_MEMORY_BUDGET`` or 8 GiB."""
+class BudgetError(MemoryError):
+    """An array refused before its allocation: it would exceed the memory budget (the
+    input's size is at fault: exit 2, one line naming the array and the budget)."""
+
+
+def _rlimit_headroom() -> Optional[int]:
+    """Bytes of address space left under ``RLIMIT_AS`` / ``RLIMIT_DATA`` (None: no limit)."""
     try:
-        return max(1, int(os.environ.get(MEMORY_BUDGET_ENV, DEFAULT_MEMORY_BUDGET)))
-    except ValueError:
-        return DEFAULT_MEMORY_BUDGET
+        import resource
+    except ImportError:  # not POSIX
+        return None
+    left = None
+    for name in ("RLIMIT_AS", "RLIMIT_DATA"):
+        soft = resource.getrlimit(getattr(resource, name))[0]
+        if soft != resource.RLIM_INFINITY:
+            used = _vm_bytes("VmSize" if name == "RLIMIT_AS" else "VmData")
+            room = max(0, soft - used)
+            left = room if left is None else min(left, room)
+    return left
+
+
+def _vm_bytes(field: str) -> int:
+    """``field`` of /proc/self/status in bytes (0 where it cannot be read)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def memory_budget() -> int:
+    """Bytes one array may take: ``$LAVA_MLSNN_MEMORY_BUDGET``, else 8 GiB or, under an
+    address-space or data limit (``ulimit -v`` / ``-d``), what is left of it."""
+    env = os.environ.get(MEMORY_BUDGET_ENV)
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            pass
+    room = _rlimit_headroom()
+    return DEFAULT_MEMORY_BUDGET if room is None else max(1, min(DEFAULT_MEMORY_BUDGET, room))
 
 
 def check_budget(what: str, dims: Sequence[int], itemsize: int,
-                 budget: Optional[int] = None) -> None:
+                 budget: Optional[int] = None, hint: str = "") -> None:
     """Refuse an array of ``dims`` x ``itemsize`` bytes above the memory budget.
 
     Parameters
@@ -133,10 +172,14 @@ def check_budget(what: str, dims: Sequence[int], itemsize: int,
         Its shape; the product is taken in Python integers (no overflow).
     itemsize : int
         Bytes per element.
+    budget : int, optional
+        Bytes; default :func:`memory_budget`.
+    hint : str
+        What to change, appended to the message (e.g. ``"record fewer layers"``).
 
     Raises
     ------
-    MemoryError
+    BudgetError
         One line naming the array, its size and the budget (and how to raise it).
     """
     budget = memory_budget() if budget is None else budget
@@ -144,6 +187,61 @@ def check_budget(what: str, dims: Sequence[int], itemsize: int,
     for d in dims:
         n *= int(d)
     if n > budget:
-        shape = " x ".join(str(int(d)) for d in dims)
-        raise MemoryError(f"{what} of {shape} would take {n / 2**30:,.1f} GiB, above the "
-                          f"memory budget of {budget / 2**30:,.1f} GiB (${MEMORY_BUDGET_ENV})")
+        shape = " x ".join(short(int(d), 24) for d in dims)
+        raise BudgetError(f"{what} of {shape} would take {_gib(n)}, above the memory budget "
+                          f"of {_gib(budget)} (${MEMORY_BUDGET_ENV}){'; ' + hint if hint else ''}")
+
+
+def _gib(n: int) -> str:
+    """Bytes in the largest binary unit that keeps a digit before the point."""
+    if n >= 2 ** 80:
+        return f"2**{n.bit_length() - 1} bytes"
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):,.1f} {unit}"
+    return f"{n} bytes"
+
+
+#: How the loader reports a shared library it had no address space to map (torch's CUDA
+#: libraries under ``ulimit -v``): an ImportError that is a memory limit, not a missing package.
+_NO_MAP = ("failed to map segment", "cannot allocate memory")
+
+
+def is_memory_failure(err: BaseException) -> bool:
+    """``err`` is an allocation that failed or was refused: a MemoryError (a
+    :class:`BudgetError` included), ``ENOMEM``, or a library that could not be mapped."""
+    if isinstance(err, MemoryError):
+        return True
+    if isinstance(err, OSError) and err.errno == errno.ENOMEM:
+        return True
+    return isinstance(err, (ImportError, OSError)) and any(
+        m in str(err).lower() for m in _NO_MAP)
+
+
+def memory_exit_status(err: BaseException) -> int:
+    """2 when the budget refused a size (the input is too large), 1 when memory ran out."""
+    return 2 if isinstance(err, BudgetError) else 1
+
+
+def memory_error_line(err: BaseException) -> str:
+    """One line for a failed allocation (:func:`is_memory_failure`), saying which limit it
+    met.
+
+    A :class:`BudgetError` is its own message. Otherwise the allocation itself failed:
+    under ``RLIMIT_AS`` / ``RLIMIT_DATA`` (``ulimit -v`` / ``-d``) the line names the
+    limit, else the machine's memory.
+    """
+    if isinstance(err, BudgetError):
+        return str(err)
+    detail = " ".join(str(err).split())[:120] or "an allocation failed"
+    try:
+        import resource
+        limits = [(name, resource.getrlimit(getattr(resource, name))[0])
+                  for name in ("RLIMIT_AS", "RLIMIT_DATA")]
+        limits = [(n, v) for n, v in limits if v != resource.RLIM_INFINITY]
+    except ImportError:
+        limits = []
+    if limits:
+        named = ", ".join(f"{n} = {_gib(v)}" for n, v in limits)
+        return f"out of memory under the process's memory limit ({named}): {detail}"
+    return f"out of memory (the machine's memory is exhausted): {detail}"

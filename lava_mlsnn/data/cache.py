@@ -25,7 +25,8 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import numpy as np
 import torch
 
-from .._io import atomic_write
+from .._io import atomic_write, check_npy_file
+from .._limits import BudgetError
 
 CACHE_FORMAT_VERSION = 1
 
@@ -145,9 +146,10 @@ class FramedDataset:
         if not os.path.exists(path):
             return None
         try:
+            check_npy_file(path)  # a header declaring more than the file holds: no 9 TiB ask
             with np.load(path, allow_pickle=False) as z:
                 frames, label = z["frames"], z["label"]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, BudgetError):
             return None  # unreadable (e.g. a damaged disk): frame it again and overwrite
         expected = self._expected or self._read_shape()
         if (not isinstance(frames, np.ndarray) or frames.dtype.kind not in "iub"

@@ -122,6 +122,20 @@ def _discard(run_dir: Optional[str]) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def _unexpected(err: Exception, debug: bool, created: Optional[str]) -> int:
+    """One line for a failure that is not the configuration's fault (the traceback with
+    ``LAVA_MLSNN_DEBUG=1``); a memory failure says which limit it met."""
+    from lava_mlsnn._limits import is_memory_failure, memory_error_line, memory_exit_status
+    if is_memory_failure(err):  # the budget refused a size (2) or memory ran out (1)
+        _error(memory_error_line(err))
+        _discard(created)
+        return memory_exit_status(err)
+    if debug:
+        raise err
+    _error(f"unexpected {type(err).__name__}: {err} (set LAVA_MLSNN_DEBUG=1 for a traceback)")
+    return 1
+
+
 def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
     """Run the command; ``prog`` names it in its messages (default ``lava-mlsnn train``)."""
     global PROG
@@ -168,6 +182,7 @@ def _main(args: argparse.Namespace, debug: bool) -> int:
     from lava_mlsnn.train import distributed as D
     from lava_mlsnn.data.splits import DataError
     from lava_mlsnn.train.runner import RunError, RunOptions, run
+    from lava_mlsnn._limits import is_memory_failure
     d = None
     created = None  # a run directory this invocation made, removed again if it fails early
     try:
@@ -196,6 +211,8 @@ def _main(args: argparse.Namespace, debug: bool) -> int:
         return 0
     except (UsageError, C.ConfigError, DatasetNotFoundError, DataError, RunError,
             ImportError) as err:  # ImportError: e.g. CIFAR10-DVS without the aedat package
+        if isinstance(err, ImportError) and is_memory_failure(err):  # no room to map it
+            return _unexpected(err, debug, created)
         _error(err)
         _discard(created)
         return 2
@@ -209,17 +226,13 @@ def _main(args: argparse.Namespace, debug: bool) -> int:
         from lava_mlsnn._io import write_error_line
         from lava_mlsnn.lifecycle import is_disk_full
         if debug or not is_disk_full(err):
-            raise
+            return _unexpected(err, debug, created)
         # disk full / file too large: the last complete checkpoint is still in place
         _error(write_error_line(err.filename or run_dir_of(created, args), err))
         _discard(created)
         return 1
     except Exception as err:  # noqa: BLE001 -- one line unless debugging
-        if debug:
-            raise
-        _error(f"unexpected {type(err).__name__}: {err} (set LAVA_MLSNN_DEBUG=1 for a "
-               "traceback)")
-        return 1
+        return _unexpected(err, debug, created)
     finally:
         if d is not None:
             D.teardown(d)

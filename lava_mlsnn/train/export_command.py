@@ -101,7 +101,8 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
     global PROG
     if prog:
         PROG = prog
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    from lava_mlsnn.cli._common import OneLineParser
+    parser = OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("run_dir", metavar="RUN_DIR")
     parser.add_argument("--out", metavar="NET.h5", help="output file (default RUN_DIR/network.h5)")
     parser.add_argument("--samples", type=int, metavar="K",
@@ -110,7 +111,10 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
     parser.add_argument("--no-inspect", action="store_true", help="skip the inspect report")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log lines")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="warnings only")
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as ex:  # --help (0) and usage errors (2, one line already printed)
+        return ex.code if isinstance(ex.code, int) else 2
     from lava_mlsnn import _log
     _log.configure(args.verbose - args.quiet)
     debug = os.environ.get("LAVA_MLSNN_DEBUG", "") not in ("", "0")
@@ -120,6 +124,10 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
         _error(err)
         return 2
     except Exception as err:  # noqa: BLE001
+        from lava_mlsnn._limits import is_memory_failure, memory_error_line, memory_exit_status
+        if is_memory_failure(err):  # the budget refused a size (2) or memory ran out (1)
+            _error(memory_error_line(err))
+            return memory_exit_status(err)
         from lava_mlsnn._io import UnsafePathError
         from lava_mlsnn.data import DatasetNotFoundError
         from lava_mlsnn.data.splits import DataError
