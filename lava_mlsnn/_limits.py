@@ -147,6 +147,20 @@ def _vm_bytes(field: str) -> int:
     return 0
 
 
+def bound_threads_under_memory_limit() -> None:
+    """Under ``RLIMIT_AS`` / ``RLIMIT_DATA``, BLAS libraries loaded from now on start one
+    thread (``OPENBLAS_NUM_THREADS=1`` unless the user set it).
+
+    OpenBLAS allocates a buffer per thread when it loads; when the address-space limit
+    refuses one, it retries forever instead of failing: ``evaluate`` under a 3 GiB
+    limit hung in scipy's copy of OpenBLAS (loaded by tonic). With one thread the load
+    either fits or fails, and a failure is an ImportError that the commands report as
+    a memory limit in one line. Call it before scipy (or torch, or tonic) is imported.
+    """
+    if _rlimit_headroom() is not None:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def memory_budget() -> int:
     """Bytes one array may take: ``$LAVA_MLSNN_MEMORY_BUDGET``, else 8 GiB or, under an
     address-space or data limit (``ulimit -v`` / ``-d``), what is left of it."""

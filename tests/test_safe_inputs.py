@@ -176,3 +176,24 @@ def test_export_refuses_a_foreign_best_checkpoint_without_falling_back(tmp_path,
     err = captured.err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "best.pt" in err[0] and "weights-only" in err[0], err
     assert "never run" not in captured.out and not (tmp_path / "net.h5").exists()
+
+
+def test_nir_import_never_writes_a_file_that_does_not_validate(tmp_path, capsys):
+    """Weights of 1e30 fold to a threshold mantissa of 0, which the format forbids: the
+    import is refused in one line naming the problem, and no file is written."""
+    nir = pytest.importorskip("nir")
+    import numpy as np
+    graph = nir.NIRGraph(
+        nodes={"input": nir.Input(input_type={"input": np.array([3])}),
+               "fc": nir.Affine(weight=np.full((2, 3), 1e30, dtype=np.float32),
+                                bias=np.zeros(2, dtype=np.float32)),
+               "lif": nir.LIF(tau=np.full(2, 1e-3), r=np.ones(2), v_leak=np.zeros(2),
+                              v_threshold=np.ones(2), v_reset=np.zeros(2)),
+               "output": nir.Output(output_type={"output": np.array([2])})},
+        edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")], type_check=False)
+    src, out = tmp_path / "g.nir", tmp_path / "net.h5"
+    nir.write(str(src), graph)
+    rc = cli.main(["nir", "import", str(src), "-o", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "does not validate" in err[0] and "vThMant" in err[0]
+    assert sorted(os.listdir(tmp_path)) == ["g.nir"]

@@ -77,8 +77,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         spec = lnir.read_nir(graph, allow_clipping=args.allow_clipping, **opts)
     except (lnir.NIRImportError, FoldError) as err:
         raise CliError(f"{args.graph}: {_one_line(err)}") from None
-    from ..format.writer import write_network
-    _write(args.out, lambda: write_network(spec, args.out))
+    from ..format.reader import FormatError
+    from ..format.writer import write_checked_network
+    try:
+        _write(args.out, lambda: write_checked_network(spec, args.out))
+    except FormatError as err:  # the graph's values do not fit the format: nothing written
+        raise CliError(f"{args.graph}: imports as a network that does not validate: "
+                       f"{_one_line(err.problems[0])}") from None
     print(f"{args.out}: {len(spec.layers)} layers from {args.graph}")
     return 0
 
