@@ -4,6 +4,7 @@ full disks and memory limits, each case run through the real ``lava-mlsnn`` comm
 Usage::
 
     python benchmarks/hostile_inputs.py [--only CATEGORY ...] [--json]
+    LAVA_MLSNN_SWEEP_CODE=/path/to/other/checkout python benchmarks/hostile_inputs.py
 
 Complements ``benchmarks/fuzz_reader.py`` (corrupted network files). Every case is
 a command line a user could type; it is *clean* when the command keeps the failure
@@ -39,7 +40,9 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# LAVA_MLSNN_SWEEP_CODE=DIR runs the same cases against another checkout (a baseline)
+ROOT = os.environ.get("LAVA_MLSNN_SWEEP_CODE") or \
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from lava_mlsnn import cli  # noqa: E402
