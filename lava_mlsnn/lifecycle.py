@@ -11,15 +11,19 @@ Three things, stdlib only (no numpy, torch or Lava):
   ProcessModel processes, its shared-memory manager, DataLoader workers) receive
   SIGKILL when their parent dies, however it dies (``PR_SET_PDEATHSIG``, Linux),
   so a SIGKILLed run leaves no orphans.
-* :class:`ScratchDir` is a private directory stamped with its owner's process id;
-  directories of owners that no longer exist are removed the next time one is
-  made, so even a SIGKILLed run leaves nothing behind for long.
+* :class:`ScratchDir` is a private directory holding a lock file (``.lock``) that
+  its owner keeps ``flock``-ed for the run's lifetime (forked children share the
+  lock). The next :class:`ScratchDir` removes directories whose lock it can take --
+  the owner is gone however it died -- and nothing else: a live run in another PID
+  namespace sharing ``/dev/shm`` (containers) keeps its files, which a pid guess
+  would not.
 """
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import errno
+import fcntl
 import os
 import shutil
 import signal
@@ -155,14 +159,7 @@ def exit_with_parent(sig: int = signal.SIGTERM) -> None:
 
 
 # --------------------------------------------------------------------------- scratch dirs
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
+LOCK_NAME = ".lock"
 
 
 def scratch_bases() -> Tuple[str, ...]:
@@ -178,10 +175,27 @@ def scratch_bases() -> Tuple[str, ...]:
     return tuple(bases)
 
 
-def remove_stale_scratch(base: str) -> int:
-    """Remove scratch dirs in ``base`` whose owning process is gone; returns how many.
+def _take_lock(path: str) -> Optional[int]:
+    """The fd of ``path``'s lock file, exclusively locked, or None when another process
+    holds it (or there is no lock file: a directory still being made, or not ours)."""
+    try:
+        fd = os.open(os.path.join(path, LOCK_NAME), os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
-    Only directories of this user named ``lava-mlsnn-<pid>-*`` are considered.
+
+def remove_stale_scratch(base: str) -> int:
+    """Remove scratch dirs in ``base`` whose lock no process holds; returns how many.
+
+    Only this user's directories named ``lava-mlsnn-*`` with a lock file are
+    considered; one whose lock is held (its run is alive, in whatever PID namespace)
+    or that has no lock file is left alone.
     """
     removed = 0
     try:
@@ -192,9 +206,6 @@ def remove_stale_scratch(base: str) -> int:
     for name in names:
         if not name.startswith(SCRATCH_PREFIX):
             continue
-        pid_text = name[len(SCRATCH_PREFIX):].split("-", 1)[0]
-        if not pid_text.isdigit() or int(pid_text) == os.getpid():
-            continue
         path = os.path.join(base, name)
         try:
             st = os.lstat(path)
@@ -202,9 +213,14 @@ def remove_stale_scratch(base: str) -> int:
             continue
         if st.st_uid != uid or not os.path.isdir(path) or os.path.islink(path):
             continue
-        if not _pid_alive(int(pid_text)):
+        fd = _take_lock(path)
+        if fd is None:
+            continue
+        try:
             shutil.rmtree(path, ignore_errors=True)
-            removed += 1
+        finally:
+            os.close(fd)
+        removed += 1
     return removed
 
 
@@ -216,8 +232,10 @@ class ScratchDir:
     nbytes : int
         Expected size; RAM (``/dev/shm``) is used when it has twice that free.
 
-    The name carries the owner's pid (``lava-mlsnn-<pid>-XXXXXX``); stale dirs of
-    dead owners in the same folders are removed first.
+    The directory holds ``.lock``, ``flock``-ed until :meth:`remove`; unlocked dirs
+    of ended runs in the same folders are removed first. The lock file appears under
+    its name already locked (made under another name, locked, renamed), so a
+    cleaner never finds it unlocked while its owner lives.
     """
 
     def __init__(self, nbytes: int = 0) -> None:
@@ -236,10 +254,22 @@ class ScratchDir:
         os.makedirs(chosen or bases[-1], exist_ok=True)
         self.path = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-",
                                      dir=chosen or bases[-1])
+        fd, tmp = tempfile.mkstemp(prefix=".lock-", dir=self.path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.replace(tmp, os.path.join(self.path, LOCK_NAME))
+        except BaseException:
+            os.close(fd)
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise
+        self._lock_fd: Optional[int] = fd
 
     def remove(self) -> None:
-        """Delete the directory and everything in it (idempotent)."""
+        """Delete the directory and everything in it, then drop the lock (idempotent)."""
         shutil.rmtree(self.path, ignore_errors=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def __enter__(self) -> "ScratchDir":
         return self

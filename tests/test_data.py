@@ -291,7 +291,7 @@ def test_cache_frames_once_in_memory_and_on_disk(tmp_path):
     assert len(calls) == 1 and torch.equal(x, x2)
     assert int(fd[2][0].sum()) == 0 and len(calls) == 2  # empty sample frames fine
     folder = tmp_path / fd.key
-    assert sorted(os.listdir(folder)) == ["0.npz", "2.npz", "meta.json"]  # no temp files left
+    assert sorted(os.listdir(folder)) == ["0.npz", "2.npz", "meta.json", "shape.json"]  # no temp files left
     meta = json.loads((folder / "meta.json").read_text())
     assert "ToCountFrames" in meta["transform"] and meta["dataset"].startswith("toy|v1")
     # a new process (new object) with the same settings reads the disk, not the transform

@@ -14,6 +14,7 @@ import subprocess
 
 import pytest
 
+from test_safe_disk import full_disk  # noqa: F401 -- a fixture
 from trainkit import (EXPORT_SCRIPT, PY, TRAIN_SCRIPT, load_script, shared_cache,
                       subprocess_env, tiny)
 from lava_mlsnn import cli
@@ -112,3 +113,31 @@ def test_error_contract(run, exported, capsys, tmp_path):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"export: error: {tmp_path}: not a finished training run (needs config.yaml "
                    "and checkpoints/best.pt)"]
+
+
+def test_export_to_dev_null_checks_the_file_and_keeps_nothing(run, exported, capsys):
+    """``export --out /dev/null``: the file is still validated and compared (from a private
+    copy, since /dev/null reads back empty), and nothing lands in the run folder."""
+    run_dir, _ = run
+    before = sorted(os.listdir(run_dir))
+    rc = cli.main(["export", run_dir, "--out", os.devnull, "--samples", "4", "--no-inspect"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert f"wrote {os.devnull} from {run_dir}/checkpoints/best.pt" in captured.out
+    assert "agreement             100.00%" in captured.out
+    assert sorted(os.listdir(run_dir)) == before
+
+
+def test_export_on_a_full_disk_is_one_line_and_keeps_the_old_file(run, full_disk):
+    """``lava-mlsnn export --out`` on a nearly full file system (a 256 KiB tmpfs): exit 1,
+    one line naming the target and the full disk, the old file and nothing else left."""
+    run_dir, _ = run
+    target = str(full_disk / "old.h5")
+    proc = subprocess.run([PY, "-m", "lava_mlsnn.cli", "export", run_dir, "--out", target,
+                           "--no-inspect"], capture_output=True, text=True,
+                          env=subprocess_env(), timeout=600)
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(err) == 1, (proc.returncode, err)
+    assert "no space left" in err[0] and target in err[0] and "Traceback" not in proc.stderr
+    assert sorted(os.listdir(full_disk)) == ["filler", "old.h5"]
+    assert (full_disk / "old.h5").read_bytes() == b"old contents"

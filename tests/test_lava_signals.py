@@ -131,18 +131,42 @@ def test_failing_process_model_is_one_error_within_seconds(tmp_path, monkeypatch
     assert os.listdir(tmp_path) == []
 
 
-def test_stale_scratch_of_dead_owners_only_is_removed(tmp_path, monkeypatch):
+def test_stale_scratch_goes_only_when_its_lock_is_free(tmp_path, monkeypatch):
+    """Ownership is the lock, not the pid in the name: a folder named after a dead pid
+    whose lock a live process holds (another PID namespace) is kept; an unlocked one
+    goes; one without a lock file is not judged."""
     dead = subprocess.Popen(["true"])
     dead.wait()
-    (tmp_path / f"lava-mlsnn-{dead.pid}-abc").mkdir()
-    (tmp_path / f"lava-mlsnn-{dead.pid}-abc" / "layer1.npy").write_bytes(b"x")
-    (tmp_path / f"lava-mlsnn-{os.getppid()}-live").mkdir()  # a live owner's: kept
-    (tmp_path / "lava-mlsnn-notapid").mkdir()  # not ours to judge: kept
-    monkeypatch.setenv(SCRATCH_ENV, str(tmp_path))
-    with ScratchDir() as fresh:
-        names = sorted(os.listdir(tmp_path))
-        assert names == sorted([os.path.basename(fresh.path), f"lava-mlsnn-{os.getppid()}-live",
-                                "lava-mlsnn-notapid"])
+    ended = tmp_path / f"lava-mlsnn-{dead.pid}-abc"
+    ended.mkdir()
+    (ended / ".lock").write_bytes(b"")
+    (ended / "layer1.npy").write_bytes(b"x")
+    alive = tmp_path / f"lava-mlsnn-{dead.pid}-other-namespace"
+    alive.mkdir()
+    (alive / ".lock").write_bytes(b"")
+    (alive / "layer2.npy").write_bytes(b"x")
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl,os,sys,time;"
+                               "fd=os.open(sys.argv[1],os.O_RDONLY);"
+                               "fcntl.flock(fd,fcntl.LOCK_EX);print('ok',flush=True);"
+                               "time.sleep(60)", str(alive / ".lock")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        (tmp_path / "lava-mlsnn-nolock").mkdir()
+        monkeypatch.setenv(SCRATCH_ENV, str(tmp_path))
+        with ScratchDir() as fresh:
+            names = sorted(os.listdir(tmp_path))
+            assert names == sorted([os.path.basename(fresh.path), alive.name,
+                                    "lava-mlsnn-nolock"])
+            assert (alive / "layer2.npy").exists()
+            # and the fresh one is itself locked: a second cleaner keeps it
+            with ScratchDir() as other:
+                assert os.path.isdir(fresh.path) and os.path.isdir(other.path)
+    finally:
+        holder.kill()
+        holder.wait()
+    with ScratchDir():  # the holder is gone: its folder goes now
+        assert not alive.exists()
 
 
 def _stall_source_once(monkeypatch, flag):

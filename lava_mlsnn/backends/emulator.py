@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .. import fixed
+from .._limits import check_budget
 from ..classify import classify as _classify, classify_spec
 from ..format.spec import INPUT, NetworkSpec
 from .lean import lean_layers, lean_params, lean_state, lean_step
@@ -40,7 +41,11 @@ def check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor]) -> torch.
     ValueError
         Wrong rank or shape, values that are not integers, or payloads out of range.
     """
-    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    if not isinstance(x, torch.Tensor):
+        x = np.asarray(x)
+        if any(st < 0 for st in x.strides):  # a reversed view (x[::-1]): torch needs a copy
+            x = np.ascontiguousarray(x)
+    t = torch.as_tensor(x)
     if t.is_complex():
         raise ValueError("input must hold integers, got complex values")
     if t.is_floating_point():
@@ -63,6 +68,8 @@ def check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor]) -> torch.
         if problems:
             raise ValueError(f"input shape {tuple(t.shape)} does not fit the network: "
                              f"{problems[0]}")
+    if t.dtype != torch.int64:
+        check_budget("input as int64 [B, T, *inputShape]", tuple(t.shape), 8)
     t = t.to(torch.int64)
     if t.numel() and _feeds_synapse(spec):
         lo, hi = int(t.min()), int(t.max())
@@ -71,6 +78,16 @@ def check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor]) -> torch.
                              f"[{fixed.SAT_MIN}, {fixed.SAT_MAX}] (the network input feeds a "
                              "synapse directly, without an input layer's clip)")
     return t
+
+
+def check_record_budget(spec: NetworkSpec, keep: Iterable[int], batch: int, steps: int) -> None:
+    """Refuse, before allocating them, int64 records of layers ``keep`` over ``batch`` x
+    ``steps`` above the memory budget (:func:`lava_mlsnn._limits.check_budget`)."""
+    keep = list(keep)
+    neurons = sum(int(np.prod(spec.layers[i].shape)) for i in keep)
+    check_budget(f"recorded outputs of {len(keep)} layer{'s' if len(keep) != 1 else ''} "
+                 "[B, T, neurons]", (batch, steps, neurons), 8,
+                 hint="record fewer layers (record=[...]), steps or samples")
 
 
 #: Single-branch MLSN layers run :func:`lean_step` (float32 from synapse to synapse, the
@@ -118,12 +135,15 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
         ``{layer index: int64 tensor [B, T, *shape]}`` -- payloads for spiking and
         PASS layers, ``v`` for READOUT layers.
     """
+    keep = set(range(len(spec.layers))) if record is None else set(record)
+    dims = tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+    if len(dims) >= 2:  # before any pass over the input: a refusal costs no time
+        check_record_budget(spec, keep, int(dims[0]), int(dims[1]))
     x = check_input(spec, x)
     if fused is None:
         fused = os.environ.get(FUSED_ENV, "") == "1"
     step = _fused_step() if fused else None
     batch, steps = x.shape[:2]
-    keep = set(range(len(spec.layers))) if record is None else set(record)
     for br in (b for layer in spec.layers for b in layer.branches):
         fixed.check_exact_sum(br.synapse, fixed.SAT_MAX)
     for rec in (layer.recurrent for layer in spec.layers if layer.recurrent is not None):

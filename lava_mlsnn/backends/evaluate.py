@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 import torch
 
+from .._limits import check_budget
 from ..classify import classify_spec
 from ..metrics.activity import layer_activity
 from ..metrics.energy import EnergyConstants, EnergyReport, RunCounts, count_outputs, \
@@ -77,6 +78,9 @@ def load_frames(spec: NetworkSpec, dataset: str, root: Optional[str], split: str
     framed = open_split(dataset, root, split, settings, cache_dir, val_fraction=val_fraction,
                         split_seed=split_seed, dataset_kwargs=extra)
     frames = FrameSet(framed, subset_indices(len(framed), samples), f"{dataset} {split}")
+    check_budget(f"frames of {dataset} {split} [B, T, C, H, W]",
+                 (len(frames), spec.timesteps) + tuple(spec.input_shape), 8,
+                 hint="evaluate fewer samples (--samples K)")
     xs, ys = [], []
     for i in range(len(frames)):
         x, y = frames[i]

@@ -35,7 +35,7 @@ import torch
 from .. import fixed
 from ..lifecycle import ScratchDir
 from ..proc._common import StreamFile
-from .emulator import check_input, emulate
+from .emulator import check_input, check_record_budget, emulate
 from ..format.spec import INPUT, NetworkSpec
 from .streamed import StreamedRun
 
@@ -164,8 +164,12 @@ def run_lava(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     xt = check_input(spec, x)
     if xt.dim() < 3:
         raise ValueError(f"input must be [B, T, *inputShape], got shape {tuple(xt.shape)}")
+    if xt.shape[0] == 0 or xt.shape[1] == 0:  # Lava cannot run 0 steps; 0 samples: a slip
+        raise ValueError(f"input {tuple(xt.shape)} has no samples (B = 0) or no steps "
+                         "(T = 0): nothing to run in Lava")
     steps, shape = int(xt.shape[1]), tuple(xt.shape[2:])
     keep = check_record(spec, record)
+    check_record_budget(spec, keep, int(xt.shape[0]), steps)
     # Samples per run: all of them, unless the stream files would exceed STREAM_BUDGET.
     per_sample = LavaNetwork.stream_bytes(spec, steps, 1, keep, shape)
     batch = max(1, min(int(xt.shape[0]), STREAM_BUDGET // max(1, per_sample)))

@@ -20,9 +20,10 @@ import sys
 import warnings
 from typing import Optional, Sequence
 
+from .._limits import is_memory_failure, memory_error_line, memory_exit_status
 from ..lifecycle import Terminated, terminate_on_signals
-from ._common import DEBUG_ENV, EXIT_FAILURE, EXIT_USAGE, PROG, CliError, _dataset_name, \
-    _error, _one_line, _positive_int
+from ._common import DEBUG_ENV, EXIT_FAILURE, EXIT_USAGE, PROG, CliError, OneLineParser, \
+    _dataset_name, _error, _one_line, _positive_int
 from .inspection import activity_fraction, cmd_inspect, cmd_validate
 from .nir_commands import add_parser as add_nir_parser
 from .running import add_simulate_outputs, cmd_evaluate, cmd_simulate
@@ -59,7 +60,7 @@ def cmd_demo(argv: Sequence[str]) -> int:
 # --------------------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     """The command's argument parser (``demo`` arguments are forwarded untouched)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog=PROG, description="Multi-level spiking networks for Loihi 2: check, inspect and "
         f"run NetX-style HDF5 networks. Set {DEBUG_ENV}=1 to see tracebacks.")
     parser.add_argument("-v", "--verbose", action="count", default=0,
@@ -179,6 +180,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             _error(str(err))
             return err.exit_status
         except Exception as err:  # noqa: BLE001 -- the one-line contract holds for bugs too
+            if is_memory_failure(err):  # refused by the budget (2) or out of memory (1)
+                _error(memory_error_line(err))
+                return memory_exit_status(err)
             if debug:
                 raise
             _error(f"unexpected {type(err).__name__}: {_one_line(err)} "

@@ -9,8 +9,9 @@ from typing import Callable, Dict, Optional
 
 import numpy as np
 
-from .._io import UnsafePathError, atomic_write, check_input_file, check_output_target, \
-    write_error_line
+from .._io import ArrayHeaderError, UnsafePathError, atomic_write, check_input_file, \
+    check_npy_file, check_output_target, write_error_line
+from .._limits import BudgetError
 
 PROG = "lava-mlsnn"
 DEBUG_ENV = "LAVA_MLSNN_DEBUG"
@@ -70,7 +71,10 @@ def _load_array(path: str) -> np.ndarray:
     except (FileNotFoundError, UnsafePathError) as err:
         raise CliError(str(err)) from None
     try:
+        check_npy_file(path)  # the declared shape fits the file and the budget
         arr = np.load(path, allow_pickle=False)
+    except (ArrayHeaderError, BudgetError) as err:
+        raise CliError(str(err)) from None
     except (ValueError, OSError, EOFError) as err:
         raise CliError(f"{path}: not a readable .npy array ({_one_line(err)})") from None
     if isinstance(arr, np.lib.npyio.NpzFile):
@@ -100,9 +104,11 @@ def _write_npz(path: str, arrays: Dict[str, np.ndarray]) -> None:
 
 
 def _check_out(path: Optional[str]) -> None:
-    """Refuse a bad ``--out`` before any work is done."""
-    if not path:
+    """Refuse a bad ``--out`` before any work is done (``''`` is refused, not ignored)."""
+    if path is None:
         return
+    if not path.strip():
+        raise CliError("--out is empty; give a file name")
     try:
         check_output_target(path)
     except UnsafePathError as err:
@@ -124,6 +130,16 @@ def _write(path: str, write: Callable[[], None]) -> None:
         raise CliError(write_error_line(path, err), EXIT_FAILURE) from None
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (``PROG CMD: error: ...``), exit 2,
+    as every other refusal (DESIGN §7.1), instead of argparse's usage block."""
+
+    def error(self, message: str) -> None:
+        print(f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)",
+              file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
 def _positive_int(text: str) -> int:
     try:
         n = int(text)
@@ -132,6 +148,25 @@ def _positive_int(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
     return n
+
+
+def _int_in(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: an integer in ``lo..hi`` (a huge or non-numeric one is refused
+    without converting or quoting it in full)."""
+    def parse(text: str) -> int:
+        if len(text) > 30:
+            raise argparse.ArgumentTypeError(f"expected an integer in {lo}..{hi}, got "
+                                             f"{len(text)} characters")
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer in {lo}..{hi}, got "
+                                             f"{text!r}") from None
+        if not lo <= n <= hi:
+            raise argparse.ArgumentTypeError(f"expected an integer in {lo}..{hi}, got {n}")
+        return n
+    parse.__name__ = "integer"
+    return parse
 
 
 def _dataset_name(text: str) -> str:

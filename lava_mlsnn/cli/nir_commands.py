@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import CliError, _check_out, _load_network, _one_line, _write
+from ._common import CliError, _check_out, _int_in, _load_network, _one_line, _write
 
 
 def add_parser(sub) -> None:
@@ -20,15 +20,16 @@ def add_parser(sub) -> None:
     q.add_argument("--reset", choices=("zero", "subtract"), default="zero",
                    help="spike reset: NIR's v = 0 (binary CUBA, default) or subtract the "
                    "threshold (multi-level neurons; snnTorch 'subtract', Sinabs)")
-    q.add_argument("--levels", type=int, default=1, help="levels of multi-level neurons "
+    q.add_argument("--levels", type=_int_in(1, 255), default=1, help="levels of multi-level "
+                   "neurons "
                    "(with --reset subtract; default 1)")
     q.add_argument("--current", choices=("nir", "jump"), default="nir",
                    help="how a CubaLIF's input enters its synaptic current: NIR's "
                    "dt/tau_syn * w_in * x a step (default) or a jump of w_in * x (Norse's "
                    "LIFCell)")
-    q.add_argument("--input-levels", type=int, default=1, metavar="N",
+    q.add_argument("--input-levels", type=_int_in(1, 2 ** 23 - 1), default=1, metavar="N",
                    help="largest input count per pixel and step (default 1)")
-    q.add_argument("--timesteps", type=int, default=1, metavar="T",
+    q.add_argument("--timesteps", type=_int_in(1, 1 << 20), default=1, metavar="T",
                    help="steps per sample written to the file (default 1)")
     q.add_argument("--allow-clipping", action="store_true", help="fold even where a "
                    "threshold clips or weights saturate (a warning instead of exit 2)")
@@ -81,8 +82,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         spec = lnir.read_nir(graph, allow_clipping=args.allow_clipping, **opts)
     except (lnir.NIRImportError, FoldError) as err:
         raise CliError(f"{args.graph}: {_one_line(err)}") from None
-    from ..format.writer import write_network
-    _write(args.out, lambda: write_network(spec, args.out))
+    from ..format.reader import FormatError
+    from ..format.writer import write_checked_network
+    try:
+        _write(args.out, lambda: write_checked_network(spec, args.out))
+    except FormatError as err:  # the graph's values do not fit the format: nothing written
+        raise CliError(f"{args.graph}: imports as a network that does not validate: "
+                       f"{_one_line(err.problems[0])}") from None
     print(f"{args.out}: {len(spec.layers)} layers from {args.graph}")
     return 0
 
@@ -98,6 +104,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise CliError(f"{args.net}: {err}") from None
     from .._io import atomic_write_path
-    _write(args.out, lambda: atomic_write_path(args.out, lambda tmp: nir.write(tmp, graph)))
+    _write(args.out, lambda: atomic_write_path(args.out, lambda buf: nir.write(buf, graph)))
     print(f"{args.out}: {len(graph.nodes)} NIR nodes from {args.net}")
     return 0

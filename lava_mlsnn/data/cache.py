@@ -18,13 +18,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 import torch
+
+from .._io import atomic_write, check_npy_file
+from .._limits import BudgetError
 
 CACHE_FORMAT_VERSION = 1
 
@@ -47,18 +49,18 @@ def _compact(frames: np.ndarray) -> np.ndarray:
     return frames.astype(np.int64)
 
 
-def atomic_write(path: str, write: Callable[[Any], None]) -> None:
-    """Write through ``write(file)`` to a temporary file in the same folder, then ``os.replace``,
-    so a reader never sees a partial file even with several writer processes."""
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def _check_cache_dir(cache_dir: str) -> None:
+    """A cache folder that is a file, or on a pseudo file system, is refused by name."""
+    real = os.path.realpath(cache_dir)
+    if any(real == p or real.startswith(p + os.sep) for p in ("/proc", "/sys", "/dev")):
+        raise CacheDirError(f"cache folder {cache_dir}: on a pseudo file system "
+                            "(/proc, /sys, /dev); give a real folder")
+    if os.path.exists(cache_dir) and not os.path.isdir(cache_dir):
+        raise CacheDirError(f"cache folder {cache_dir}: exists and is not a directory")
+
+
+class CacheDirError(ValueError):
+    """A cache folder that cannot be one (one line naming it)."""
 
 
 class FramedDataset:
@@ -100,8 +102,11 @@ class FramedDataset:
         self.dataset_id = dataset_id
         self.key = cache_key(dataset_id, transform)
         self.in_memory = in_memory
+        if cache_dir is not None:
+            _check_cache_dir(cache_dir)
         self.cache_path = os.path.join(cache_dir, self.key) if cache_dir is not None else None
         self._memory: Dict[int, Tuple[np.ndarray, int]] = {}
+        self._expected: Optional[Tuple[int, ...]] = None  # rank and [P, H, W] of a frame
         if self.cache_path is not None:
             if " at 0x" in repr(transform):
                 warnings.warn(f"the repr of {transform!r} holds a memory address, so its disk "
@@ -109,12 +114,16 @@ class FramedDataset:
             self._write_meta()
 
     def _write_meta(self) -> None:
-        os.makedirs(self.cache_path, exist_ok=True)
+        try:
+            os.makedirs(self.cache_path, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise CacheDirError(f"cache folder {self.cache_path}: a path component is not a "
+                                "directory") from None
         meta = os.path.join(self.cache_path, "meta.json")
         if not os.path.exists(meta):
             text = json.dumps({"format": CACHE_FORMAT_VERSION, "dataset": self.dataset_id,
                                "transform": repr(self.transform)}, indent=1)
-            atomic_write(meta, lambda f: f.write(text.encode()))
+            atomic_write(meta, lambda f: f.write(text.encode()), fsync=False)
 
     @property
     def targets(self) -> Any:
@@ -137,12 +146,37 @@ class FramedDataset:
         if not os.path.exists(path):
             return None
         try:
-            with np.load(path) as z:
-                return z["frames"], int(z["label"])
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            check_npy_file(path)  # a header declaring more than the file holds: no 9 TiB ask
+            with np.load(path, allow_pickle=False) as z:
+                frames, label = z["frames"], z["label"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, BudgetError):
             return None  # unreadable (e.g. a damaged disk): frame it again and overwrite
+        expected = self._expected or self._read_shape()
+        if (not isinstance(frames, np.ndarray) or frames.dtype.kind not in "iub"
+                or frames.ndim < 1 or label.shape != () or label.dtype.kind not in "iu"
+                or (expected is not None and self._shape_of(frames) != expected)):
+            return None  # wrong shape or dtype (another version, a foreign file): rebuilt
+        return frames, int(label)
 
-    def _compute(self, index: int) -> Tuple[np.ndarray, int]:
+    @staticmethod
+    def _shape_of(frames: np.ndarray) -> Tuple[int, ...]:
+        """What every sample's frames share: the rank and ``[P, H, W]`` (T may vary)."""
+        return (frames.ndim,) + tuple(int(d) for d in frames.shape[1:])
+
+    def _shape_file(self) -> str:
+        return os.path.join(self.cache_path, "shape.json")
+
+    def _read_shape(self) -> Optional[Tuple[int, ...]]:
+        """The frame signature recorded by the process that filled the cache, if any."""
+        try:
+            with open(self._shape_file()) as f:
+                self._expected = tuple(int(v) for v in json.load(f)["signature"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return self._expected
+
+    def _frame(self, index: int) -> Tuple[np.ndarray, int]:
+        """Frame sample ``index`` (no cache)."""
         events, label = self.dataset[index]
         frames = self.transform(events)
         if isinstance(frames, torch.Tensor):
@@ -150,11 +184,18 @@ class FramedDataset:
         frames = np.asarray(frames)
         if not (np.issubdtype(frames.dtype, np.integer) or frames.dtype == np.bool_):
             raise TypeError(f"the framing transform must return integer frames, got {frames.dtype}")
-        compact = _compact(frames)
-        label = int(label)
+        return _compact(frames), int(label)
+
+    def _compute(self, index: int) -> Tuple[np.ndarray, int]:
+        compact, label = self._frame(index)
+        if self._expected is None:
+            self._expected = self._shape_of(compact)
+            if self.cache_path is not None and self._read_shape() is None:
+                text = json.dumps({"signature": list(self._expected)})
+                atomic_write(self._shape_file(), lambda f: f.write(text.encode()), fsync=False)
         if self.cache_path is not None:
-            atomic_write(self._file(index),
-                          lambda f: np.savez_compressed(f, frames=compact, label=np.int64(label)))
+            atomic_write(self._file(index), lambda f: np.savez_compressed(
+                f, frames=compact, label=np.int64(label)), fsync=False)
         return compact, label
 
     def get_compact(self, index: int) -> Tuple[np.ndarray, int]:

@@ -24,7 +24,8 @@ from typing import Callable, Dict, Hashable, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .cache import atomic_write
+from .._io import atomic_write, check_npy_file
+from .._limits import BudgetError
 from .dvs_sim import DigitsDVSConfig, RenderedDigits, render_digits_dvs
 from .events import EventDataset, carve_split, check_split, stratified_holdout
 
@@ -61,9 +62,10 @@ def cached_render(memory: Dict, key: Hashable, path: Optional[str],
     rendered = None
     if path and os.path.exists(path):
         try:
-            with np.load(path) as z:
+            check_npy_file(path)  # the declared shapes fit the file (checked before np.load)
+            with np.load(path, allow_pickle=False) as z:
                 rendered = RenderedDigits(**{f: z[f] for f in RenderedDigits.__dataclass_fields__})
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, BudgetError):
             rendered = None  # unreadable: render again and overwrite
     if rendered is None:
         rendered = render()

@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from .._limits import check_budget
 from ..data import EMBEDDED_NAMES as EMBEDDED, FramedDataset, framing, load_dataset
 
 
@@ -144,6 +145,23 @@ def frame_shape(settings: Dict[str, Any]) -> Tuple[int, int, int]:
     return (int(p), int(h), int(w))
 
 
+def check_frame_budget(config: Dict[str, Dict[str, Any]], shape: Tuple[int, int, int]) -> None:
+    """Refuse, before any sample is framed, frames that cannot fit the memory budget: one
+    sample's int64 count frames ``[T, C, H, W]`` and one batch of them as float32 (the
+    least a training step holds; ``data.size`` or ``data.timesteps`` too large).
+
+    Raises
+    ------
+    lava_mlsnn._limits.BudgetError
+    """
+    t = int(config["data"]["timesteps"])
+    batch = max(int(config["optim"]["batch_size"]), int(config["optim"]["eval_batch_size"]))
+    hint = "lower data.size, data.timesteps or the batch sizes"
+    check_budget("frames of one sample [T, C, H, W]", (t,) + tuple(shape), 8, hint=hint)
+    check_budget("one batch of frames [batch, T, C, H, W]", (batch, t) + tuple(shape), 4,
+                 hint=hint)
+
+
 def dataset_kwargs(data: Dict[str, Any]) -> Dict[str, Any]:
     """Data-set options of a configuration's ``data`` section (N-MNIST's saccade choice)."""
     return {"first_saccade_only": True} if data.get("first_saccade_only") else {}
@@ -157,6 +175,7 @@ def build_data(config: Dict[str, Dict[str, Any]], cache_dir: Optional[str]) -> R
                          **({"cache_dir": cache_dir} if d["dataset"] in EMBEDDED and cache_dir
                             else {}))
     settings = framing_settings(probe.sensor_size, d["timesteps"], d["input_levels"], d["size"])
+    check_frame_budget(config, frame_shape(settings))
     val_fraction = float(d["val_fraction"])
     common = dict(cache_dir=cache_dir if d["cache"] else None, use_cache=d["cache"],
                   split_seed=d["split_seed"], dataset_kwargs=extra)

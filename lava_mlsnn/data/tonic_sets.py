@@ -65,6 +65,10 @@ class DatasetNotFoundError(FileNotFoundError):
         return str(self.args[0])
 
 
+class DatasetFileError(DatasetNotFoundError):
+    """A file of the data set folder that is not a readable regular file (named)."""
+
+
 def _offline(cls: type) -> type:
     """A subclass of tonic data set ``cls`` that never downloads.
 
@@ -152,6 +156,20 @@ class TonicEventDataset(EventDataset):
         # Path of each sample; sets that tonic loads into memory (POKERDVS) get a name.
         self.files = [data[i] if isinstance(data[i], str) else f"{self.tonic_name}[{i}]"
                       for i in self.positions]
+        self._check_files()
+
+    def _check_files(self) -> None:
+        """Every sample file a regular file, before any is opened: a FIFO would block the
+        reader forever, a device be endless; a link loop or a dangling link is named."""
+        from .._io import UnsafePathError, check_input_file
+        for entry in self.files:
+            if not os.path.isabs(entry):
+                continue  # an in-memory sample's name
+            try:
+                check_input_file(entry)
+            except (FileNotFoundError, UnsafePathError) as err:
+                raise DatasetFileError(f"{self.title} ({self.split} split): {err}",
+                                       entry) from None
 
     # -- per data set -------------------------------------------------------------
     def _folders(self) -> List[str]:

@@ -118,8 +118,8 @@ def write_network(spec: NetworkSpec, path: str) -> None:
     A network that uses only stock layer and neuron types stays loadable by
     ``lava.lib.dl.netx``; lava-mlsnn root attributes are always written.
     """
-    def write(tmp: str) -> None:
-        with h5py.File(tmp, "w") as f:
+    def write(buf) -> None:  # an in-memory file (see atomic_write_path)
+        with h5py.File(buf, "w") as f:
             f.attrs["format"] = FORMAT_NAME
             f.attrs["formatVersion"] = FORMAT_VERSION
             f.attrs["timesteps"] = int(spec.timesteps)
@@ -134,3 +134,30 @@ def write_network(spec: NetworkSpec, path: str) -> None:
                 write_layer(lg.create_group(str(i)), layer, i)
 
     atomic_write_path(path, write)
+
+
+def write_checked_network(spec: NetworkSpec, path: str) -> None:
+    """:func:`write_network`, but the file must pass ``read_network`` before it lands.
+
+    For networks built from something else (a NIR graph): a value the builder let
+    through that the format forbids is refused instead of written, so ``validate``
+    never meets a file lava-mlsnn wrote itself. The file is written and read back in a
+    private folder; only a valid one replaces ``path`` (atomically).
+
+    Raises
+    ------
+    FormatError
+        The reader's problems with the built file; nothing is written to ``path``.
+    """
+    import os
+    import tempfile
+
+    from .._io import atomic_write
+    from .reader import read_network
+    with tempfile.TemporaryDirectory(prefix="lava-mlsnn-check-") as scratch:
+        built = os.path.join(scratch, "network.h5")
+        write_network(spec, built)
+        read_network(built)
+        with open(built, "rb") as f:
+            data = f.read()
+    atomic_write(path, lambda f: f.write(data))

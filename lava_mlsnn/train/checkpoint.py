@@ -32,6 +32,12 @@ class CheckpointError(RuntimeError):
     """No usable checkpoint (one line naming the file and the reason)."""
 
 
+class ForeignCheckpointError(CheckpointError):
+    """A checkpoint holding objects other than tensors, numbers, strings and containers:
+    refused outright, with no fallback to another checkpoint (it was put there on purpose
+    or by another program; silently using the previous one would export other weights)."""
+
+
 def previous_path(path: str) -> str:
     """Where the checkpoint before ``path`` is kept: ``last.pt`` -> ``last.prev.pt``."""
     root, ext = os.path.splitext(path)
@@ -137,6 +143,10 @@ def _read(path: str, expect_format: Optional[str]) -> Dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 -- unreadable, torn, or not weights-only
         reason = " ".join(str(err).split())[:200]
+        if "weights only load failed" in reason.lower():
+            raise ForeignCheckpointError(
+                f"{path}: unreadable checkpoint: it holds objects a weights-only load "
+                "refuses (refusing it rather than using another checkpoint)") from None
         raise CheckpointError(f"{path}: unreadable checkpoint ({type(err).__name__}: "
                               f"{reason})") from None
     if not isinstance(state, dict):
@@ -179,6 +189,8 @@ def load_checkpoint(path: str, expect_format: Optional[str] = None, fallback: bo
     """
     try:
         return _read(path, expect_format), path
+    except ForeignCheckpointError:
+        raise
     except CheckpointError as err:  # missing (a crash between renames), corrupt, unsafe
         prev = previous_path(path)
         if not fallback or not os.path.exists(prev):

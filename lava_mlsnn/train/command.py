@@ -136,11 +136,30 @@ def _again() -> str:
     return PROG if PROG.startswith("lava-mlsnn") else "python training/train_dvs.py"
 
 
+def run_dir_of(created: Optional[str], args: argparse.Namespace) -> str:
+    """The run directory to name in a message."""
+    return created or args.resume or "the run directory"
+
+
 def _discard(run_dir: Optional[str]) -> None:
     """Remove a run directory made by this invocation that holds no checkpoint yet."""
     from lava_mlsnn.train.runner import has_checkpoint
     if run_dir and not has_checkpoint(run_dir):
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _unexpected(err: Exception, debug: bool, created: Optional[str]) -> int:
+    """One line for a failure that is not the configuration's fault (the traceback with
+    ``LAVA_MLSNN_DEBUG=1``); a memory failure says which limit it met."""
+    from lava_mlsnn._limits import is_memory_failure, memory_error_line, memory_exit_status
+    if is_memory_failure(err):  # the budget refused a size (2) or memory ran out (1)
+        _error(memory_error_line(err))
+        _discard(created)
+        return memory_exit_status(err)
+    if debug:
+        raise err
+    _error(f"unexpected {type(err).__name__}: {err} (set LAVA_MLSNN_DEBUG=1 for a traceback)")
+    return 1
 
 
 def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
@@ -189,6 +208,7 @@ def _main(args: argparse.Namespace, debug: bool) -> int:
     from lava_mlsnn.train import distributed as D
     from lava_mlsnn.data.splits import DataError
     from lava_mlsnn.train.runner import RunError, RunOptions, run
+    from lava_mlsnn._limits import is_memory_failure
     d = None
     created = None  # a run directory this invocation made, removed again if it fails early
     run_dir: Optional[str] = None
@@ -217,6 +237,8 @@ def _main(args: argparse.Namespace, debug: bool) -> int:
         return 0
     except (UsageError, C.ConfigError, DatasetNotFoundError, DataError, RunError,
             ImportError) as err:  # ImportError: e.g. CIFAR10-DVS without the aedat package
+        if isinstance(err, ImportError) and is_memory_failure(err):  # no room to map it
+            return _unexpected(err, debug, created)
         _error(err)
         _discard(created)
         return 2
@@ -226,12 +248,17 @@ def _main(args: argparse.Namespace, debug: bool) -> int:
     except Terminated as err:  # SIGTERM/SIGHUP: DataLoader workers and ranks end with us
         _error(f"{err}{_how_to_resume(run_dir)}")
         return err.exit_status
-    except Exception as err:  # noqa: BLE001 -- one line unless debugging
-        if debug:
-            raise
-        _error(f"unexpected {type(err).__name__}: {err} (set LAVA_MLSNN_DEBUG=1 for a "
-               "traceback)")
+    except OSError as err:
+        from lava_mlsnn._io import write_error_line
+        from lava_mlsnn.lifecycle import is_disk_full
+        if debug or not is_disk_full(err):
+            return _unexpected(err, debug, created)
+        # disk full / file too large: the last complete checkpoint is still in place
+        _error(write_error_line(err.filename or run_dir_of(created, args), err))
+        _discard(created)
         return 1
+    except Exception as err:  # noqa: BLE001 -- one line unless debugging
+        return _unexpected(err, debug, created)
     finally:
         if d is not None:
             D.teardown(d)

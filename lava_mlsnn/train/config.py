@@ -16,7 +16,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
-from .._io import atomic_write
+from .._io import UnsafePathError, atomic_write, check_input_file
+from .._limits import MAX_YAML_BYTES, UnsafeYAMLError, finite, load_yaml, short
 
 # literal copies of lava_mlsnn.data's names: this module loads without numpy or torch
 DATASETS = ("digits", "motion_digits", "dvsgesture", "nmnist", "cifar10dvs")
@@ -111,10 +112,6 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_num(v: Any) -> bool:
-    return (isinstance(v, (int, float)) and not isinstance(v, bool))
-
-
 def integer(lo: Optional[int] = None, hi: Optional[int] = None, null: bool = False) -> Rule:
     def rule(v: Any) -> Optional[str]:
         if v is None and null:
@@ -131,7 +128,7 @@ def number(lo: float, hi: float, lo_open: bool = False, null: bool = False) -> R
     def rule(v: Any) -> Optional[str]:
         if v is None and null:
             return None
-        if not _is_num(v) or v > hi or v < lo or (lo_open and v == lo):
+        if not finite(v) or v > hi or v < lo or (lo_open and v == lo):
             return (f"must be a number in {'(' if lo_open else '['}{lo}, {hi}]"
                     f"{' or null' if null else ''}")
         return None
@@ -168,10 +165,12 @@ def int_list(length: Optional[int] = None, null: bool = False) -> Rule:
     def rule(v: Any) -> Optional[str]:
         if v is None and null:
             return None
-        ok = isinstance(v, (list, tuple)) and len(v) > 0 and all(_is_int(x) and x > 0 for x in v)
+        ok = isinstance(v, (list, tuple)) and 0 < len(v) <= MAX_LIST and \
+            all(_is_int(x) and 0 < x <= MAX_WIDTH for x in v)
         if not ok or (length is not None and len(v) != length):
-            n = f"{length} " if length else ""
-            return f"must be a list of {n}positive integers{' or null' if null else ''}"
+            n = f"{length} " if length else f"at most {MAX_LIST} "
+            return (f"must be a list of {n}integers in 1..{MAX_WIDTH}"
+                    f"{' or null' if null else ''}")
         return None
     return rule
 
@@ -183,15 +182,20 @@ def device(v: Any) -> Optional[str]:
     return "must be auto, cpu, cuda or cuda:N"
 
 
+MAX_WIDTH = 1 << 16   # channels / features of one layer (the file format's MAX_DIM)
+MAX_BATCH = 1 << 16   # samples per batch
+MAX_COUNT = 10 ** 9   # samples per split (data.limit)
+MAX_LIST = 64         # entries of a list value (model.channels)
+
 RULES: Dict[str, Dict[str, Rule]] = {
     "data": {"dataset": dataset, "root": text(null=True),
              "timesteps": integer(1, 1024), "input_levels": integer(1, 2 ** 23 - 1),
              "size": int_list(2, null=True), "val_fraction": number(0.0, 0.5),
-             "split_seed": integer(0), "first_saccade_only": boolean,
-             "limit": integer(1, null=True), "cache": boolean,
+             "split_seed": integer(0, 2 ** 32 - 1), "first_saccade_only": boolean,
+             "limit": integer(1, MAX_COUNT, null=True), "cache": boolean,
              "cache_dir": text(null=True), "workers": integer(0, 64)},
     "model": {"arch": choice(*ARCHS), "levels": integer(1, 255), "channels": int_list(),
-              "hidden": integer(1), "blocks_per_stage": integer(1, 16),
+              "hidden": integer(1, MAX_WIDTH), "blocks_per_stage": integer(1, 16),
               "join": choice(*JOINS), "width": number(0.0, 64.0, lo_open=True),
               "stem_stride": integer(1, 4), "barrier": choice("block", "stage", "shortcut"),
               "barrier_ste": choice("identity", "clipped"),
@@ -206,9 +210,9 @@ RULES: Dict[str, Dict[str, Rule]] = {
               "binary_unit": choice("standardized", "raw")},
     "optim": {"optimizer": choice("adam", "adamw", "sgd"), "lr": number(0.0, 10.0, True),
               "weight_decay": number(0.0, 1.0), "momentum": number(0.0, 1.0),
-              "schedule": choice("cosine", "step", "constant"), "step_size": integer(1),
+              "schedule": choice("cosine", "step", "constant"), "step_size": integer(1, 100000),
               "gamma": number(0.0, 1.0, True), "epochs": integer(1, 100000),
-              "batch_size": integer(1), "eval_batch_size": integer(1)},
+              "batch_size": integer(1, MAX_BATCH), "eval_batch_size": integer(1, MAX_BATCH)},
     "train": {"seed": integer(0, 2 ** 31 - 1), "device": device, "tensorboard": boolean},
     "output": {"dir": text(null=True), "root": text()},
 }
@@ -256,9 +260,12 @@ def parse_override(item: str) -> Tuple[str, str, Any]:
     section, key = name.strip().split(".", 1)
     _check_key(section, key, f"--set {name.strip()}")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = load_yaml(raw.encode("utf-8", "surrogateescape"), f"--set {name.strip()}") \
+            if raw.strip() else None
+    except UnsafeYAMLError as err:
+        raise ConfigError(str(err)) from None
     except yaml.YAMLError:
-        raise ConfigError(f"--set {name.strip()}: cannot parse value {raw!r}") from None
+        raise ConfigError(f"--set {name.strip()}: cannot parse value {short(raw)}") from None
     return section, key, value
 
 
@@ -269,7 +276,8 @@ def validate(config: Dict[str, Dict[str, Any]]) -> None:
             why = rule(config[section][key])
             if why:
                 raise ConfigError(f"config: {section}.{key} {why}, got "
-                                  f"{config[section][key]!r}")
+                                  f"{short(config[section][key])}")
+    _check_paths(config)
     data, model, quant = config["data"], config["model"], config["quant"]
     if data["first_saccade_only"] and data["dataset"].lower().replace("-", "") != "nmnist":
         raise ConfigError("config: data.first_saccade_only applies to data.dataset=nmnist only")
@@ -295,6 +303,29 @@ def validate(config: Dict[str, Dict[str, Any]]) -> None:
     if quant["membrane_bits"] and quant["membrane_bits"] < 3:
         raise ConfigError("config: quant.membrane_bits must be 0 or in 3..24 (2 bits cannot "
                           "hold the +-4-threshold range)")
+
+
+#: Folders the configuration names: (section, key, what it must be)
+FOLDER_KEYS = (("output", "root"), ("output", "dir"), ("data", "cache_dir"), ("data", "root"))
+PSEUDO_FS = ("/proc", "/sys", "/dev")
+
+
+def _check_paths(config: Dict[str, Dict[str, Any]]) -> None:
+    """A folder key naming an existing non-directory, or a pseudo file system, is refused
+    here rather than when the run first writes there."""
+    for section, key in FOLDER_KEYS:
+        value = config[section][key]
+        if not value:
+            continue
+        path = os.path.abspath(os.path.expanduser(value))
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise ConfigError(f"config: {section}.{key} {short(value)} exists and is not a "
+                              "directory")
+        if key != "root" or section == "output":
+            real = os.path.realpath(path)
+            if any(real == p or real.startswith(p + os.sep) for p in PSEUDO_FS):
+                raise ConfigError(f"config: {section}.{key} {short(value)} is on a pseudo "
+                                  f"file system ({', '.join(PSEUDO_FS)}); give a real folder")
 
 
 JOIN_KEYS = {"barrier": "block", "barrier_ste": "identity", "barrier_levels": None,
@@ -368,8 +399,13 @@ def resolve(files: Sequence[str] = (), overrides: Sequence[str] = ()) -> Dict[st
             raise ConfigError(f"{path}: no such config file or shipped configuration (the "
                               "shipped ones: lava-mlsnn configs)")
         try:
-            with open(path) as f:
-                loaded = yaml.safe_load(f)
+            check_input_file(path)
+            with open(path, "rb") as f:
+                loaded = load_yaml(f.read(MAX_YAML_BYTES + 1), path)
+        except (UnsafePathError, UnsafeYAMLError) as err:
+            raise ConfigError(str(err)) from None
+        except OSError as err:
+            raise ConfigError(f"{path}: cannot read ({err.strerror or err})") from None
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             at = f" at line {mark.line + 1}" if mark is not None else ""

@@ -101,7 +101,8 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
     global PROG
     if prog:
         PROG = prog
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    from lava_mlsnn.cli._common import OneLineParser
+    parser = OneLineParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("run_dir", metavar="RUN_DIR")
     parser.add_argument("--out", metavar="NET.h5", help="output file (default RUN_DIR/network.h5)")
     parser.add_argument("--samples", type=int, metavar="K",
@@ -110,7 +111,10 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
     parser.add_argument("--no-inspect", action="store_true", help="skip the inspect report")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log lines")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="warnings only")
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as ex:  # --help (0) and usage errors (2, one line already printed)
+        return ex.code if isinstance(ex.code, int) else 2
     from lava_mlsnn import _log
     _log.configure(args.verbose - args.quiet)
     debug = os.environ.get("LAVA_MLSNN_DEBUG", "") not in ("", "0")
@@ -120,6 +124,10 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
         _error(err)
         return 2
     except Exception as err:  # noqa: BLE001
+        from lava_mlsnn._limits import is_memory_failure, memory_error_line, memory_exit_status
+        if is_memory_failure(err):  # the budget refused a size (2) or memory ran out (1)
+            _error(memory_error_line(err))
+            return memory_exit_status(err)
         from lava_mlsnn._io import UnsafePathError
         from lava_mlsnn.data import DatasetNotFoundError
         from lava_mlsnn.data.splits import DataError
@@ -135,15 +143,15 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
 
 def _export(args: argparse.Namespace) -> int:
     import json
+    import tempfile
 
-    from lava_mlsnn import cli
-    from lava_mlsnn.netx import read_network
-    from lava_mlsnn.format.reader import FormatError
-    from lava_mlsnn.backends.loihi2.report import deployment_warnings
-    from lava_mlsnn.data.splits import FrameSet, build_data, default_cache_dir, subset_indices
+    from lava_mlsnn._io import is_devnull
+    from lava_mlsnn.data.splits import build_data, default_cache_dir
     from lava_mlsnn.train.models import build_model
 
     run_dir = os.path.abspath(args.run_dir)
+    if args.out is not None and not args.out.strip():
+        raise ExportError("--out is empty; give a file name")
     config, state = load_run(run_dir)
     out = os.path.abspath(args.out or os.path.join(run_dir, "network.h5"))
     data = build_data(config, default_cache_dir(run_dir, config["data"]["cache_dir"]))
@@ -158,9 +166,31 @@ def _export(args: argparse.Namespace) -> int:
                 "best_epoch": state.get("epoch"), "best_val_acc": state.get("val_acc"),
                 "test_acc_float": results.get("test_acc_float"),
                 "test_acc_quantized": results.get("test_acc_quantized")}
-    net.export_hdf5(out, metadata=metadata)
+    with tempfile.TemporaryDirectory(prefix="lava-mlsnn-export-") as scratch:
+        # /dev/null keeps nothing to read back: the file is written to a private copy,
+        # checked from there and discarded with it
+        written = os.path.join(scratch, "network.h5") if is_devnull(out) else out
+        try:
+            net.export_hdf5(written, metadata=metadata)
+        except OSError as err:
+            from lava_mlsnn._io import UnsafePathError, write_error_line
+            if isinstance(err, UnsafePathError):
+                raise ExportError(str(err)) from None
+            _error(write_error_line(out, err))
+            return 1
+        return _check_written(args, config, state, net, data, run_dir, out, written)
+
+
+def _check_written(args: argparse.Namespace, config, state, net, data, run_dir: str,
+                   out: str, written: str) -> int:
+    """Validate, inspect and compare the file at ``written`` (which ``out`` names)."""
+    from lava_mlsnn import cli
+    from lava_mlsnn.netx import read_network
+    from lava_mlsnn.format.reader import FormatError
+    from lava_mlsnn.backends.loihi2.report import deployment_warnings
+    from lava_mlsnn.data.splits import FrameSet, subset_indices
     try:
-        spec = read_network(out)
+        spec = read_network(written)
     except FormatError as err:
         _error(f"{out}: the exported file does not validate: {'; '.join(err.problems)}")
         return 1
@@ -170,7 +200,7 @@ def _export(args: argparse.Namespace) -> int:
           f"{'' if len(warnings_) == 1 else 's'}")
     if not args.no_inspect:
         print()
-        cli.main(["inspect", out])
+        cli.main(["inspect", written])
     test = data.test
     if args.samples is not None:
         test = FrameSet(test.framed, test.indices[subset_indices(len(test), args.samples)],
