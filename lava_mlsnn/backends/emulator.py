@@ -133,14 +133,8 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
         fixed.check_exact_sum(br.synapse, fixed.SAT_MAX)
     for rec in (layer.recurrent for layer in spec.layers if layer.recurrent is not None):
         fixed.check_exact_sum(rec, fixed.SAT_MAX)
-    # Static payload bounds choose each sum's exact float type once (no per-step scan of
-    # the payloads); +1: a saturated negative payload reaches -2**23.
     xmax = int(x.abs().max()) if x.numel() else 0
-    bounds = {i: b + 1 for i, b in payload_bounds(spec, input_bound=xmax).items()}
-    for i in range(len(spec.layers)):  # sigma-delta payloads are not saturated: scanned
-        src = spec.producer(i)
-        if src != INPUT and spec.layers[src].neuron.type in fixed.SDNN_TYPES:
-            bounds[i] = None
+    bounds = sum_bounds(spec, xmax)
     delayed = {(i, k) for i, layer in enumerate(spec.layers)
                for k, br in enumerate(layer.branches) if br.synapse.delay is not None}
     # int32 states and currents where fixed.state_dtype proves them exact: half the
@@ -163,6 +157,26 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
         _run_chunk(spec, x[b0:b0 + chunk], {i: r[b0:b0 + chunk] for i, r in recorded.items()},
                    bounds, fusable, dtypes, step, lean)
     return recorded
+
+
+def sum_bounds(spec: NetworkSpec, input_bound: int) -> Dict[int, Optional[float]]:
+    """A bound on ``|payload|`` of every layer (``-1``: the input, ``max |x|`` =
+    ``input_bound``) that chooses each synapse sum's exact float type once, with no
+    per-step scan; None where nothing bounds it (sigma-delta payloads are not saturated:
+    those are scanned each step). +1: a saturated negative payload reaches -2**23."""
+    bounds: Dict[int, Optional[float]] = {
+        i: b + 1 for i, b in payload_bounds(spec, input_bound=input_bound).items()}
+    for i, layer in enumerate(spec.layers):
+        src = spec.producer(i)
+        if src == INPUT:
+            continue
+        p = spec.layers[src].neuron
+        if p.type in fixed.SDNN_TYPES:
+            bounds[i] = None
+        elif spec.layers[src].type == "input" and not spec.layers[src].branches:
+            # a stock input layer without a neuron (PASS) sends sat24 of the data itself
+            bounds[i] = min(int(input_bound), fixed.SAT_MAX) + 1
+    return bounds
 
 
 #: Samples per pass of the element-wise updates: the largest layer's int64 tensor of a
@@ -286,7 +300,7 @@ def _fused_sum(layer, outs, bounds) -> Tuple[torch.Tensor, float]:
     src = outs[br.source]
     bound = bounds[br.source]
     if bound is None:  # sigma-delta payloads: scanned, as fixed.synapse_current does
-        bound = float(src.abs().max()) if src.numel() else 0.0
+        bound = fixed.payload_max(src)
     return fixed.synapse_sum(br.synapse, src, bound), bound
 
 

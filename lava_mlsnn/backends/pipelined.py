@@ -21,7 +21,7 @@ import torch
 
 from .. import fixed
 from ..format.spec import INPUT, NetworkSpec
-from .emulator import check_input
+from .emulator import check_input, sum_bounds
 
 
 def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
@@ -66,6 +66,7 @@ def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     out = {i: torch.zeros((batch, total) + tuple(layer.shape), dtype=torch.int64)
            for i, layer in enumerate(spec.layers)}
     zero_in = torch.zeros_like(x[:, 0])
+    bounds = sum_bounds(spec, int(fixed.payload_max(x)))  # no per-step scan where known
     prev: Dict[int, torch.Tensor] = {}  # what every layer sent at the previous step
     for t in range(total):
         now = {INPUT: x[:, t] if t < t_in else zero_in}
@@ -88,7 +89,7 @@ def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
                         parts = fixed.delayed_parts(br.synapse, src)
                         lines[i, k], cur = fixed.delay_line_step(lines[i, k], t, parts)
                     else:
-                        cur = fixed.synapse_current(br.synapse, src)
+                        cur = fixed.synapse_current(br.synapse, src, bounds[br.source])
                     a = cur if a is None else a + cur
                 if layer.recurrent is not None and t:
                     a = a + fixed.synapse_current(layer.recurrent, prev[i])
