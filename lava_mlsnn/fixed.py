@@ -103,12 +103,32 @@ def decay(x: Array, d: Union[int, Array]) -> Array:
             return x
         if d == DECAY_ONE:
             return x * 0
+    if _is_torch(x):
+        return _decay_torch(x, d)
     ax = abs(x)
     narrow = not _is_int64(ax)
     mag = (as_int64(ax) * (DECAY_ONE - d)) >> DECAY_BITS  # |x| * 4096 needs 36 bits
     if narrow:  # |mag| <= |x|: back to the state's own type
         mag = mag.to(ax.dtype) if _is_torch(ax) else mag.astype(ax.dtype)
     return _where(x < 0, -mag, mag)
+
+
+def _decay_torch(x: torch.Tensor, d: Union[int, Array]) -> torch.Tensor:
+    """:func:`decay` of a torch tensor in fewer passes: the magnitude built once in int64
+    and scaled in place, its sign restored by one multiplication (``torch.where`` with a
+    negated copy costs three); a reset state (one value viewed everywhere) is decayed once."""
+    scalar = isinstance(d, (int, np.integer))
+    if scalar and x.dim() and x.numel() and not any(x.stride()):
+        return _decay_torch(x[(0,) * x.dim()], d).expand(x.shape)
+    mag = x.to(torch.int64) if x.dtype != torch.int64 else x.abs()
+    if x.dtype != torch.int64:
+        mag.abs_()
+    c = DECAY_ONE - d if scalar else torch.as_tensor(DECAY_ONE - np.asarray(d, np.int64),
+                                                     device=x.device)
+    mag.mul_(c).bitwise_right_shift_(DECAY_BITS)  # |x| * 4096 needs 36 bits
+    if x.dtype != torch.int64:  # |mag| <= |x|: back to the state's own type
+        mag = mag.to(x.dtype)
+    return mag.mul_(x.sign())
 
 
 # --------------------------------------------------------------------------- synapses

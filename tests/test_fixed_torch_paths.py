@@ -114,3 +114,23 @@ def test_payload_max_is_the_largest_magnitude():
     assert fixed.payload_max(torch.zeros(0, dtype=torch.int64)) == 0.0
     assert fixed.payload_max(torch.tensor([True, False])) == 1.0
     assert fixed.payload_max(torch.tensor([-(2 ** 40)])) == float(2 ** 40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(xs=st.lists(st.one_of(_edges, st.integers(-(2 ** 30), 2 ** 30)), min_size=N, max_size=N),
+       d=_decays, narrow=st.booleans(), per_neuron=st.booleans())
+def test_decay_torch_equals_numpy_and_reference(xs, d, narrow, per_neuron):
+    dd = np.array([0, 1, 7, 2048, 4095, 4096]) if per_neuron else d
+    x = _t(xs, torch.int32 if narrow else torch.int64)
+    got = fixed.decay(x, dd)
+    assert got.dtype == x.dtype
+    assert np.array_equal(got.numpy(), fixed.decay(np.array(xs), dd))
+    for k in range(N):
+        assert int(got[k]) == R.decay(xs[k], int(dd[k]) if per_neuron else d)
+
+
+def test_decay_torch_of_a_reset_state_is_one_value_viewed_everywhere():
+    v0 = (torch.zeros((), dtype=torch.int32) - 5001).expand(3, 4)
+    got = fixed.decay(v0, 7)
+    assert got.shape == (3, 4) and not any(got.stride())
+    assert (got == R.decay(-5001, 7)).all()
