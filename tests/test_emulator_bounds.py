@@ -33,3 +33,22 @@ def test_neuronless_input_layer_bounds_the_next_sum_by_the_data():
     assert torch.equal(got, torch.as_tensor(want))
     piped = emulate_pipelined(spec, x, steps=2)[1][:, 1]  # one step through the synapse
     assert torch.equal(piped, torch.as_tensor(want))
+
+
+def test_pipelined_chunks_equal_one_sample_at_a_time(monkeypatch):
+    import lava_mlsnn.backends.emulator as emulator
+    from layercheck import assert_layers_active
+    from test_emulator_fused import _network
+    rng = np.random.default_rng(4)
+    spec = _network(rng)
+    out = spec.layers[-1]  # a CUBA output, as stock netx files end (no READOUT there)
+    spec.layers[-1] = type(out)(out.type, out.shape, out.source, out.branches,
+                                fixed.NeuronParams("CUBA", v_th_mant=5, i_decay=1024, v_decay=128))
+    x = rng.integers(0, 16, size=(17, 3, 2, 8, 8))
+    monkeypatch.setattr(emulator, "CHUNK_BYTES", 1)  # chunks of 6, 6 and 5 samples
+    got = emulate_pipelined(spec, x)
+    assert_layers_active({i: v.numpy() for i, v in got.items()})
+    for b in (0, 7, 16):
+        one = emulate_pipelined(spec, x[b:b + 1])
+        for i in one:
+            assert torch.equal(got[i][b:b + 1], one[i]), f"sample {b}, layer {i}"
