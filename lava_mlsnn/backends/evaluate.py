@@ -144,16 +144,30 @@ class Evaluation:
 
 def accumulate_activity(spec: NetworkSpec, outs: Dict[int, Any], acc: Dict[int, Dict[str, float]]
                         ) -> None:
-    """Add a batch's per-layer activity (sums over its samples) into ``acc``."""
+    """Add a batch's per-layer activity (sums over its samples) into ``acc``.
+
+    Counted over slices of about ``ACTIVITY_ELEMENTS`` values of the widest record
+    (the counts are float64 temporaries of each record: 8 bytes a value).
+    """
     batch = int(next(iter(outs.values())).shape[0])
-    with torch.enable_grad():  # fan-out maps are computed as gradients
-        rows = layer_activity(spec, {i: torch.as_tensor(v) for i, v in outs.items()})
-    for a in rows:
-        row = acc.setdefault(a.index, {"index": a.index, "type": a.type, "neuron": a.neuron,
-                                       "neurons": a.neurons, "events": 0.0, "payload": 0.0,
-                                       "synops": 0.0, "synops_unary": 0.0})
-        for k in ("events", "payload", "synops", "synops_unary"):
-            row[k] += getattr(a, k) * batch
+    widest = max((int(np.prod(v.shape[1:])) for v in outs.values()), default=1)
+    step = max(1, ACTIVITY_ELEMENTS // max(widest, 1))
+    for s in range(0, batch, step):
+        part = {i: torch.as_tensor(v[s:s + step]) for i, v in outs.items()}
+        n = int(next(iter(part.values())).shape[0])
+        with torch.enable_grad():  # fan-out maps are computed as gradients
+            rows = layer_activity(spec, part)
+        for a in rows:
+            row = acc.setdefault(a.index, {"index": a.index, "type": a.type,
+                                           "neuron": a.neuron, "neurons": a.neurons,
+                                           "events": 0.0, "payload": 0.0, "synops": 0.0,
+                                           "synops_unary": 0.0})
+            for k in ("events", "payload", "synops", "synops_unary"):
+                row[k] += getattr(a, k) * n
+
+
+#: Values of the widest record counted at once by :func:`accumulate_activity`.
+ACTIVITY_ELEMENTS = 4 << 20
 
 
 def per_sample_activity(acc: Dict[int, Dict[str, float]], n: int
