@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))  # this checkout's lava_mlsnn
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 from _report import publish, table  # noqa: E402
@@ -97,7 +98,44 @@ def stock_run(path: str, x: np.ndarray, in_chw) -> tuple:
     return run_s, build_s, got
 
 
-def bench(name: str, make, stock_samples: int, batch: int, steps: int) -> list:
+def synaptic_limit(spec, x: np.ndarray, outs: dict, repeats: int) -> float:
+    """Seconds of the network's synapse sums alone (best of ``repeats``): every branch's
+    conv / matmul / sum-pool at every step on the recorded payloads, in the float type
+    the emulator picks for it -- the work no emulator step can avoid."""
+    from lava_mlsnn.fixed import payload_max, raw_current, sum_dtype
+    payload = {-1: torch.as_tensor(x)}
+    payload.update(outs)
+    work = []
+    for layer in spec.layers:
+        for br in layer.branches:
+            z = payload[br.source]
+            dt = sum_dtype(br.synapse, payload_max(z))
+            for t in range(z.shape[1]):
+                zt = z[:, t].to(dt)
+                if br.synapse.kind == "conv":
+                    zt = zt.contiguous(memory_format=torch.channels_last)
+                work.append((br.synapse, zt))
+    for syn, z in work[:len(spec.layers)]:
+        raw_current(syn, z)  # warm-up (weights cached per dtype)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for syn, z in work:
+            raw_current(syn, z)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _best_s(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def bench(name: str, make, stock_samples: int, batch: int, steps: int, repeats: int) -> list:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "net.h5")
         in_shape, frames = make(path)
@@ -105,9 +143,12 @@ def bench(name: str, make, stock_samples: int, batch: int, steps: int) -> list:
         rng = np.random.default_rng(1)
         x = frames(rng, batch, steps)
         emulate(spec, x[:2])  # warm-up (weight caches, torch kernels)
-        t = time.perf_counter()
         ref = emulate(spec, x)
-        emu_s = time.perf_counter() - t
+        narrow = emulate(spec, x, narrow=True)
+        same_narrow = all(torch.equal(narrow[i].to(torch.int64), ref[i]) for i in ref)
+        emu_s = _best_s(lambda: emulate(spec, x), repeats)
+        narrow_s = _best_s(lambda: emulate(spec, x, narrow=True), repeats)
+        limit_s = synaptic_limit(spec, x, ref, repeats)
         blocks = [i for i, la in enumerate(spec.layers) if la.type != "flatten"
                   and not (la.type == "input" and la.neuron.type == "INPUT")]
         depths = spec.depths()
@@ -119,11 +160,12 @@ def bench(name: str, make, stock_samples: int, batch: int, steps: int) -> list:
             same &= all(np.array_equal(aligned(g, depths[i], steps), ref[i][k].numpy())
                         for i, g in zip(blocks, got))
         active = all(bool(ref[i][:stock_samples].abs().sum()) for i in blocks)
-    stock_sps = stock_samples / sum(times)
-    emu_sps = batch / emu_s
+    stock_sps = 1 / min(times)
+    emu_sps, narrow_sps = batch / emu_s, batch / narrow_s
     return [name, f"{len(spec.layers)}", steps, f"{stock_sps:.3f}", f"{emu_sps:.1f}",
-            f"{emu_sps / stock_sps:.0f}x", f"{np.mean(builds):.1f}",
-            "yes" if same and active else "NO"]
+            f"{narrow_sps:.1f}", f"{emu_sps / stock_sps:.0f}x / {narrow_sps / stock_sps:.0f}x",
+            f"{batch / limit_s:.1f}", f"{narrow_s / limit_s:.2f}x", f"{min(builds):.1f}",
+            "yes" if same and active and same_narrow else "NO"]
 
 
 def main() -> None:
@@ -131,22 +173,26 @@ def main() -> None:
     ap.add_argument("--stock-samples", type=int, default=2)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--steps", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=5, help="emulator runs (best taken)")
     a = ap.parse_args()
     rows = [bench("lava-dl CUBA conv (2x32x32, conv16-conv32-fc64-fc10)", cuba_conv,
-                  a.stock_samples, a.batch, a.steps),
+                  a.stock_samples, a.batch, a.steps, a.repeats),
             bench("lava-dl SDNN PilotNet (3x33x100, 4 conv + 4 dense)", sdnn_pilotnet,
-                  a.stock_samples, a.batch, a.steps)]
+                  a.stock_samples, a.batch, a.steps, a.repeats)]
     body = table(["network", "layers", "T", "stock netx (samples/s)", "emulator (samples/s)",
-                  "speed-up (target >= 100x)", "stock build + compile (s)",
-                  "every layer identical"], rows)
-    body += (f"\n\nStock netx: one sample per Lava run (T + depth steps; its build and "
-             f"compile, paid once per file, in its own column), {a.stock_samples} samples; emulator: one batch of {a.batch} "
-             "samples, every layer recorded. Identical: every stock block's output at every "
-             "step equals the emulator's, and every compared layer is active.\n")
-    body += ("\nShort of the 100x target: the emulator is the project's generic batched torch "
-             "loop, here on a 2-core machine shared with other jobs; its per-step elementwise "
-             "neuron arithmetic on [B, C, H, W] int64 tensors dominates, not the synapse sums. "
-             "The figures are written down as measured.\n")
+                  "emulator, narrow records (samples/s)", "speed-up (target >= 150x)",
+                  "limit: synapse sums alone (samples/s)", "narrow / limit per step "
+                  "(target <= 1.5x)", "stock build + compile (s)", "every layer identical"],
+                 rows)
+    body += (f"\n\nStock netx: one sample per Lava run (T + depth steps), the fastest of "
+             f"{a.stock_samples} samples; its build and compile, paid once per file, in its "
+             f"own column. Emulator: one batch of {a.batch} samples, every layer recorded "
+             f"(int64, or narrow: emulate(narrow=True), as evaluate runs), best of "
+             f"{a.repeats} runs. Limit: every synapse's conv / matmul / sum-pool at every "
+             "step on the recorded payloads in the emulator's float type, best of "
+             f"{a.repeats}. Identical: every stock block's output at every step equals the "
+             "emulator's (int64 and narrow), and every compared layer is active. "
+             f"torch threads: {torch.get_num_threads()}.\n")
     publish("Stock lava-dl files: stock netx vs the emulator",
             f".venv/bin/python benchmarks/bench_stock.py --stock-samples {a.stock_samples} "
             f"--batch {a.batch} --steps {a.steps}", body)

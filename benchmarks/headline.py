@@ -241,7 +241,7 @@ def resnet_section(fast: bool, epochs: int) -> str:
         epochs = 1 if fast else max(1, epochs - 1)
         results = bench.run(epochs, 4, blocks, limit=200 if fast else None,
                             out_dir="runs/headline/resnet")
-    except Exception as err:  # noqa: BLE001 -- another engineer's script: report, go on
+    except Exception as err:  # noqa: BLE001 -- a separate script: report, go on
         return f"Residual comparison skipped ({type(err).__name__}: {err})."
     rows = []
     for kind, r in results.items():

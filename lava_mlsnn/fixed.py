@@ -103,12 +103,32 @@ def decay(x: Array, d: Union[int, Array]) -> Array:
             return x
         if d == DECAY_ONE:
             return x * 0
+    if _is_torch(x):
+        return _decay_torch(x, d)
     ax = abs(x)
     narrow = not _is_int64(ax)
     mag = (as_int64(ax) * (DECAY_ONE - d)) >> DECAY_BITS  # |x| * 4096 needs 36 bits
     if narrow:  # |mag| <= |x|: back to the state's own type
         mag = mag.to(ax.dtype) if _is_torch(ax) else mag.astype(ax.dtype)
     return _where(x < 0, -mag, mag)
+
+
+def _decay_torch(x: torch.Tensor, d: Union[int, Array]) -> torch.Tensor:
+    """:func:`decay` of a torch tensor in fewer passes: the magnitude built once in int64
+    and scaled in place, its sign restored by one multiplication (``torch.where`` with a
+    negated copy costs three); a reset state (one value viewed everywhere) is decayed once."""
+    scalar = isinstance(d, (int, np.integer))
+    if scalar and x.dim() and x.numel() and not any(x.stride()):
+        return _decay_torch(x[(0,) * x.dim()], d).expand(x.shape)
+    mag = x.to(torch.int64) if x.dtype != torch.int64 else x.abs()
+    if x.dtype != torch.int64:
+        mag.abs_()
+    c = DECAY_ONE - d if scalar else torch.as_tensor(DECAY_ONE - np.asarray(d, np.int64),
+                                                     device=x.device)
+    mag.mul_(c).bitwise_right_shift_(DECAY_BITS)  # |x| * 4096 needs 36 bits
+    if x.dtype != torch.int64:  # |mag| <= |x|: back to the state's own type
+        mag = mag.to(x.dtype)
+    return mag.mul_(x.sign())
 
 
 # --------------------------------------------------------------------------- synapses
@@ -205,11 +225,21 @@ def synapse_current(spec: SynapseSpec, z: Array, max_payload: float | None = Non
     """
     zt = torch.as_tensor(z)
     if max_payload is None:
-        max_payload = float(zt.abs().max()) if zt.numel() else 0.0
+        max_payload = payload_max(zt)
     s = torch.round_(synapse_sum(spec, zt, max_payload))  # a fresh tensor: rounded in place
     a = current_of_sum(s, int(spec.weight_exp), narrow_sum(spec, max_payload, dtype), dtype,
                        spec.overflow)
     return a if _is_torch(z) else a.numpy()
+
+
+def payload_max(z: torch.Tensor) -> float:
+    """``max |z|`` (0 for an empty tensor) in one read-only pass (``aminmax``)."""
+    if not z.numel():
+        return 0.0
+    if z.dtype == torch.bool:
+        return float(z.any())
+    lo, hi = torch.aminmax(z)
+    return max(float(hi), -float(lo))
 
 
 def synapse_sum(spec: SynapseSpec, z: torch.Tensor, max_payload: float) -> torch.Tensor:
@@ -234,6 +264,8 @@ def bounded(a: Array, overflow: str) -> Array:
     if overflow == "sat24":
         return sat24(a)
     if overflow == "wrap24":
+        if _is_torch(a) and not a.dtype.is_floating_point:  # two's complement: & is the
+            return (a + (1 << 23)).bitwise_and_((1 << 24) - 1).sub_(1 << 23)  # floor mod
         return (a + (1 << 23)) % (1 << 24) - (1 << 23)  # floor modulo, as numpy's
     return a
 
@@ -430,6 +462,8 @@ def cuba_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Arr
     The current wraps into 24 bits (as ``LIF`` does); the voltage saturates to
     ``±(2**23 - 1)``; a spike is ``v > vth << 6`` and resets ``v`` to 0.
     """
+    if _is_torch(a):
+        return _cuba_step_torch(u, v, a, p)
     u = decay(u, p.i_decay) + (a << STATE_SHIFT)
     # LIF's 24-bit wrap, edges included: once, above 2**23 down, at or below -2**23 up.
     u = _where(u > _HALF24, u - 2 * _HALF24, _where(u <= -_HALF24, u + 2 * _HALF24, u))
@@ -438,6 +472,28 @@ def cuba_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Arr
     z = spike.to(v.dtype) if _is_torch(spike) else spike.astype(v.dtype)
     v = v * (1 - z)
     return u, v, z
+
+
+def _cuba_step_torch(u: torch.Tensor, v: torch.Tensor, a: torch.Tensor, p: NeuronParams
+                     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`cuba_step` on torch tensors, the same integers in fewer passes: each new
+    tensor is built once and updated in place (``u`` and ``v`` are never written: they
+    may be broadcast views), the wrap runs only where a value leaves ``(-2**23, 2**23]``
+    (one read-only scan instead of six passes), and the reset is a masked fill."""
+    wide = torch.promote_types(torch.promote_types(a.dtype, u.dtype), v.dtype)
+    u_new = (a if a.dtype == wide else a.to(wide)) << STATE_SHIFT  # the sums' dtype
+    if p.i_decay != DECAY_ONE:
+        u_new += decay(u, p.i_decay)
+    lo, hi = torch.aminmax(u_new) if u_new.numel() else (u_new.new_zeros(()),) * 2
+    if int(hi) > _HALF24 or int(lo) <= -_HALF24:  # the wrap of cuba_step, as written there
+        u_new = torch.where(u_new > _HALF24, u_new - 2 * _HALF24,
+                            torch.where(u_new <= -_HALF24, u_new + 2 * _HALF24, u_new))
+    v_new = u_new + _bias_state(p, a)
+    if p.v_decay != DECAY_ONE:
+        v_new += decay(v, p.v_decay)
+    v_new.clamp_(-SAT_MAX, SAT_MAX)
+    spike = v_new > (int(p.v_th_mant) << STATE_SHIFT)
+    return u_new, v_new.masked_fill_(spike, 0), spike.to(v_new.dtype)
 
 
 # Sigma-delta neurons (netx ``SDNN``): a hidden layer (Lava ``SigmaDelta``), an input
@@ -456,6 +512,8 @@ def sigma_delta_step(sigma: Array, ref: Array, a: Array, p: NeuronParams
     if p.type == "SDNN_SIGMA":
         sigma = sigma + a
         return sigma, ref, sigma
+    if _is_torch(a):
+        return _sigma_delta_step_torch(sigma, ref, a, p)
     scale = int(p.spike_exp) + int(p.state_exp)
     if p.type == "SDNN_DELTA":
         act = a << scale
@@ -466,6 +524,24 @@ def sigma_delta_step(sigma: Array, ref: Array, a: Array, p: NeuronParams
     delta = act - ref
     s = _where(abs(delta) >= (int(p.v_th_mant) << scale), delta, delta * 0)
     return sigma, ref + s, s >> int(p.state_exp)
+
+
+def _sigma_delta_step_torch(sigma: torch.Tensor, ref: torch.Tensor, a: torch.Tensor,
+                            p: NeuronParams) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`sigma_delta_step` (``SDNN``, ``SDNN_DELTA``) on torch tensors: the ReLU a
+    clamp and the threshold a masked fill, both in place on tensors built here
+    (``torch.where`` with a zero operand costs two more passes and two allocations)."""
+    scale = int(p.spike_exp) + int(p.state_exp)
+    if p.type == "SDNN_DELTA":
+        delta = a << scale
+    else:
+        sigma = sigma + a
+        delta = sigma + _bias_state(p, a) if p.bias is not None else sigma.clone()
+        delta.clamp_(min=0)  # act = relu(sigma + bias)
+    delta -= ref
+    delta.masked_fill_(delta.abs() < (int(p.v_th_mant) << scale), 0)  # s
+    exp = int(p.state_exp)
+    return sigma, ref + delta, delta >> exp if exp else delta
 
 
 STATEFUL = ("MLSN", "CUBA") + SDNN_TYPES

@@ -113,7 +113,7 @@ def _fused_step() -> Callable:
 
 def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
             record: Optional[Iterable[int]] = None,
-            fused: Optional[bool] = None) -> Dict[int, torch.Tensor]:
+            fused: Optional[bool] = None, narrow: bool = False) -> Dict[int, torch.Tensor]:
     """Run the network on a batch, aligned in time.
 
     Parameters
@@ -128,12 +128,17 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
         ``torch.compile`` kernel (the same :mod:`lava_mlsnn.fixed` functions; the same
         integers). Compiling costs seconds per layer on first use; default: off unless
         the environment sets ``LAVA_MLSNN_FUSED=1``.
+    narrow : bool
+        Store each recorded layer in the narrowest integer type that holds its bound
+        (:func:`record_dtype`: int8 for levels <= 127, int16, int32; int64 where no
+        bound is known, as for sigma-delta payloads): the same values in 1/8 to 1/2
+        of the memory. Default: int64, as every backend returns.
 
     Returns
     -------
     dict
         ``{layer index: int64 tensor [B, T, *shape]}`` -- payloads for spiking and
-        PASS layers, ``v`` for READOUT layers.
+        PASS layers, ``v`` for READOUT layers (with ``narrow``, of :func:`record_dtype`).
     """
     keep = set(range(len(spec.layers))) if record is None else set(record)
     dims = tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
@@ -148,14 +153,8 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
         fixed.check_exact_sum(br.synapse, fixed.SAT_MAX)
     for rec in (layer.recurrent for layer in spec.layers if layer.recurrent is not None):
         fixed.check_exact_sum(rec, fixed.SAT_MAX)
-    # Static payload bounds choose each sum's exact float type once (no per-step scan of
-    # the payloads); +1: a saturated negative payload reaches -2**23.
     xmax = int(x.abs().max()) if x.numel() else 0
-    bounds = {i: b + 1 for i, b in payload_bounds(spec, input_bound=xmax).items()}
-    for i in range(len(spec.layers)):  # sigma-delta payloads are not saturated: scanned
-        src = spec.producer(i)
-        if src != INPUT and spec.layers[src].neuron.type in fixed.SDNN_TYPES:
-            bounds[i] = None
+    bounds = sum_bounds(spec, xmax)
     delayed = {(i, k) for i, layer in enumerate(spec.layers)
                for k, br in enumerate(layer.branches) if br.synapse.delay is not None}
     # int32 states and currents where fixed.state_dtype proves them exact: half the
@@ -170,13 +169,34 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
               for i, layer in enumerate(spec.layers) if layer.neuron is not None}
     lean = lean_layers(spec, {i for i in plain - fusable if dtypes[i] == torch.int32},
                        bounds) if LEAN_STEP else set()
-    recorded = {i: _record_buffer((batch, steps) + tuple(spec.layers[i].shape), x.device)
+    recorded = {i: _record_buffer((batch, steps) + tuple(spec.layers[i].shape), x.device,
+                                  record_dtype(spec, i, xmax) if narrow else torch.int64)
                 for i in keep}
     chunk = _chunk_size(spec, batch)
     for b0 in range(0, batch, chunk):
         _run_chunk(spec, x[b0:b0 + chunk], {i: r[b0:b0 + chunk] for i, r in recorded.items()},
                    bounds, fusable, dtypes, step, lean)
     return recorded
+
+
+def sum_bounds(spec: NetworkSpec, input_bound: int) -> Dict[int, Optional[float]]:
+    """A bound on ``|payload|`` of every layer (``-1``: the input, ``max |x|`` =
+    ``input_bound``) that chooses each synapse sum's exact float type once, with no
+    per-step scan; None where nothing bounds it (sigma-delta payloads are not saturated:
+    those are scanned each step). +1: a saturated negative payload reaches -2**23."""
+    bounds: Dict[int, Optional[float]] = {
+        i: b + 1 for i, b in payload_bounds(spec, input_bound=input_bound).items()}
+    for i, layer in enumerate(spec.layers):
+        src = spec.producer(i)
+        if src == INPUT:
+            continue
+        p = spec.layers[src].neuron
+        if p.type in fixed.SDNN_TYPES:
+            bounds[i] = None
+        elif spec.layers[src].type == "input" and not spec.layers[src].branches:
+            # a stock input layer without a neuron (PASS) sends sat24 of the data itself
+            bounds[i] = min(int(input_bound), fixed.SAT_MAX) + 1
+    return bounds
 
 
 #: Samples per pass of the element-wise updates: the largest layer's int64 tensor of a
@@ -186,14 +206,43 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
 CHUNK_BYTES = 8 << 20
 
 
-def _record_buffer(shape: Tuple[int, ...], device: torch.device) -> torch.Tensor:
-    """An int64 ``[B, T, *shape]`` buffer for a layer's outputs; a ``[B, T, C, H, W]`` one is
+def _record_buffer(shape: Tuple[int, ...], device: torch.device,
+                   dtype: torch.dtype = torch.int64) -> torch.Tensor:
+    """A ``[B, T, *shape]`` buffer for a layer's outputs; a ``[B, T, C, H, W]`` one is
     stored channels-last, the layout of the payloads after a conv (a copy that transposes
     costs ~3x a straight one on the CPU); the values and indexing are the same."""
     if len(shape) != 5:
-        return torch.empty(shape, dtype=torch.int64, device=device)
+        return torch.empty(shape, dtype=dtype, device=device)
     b, t, c, h, w = shape
-    return torch.empty((b, t, h, w, c), dtype=torch.int64, device=device).permute(0, 1, 4, 2, 3)
+    return torch.empty((b, t, h, w, c), dtype=dtype, device=device).permute(0, 1, 4, 2, 3)
+
+
+#: Neuron types whose payload is bounded by the layer's own parameters (bound, given the
+#: neuron): MLSN levels ``{0..levels}``, a CUBA spike ``{0, 1}``, an input layer's clip
+#: ``[0, inputLevels]``, a READOUT's and a PASS layer's saturated 24 bits.
+_PAYLOAD_BOUND = {"MLSN": lambda p: int(p.levels), "CUBA": lambda p: 1,
+                  "INPUT": lambda p: int(p.input_levels), "READOUT": lambda p: fixed.SAT_MAX + 1,
+                  "PASS": lambda p: fixed.SAT_MAX + 1}
+_NARROW = ((torch.int8, 127), (torch.int16, (1 << 15) - 1), (torch.int32, (1 << 31) - 1))
+
+
+def record_dtype(spec: NetworkSpec, index: int, input_bound: int) -> torch.dtype:
+    """The narrowest integer type holding every payload layer ``index`` can send.
+
+    A flatten sends its source's payload; the network input is bounded by
+    ``input_bound`` (``max |x|`` of the batch). Sigma-delta payloads (unsaturated) and
+    layers without a neuron bound keep int64.
+    """
+    src = spec.producer(index)
+    if src == INPUT:
+        bound = int(input_bound)
+    else:
+        p = spec.layers[src].neuron
+        rule = _PAYLOAD_BOUND.get(p.type) if p is not None else None
+        if rule is None:
+            return torch.int64
+        bound = rule(p)
+    return next((dt for dt, top in _NARROW if bound <= top), torch.int64)
 
 
 def _chunk_size(spec: NetworkSpec, batch: int) -> int:
@@ -271,7 +320,7 @@ def _fused_sum(layer, outs, bounds) -> Tuple[torch.Tensor, float]:
     src = outs[br.source]
     bound = bounds[br.source]
     if bound is None:  # sigma-delta payloads: scanned, as fixed.synapse_current does
-        bound = float(src.abs().max()) if src.numel() else 0.0
+        bound = fixed.payload_max(src)
     return fixed.synapse_sum(br.synapse, src, bound), bound
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -50,9 +50,12 @@ def file_framing(spec: NetworkSpec, sensor_size: Tuple[int, int, int]) -> Dict[s
 
 
 def load_frames(spec: NetworkSpec, dataset: str, root: Optional[str], split: str = "test",
-                samples: Optional[int] = None, cache_dir: Optional[str] = None
-                ) -> Tuple[np.ndarray, np.ndarray]:
-    """Frames ``int64 [B, T, C, H, W]`` and labels ``[B]`` of a split, framed for ``spec``.
+                samples: Optional[int] = None, cache_dir: Optional[str] = None,
+                stream: bool = False) -> Tuple[Union[np.ndarray, "FrameBatches"],
+                                               Optional[np.ndarray]]:
+    """Frames ``int64 [B, T, C, H, W]`` and labels ``[B]`` of a split, framed for ``spec``;
+    with ``stream``, a :class:`FrameBatches` that reads them batch by batch (and None:
+    the labels come with each batch).
 
     Raises
     ------
@@ -78,17 +81,51 @@ def load_frames(spec: NetworkSpec, dataset: str, root: Optional[str], split: str
     framed = open_split(dataset, root, split, settings, cache_dir, val_fraction=val_fraction,
                         split_seed=split_seed, dataset_kwargs=extra)
     frames = FrameSet(framed, subset_indices(len(framed), samples), f"{dataset} {split}")
+    if not len(frames):
+        raise EvaluationError(f"{dataset} {split} has no samples")
+    if stream:
+        return FrameBatches(frames), None
     check_budget(f"frames of {dataset} {split} [B, T, C, H, W]",
                  (len(frames), spec.timesteps) + tuple(spec.input_shape), 8,
                  hint="evaluate fewer samples (--samples K)")
-    xs, ys = [], []
-    for i in range(len(frames)):
-        x, y = frames[i]
-        xs.append(x.to(torch.int64).numpy())
-        ys.append(y)
-    if not xs:
-        raise EvaluationError(f"{dataset} {split} has no samples")
-    return np.stack(xs), np.asarray(ys, dtype=np.int64)
+    x, y = FrameBatches(frames).take(0, len(frames))
+    return x, y
+
+
+@dataclass(frozen=True)
+class FrameBatches:
+    """A framed split read batch by batch (:func:`load_frames` with ``stream=True``), so a
+    whole test set never sits in memory: :func:`evaluate_file` takes it in place of the
+    frames array and reads its labels with each batch."""
+
+    frames: Any  # a lava_mlsnn.data.splits.FrameSet
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        """``(B, T, C, H, W)`` of the whole split (the first sample's frame shape)."""
+        return (len(self),) + tuple(self.frames[0][0].shape)
+
+    def take(self, start: int, stop: int) -> Tuple[np.ndarray, np.ndarray]:
+        """Frames ``int64 [n, T, C, H, W]`` and labels ``[n]`` of samples ``start..stop-1``."""
+        xs, ys = [], []
+        for i in range(start, min(stop, len(self))):
+            x, y = self.frames[i]
+            xs.append(x.to(torch.int64).numpy())
+            ys.append(y)
+        return np.stack(xs), np.asarray(ys, dtype=np.int64)
+
+
+def _batches(x: Union[np.ndarray, FrameBatches], labels: Optional[np.ndarray], size: int
+             ) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+    """``(frames, labels)`` per batch of ``size`` samples of an array or a stream."""
+    for start in range(0, len(x), size):
+        if isinstance(x, FrameBatches):
+            yield x.take(start, start + size)
+        else:
+            yield x[start:start + size], np.asarray(labels)[start:start + size]
 
 
 @dataclass
@@ -111,16 +148,30 @@ class Evaluation:
 
 def accumulate_activity(spec: NetworkSpec, outs: Dict[int, Any], acc: Dict[int, Dict[str, float]]
                         ) -> None:
-    """Add a batch's per-layer activity (sums over its samples) into ``acc``."""
+    """Add a batch's per-layer activity (sums over its samples) into ``acc``.
+
+    Counted over slices of about ``ACTIVITY_ELEMENTS`` values of the widest record
+    (the counts are float64 temporaries of each record: 8 bytes a value).
+    """
     batch = int(next(iter(outs.values())).shape[0])
-    with torch.enable_grad():  # fan-out maps are computed as gradients
-        rows = layer_activity(spec, {i: torch.as_tensor(v) for i, v in outs.items()})
-    for a in rows:
-        row = acc.setdefault(a.index, {"index": a.index, "type": a.type, "neuron": a.neuron,
-                                       "neurons": a.neurons, "events": 0.0, "payload": 0.0,
-                                       "synops": 0.0, "synops_unary": 0.0})
-        for k in ("events", "payload", "synops", "synops_unary"):
-            row[k] += getattr(a, k) * batch
+    widest = max((int(np.prod(v.shape[1:])) for v in outs.values()), default=1)
+    step = max(1, ACTIVITY_ELEMENTS // max(widest, 1))
+    for s in range(0, batch, step):
+        part = {i: torch.as_tensor(v[s:s + step]) for i, v in outs.items()}
+        n = int(next(iter(part.values())).shape[0])
+        with torch.enable_grad():  # fan-out maps are computed as gradients
+            rows = layer_activity(spec, part)
+        for a in rows:
+            row = acc.setdefault(a.index, {"index": a.index, "type": a.type,
+                                           "neuron": a.neuron, "neurons": a.neurons,
+                                           "events": 0.0, "payload": 0.0, "synops": 0.0,
+                                           "synops_unary": 0.0})
+            for k in ("events", "payload", "synops", "synops_unary"):
+                row[k] += getattr(a, k) * n
+
+
+#: Values of the widest record counted at once by :func:`accumulate_activity`.
+ACTIVITY_ELEMENTS = 4 << 20
 
 
 def per_sample_activity(acc: Dict[int, Dict[str, float]], n: int
@@ -135,23 +186,30 @@ def per_sample_activity(acc: Dict[int, Dict[str, float]], n: int
     return layers, tot
 
 
-def evaluate_file(spec: NetworkSpec, x: np.ndarray, labels: np.ndarray, backend: str = "emulator",
+def evaluate_file(spec: NetworkSpec, x: Union[np.ndarray, FrameBatches],
+                  labels: Optional[np.ndarray], backend: str = "emulator",
                   batch_size: int = 256, keep_outputs: bool = False
                   ) -> Tuple[Evaluation, Optional[Dict[int, np.ndarray]]]:
     """Run ``x`` ``[B, T, C, H, W]`` through the file: emulator, Lava (fixed_pt) or Loihi 2.
 
+    ``x`` may be a :class:`FrameBatches` stream (``labels`` None): the emulator and Lava
+    then read, run and score one batch of ``batch_size`` samples at a time, and the
+    emulator records each layer in the narrow type of
+    :func:`~lava_mlsnn.backends.emulator.record_dtype`, so memory holds one batch.
     Returns the evaluation and, with ``keep_outputs``, every layer's aligned outputs
-    ``{i: int64 [B, T, *shape]}`` (memory: all layers of all samples).
+    ``{i: int [B, T, *shape]}`` (memory: all layers of all samples).
     """
     out_i = spec.output_index
     preds: List[np.ndarray] = []
+    truth: List[np.ndarray] = []
     acc: Dict[int, Dict[str, float]] = {}
     kept: Dict[int, List[np.ndarray]] = {}
     run_s = build_s = 0.0
 
-    def consume(outs: Dict[int, Any]) -> None:
+    def consume(outs: Dict[int, Any], y: np.ndarray) -> None:
         outs = {i: np.asarray(v) for i, v in outs.items()}
         preds.append(classify_spec(spec, outs[out_i]))
+        truth.append(np.asarray(y))
         accumulate_activity(spec, outs, acc)
         if keep_outputs:
             for i, v in outs.items():
@@ -164,33 +222,33 @@ def evaluate_file(spec: NetworkSpec, x: np.ndarray, labels: np.ndarray, backend:
         t0 = time.perf_counter()
         with LavaNetwork(spec, steps=int(x.shape[1]), batch=min(batch_size, len(x))) as net:
             build_s = time.perf_counter() - t0
-            for start in range(0, len(x), batch_size):
+            for xb, yb in _batches(x, labels, batch_size):
                 t1 = time.perf_counter()
-                outs = net.run(x[start:start + batch_size])
+                outs = net.run(xb)
                 run_s += time.perf_counter() - t1
-                consume(outs)
+                consume(outs, yb)
     elif backend == "loihi2":  # hardware through lava-loihi (checked by the caller)
         from .loihi2 import run_loihi2
+        xa, ya = next(_batches(x, labels, max(len(x), 1)))  # one run over every sample
         t1 = time.perf_counter()
-        outs = run_loihi2(spec, x, batch=batch_size)
+        outs = run_loihi2(spec, xa, batch=batch_size)
         run_s = time.perf_counter() - t1
-        consume(outs)
+        consume(outs, ya)
     elif backend == "emulator":
-        for start in range(0, len(x), batch_size):
+        for xb, yb in _batches(x, labels, batch_size):
             t1 = time.perf_counter()
-            outs = emulate(spec, x[start:start + batch_size])
+            outs = emulate(spec, xb, narrow=True)
             run_s += time.perf_counter() - t1
-            consume({i: v.numpy() for i, v in outs.items()})
+            consume({i: v.numpy() for i, v in outs.items()}, yb)
     else:
         raise ValueError(f"unknown backend {backend!r} (expected emulator, lava or loihi2)")
     n = len(x)
     layers, activity = per_sample_activity(acc, n)
     pred = np.concatenate(preds)
-    result = Evaluation(backend, n, float((pred == labels).mean()), pred, activity, layers,
-                        run_s, build_s)
+    result = Evaluation(backend, n, float((pred == np.concatenate(truth)).mean()), pred,
+                        activity, layers, run_s, build_s)
     outputs = {i: np.concatenate(v) for i, v in kept.items()} if keep_outputs else None
     return result, outputs
-
 
 
 def evaluation_lines(path: str, spec: NetworkSpec, ev: Evaluation, dataset: str, split: str
@@ -224,7 +282,7 @@ def count_run(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     total = RunCounts()
     for start in range(0, len(x), batch_size):
         part = x[start:start + batch_size]
-        total = total.merge(count_outputs(spec, emulate(spec, part), part))
+        total = total.merge(count_outputs(spec, emulate(spec, part, narrow=True), part))
     return total
 
 

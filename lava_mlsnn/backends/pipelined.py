@@ -21,7 +21,7 @@ import torch
 
 from .. import fixed
 from ..format.spec import INPUT, NetworkSpec
-from .emulator import check_input
+from .emulator import _chunk_size, _record_buffer, check_input, sum_bounds
 
 
 def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
@@ -56,6 +56,21 @@ def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     x = check_input(spec, x)
     batch, t_in = x.shape[:2]
     total = t_in + max(spec.depths(), default=0) if steps is None else int(steps)
+    # every step of every layer is written; conv layers' records channels-last, as the payloads
+    out = {i: _record_buffer((batch, total) + tuple(layer.shape), x.device)
+           for i, layer in enumerate(spec.layers)}
+    bounds = sum_bounds(spec, int(fixed.payload_max(x)))  # no per-step scan where known
+    chunk = _chunk_size(spec, batch)  # samples are independent: cache-sized passes
+    for b0 in range(0, batch, chunk):
+        _run_chunk(spec, x[b0:b0 + chunk], {i: o[b0:b0 + chunk] for i, o in out.items()},
+                   total, bounds)
+    return out
+
+
+def _run_chunk(spec: NetworkSpec, x: torch.Tensor, out: Dict[int, torch.Tensor], total: int,
+               bounds: Dict[int, Optional[float]]) -> None:
+    """The pipelined time loop over one chunk ``x`` of samples, written into ``out``."""
+    batch, t_in = x.shape[:2]
     states = {i: fixed.initial_state(layer.neuron, (batch,) + tuple(layer.shape), x)
               for i, layer in enumerate(spec.layers)
               if layer.neuron is not None and layer.neuron.type in fixed.STATEFUL}
@@ -63,8 +78,6 @@ def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
                                  dtype=torch.int64)
              for i, layer in enumerate(spec.layers) for k, br in enumerate(layer.branches)
              if br.synapse.delay is not None}
-    out = {i: torch.zeros((batch, total) + tuple(layer.shape), dtype=torch.int64)
-           for i, layer in enumerate(spec.layers)}
     zero_in = torch.zeros_like(x[:, 0])
     prev: Dict[int, torch.Tensor] = {}  # what every layer sent at the previous step
     for t in range(total):
@@ -88,7 +101,7 @@ def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
                         parts = fixed.delayed_parts(br.synapse, src)
                         lines[i, k], cur = fixed.delay_line_step(lines[i, k], t, parts)
                     else:
-                        cur = fixed.synapse_current(br.synapse, src)
+                        cur = fixed.synapse_current(br.synapse, src, bounds[br.source])
                     a = cur if a is None else a + cur
                 if layer.recurrent is not None and t:
                     a = a + fixed.synapse_current(layer.recurrent, prev[i])
@@ -96,7 +109,6 @@ def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
             now[i] = z
             out[i][:, t] = z
         prev = now
-    return out
 
 
 def run_lava_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],

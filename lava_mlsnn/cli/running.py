@@ -65,7 +65,7 @@ def _simulate(spec, x: np.ndarray, backend: str, batch_size: int) -> Dict[int, n
     from ..backends.emulator import emulate
     parts: Dict[int, List[np.ndarray]] = {}
     for start in range(0, x.shape[0], batch_size):  # bounded working memory for big B
-        for i, v in emulate(spec, x[start:start + batch_size]).items():
+        for i, v in emulate(spec, x[start:start + batch_size], narrow=True).items():
             parts.setdefault(i, []).append(v.numpy())
     return {i: np.concatenate(v) for i, v in parts.items()}
 
@@ -214,10 +214,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                         .get("data", {}).get("root"))
     try:
         # Only --cache-dir is written to: a path found inside a network file never is.
-        x, y = load_frames(spec, dataset, root, args.split, args.samples, args.cache_dir)
+        # Streamed: one batch of frames in memory at a time.
+        x, y = load_frames(spec, dataset, root, args.split, args.samples, args.cache_dir,
+                           stream=True)
+        ev, _ = evaluate_file(spec, x, y, args.backend, args.batch_size)
     except (DatasetNotFoundError, EvaluationError, DataError, ImportError, ValueError) as err:
         raise CliError(_one_line(err)) from None
-    ev, _ = evaluate_file(spec, x, y, args.backend, args.batch_size)
     print("\n".join(evaluation_lines(args.net, spec, ev, dataset, args.split)))
     return 0
 
