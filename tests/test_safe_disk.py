@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 
+import numpy as np
 import pytest
 
 from netfactory import random_files
@@ -37,7 +38,11 @@ def full_disk(tmp_path):
 @pytest.fixture(scope="module")
 def big(tmp_path_factory):
     d = tmp_path_factory.mktemp("big")
-    _, net, x = random_files(d, (64, 64, 1), 32, 3, conv=False)
+    spec, net, x = random_files(d, (64, 64, 1), 32, 3, conv=False)
+    # inputs within the input layer's range (no clipping warning), random enough that the
+    # compressed outputs cannot fit in the few KiB the full disk leaves
+    levels = spec.layers[0].neuron.input_levels
+    np.save(x, np.random.default_rng(7).integers(0, levels + 1, size=np.load(x).shape))
     return net, x
 
 

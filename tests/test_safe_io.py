@@ -13,7 +13,7 @@ import pytest
 
 from lava_mlsnn import cli
 from lava_mlsnn._io import UnsafePathError, atomic_write
-from lava_mlsnn.format import write_network
+from lava_mlsnn.format import read_network, write_network
 from lava_mlsnn.format.random_net import random_network
 from netfactory import random_files
 
@@ -104,7 +104,10 @@ def test_file_too_large_is_one_line_and_no_partial_file(files, tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
     env.pop("LAVA_MLSNN_DEBUG", None)
     big = tmp_path / "big.npy"
-    np.save(big, np.load(x).repeat(40, axis=0))  # outputs far above 4 KiB
+    levels = read_network(net).layers[0].neuron.input_levels
+    # random inputs within the input range: outputs far above 4 KiB even when compressed
+    np.save(big, np.random.default_rng(3).integers(0, levels + 1,
+                                                   size=(400,) + np.load(x).shape[1:]))
     r = subprocess.run([sys.executable, "-m", "lava_mlsnn.cli", "simulate", net, "--input",
                         str(big), "--out", str(out)], capture_output=True, text=True, env=env,
                        preexec_fn=limit, timeout=300)

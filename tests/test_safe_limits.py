@@ -188,12 +188,23 @@ def test_evaluate_refuses_a_split_beyond_the_budget(tiny, tmp_path, capsys, monk
     spec = random_network(np.random.default_rng(1), conv=True, input_shape=(2, 32, 32))
     net = tmp_path / "conv.h5"
     write_network(spec, str(net))
-    monkeypatch.setenv(MEMORY_BUDGET_ENV, str(1 << 20))  # 359 samples need 2.8 MiB
+    monkeypatch.setenv(MEMORY_BUDGET_ENV, str(1 << 20))
     rc = cli.main(["evaluate", str(net), "--dataset", "digits", "--cache-dir",
                    str(tmp_path / "cache")])
+    # evaluate streams the split batch by batch: what meets the budget is one batch's records
     line = _one_line(capsys.readouterr().err)
-    assert rc == 2 and "frames of digits test [B, T, C, H, W] of 359 x 2 x 2 x 32 x 32" in line
-    assert "--samples" in line
+    assert rc == 2 and "of 256 x 2 x " in line and "above the memory budget of 1.0 MiB" in line
+    assert "record fewer layers" in line
+
+
+def test_an_in_memory_split_beyond_the_budget_is_refused_before_it_is_read(tmp_path,
+                                                                           monkeypatch):
+    from lava_mlsnn._limits import BudgetError
+    from lava_mlsnn.backends.evaluate import load_frames
+    spec = random_network(np.random.default_rng(1), conv=True, input_shape=(2, 32, 32))
+    monkeypatch.setenv(MEMORY_BUDGET_ENV, str(1 << 20))  # 359 samples need 2.8 MiB
+    with pytest.raises(BudgetError, match="frames of digits test .* of 359 x 2 x 2 x 32 x 32"):
+        load_frames(spec, "digits", None, cache_dir=str(tmp_path / "cache"))
 
 
 # ------------------------------------------------------------------ real memory limits
