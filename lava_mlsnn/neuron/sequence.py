@@ -26,6 +26,7 @@ reference loop :func:`multilevel.dynamics`.
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Iterator, Optional, Tuple
 
 import numpy as np
@@ -49,6 +50,12 @@ def _compile():
     except ImportError:  # the reference loop runs instead
         _KERNELS = False
         return _KERNELS
+    if "NUMBA_THREADING_LAYER" not in os.environ:
+        # Lava, DataLoader workers and DDP fork this process. numba's default layer on
+        # Linux is GNU OpenMP, whose pool does not survive a fork: a forked child that
+        # touches it waits forever. 'forksafe' picks TBB where installed, else numba's
+        # own workqueue.
+        numba.config.THREADING_LAYER = "forksafe"
     prange = numba.prange
 
     @numba.njit(cache=True, fastmath=False, inline="always")
