@@ -36,7 +36,8 @@ import sys
 import time
 from typing import Optional, Sequence
 
-PROG = "lava-mlsnn train"  # error lines start with it (the script wrapper says train_dvs)
+DEFAULT_PROG = "lava-mlsnn train"
+PROG = DEFAULT_PROG  # error lines start with it (the script wrapper says train_dvs)
 RESUME_MAY_CHANGE = ("train.device", "data.workers", "optim.epochs")
 
 
@@ -165,8 +166,7 @@ def _unexpected(err: Exception, debug: bool, created: Optional[str]) -> int:
 def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
     """Run the command; ``prog`` names it in its messages (default ``lava-mlsnn train``)."""
     global PROG
-    if prog:
-        PROG = prog
+    PROG = prog or DEFAULT_PROG  # per call: an earlier call's name does not stick
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as ex:  # --help (0) and usage errors (2, one line already printed)
