@@ -317,11 +317,20 @@ def atomic_write_path(path: str, write: Callable[[io.BytesIO], None], *,
     atomic_write(path, lambda f: f.write(buf.getbuffer()), mkdir=mkdir)
 
 
+#: The errors that mean the disk (or a size limit) is full, and how a message says each.
+DISK_FULL = {errno.ENOSPC: "no space left on the device",
+             errno.EFBIG: "file too large for the file system or the size limit",
+             errno.EDQUOT: "disk quota exceeded"}
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """Whether an ``OSError`` means no space or a file-size limit."""
+    return isinstance(err, OSError) and err.errno in DISK_FULL
+
+
 def write_error_line(path: str, err: OSError) -> str:
     """One line for a failed write, naming the path and the reason."""
     if isinstance(err, UnsafePathError):
         return str(err)
-    reason = {errno.ENOSPC: "no space left on the device",
-              errno.EFBIG: "file too large for the file system or the size limit",
-              errno.EDQUOT: "disk quota exceeded"}.get(err.errno, err.strerror or str(err))
+    reason = DISK_FULL.get(err.errno, err.strerror or str(err))
     return f"{path}: cannot write ({reason}); nothing was written"

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import fcntl
 import os
 import shutil
@@ -276,8 +275,3 @@ class ScratchDir:
 
     def __exit__(self, *exc) -> None:
         self.remove()
-
-
-def is_disk_full(err: BaseException) -> bool:
-    """Whether an ``OSError`` means no space or a file-size limit."""
-    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)

@@ -24,10 +24,9 @@ from __future__ import annotations
 from typing import Dict, Tuple
 
 import h5py
-import numpy as np
 import torch
 
-from ..format.writer import FORMAT_NAME, FORMAT_VERSION, write_layer
+from ..format.writer import write_layer, write_root_attrs
 from .base import Folded, fold_policy
 
 # (file name, file id, parent group) -> (index of the last layer written, its out_scale)
@@ -98,12 +97,8 @@ def export_block(block: torch.nn.Module, handle: h5py.Group) -> None:
             raise BlockExportError(f"layer/0 is {type(block).__name__}: the first block "
                                    "written must be a block.Input (it records the input "
                                    "shape and levels)")
-        if "format" not in f.attrs:
-            f.attrs["format"] = FORMAT_NAME
-            f.attrs["formatVersion"] = FORMAT_VERSION
-            f.attrs["timesteps"] = 0  # unknown here: a sample's length is its own
-            f.attrs["inputShape"] = np.array(block.shape, dtype=np.int64)
-            f.attrs["inputLevels"] = int(block.levels)
+        if "format" not in f.attrs:  # timesteps 0: unknown here, a sample's length is its own
+            write_root_attrs(f, 0, tuple(block.shape), block.levels)
         in_scale = 1.0
     else:
         last = _CHAIN.get(key)

@@ -5,7 +5,7 @@ Files that use only stock layer and neuron types stay loadable by lava-dl's netx
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Optional, Tuple
 
 import h5py
 import numpy as np
@@ -108,6 +108,18 @@ def write_layer(g: h5py.Group, layer: LayerSpec, index: Optional[int]) -> None:
         _write_neuron(g, layer.neuron)
 
 
+def write_root_attrs(f: h5py.File, timesteps: int, input_shape: Optional[Tuple[int, ...]],
+                     input_levels: int) -> None:
+    """The root attributes that make a file a lava-mlsnn file (DESIGN §6): format and
+    version, steps per sample (0: unknown), input shape and levels."""
+    f.attrs["format"] = FORMAT_NAME
+    f.attrs["formatVersion"] = FORMAT_VERSION
+    f.attrs["timesteps"] = int(timesteps)
+    if input_shape is not None:
+        f.attrs["inputShape"] = np.array(input_shape, dtype=np.int64)
+    f.attrs["inputLevels"] = int(input_levels)
+
+
 def write_network(spec: NetworkSpec, path: str) -> None:
     """Write ``spec`` to ``path`` atomically (DESIGN §6 layout).
 
@@ -120,12 +132,7 @@ def write_network(spec: NetworkSpec, path: str) -> None:
     """
     def write(buf) -> None:  # an in-memory file (see atomic_write_path)
         with h5py.File(buf, "w") as f:
-            f.attrs["format"] = FORMAT_NAME
-            f.attrs["formatVersion"] = FORMAT_VERSION
-            f.attrs["timesteps"] = int(spec.timesteps)
-            if spec.input_shape is not None:
-                f.attrs["inputShape"] = np.array(spec.input_shape, dtype=np.int64)
-            f.attrs["inputLevels"] = int(spec.input_levels)
+            write_root_attrs(f, spec.timesteps, spec.input_shape, spec.input_levels)
             if spec.classes is not None:
                 f.attrs["classes"] = np.array([c.encode() for c in spec.classes])
             f.attrs["metadata"] = json.dumps(spec.metadata, default=str)

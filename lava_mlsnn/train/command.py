@@ -249,8 +249,7 @@ def _main(args: argparse.Namespace, debug: bool) -> int:
         _error(f"{err}{_how_to_resume(run_dir)}")
         return err.exit_status
     except OSError as err:
-        from lava_mlsnn._io import write_error_line
-        from lava_mlsnn.lifecycle import is_disk_full
+        from lava_mlsnn._io import is_disk_full, write_error_line
         if debug or not is_disk_full(err):
             return _unexpected(err, debug, created)
         # disk full / file too large: the last complete checkpoint is still in place
