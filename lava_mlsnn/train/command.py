@@ -137,11 +137,6 @@ def _again() -> str:
     return PROG if PROG.startswith("lava-mlsnn") else "python training/train_dvs.py"
 
 
-def run_dir_of(created: Optional[str], args: argparse.Namespace) -> str:
-    """The run directory to name in a message."""
-    return created or args.resume or "the run directory"
-
-
 def _discard(run_dir: Optional[str]) -> None:
     """Remove a run directory made by this invocation that holds no checkpoint yet."""
     from lava_mlsnn.train.runner import has_checkpoint
@@ -253,7 +248,7 @@ def _main(args: argparse.Namespace, debug: bool) -> int:
         if debug or not is_disk_full(err):
             return _unexpected(err, debug, created)
         # disk full / file too large: the last complete checkpoint is still in place
-        _error(write_error_line(err.filename or run_dir_of(created, args), err))
+        _error(write_error_line(err.filename or run_dir or "the run directory", err))
         _discard(created)
         return 1
     except Exception as err:  # noqa: BLE001 -- one line unless debugging
