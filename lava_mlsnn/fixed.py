@@ -31,7 +31,7 @@ import torch.nn.functional as F
 # The contract's numbers and the layer records are torch-free (the format layer reads
 # and writes them); they are re-exported here with the arithmetic on them.
 from .format.params import (BIAS_EXP_DEFAULT, BIAS_EXP_MAX, BIAS_MANT_MAX,  # noqa: F401
-                            BIAS_MANT_MIN, DECAY_BITS, DECAY_ONE, LOIHI_WEIGHT_MAX,
+                            BIAS_MANT_MIN, CURRENT_BIAS_TYPES, DECAY_BITS, DECAY_ONE, LOIHI_WEIGHT_MAX,
                             LOIHI_WEIGHT_MIN, SAT_MAX, SAT_MIN, SDNN_BIAS_EXP, SDNN_TYPES,
                             STATE_SHIFT, NeuronParams, SynapseSpec, default_bias_exp)
 
@@ -359,6 +359,9 @@ def state_dtype(p: NeuronParams) -> torch.dtype:
     """
     if p.type not in ("MLSN", "READOUT", "PASS", "CUBA", "INPUT"):
         return torch.int64
+    if p.current_bias is not None and \
+            int(np.abs(np.asarray(p.current_bias, dtype=np.int64)).max(initial=0)) > SAT_MAX + 1:
+        return torch.int64  # |(a + current_bias) << 6| < 2**30 only within 24 bits
     if p.bias is None:
         return torch.int32
     big = int(np.abs(np.asarray(p.bias, dtype=np.int64)).max(initial=0)) << int(p.bias_exp)
@@ -375,6 +378,17 @@ def _bias_state(p: NeuronParams, like: Array) -> Array | int:
     if not _is_int64(like):  # int32 state: state_dtype bounded the bias term
         b = b.to(like.dtype) if _is_torch(b) else b.astype(like.dtype)
     return b
+
+
+def _current_bias_state(p: NeuronParams, like: Array) -> Array:
+    """``current_bias << 6`` (state units) in the kind, dtype and device of ``like``.
+
+    With ``|a|, |current_bias| <= 2**23`` the term ``(a + current_bias) << 6`` stays below
+    ``2**30``, so an int32 current (:func:`state_dtype`) holds it exactly."""
+    if _is_torch(like):
+        b = torch.as_tensor(np.asarray(p.current_bias, dtype=np.int64), device=like.device)
+        return (b << STATE_SHIFT).to(like.dtype)
+    return (np.asarray(p.current_bias, dtype=np.int64) << STATE_SHIFT).astype(like.dtype)
 
 
 def _levels_of(v: Array, th: int, levels: int) -> Array:
@@ -418,6 +432,8 @@ def mlsn_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Arr
     # Each new array is built once and then updated in place (the emulator's cost is
     # these element-wise passes); u = sat24(decay(u) + (a << 6)).
     u_new = a << STATE_SHIFT
+    if p.current_bias is not None:  # u = sat24(decay(u) + ((a + current_bias) << 6))
+        u_new = u_new + _current_bias_state(p, u_new)  # broadcasts a per-channel bias
     if p.i_decay != DECAY_ONE:  # iDecay = 4096: the old current is gone
         u_new += decay(u, p.i_decay)
     u = _clip_(u_new, SAT_MIN, SAT_MAX)
@@ -465,6 +481,8 @@ def cuba_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Arr
     if _is_torch(a):
         return _cuba_step_torch(u, v, a, p)
     u = decay(u, p.i_decay) + (a << STATE_SHIFT)
+    if p.current_bias is not None:  # before the wrap: it enters with the current (§5)
+        u = u + _current_bias_state(p, u)
     # LIF's 24-bit wrap, edges included: once, above 2**23 down, at or below -2**23 up.
     u = _where(u > _HALF24, u - 2 * _HALF24, _where(u <= -_HALF24, u + 2 * _HALF24, u))
     v = clip(decay(v, p.v_decay) + u + _bias_state(p, a), -SAT_MAX, SAT_MAX)
@@ -482,6 +500,8 @@ def _cuba_step_torch(u: torch.Tensor, v: torch.Tensor, a: torch.Tensor, p: Neuro
     (one read-only scan instead of six passes), and the reset is a masked fill."""
     wide = torch.promote_types(torch.promote_types(a.dtype, u.dtype), v.dtype)
     u_new = (a if a.dtype == wide else a.to(wide)) << STATE_SHIFT  # the sums' dtype
+    if p.current_bias is not None:
+        u_new = u_new + _current_bias_state(p, u_new)
     if p.i_decay != DECAY_ONE:
         u_new += decay(u, p.i_decay)
     lo, hi = torch.aminmax(u_new) if u_new.numel() else (u_new.new_zeros(()),) * 2
@@ -563,6 +583,9 @@ def neuron_step(state: Tuple[Array, Array], a: Array, p: NeuronParams
     """
     u, v = state
     t = p.type
+    if p.current_bias is not None and t not in CURRENT_BIAS_TYPES:
+        raise ValueError(f"a current bias (currentBias) on a {t} neuron is not supported "
+                         f"(only {', '.join(CURRENT_BIAS_TYPES)} neurons carry one)")
     if t == "MLSN":
         u, v, z = mlsn_step(u, v, a, p)
         return (u, v), z

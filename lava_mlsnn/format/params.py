@@ -110,6 +110,13 @@ class NeuronParams:
     ``bias`` is an int array broadcastable to the layer shape (``(C, 1, 1)`` for a
     per-channel conv bias) or ``None``; it enters the state as ``bias << bias_exp``
     (``biasExp``, default 6: the bias is in weight units, as lava-dl's netx maps it).
+
+    ``current_bias`` (``MLSN`` and ``CUBA`` only; ``None``: none) is an int array of the
+    same shapes, in the units of the neuron's input current ``a`` (after the synapse's
+    weight exponent and 24-bit bound), within ``[-2**23, 2**23 - 1]``: it is added to
+    ``a`` every step, before the current's own update (``u = decay(u) + ((a +
+    current_bias) << 6)``, DESIGN §5), so that it builds up with the current as NIR's
+    ``CubaLIF`` (and snnTorch's ``Synaptic``) define a synapse bias.
     """
 
     type: str = "MLSN"
@@ -125,3 +132,7 @@ class NeuronParams:
     input_levels: int = 0  # only for the 'INPUT' pseudo-neuron of an input layer
     spike_exp: int = 6  # sigma-delta only: netx's spike_exp and state_exp (both 6)
     state_exp: int = 6
+    current_bias: np.ndarray | None = None  # lava-mlsnn's neuron key ``currentBias``
+
+#: Neuron types that carry a current bias (``NeuronParams.current_bias``, DESIGN §5).
+CURRENT_BIAS_TYPES = ("MLSN", "CUBA")

@@ -19,8 +19,8 @@ import numpy as np
 from . import h5values as hv
 from .params import DECAY_ONE, SAT_MAX, NeuronParams, SynapseSpec
 from .read_sdnn import sigma_delta_neuron
-from .read_values import _get, _int, _int_array, _pair, _text
-from .schema import (_SYNAPSE_KEYS, LOIHI_IGNORED, NETX_DEFAULT_NEURON,
+from .read_values import _bias, _get, _int, _int_array, _pair, _text
+from .schema import (_SYNAPSE_KEYS, CURRENT_BIAS_KEY, LOIHI_IGNORED, NETX_DEFAULT_NEURON,
                      NETX_UNSUPPORTED_NEURONS, NEURON_KEYS, STOCK_IGNORED_LAYER)
 
 
@@ -193,7 +193,7 @@ def _read_neuron(g: h5py.Group, layer_type: str, input_levels: int, problems: Li
                             f"(expected {', '.join(allowed + ('LOIHI',))})")
         return None
     hv.check_members(ng, NEURON_KEYS[ntype], nw, problems)
-    skip = ("type", "activation") + (LOIHI_IGNORED if ntype == "LOIHI" else ()) + \
+    skip = ("type", "activation", CURRENT_BIAS_KEY) + (LOIHI_IGNORED if ntype == "LOIHI" else ()) + \
         (("vThMant",) if ntype == "SDNN" else ())
     if ntype == "LOIHI" and ignored is not None:
         for k in LOIHI_IGNORED:
@@ -222,6 +222,23 @@ def _read_neuron(g: h5py.Group, layer_type: str, input_levels: int, problems: Li
     return NeuronParams(type=ntype, v_th_mant=get("vThMant", 1), levels=get("levels", 1),
                         i_decay=get("iDecay", default_i), v_decay=get("vDecay", 0),
                         v_init=get("vInit", 0), v_bits=get("vBits", 0), v_exp=get("vExp", 0))
+
+
+def read_current_bias(g: h5py.Group, neuron: NeuronParams, shape: Tuple[int, ...],
+                      problems: List[str], where: str, stock: bool) -> NeuronParams:
+    """``neuron/currentBias`` (DESIGN §5) into ``neuron.current_bias``. A stock file
+    (no lava-mlsnn root attributes) is refused one: netx would run its layer without it."""
+    ng = g.get("neuron") if "neuron" in g else None
+    if not isinstance(ng, h5py.Group) or CURRENT_BIAS_KEY not in ng:
+        return neuron
+    nw = f"{where}/neuron"
+    if stock:
+        problems.append(f"{nw}/{CURRENT_BIAS_KEY}: a lava-mlsnn current bias in a file "
+                        "without lava-mlsnn's root attributes (stock netx would run the "
+                        "layer without it)")
+        return neuron
+    b = _bias(ng, shape, problems, nw, key=CURRENT_BIAS_KEY)
+    return neuron if b is None else replace(neuron, current_bias=b)
 
 
 def _stock_ignored(g: h5py.Group, where: str, ignored: Optional[Dict[str, List[str]]]

@@ -85,9 +85,11 @@ def _shape(value: Any, where: str, problems: List[str]) -> Optional[Tuple[int, .
     return t
 
 
-def _bias(g: h5py.Group, shape: Tuple[int, ...], problems: List[str], where: str
-          ) -> Optional[np.ndarray]:
-    b = _int_array(g, "bias", problems, where)
+def _bias(g: h5py.Group, shape: Tuple[int, ...], problems: List[str], where: str,
+          key: str = "bias") -> Optional[np.ndarray]:
+    """A per-step bias (``key``: ``bias``, or a neuron's ``currentBias``): a scalar,
+    one value per channel (as ``(C, 1, 1)`` for a ``(C, H, W)`` layer) or the layer shape."""
+    b = _int_array(g, key, problems, where)
     if b is None:
         return None
     if b.size == 1 and len(shape) >= 1 and shape[0] != 1:
@@ -96,6 +98,6 @@ def _bias(g: h5py.Group, shape: Tuple[int, ...], problems: List[str], where: str
         return b
     if b.ndim == 1 and b.size == shape[0]:
         return b.reshape((shape[0],) + (1,) * (len(shape) - 1))
-    problems.append(f"{where}/bias: shape {b.shape} fits neither channels ({shape[0]},) nor the "
+    problems.append(f"{where}/{key}: shape {b.shape} fits neither channels ({shape[0]},) nor the "
                     f"layer shape {tuple(shape)}")
     return None

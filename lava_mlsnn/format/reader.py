@@ -31,7 +31,7 @@ from .. import _io
 from .params import SAT_MAX, SynapseSpec, default_bias_exp
 from . import h5values as hv
 from .read_cuba import (_check_declared, _check_geometry, _read_delay, _read_neuron,
-                        _read_recurrent, _read_synapse, _stock_ignored)
+                        _read_recurrent, _read_synapse, _stock_ignored, read_current_bias)
 from .read_sdnn import stock_bounds
 from .read_values import _bias, _get, _int, _shape, _text
 from .schema import (_REQUIRED_ROOT_ATTRS, _ROOT_ATTRS, BRANCH_KEYS, EXACT_SUM_LIMIT,
@@ -160,6 +160,8 @@ def _read_layer(g: h5py.Group, i: int, spec_input_levels: int, problems: List[st
                             "takes none)")
         if bias is not None:
             layer.neuron = replace(layer.neuron, bias=bias, bias_exp=bias_exp)
+        layer.neuron = read_current_bias(g, layer.neuron, shape, problems, where,
+                                         ignored is not None)
     return layer
 
 

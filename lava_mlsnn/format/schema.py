@@ -35,7 +35,7 @@ RANGES: Dict[str, Tuple[int, int]] = {
     "vThMant": (1, SAT_MAX), "levels": (1, SAT_MAX), "iDecay": (0, DECAY_ONE),
     "vDecay": (0, DECAY_ONE), "vInit": (SAT_MIN, SAT_MAX), "vBits": (0, 24), "vExp": (0, 24),
     "refDelay": (0, SAT_MAX), "gradedSpike": (0, 1), "delay": (0, MAX_DELAY_STEPS),
-    "sigma_output": (0, 1),
+    "sigma_output": (0, 1), "currentBias": (SAT_MIN, SAT_MAX),
 }
 
 # ----------------------------------------------------------------------- known objects
@@ -80,6 +80,11 @@ NEURON_KEYS: Dict[str, Tuple[str, ...]] = {
 #: ``LOIHI`` neuron keys lava-dl writes that netx reads past (``get_neuron_params``).
 LOIHI_IGNORED = ("theta", "wgtExp", "scaleRho", "tauRho")
 NEURON_KEYS["LOIHI"] = NEURON_KEYS["CUBA"] + LOIHI_IGNORED  # netx's alias of CUBA
+#: lava-mlsnn's current bias (DESIGN §5), a neuron key of MLSN and CUBA neurons. netx
+#: would run a CUBA layer without it, so a stock file (no root attributes) never has it.
+CURRENT_BIAS_KEY = "currentBias"
+for _t in ("MLSN", "CUBA"):
+    NEURON_KEYS[_t] += (CURRENT_BIAS_KEY,)
 NEURON_KEYS["SDNN"] = ("type", "activation", "vThMant", "sigma_output")  # lava-dl sigma-delta
 #: Root objects of a stock file that netx's ``_create`` never reads.
 STOCK_IGNORED_ROOT = ("simulation",)

@@ -79,6 +79,10 @@ def _write_neuron(g: h5py.Group, p: NeuronParams) -> None:
                          .astype(np.float32))
         if p.bias_exp != default_bias_exp(p.type):  # absent: the default, so stock files stay
             g.create_dataset("biasExp", data=int(p.bias_exp))
+    if p.current_bias is not None:  # lava-mlsnn's key (DESIGN §5): absent in stock files
+        b = np.asarray(p.current_bias)
+        ng.create_dataset("currentBias", data=(b.reshape(-1) if b.ndim and b.size == b.shape[0]
+                                               else b).astype(np.int32))
 
 
 def write_layer(g: h5py.Group, layer: LayerSpec, index: Optional[int]) -> None:

@@ -56,6 +56,10 @@ def encode_layer(index: int, layer: LayerSpec) -> Dict[str, object]:
         if p.bias is not None:
             meta["lava_mlsnn_bias"] = np.asarray(p.bias, dtype=np.int64).reshape(-1)
             neuron["biasShape"] = list(np.shape(p.bias))
+        if p.current_bias is not None:  # absent from graphs of layers without one
+            meta["lava_mlsnn_current_bias"] = np.asarray(p.current_bias,
+                                                         dtype=np.int64).reshape(-1)
+            neuron["currentBiasShape"] = list(np.shape(p.current_bias))
     body = {"version": EXTENSION_VERSION, "index": index, "type": layer.type,
             "shape": list(layer.shape), "source": layer.source, "branches": branches,
             "neuron": neuron, "weightBits": layer.weight_bits,
@@ -84,9 +88,12 @@ def decode_layer(meta: Dict[str, object]) -> Optional[LayerSpec]:
     if n is not None:
         bias = np.asarray(meta["lava_mlsnn_bias"]).astype(np.int64).reshape(n["biasShape"]) \
             if n["hasBias"] else None
+        current = np.asarray(meta["lava_mlsnn_current_bias"]).astype(np.int64).reshape(
+            n["currentBiasShape"]) if "currentBiasShape" in n else None
         neuron = NeuronParams(n["type"], int(n["vThMant"]), int(n["levels"]), int(n["iDecay"]),
                               int(n["vDecay"]), int(n["vInit"]), int(n["vBits"]),
-                              int(n["vExp"]), bias, int(n["biasExp"]), int(n["inputLevels"]))
+                              int(n["vExp"]), bias, int(n["biasExp"]), int(n["inputLevels"]),
+                              current_bias=current)
     return LayerSpec(body["type"], tuple(int(s) for s in body["shape"]), int(body["source"]),
                      branches, neuron, int(body["weightBits"]), int(body["weightScale"]))
 

@@ -44,6 +44,19 @@ def _bias_real(p: fixed.NeuronParams, shape: Tuple[int, ...]) -> np.ndarray:
     return b.reshape(c, -1)[:, 0] if b.size != c else b.reshape(c)
 
 
+def _current_bias_real(p: fixed.NeuronParams, shape: Tuple[int, ...]) -> np.ndarray:
+    """A current bias (DESIGN §5) per output channel in real units: one unit of ``a`` is
+    one integer weight step, so it is the synapse node's own bias, exact (NIR's
+    ``CubaLIF`` adds its synapse's bias to the current, as §5 does; before an ``LIF`` or
+    ``IF``, whose current does not persist, it reaches v within the same step)."""
+    c = int(shape[0])
+    if p is None or p.current_bias is None:
+        return np.zeros(c)
+    b = np.asarray(p.current_bias, dtype=np.float64)
+    return np.full(c, float(b.reshape(-1)[0])) if b.size == 1 else \
+        (b.reshape(c, -1)[:, 0] if b.size != c else b.reshape(c))
+
+
 def _v_leak_of_bias(neuron, p: fixed.NeuronParams, shape: Tuple[int, ...], i: int) -> bool:
     """A ``CubaLIF``'s bias on v becomes its ``v_leak`` (``tau_mem dv/dt = v_leak - v +
     r I`` adds ``dt/tau_mem * v_leak`` to v per step): an ``Affine`` bias in front of it
@@ -197,7 +210,8 @@ def to_nir(spec: NetworkSpec, dt: float = DEFAULT_DT, extension: bool = True,
         for k, br in enumerate(layer.branches):
             base = f"l{i}" if len(layer.branches) == 1 else f"l{i}_b{k}"
             bias = _bias_real(layer.neuron if k == 0 and not in_v_leak else None,
-                              layer.shape)
+                              layer.shape) + \
+                _current_bias_real(layer.neuron if k == 0 else None, layer.shape)
             folded = br.synapse.kind == "pool" and neuron is not None and \
                 hasattr(neuron, "v_threshold") and len(layer.branches) == 1 and \
                 not np.any(bias)

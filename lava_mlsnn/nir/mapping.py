@@ -34,14 +34,17 @@ class _Synapse:
     dilation: Tuple[int, int] = (1, 1)
     groups: int = 1
     kernel: Tuple[int, int] = (1, 1)
+    current_bias: Optional[np.ndarray] = None  # (out,) the bias that enters the current
 
     def scale_rows(self, s: np.ndarray) -> None:
-        """Multiply each output channel (weight row and bias) by ``s[o]``."""
+        """Multiply each output channel (weight row and both biases) by ``s[o]``."""
         if self.kind == "pool":
             self.weight = self.weight * _uniform(s, f"Scale after pool {self.name}")
             return
         self.weight = self.weight * s.reshape((-1,) + (1,) * (self.weight.ndim - 1))
         self.bias = self.bias * s
+        if self.current_bias is not None:
+            self.current_bias = self.current_bias * s
 
 def _uniform(values, what: str) -> float:
     a = np.asarray(values, dtype=np.float64).reshape(-1)
@@ -81,6 +84,7 @@ class _Neuron:
     threshold: Optional[np.ndarray]
     v_leak_bias: np.ndarray  # per neuron, real units per step
     v_reset: float
+    synaptic: bool = False  # a CubaLIF: its synapse's bias enters the current
 
 
 def _leak(node) -> np.ndarray:
@@ -104,7 +108,7 @@ def _neuron(name: str, node, dt: float, current: str = "nir") -> _Neuron:
         g = _uniform(node.w_in, f"{name}.w_in") * (ds if current == "nir" else 1.0) * \
             _uniform(node.r, f"{name}.r") * dm
         return _Neuron(True, ds, dm, g, np.asarray(node.v_threshold),
-                       dm * _leak(node), _uniform(node.v_reset, name))
+                       dm * _leak(node), _uniform(node.v_reset, name), synaptic=True)
     if k == "LI":
         d = dt / _uniform(node.tau, f"{name}.tau")
         return _Neuron(False, 1.0, d, _uniform(node.r, f"{name}.r") * d, None,
@@ -129,25 +133,20 @@ def _fold_threshold(syn: _Synapse, neu: _Neuron, name: str) -> float:
     return ref
 
 
-def _refuse_current_bias(syn: _Synapse, neu: _Neuron, name: str) -> None:
-    """A synapse bias in front of a neuron with a synaptic current (``CubaLIF`` with
-    ``tau_syn > dt``) enters that current in NIR (and snnTorch's ``Synaptic``): it builds
-    up by ``1 / (1 - alpha)``, which no bias on v reproduces (DESIGN §5 adds a layer's
-    bias to v), so it is refused rather than imported different."""
-    if neu.current_decay < 1.0 and np.any(syn.bias):
-        alpha = 1.0 - neu.current_decay
-        raise NIRImportError(
-            f"{name}: the bias of {syn.name} enters the synaptic current of a CubaLIF "
-            f"(alpha = {alpha:.4g}: it builds up by 1/(1 - alpha) = {1 / (1 - alpha):.4g}), "
-            "which lava-mlsnn's neurons cannot carry (their bias adds to v): write the "
-            "synapse without a bias (snnTorch: Linear/Conv2d(bias=False) before Synaptic) "
-            "or use a neuron without synaptic current (LIF, IF)")
+def _move_current_bias(syn: _Synapse, neu: _Neuron) -> None:
+    """A synapse bias in front of a ``CubaLIF`` enters its synaptic current in NIR (and
+    snnTorch's ``Synaptic``), ``tau_syn dI/dt = -I + w_in (W x + b)``, and builds up by
+    ``1 / (1 - alpha)``: it becomes the layer's current bias (DESIGN §5), scaled with the
+    weights from here on, and the bias on v keeps only the leak voltage."""
+    if neu.synaptic and syn.kind != "pool" and np.any(syn.bias):
+        syn.current_bias, syn.bias = syn.bias, np.zeros_like(syn.bias)
 
 
 def _block(syn: _Synapse, neu: _Neuron, name: str, reset: str, levels: int):
     from ..block import Conv, Dense, Pool, Readout, cuba
     from ..neuron.norm import Bias
-    _refuse_current_bias(syn, neu, name)
+    from . import current
+    _move_current_bias(syn, neu)
     syn.scale_rows(np.full(syn.weight.shape[0] if syn.kind != "pool" else 1, neu.gain))
     if syn.kind != "pool":
         syn.bias = syn.bias + _per_channel(neu.v_leak_bias, syn.weight.shape[0],
@@ -180,12 +179,16 @@ def _block(syn: _Synapse, neu: _Neuron, name: str, reset: str, levels: int):
         top = float(np.abs(syn.weight).max()) or 1.0
         k = (254.0 / 64.0) / top
         syn.weight = syn.weight * k
+        if syn.current_bias is not None:
+            syn.current_bias = syn.current_bias * k
         params = {"threshold": theta * k, "current_decay": neu.current_decay,
                   "voltage_decay": neu.voltage_decay}
+        biased = syn.current_bias is not None
         if syn.kind == "dense":
-            blk = cuba.Dense(params, syn.weight.shape[1], syn.weight.shape[0])
+            blk = (current.CurrentBiasCubaDense if biased else cuba.Dense)(
+                params, syn.weight.shape[1], syn.weight.shape[0])
         else:
-            blk = cuba.Conv(params, syn.weight.shape[1] * syn.groups, syn.weight.shape[0],
+            blk = (current.CurrentBiasCubaConv if biased else cuba.Conv)(params, syn.weight.shape[1] * syn.groups, syn.weight.shape[0],
                             tuple(syn.weight.shape[2:]), stride=syn.stride,
                             padding=syn.padding, dilation=syn.dilation, groups=syn.groups)
         _set_weight(blk, syn)
@@ -207,12 +210,13 @@ def _block(syn: _Synapse, neu: _Neuron, name: str, reset: str, levels: int):
     out = syn.weight.shape[0]
     if np.any(syn.bias):
         params["norm"] = lambda: Bias(out, syn.bias)
+    biased = syn.current_bias is not None
     if syn.kind == "dense":
-        blk = Dense(params, syn.weight.shape[1], out)
+        blk = (current.CurrentBiasDense if biased else Dense)(params, syn.weight.shape[1], out)
     else:
-        blk = Conv(params, syn.weight.shape[1] * syn.groups, out, tuple(syn.weight.shape[2:]),
-                   stride=syn.stride, padding=syn.padding, dilation=syn.dilation,
-                   groups=syn.groups)
+        blk = (current.CurrentBiasConv if biased else Conv)(
+            params, syn.weight.shape[1] * syn.groups, out, tuple(syn.weight.shape[2:]),
+            stride=syn.stride, padding=syn.padding, dilation=syn.dilation, groups=syn.groups)
     _set_weight(blk, syn)
     return blk
 
@@ -221,6 +225,8 @@ def _set_weight(blk, syn: _Synapse) -> None:
     w = blk.synapse.weight
     with torch.no_grad():
         w.copy_(torch.as_tensor(syn.weight, dtype=w.dtype).reshape(w.shape))
+    if syn.current_bias is not None:
+        blk.set_current_bias(syn.current_bias)
 
 
 def _synapse(name: str, node, shape: Tuple[int, ...], in_scale: Optional[np.ndarray]

@@ -82,6 +82,21 @@ class AbstractBiasedNeuron(AbstractGradedNeuron):
         self.bias_exp = Var(shape=(1,), init=check_int("bias_exp", bias_exp, 0, 23))
 
 
+def current_bias_var(shape: Tuple[int, ...], current_bias) -> Var:
+    """The ``current_bias`` Var of a neuron with a current (``MLSN``, ``CUBA``): added to
+    ``a`` every step before the current's update (DESIGN §5), in ``[-2**23, 2**23 - 1]``."""
+    b = full_bias(current_bias, shape)
+    if b.size and (b.min() < fixed.SAT_MIN or b.max() > fixed.SAT_MAX):
+        raise ValueError(f"current_bias must lie in [{fixed.SAT_MIN}, {fixed.SAT_MAX}]")
+    return Var(shape=shape, init=b)
+
+
+def model_current_bias(values: np.ndarray) -> Optional[np.ndarray]:
+    """A model's ``current_bias`` Var as :class:`~lava_mlsnn.fixed.NeuronParams` holds it
+    (``None`` when it is all zero: the same integers, the plain step)."""
+    return np.asarray(values, dtype=np.int64) if np.any(values) else None
+
+
 def check_int(name: str, value, lo: Optional[int] = None, hi: Optional[int] = None) -> int:
     """Check an integer parameter (Process-side validation: a model that raises
     inside Lava's runtime can hang the run, so bad values are refused here)."""

@@ -10,7 +10,8 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from lava_mlsnn import fixed
 from lava_mlsnn.proc._base import (STATE_SCALE, AbstractPyTwoStateModelFixed,
-                                   AbstractPyTwoStateModelFloat, float_decay)
+                                   AbstractPyTwoStateModelFloat, float_decay,
+                                   model_current_bias)
 from lava_mlsnn.proc.multilevel.process import MultiLevelNeuron
 
 
@@ -27,6 +28,7 @@ class PyMultiLevelNeuronModelFixed(AbstractPyTwoStateModelFixed):
     v_init: int = LavaPyType(int, np.int32, precision=24)
     v_bits: int = LavaPyType(int, np.int32, precision=5)
     v_exp: int = LavaPyType(int, np.int32, precision=5)
+    current_bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
 
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
         # Parameters are re-read every step (a few us) so that Var.set() between
@@ -35,7 +37,8 @@ class PyMultiLevelNeuronModelFixed(AbstractPyTwoStateModelFixed):
                                i_decay=int(self.i_decay), v_decay=int(self.v_decay),
                                v_init=int(self.v_init), v_bits=int(self.v_bits),
                                v_exp=int(self.v_exp), bias=self.bias,
-                               bias_exp=int(self.bias_exp))
+                               bias_exp=int(self.bias_exp),
+                               current_bias=model_current_bias(self.current_bias))
         return self.stateful_step(a, reset, p)
 
 
@@ -52,11 +55,12 @@ class PyMultiLevelNeuronModelFloat(AbstractPyTwoStateModelFloat):
     v_init: float = LavaPyType(float, float)
     v_bits: int = LavaPyType(int, int)
     v_exp: int = LavaPyType(int, int)
+    current_bias: np.ndarray = LavaPyType(np.ndarray, float)
 
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
         if reset:
             self.start_sample(float(self.v_init))
-        self.u[:] = float_decay(self.u, self.i_decay) + a * STATE_SCALE
+        self.u[:] = float_decay(self.u, self.i_decay) + (a + self.current_bias) * STATE_SCALE
         self.v[:] = (float_decay(self.v, self.v_decay) + self.u
                      + self.bias * 2.0 ** int(self.bias_exp))
         th = float(self.vth_mant) * STATE_SCALE

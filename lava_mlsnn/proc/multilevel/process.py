@@ -6,7 +6,7 @@ from typing import Optional
 from lava.magma.core.process.process import LogConfig
 from lava.magma.core.process.variable import Var
 
-from lava_mlsnn.proc._base import AbstractBiasedNeuron, check_int
+from lava_mlsnn.proc._base import AbstractBiasedNeuron, check_int, current_bias_var
 from lava_mlsnn.proc._common import StreamFile
 
 
@@ -15,7 +15,7 @@ class MultiLevelNeuron(AbstractBiasedNeuron):
 
     Per step (state units = weight units << 6)::
 
-        u = sat24(decay(u, i_decay) + (a << 6))
+        u = sat24(decay(u, i_decay) + ((a + current_bias) << 6))
         v = sat24(decay(v, v_decay) + u + (bias << bias_exp))
         z = clip(v // (vth_mant << 6), 0, levels);  v -= z * (vth_mant << 6)
         if v_bits: v = clip(v >> v_exp, -2**(v_bits-1), 2**(v_bits-1)-1) << v_exp
@@ -35,6 +35,9 @@ class MultiLevelNeuron(AbstractBiasedNeuron):
         ``v`` at the start of every sample (state units).
     v_bits, v_exp : int
         Membrane quantization (``v_bits = 0``: off).
+    current_bias : int or int array
+        Added to the current ``a`` every step (scalar, per channel or full shape; units
+        of ``a``, 24-bit): NIR's ``CubaLIF`` synapse bias.
     bias, bias_exp
         See :class:`~lava_mlsnn.proc._base.AbstractBiasedNeuron`.
     reset_interval, reset_offset, record
@@ -43,7 +46,7 @@ class MultiLevelNeuron(AbstractBiasedNeuron):
 
     def __init__(self, *, shape, vth_mant: int, levels: int = 1, i_decay: int = 4096,
                  v_decay: int = 0, v_init: int = 0, bias=0, bias_exp: int = 6, v_bits: int = 0,
-                 v_exp: int = 0,
+                 v_exp: int = 0, current_bias=0,
                  reset_interval: int = 0, reset_offset: int = 0,
                  record: Optional[StreamFile] = None, name: Optional[str] = None,
                  log_config: Optional[LogConfig] = None) -> None:
@@ -60,3 +63,4 @@ class MultiLevelNeuron(AbstractBiasedNeuron):
         self.v_init = Var(shape=(1,), init=check_int("v_init", v_init))
         self.v_bits = Var(shape=(1,), init=check_int("v_bits", v_bits, 0, 24))
         self.v_exp = Var(shape=(1,), init=check_int("v_exp", v_exp, 0))
+        self.current_bias = current_bias_var(shape, current_bias)

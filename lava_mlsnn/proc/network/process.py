@@ -35,6 +35,9 @@ def neuron_process(layer: LayerSpec, index: int, reset_interval: int, reset_offs
     p, shape = layer.neuron, tuple(layer.shape)
     common = dict(shape=shape, record=record, name=f"layer{index}")
     reset = dict(reset_interval=reset_interval, reset_offset=reset_offset)
+    if p.current_bias is not None and p.type not in fixed.CURRENT_BIAS_TYPES:
+        raise ValueError(f"layer {index}: a current bias on a {p.type} neuron is not "
+                         "supported (only MLSN and CUBA neurons carry one)")
     if p.type == "INPUT":
         return Pass(lo=0, hi=p.input_levels, **common)
     if p.type == "PASS":
@@ -43,17 +46,22 @@ def neuron_process(layer: LayerSpec, index: int, reset_interval: int, reset_offs
         return MultiLevelNeuron(vth_mant=p.v_th_mant, levels=p.levels, i_decay=p.i_decay,
                                 v_decay=p.v_decay, v_init=p.v_init, bias=p.bias,
                                 bias_exp=p.bias_exp, v_bits=p.v_bits, v_exp=p.v_exp,
-                                **reset, **common)
+                                current_bias=_zero_if_none(p.current_bias), **reset, **common)
     if p.type == "READOUT":
         return Readout(v_decay=p.v_decay, bias=p.bias, bias_exp=p.bias_exp, **reset, **common)
     if p.type == "CUBA":
         return CubaLif(vth_mant=p.v_th_mant, i_decay=p.i_decay, v_decay=p.v_decay,
-                       bias=p.bias, bias_exp=p.bias_exp, **reset, **common)
+                       bias=p.bias, bias_exp=p.bias_exp,
+                       current_bias=_zero_if_none(p.current_bias), **reset, **common)
     if p.type in fixed.SDNN_TYPES:
         return SigmaDeltaNeuron(mode=p.type, vth_mant=p.v_th_mant, bias=p.bias,
                                 bias_exp=p.bias_exp, spike_exp=p.spike_exp,
                                 state_exp=p.state_exp, **reset, **common)
     raise ValueError(f"layer {index}: no Lava Process for neuron type {p.type!r}")
+
+
+def _zero_if_none(values):
+    return 0 if values is None else values
 
 
 class Network(AbstractProcess):
