@@ -1,6 +1,7 @@
 """Random deployable networks, for bit-exactness tests and fuzzing."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional, Sequence
 
 import numpy as np
@@ -32,14 +33,26 @@ def _neuron(rng: np.random.Generator, shape, levels: int, kind: str = "MLSN") ->
         v_bits=v_bits, v_exp=int(rng.integers(0, 7)) if v_bits else 0, bias=bias)
 
 
+def _with_current_bias(rng: np.random.Generator, p: NeuronParams, shape) -> NeuronParams:
+    """``p`` with a current bias (DESIGN §5) of about a threshold, per channel or per
+    neuron, sometimes negative throughout."""
+    bshape = (shape[0],) + (1,) * (len(shape) - 1) if rng.random() < 0.5 else tuple(shape)
+    th = int(p.v_th_mant)
+    lo = -th if rng.random() < 0.8 else -2 * th
+    return replace(p, current_bias=rng.integers(lo, th + 1, size=bshape).astype(np.int64))
+
+
 def random_network(rng: np.random.Generator, levels: int = 3, conv: bool = True,
                    input_shape: Optional[Sequence[int]] = None, input_levels: int = 3,
-                   neuron: str = "MLSN", timesteps: int = 2) -> NetworkSpec:
+                   neuron: str = "MLSN", timesteps: int = 2,
+                   current_bias: bool = False) -> NetworkSpec:
     """A random feed-forward network of DESIGN §6 layers.
 
     Conv networks: input -> conv (random stride/padding/groups) -> pool -> conv ->
     flatten -> dense -> dense(READOUT). Dense networks: input -> dense -> dense ->
     dense(READOUT). Weights span Loihi's 8-bit range with a random ``weightExp``.
+    ``current_bias``: every MLSN and CUBA layer also gets a current bias (drawn after
+    everything else, so the network is otherwise the one drawn without it).
     """
     rng = np.random.default_rng(rng)
     layers = []
@@ -79,6 +92,10 @@ def random_network(rng: np.random.Generator, levels: int = 3, conv: bool = True,
     add("dense", SynapseSpec("dense", w(int(rng.integers(5, 20)), layers[-1].size), 0))
     add("dense", SynapseSpec("dense", w(int(rng.integers(2, 6)), layers[-1].size), 0),
         "READOUT" if neuron != "CUBA" else "CUBA")
+    if current_bias:
+        for layer in layers:
+            if layer.neuron is not None and layer.neuron.type in ("MLSN", "CUBA"):
+                layer.neuron = _with_current_bias(rng, layer.neuron, layer.shape)
     return NetworkSpec(layers=layers, input_shape=shape, input_levels=input_levels,
                        timesteps=timesteps)
 

@@ -309,6 +309,9 @@ def neuron_support(spec: NetworkSpec) -> List[Dict]:
             if p.bias is not None and p.bias_exp != 6:
                 support, how = "custom", (f"Lava LIF with bias_exp {p.bias_exp} (stock netx "
                                           "reads bias_exp 6: load with lava-mlsnn)")
+            if p.current_bias is not None:
+                support, how = "custom", ("a current bias (currentBias), which stock Lava "
+                                          "LIF and netx lack: load with lava-mlsnn")
         elif p.type == "PASS":
             support, how = "stock", "Lava GradedVec(vth=0): sends its input current"
         elif p.type in ("SDNN", "SDNN_DELTA", "SDNN_SIGMA"):
