@@ -96,7 +96,8 @@ def _set_weights(case: dict, syn: list, boost: int = 0) -> None:
 
 def build_snntorch(case: dict):
     """Leaky | Synaptic (beta, alpha per layer), threshold per layer, reset 'zero' |
-    'subtract' at once (``reset_delay=False``), bias ('subtract', Leaky), dense; snnTorch
+    'subtract' at once (``reset_delay=False``), bias (Leaky with 'subtract': on v;
+    Synaptic with either reset: into the current, a current bias), dense; snnTorch
     1.0's conv export fails in nir's type inference (its bug), so conv is Norse's and
     Sinabs' part of the grid."""
     import snntorch as snn
@@ -137,7 +138,7 @@ def build_snntorch(case: dict):
 def build_norse(case: dict):
     """LIFBoxCell (per-layer step d = dt tau_mem_inv, v_th) | IAFCell (v_th) | LIFCell
     (d and ds = dt tau_syn_inv: a current that jumps by its input, imported with
-    current='jump'), hard reset to 0, Norse's dt 1e-3 (imported at dt**2, DESIGN §10);
+    current='jump'; a bias enters that current), hard reset to 0, Norse's dt 1e-3 (imported at dt**2, DESIGN §10);
     dense, or conv -> conv (Norse 1.1 writes None for a Flatten: refused)."""
     import norse.torch as nt
     dt = 1e-3
@@ -294,7 +295,7 @@ snntorch_cases = st.fixed_dictionaries(dict(
     alpha=st.lists(st.integers(4, 48).map(lambda k: 1 - k / 64), min_size=2, max_size=2)))
 norse_cases = st.booleans().flatmap(lambda conv: st.fixed_dictionaries(dict(
     _common(conv), neuron=st.sampled_from(["LIFBoxCell", "IAFCell", "LIFCell"]),
-    bias=st.just(False),
+    bias=st.booleans(),  # a LIFCell's enters its current; the others' (on v) are refused
     d=st.lists(st.sampled_from([1 / 16, 1 / 8, 3 / 16, 1 / 4, 1 / 2]), min_size=2,
                max_size=2),
     ds=st.lists(st.sampled_from([1 / 8, 1 / 4, 1 / 2, 3 / 4]), min_size=2, max_size=2))))
@@ -322,11 +323,11 @@ def bound(peer: str, case: dict) -> float:
 
 def refusal(peer: str, case: dict):
     """What the import must refuse for this draw (a fragment of its line), or None."""
-    if peer == "snntorch" and case["bias"]:
-        if case["neuron"] == "Synaptic":
-            return "enters the synaptic current"
-        if case["reset"] == "zero":
-            return "hard-reset neuron"
+    if peer == "snntorch" and case["bias"] and case["neuron"] == "Leaky" and \
+            case["reset"] == "zero":
+        return "hard-reset neuron"  # a bias on v (a Synaptic's enters its current)
+    if peer == "norse" and case["bias"] and case["neuron"] != "LIFCell":
+        return "hard-reset neuron"
     return None
 
 
