@@ -99,8 +99,9 @@ def main(argv=None) -> None:
     body += (f"\n\n{args.draws} draws per framework ({time.perf_counter() - t0:.0f} s in all, "
              "under load); a draw with a silent layer is not counted. Agreement: fraction of "
              "equal spike entries [B=16, T=8, neurons] per neuron layer, against the peer's own "
-             "simulation. Refused: the draw the import must refuse (a bias into a CubaLIF "
-             "current, or into a hard-reset neuron), each in one line. 'vs plain soft reset': "
+             "simulation. Refused: the draw the import must refuse (a bias on v into a "
+             "hard-reset neuron), each in one line; a bias into a CubaLIF (snnTorch Synaptic, "
+             "Norse LIFCell) is imported as its current bias. 'vs plain soft reset': "
              "snnTorch's subtract against a float transcription of the soft reset it imports "
              "as (snnTorch's own rule differs above 2 theta). Off-grid: the same draws with "
              "weights off the exact grid, the import's 8-bit rounding on top.")
