@@ -87,6 +87,36 @@ def test_import_carries_the_bias_into_the_current(alpha, reset):
     assert not torch.equal(without[1], emu[1])  # the bias is carried, not dropped
 
 
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_from_nir_blocks_carry_it_in_training_and_quantized(reset):
+    """The trainable network of the import: its float forward adds the bias to the
+    current (snnTorch's spikes, measured >= 0.992 of the entries), its quantized forward
+    is the emulator's integers."""
+    from lava_mlsnn.nir import from_nir
+    from lava_mlsnn.nir.current import CurrentBiasCubaDense, CurrentBiasDense
+    net, g = _synaptic_net(alpha=0.8, bias=True, reset=reset)
+    m = from_nir(g, reset=reset, timesteps=STEPS)
+    assert isinstance(m.blocks[1], CurrentBiasDense if reset == "subtract"
+                      else CurrentBiasCubaDense)
+    x = _x()
+    xin = x.float().permute(0, 2, 1)  # [N, C, T]
+    theirs = _run_snntorch(net, x.float())
+    rec: list = []
+    with torch.no_grad():
+        m.eval()
+        m(xin, rec)
+    for k, ref in zip((1, 2), theirs):
+        ours = (rec[k].permute(0, 2, 1) > 0).float()
+        assert float((ours == ref).float().mean()) >= 0.98, k
+    emu = emulate(m.export_spec(), x)
+    assert_layers_active(emu)
+    rec = []
+    with m.quantized(), torch.no_grad():
+        m(xin, rec)
+    for k in (1, 2):
+        assert torch.equal(rec[k].permute(0, 2, 1).long(), emu[k]), k
+
+
 def test_cli_imports_the_bias_as_a_current_bias(tmp_path, capsys):
     from lava_mlsnn.format import read_network
     _, g = _synaptic_net(alpha=0.8, bias=True)
