@@ -62,28 +62,34 @@ def _x():
     return torch.from_numpy(np.random.default_rng(0).integers(0, 2, (32, STEPS, 20)))
 
 
+def _runs_as_snntorch(net, spec, counts: float):
+    """The emulator's spikes of ``spec`` against snnTorch's own run of ``net``, both
+    layers: >= 0.98 of the entries equal, totals within ``counts``; returns the run."""
+    x = _x()
+    emu = emulate(spec, x)
+    assert_layers_active(emu)
+    for i, ref in zip((1, 2), _run_snntorch(net, x.float())):
+        assert int(ref.sum()) > 0
+        match = float((emu[i].float() == ref).float().mean())
+        assert match >= 0.98, (i, match)
+        assert abs(int(emu[i].sum()) - int(ref.sum())) <= counts * int(ref.sum()) + 2
+    return emu
+
+
 @pytest.mark.parametrize("alpha", [0.8, 0.5, 0.95])
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
 def test_import_carries_the_bias_into_the_current(alpha, reset):
     """The bias becomes the current bias of an MLSN (soft reset) or CUBA (hard reset)
-    layer, on the weights' grid: snnTorch's spikes on both layers (measured >= 0.994 of
-    the entries, totals within 1 %; 505 vs 503 hidden spikes at alpha 0.8)."""
+    layer, on the weights' grid: snnTorch's spikes on both layers (measured >= 0.992 of
+    the entries, totals within 2 %; 505 vs 503 hidden spikes at alpha 0.8, subtract)."""
     net, g = _synaptic_net(alpha, bias=True, reset=reset)
     spec = read_nir(g, reset=reset, timesteps=STEPS)
     n = spec.layers[1].neuron
     assert n.type == ("MLSN" if reset == "subtract" else "CUBA")
     assert n.bias is None and np.any(n.current_bias < 0) and np.any(n.current_bias > 0)
-    x = _x()
-    emu = emulate(spec, x)
-    assert_layers_active(emu)
-    theirs = _run_snntorch(net, x.float())
-    for i, ref in zip((1, 2), theirs):
-        assert int(ref.sum()) > 0
-        match = float((emu[i].float() == ref).float().mean())
-        assert match >= 0.98, (i, match)
-        assert abs(int(emu[i].sum()) - int(ref.sum())) <= 0.02 * int(ref.sum()) + 2
+    emu = _runs_as_snntorch(net, spec, 0.02)
     without = emulate(read_nir(_synaptic_net(alpha, bias=False, reset=reset)[1], reset=reset,
-                               timesteps=STEPS), x)
+                               timesteps=STEPS), _x())
     assert not torch.equal(without[1], emu[1])  # the bias is carried, not dropped
 
 
@@ -140,15 +146,7 @@ def test_what_is_imported_runs_as_snntorch(alpha, bias):
     assert spec.layers[1].neuron.i_decay == round(4096 * (1 - alpha))
     n = spec.layers[1].neuron
     assert n.bias is None and (n.current_bias is not None and np.any(n.current_bias)) == bias
-    x = _x()
-    emu = emulate(spec, x)
-    assert_layers_active(emu)
-    theirs = _run_snntorch(net, x.float())
-    for i, ref in zip((1, 2), theirs):
-        assert int(ref.sum()) > 0
-        match = float((emu[i].float() == ref).float().mean())
-        assert match >= 0.98, (i, match)
-        assert abs(int(emu[i].sum()) - int(ref.sum())) <= 0.05 * int(ref.sum()) + 2
+    _runs_as_snntorch(net, spec, 0.05)
 
 
 def _cuba_bias_net():
