@@ -90,6 +90,9 @@ def test_recurrent_snntorch_is_refused_naming_the_cycle(kind):
     ("snntorch", dict(seed=3, input_levels=2, n_in=12, hidden=8, out=4, conv=None,
                       th=[0.5, 1.5], mean_q=30.0, neuron="Leaky", reset="subtract",
                       bias=True, beta=[0.875, 0.75], alpha=[0.5, 0.5])),
+    ("snntorch", dict(seed=6, input_levels=1, n_in=12, hidden=8, out=4, conv=None,
+                      th=[1.0, 0.75], mean_q=30.0, neuron="Synaptic", reset="zero",
+                      bias=True, beta=[0.875, 0.75], alpha=[0.75, 0.5])),  # a current bias
     ("norse", dict(seed=4, input_levels=1, n_in=10, hidden=8, out=3, th=[1.0, 0.5],
                    mean_q=45.0, neuron="LIFBoxCell", bias=False, d=[0.25, 0.5],
                    conv=dict(channels=3, size=6, kernel=3, stride=1, padding=1,

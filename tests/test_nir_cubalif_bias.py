@@ -238,6 +238,9 @@ def test_export_writes_the_current_bias_as_the_affine_bias():
     assert torch.equal(theirs.long(), emu[2])
     back = read_nir(g, reset="zero", timesteps=STEPS)  # the plain nodes, imported again
     assert np.any(back.layers[1].neuron.current_bias)
+    again = emulate(back, x)
+    for i, ref in zip((1, 2), _nir_cubalif(g, x)):  # NIR's CubaLIF, read by the import
+        assert float((again[i].double() == ref).double().mean()) >= 0.98, i
 
 
 def test_norse_lifcell_current_jumps():
