@@ -1,0 +1,267 @@
+"""Exact shortcuts of the layer-major pipelined run (:mod:`.pipelined`).
+
+Two facts about :mod:`lava_mlsnn.fixed`'s arithmetic, each tested against the plain
+step-by-step run (``tests/test_pipelined_layer_major.py``):
+
+* :func:`settled_initially` / :func:`settled_after`: when a neuron's input is zero
+  everywhere, some states are fixed points that send zero, so the step can be skipped
+  (its record is zero).
+* :func:`split_sum`: a synapse sum that would need float64 (a partial sum may pass
+  2**24) is the exact sum of a few float32 sums over bit slices of the payload; float32
+  convolutions run about 10x faster than float64 ones on the CPU.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+
+from .. import fixed
+from ..format.params import NeuronParams, SynapseSpec
+
+#: Most float32 pieces a sum is split into; beyond that one float64 sum is cheaper.
+MAX_PIECES = 4
+
+
+def settled_initially(p: NeuronParams) -> bool:
+    """Whether, at the reset state, a step with zero input everywhere leaves the state
+    unchanged and sends 0 (the layer's *settled* flag, updated by :func:`settled_after`).
+
+    The facts, element by element (:func:`lava_mlsnn.fixed.neuron_step`):
+
+    * ``PASS``, ``INPUT``: stateless; ``sat24(0) = clip(0) = 0``.
+    * ``SDNN``: after any step, ``sigma`` is unchanged by a zero input, so ``act`` is the
+      previous step's; either the previous step sent (``ref = act``, ``delta = 0``) or
+      ``|act - ref|`` stayed below the threshold and still does. Before the first step
+      this holds only without a bias (``act = relu(0) = 0 = ref``).
+    * ``SDNN_DELTA``: ``act = 0``; after a zero-input step ``ref`` is 0 (sent) or below
+      the threshold (kept), so the next zero-input step sends nothing; so is the reset
+      state (``ref = 0``).
+    * ``SDNN_SIGMA``: sends ``sigma``, unchanged by a zero input: 0 while no input came.
+    * ``CUBA``, ``MLSN``, ``READOUT`` without a bias (and ``vInit = 0``, a positive
+      threshold): the reset state (all zero) stays zero and sends zero.
+    """
+    t = p.type
+    if t in ("PASS", "INPUT", "SDNN_DELTA", "SDNN_SIGMA"):
+        return True
+    if p.bias is not None:
+        return False
+    if t == "SDNN":
+        return True
+    if t == "CUBA":
+        return int(p.v_th_mant) >= 0  # a spike is v > vth << 6: none at v = 0
+    if t == "MLSN":
+        return int(p.v_init) == 0 and int(p.v_th_mant) > 0
+    return t == "READOUT"
+
+
+def settled_after(p: NeuronParams, settled: bool, zero_input: bool) -> bool:
+    """The settled flag after a step that ran (``zero_input``: its input was zero
+    everywhere); a skipped step keeps it."""
+    t = p.type
+    if t in ("PASS", "INPUT", "SDNN"):
+        return True
+    if t == "SDNN_DELTA":
+        return zero_input
+    # SIGMA, CUBA, MLSN, READOUT: a zero input keeps a zero state zero (the flag holds)
+    return settled and zero_input
+
+
+def _piece_bits(spec: SynapseSpec) -> int:
+    """The most bits ``k`` for which payloads in ``[-2**k, 2**k]`` give float32-exact sums
+    of ``spec`` (:func:`fixed.sum_dtype`); 0 if not even 1 bit does."""
+    for k in range(23, 0, -1):
+        if fixed.sum_dtype(spec, float(1 << k)) == torch.float32:
+            return k
+    return 0
+
+
+def split_pieces(spec: SynapseSpec, max_payload: float) -> int:
+    """How many float32 sums :func:`split_sum` uses for payloads ``|z| <= max_payload``:
+    1 where one float32 sum is exact, 0 where the split does not apply (pool/identity, or
+    more than :data:`MAX_PIECES` pieces): the caller sums in float64."""
+    if fixed.sum_dtype(spec, max_payload) == torch.float32:
+        return 1
+    k = _piece_bits(spec)
+    if spec.kind not in ("conv", "dense") or k < 1:
+        return 0
+    n, top = 1, float(max_payload)
+    while top > float(1 << k):  # the top piece z >> (k (n-1)) has |.| <= ceil(M / 2**..)
+        n, top = n + 1, -(-top // float(1 << k))
+    return n if n <= MAX_PIECES else 0
+
+
+def split_sum(spec: SynapseSpec, z: torch.Tensor, max_payload: float,
+              layout: Optional[torch.memory_format] = None) -> torch.Tensor:
+    """The exact integer synapse sum of payloads ``z`` ``[N, *in_shape]`` (int64), not yet
+    shifted: :func:`fixed.synapse_sum` rounded, with float32 arithmetic only.
+
+    ``z = sum_j piece_j << (k j)``: the low pieces ``(z >> k j) & (2**k - 1)`` lie in
+    ``[0, 2**k)``, the top one ``z >> k (n-1)`` (arithmetic shift) in ``[-2**k, 2**k]``,
+    so each piece's float32 sum is exact (``k`` from :func:`fixed.sum_dtype`); all pieces
+    run as one call (``n N`` frames) and are added back in int64. Returns int64
+    ``[N, *out_shape]``; with one piece (or none, :func:`split_pieces` 0) it is
+    :func:`fixed.synapse_sum` itself, rounded.
+    """
+    n = split_pieces(spec, max_payload)
+    if n <= 1:
+        return torch.round_(fixed.synapse_sum(spec, z, max_payload)).to(torch.int64)
+    k = _piece_bits(spec)
+    mask = (1 << k) - 1
+    frames = z.shape[0]
+    layout = layout or (torch.channels_last if z.dim() == 4 else torch.contiguous_format)
+    pieces = torch.empty((n * frames,) + tuple(z.shape[1:]), dtype=torch.float32,
+                         device=z.device, memory_format=layout)
+    for j in range(n):
+        part = z >> (k * j) if j else z
+        if j < n - 1:
+            part = part & mask
+        pieces[j * frames:(j + 1) * frames].copy_(part)
+    s = torch.round_(fixed.synapse_sum(spec, pieces, float(1 << k)))
+    out = s[(n - 1) * frames:].to(torch.int64)
+    for j in range(n - 2, -1, -1):
+        out.bitwise_left_shift_(k).add_(s[j * frames:(j + 1) * frames].to(torch.int64))
+    return out
+
+
+# --------------------------------------------------------------------------- compiled time loops
+#: A layer-major neuron runs as one compiled loop over (sample, step, neuron) for these
+#: types; the others (and every type without numba) step through :func:`fixed.neuron_step`.
+COMPILED = ("CUBA", "SDNN", "SDNN_DELTA", "SDNN_SIGMA")
+SKIP, ZERO = -2, -1  #: per-step modes besides a frame index: skipped (sends 0), zero input
+_LOOPS = None  # {neuron type: compiled loop} once compiled; False when numba is missing
+
+
+def _compile():
+    """Compile (or load from numba's cache) the time loops; ``False`` without numba.
+
+    Plain ``njit`` (no ``parallel``): no threading layer, so safe in forked processes."""
+    global _LOOPS
+    if _LOOPS is not None:
+        return _LOOPS
+    try:
+        import numba
+    except ImportError:  # the torch step loop runs instead
+        _LOOPS = False
+        return _LOOPS
+    one, half, top = fixed.DECAY_ONE, 1 << 23, fixed.SAT_MAX
+
+    @numba.njit(cache=True, inline="always")
+    def decay(x, d):  # fixed.decay: sign(x) * ((|x| * (4096 - d)) >> 12)
+        m = ((x if x >= 0 else -x) * (one - d)) >> fixed.DECAY_BITS
+        return m if x >= 0 else -m
+
+    @numba.njit(cache=True)
+    def cuba(cur, mode, rec, du, dv, bias, th):
+        # fixed.cuba_step: u = decay(u) + (a << 6), LIF's single 24-bit wrap; v =
+        # clip(decay(v) + u + bias, +-SAT_MAX); a spike is v > th, and resets v to 0
+        n_b, n_t, n = rec.shape
+        for b in range(n_b):
+            u = np.zeros(n, np.int64)
+            v = np.zeros(n, np.int64)
+            for t in range(n_t):
+                j = mode[t]
+                if j == -2:
+                    rec[b, t, :] = 0
+                    continue
+                for k in range(n):
+                    a = cur[b, j, k] if j >= 0 else 0
+                    uk = decay(u[k], du[k]) + (a << 6)
+                    if uk > half:
+                        uk -= 2 * half
+                    elif uk <= -half:
+                        uk += 2 * half
+                    vk = decay(v[k], dv[k]) + uk + bias[k]
+                    vk = top if vk > top else (-top if vk < -top else vk)
+                    u[k] = uk
+                    if vk > th:
+                        v[k] = 0
+                        rec[b, t, k] = 1
+                    else:
+                        v[k] = vk
+                        rec[b, t, k] = 0
+
+    @numba.njit(cache=True)
+    def sigma_delta(cur, mode, rec, bias, th, scale, state_exp, kind):
+        # fixed.sigma_delta_step; kind 0: SDNN (sigma += a, act = relu(sigma + bias)),
+        # 1: SDNN_DELTA (act = a << scale), 2: SDNN_SIGMA (sends sigma += a)
+        n_b, n_t, n = rec.shape
+        for b in range(n_b):
+            sigma = np.zeros(n, np.int64)
+            ref = np.zeros(n, np.int64)
+            for t in range(n_t):
+                j = mode[t]
+                if j == -2:
+                    rec[b, t, :] = 0
+                    continue
+                for k in range(n):
+                    a = cur[b, j, k] if j >= 0 else 0
+                    if kind == 2:
+                        sigma[k] += a
+                        rec[b, t, k] = sigma[k]
+                        continue
+                    if kind == 1:
+                        act = a << scale
+                    else:
+                        sigma[k] += a
+                        act = sigma[k] + bias[k]
+                        act = act if act > 0 else 0
+                    d = act - ref[k]
+                    if (d if d >= 0 else -d) < th:
+                        d = 0
+                    ref[k] += d
+                    rec[b, t, k] = d >> state_exp
+
+    _LOOPS = {"CUBA": cuba, "SDNN": sigma_delta}
+    return _LOOPS
+
+
+def compiled_loop(p: NeuronParams):
+    """The compiled time loop for neuron ``p`` (None: step through torch instead)."""
+    if p.type not in COMPILED:
+        return None
+    if p.type != "CUBA" and (int(p.spike_exp) + int(p.state_exp) < 0 or int(p.state_exp) < 0):
+        return None  # a negative shift: the torch step defines it
+    loops = _compile()
+    return loops[p.type if p.type == "CUBA" else "SDNN"] if loops else None
+
+
+def _per_neuron(value, shape: Tuple[int, ...], channels_last: bool) -> np.ndarray:
+    """A per-layer, per-channel or per-neuron int parameter as a flat int64 array in the
+    layout of the layer's records (channels-last for ``(C, H, W)``)."""
+    full = np.broadcast_to(np.asarray(value, dtype=np.int64), shape)
+    if channels_last:
+        full = np.moveaxis(full, 0, -1)
+    return np.ascontiguousarray(full).reshape(-1)
+
+
+def run_compiled(p: NeuronParams, cur: Optional[torch.Tensor], mode: np.ndarray,
+                 rec: torch.Tensor) -> None:
+    """Run neuron ``p`` through the whole timeline into ``rec`` ``[B, steps, *shape]``.
+
+    ``cur`` ``[B, k, *shape]`` holds the currents of the steps that have one; ``mode[t]``
+    is the frame of step ``t`` in ``cur``, :data:`ZERO` (a zero input) or :data:`SKIP`
+    (a fixed point: the record is 0). Conv-shaped tensors are channels-last (the records'
+    layout); every step is :func:`fixed.neuron_step`'s, from the reset state."""
+    loop = compiled_loop(p)
+    shape = tuple(rec.shape[2:])
+    cl = len(shape) == 3
+    flat = (lambda t: t.permute(0, 1, 3, 4, 2)) if cl else (lambda t: t)
+    out = flat(rec)
+    assert out.is_contiguous() and out.dtype == torch.int64
+    out = out.reshape(rec.shape[0], rec.shape[1], -1).numpy()
+    if cur is None:
+        a = np.zeros((rec.shape[0], 1, out.shape[2]), dtype=np.int64)
+    else:
+        a = flat(cur).to(torch.int64).contiguous().reshape(cur.shape[0], cur.shape[1], -1).numpy()
+    bias = 0 if p.bias is None else fixed.shift(np.asarray(p.bias, dtype=np.int64), p.bias_exp)
+    bias = _per_neuron(bias, shape, cl)
+    mode = np.ascontiguousarray(mode, dtype=np.int64)
+    if p.type == "CUBA":
+        loop(a, mode, out, _per_neuron(p.i_decay, shape, cl), _per_neuron(p.v_decay, shape, cl),
+             bias, int(p.v_th_mant) << fixed.STATE_SHIFT)
+        return
+    scale = int(p.spike_exp) + int(p.state_exp)
+    kind = {"SDNN": 0, "SDNN_DELTA": 1, "SDNN_SIGMA": 2}[p.type]
+    loop(a, mode, out, bias, int(p.v_th_mant) << scale, scale, int(p.state_exp), kind)
