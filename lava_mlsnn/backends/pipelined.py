@@ -22,8 +22,9 @@ import torch
 from .. import fixed
 from ..format.spec import INPUT, NetworkSpec
 from .emulator import _chunk_size, _record_buffer, check_input, sum_bounds
-from .pipelined_ops import (SKIP, ZERO, compiled_loop, run_compiled, settled_after,
-                            settled_initially, split_pieces, split_sum)
+from .pipelined_ops import (SKIP, ZERO, compiled_loop, flat_view, logical, run_compiled,
+                            scan_frames, settled_after, settled_initially, split_pieces,
+                            split_sum, sum_frames)
 
 
 def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
@@ -181,23 +182,31 @@ def _feed(spec: NetworkSpec, layer, br, src: torch.Tensor, n: int, total: int,
     first, last = lag, min(total, n + lag)  # steps t whose source frame t - lag exists
     if last <= first:
         return {}, None
-    window = src[:, first - lag:last - lag]
+    flat = flat_view(src)  # the compiled scans and sums read it (None: torch)
+    m = bound
     if skip or bound is None:
-        nz, m = _active(window)
-    if skip:
-        steps = [first + j for j in torch.nonzero(nz).flatten().tolist()]
-    else:
-        steps = list(range(first, last))
+        if flat is not None:
+            nz, m = scan_frames(flat, first - lag, last - lag)
+        else:
+            nz, m = _active(src[:, first - lag:last - lag])
+            nz = nz.numpy()
+    offsets = np.flatnonzero(nz) if skip else np.arange(last - first)
+    steps = [first + int(j) for j in offsets]
     if not steps:
         return {}, None
     where = {t: j for j, t in enumerate(steps)}
     idx = [t - lag for t in steps]
-    batch = src.shape[0]
+    batch, in_shape = src.shape[0], tuple(src.shape[2:])
     if br is None:  # an input layer: the data is its a_in (laid out as its records)
-        return where, _frames(src, idx, torch.int64).reshape((batch, len(steps)) +
-                                                             tuple(src.shape[2:]))
+        if flat is not None:
+            return where, logical(flat[:, idx], in_shape)
+        return where, _frames(src, idx, torch.int64).reshape((batch, len(steps)) + in_shape)
     syn = br.synapse
     bound = m if bound is None else bound
+    if flat is not None:
+        a = sum_frames(syn, flat, idx, in_shape, bound)
+        if a is not None:
+            return where, logical(a, tuple(layer.shape))
     pieces = split_pieces(syn, bound)
     z = _frames(src, idx, torch.float32 if pieces == 1 else torch.int64)
     s = split_sum(syn, z, bound)  # exact integer sums
@@ -230,6 +239,8 @@ def _run_layers(spec: NetworkSpec, x: torch.Tensor, out: Dict[int, torch.Tensor]
     :func:`_run_chunk`, step for step."""
     batch, t_in = x.shape[:2]
     t_in = min(t_in, total)
+    if x.dim() == 5:  # laid out as the records, which the compiled loops read
+        x = _record_buffer(tuple(x.shape), x.device).copy_(x)
 
     def timeline(j: int) -> Tuple[torch.Tensor, int]:
         return (x, t_in) if j == INPUT else (out[j], total)

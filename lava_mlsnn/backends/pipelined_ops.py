@@ -145,7 +145,8 @@ def _compile():
     except ImportError:  # the torch step loop runs instead
         _LOOPS = False
         return _LOOPS
-    one, half, top = fixed.DECAY_ONE, 1 << 23, fixed.SAT_MAX
+    one, half, top, sat_min = fixed.DECAY_ONE, 1 << 23, fixed.SAT_MAX, fixed.SAT_MIN
+    state_shift = fixed.STATE_SHIFT
 
     @numba.njit(cache=True, inline="always")
     def decay(x, d):  # fixed.decay: sign(x) * ((|x| * (4096 - d)) >> 12)
@@ -167,7 +168,7 @@ def _compile():
                     continue
                 for k in range(n):
                     a = cur[b, j, k] if j >= 0 else 0
-                    uk = decay(u[k], du[k]) + (a << 6)
+                    uk = decay(u[k], du[k]) + (a << state_shift)
                     if uk > half:
                         uk -= 2 * half
                     elif uk <= -half:
@@ -195,12 +196,16 @@ def _compile():
                 if j == -2:
                     rec[b, t, :] = 0
                     continue
+                row = cur[b, max(j, 0)]
+                out = rec[b, t]
+                if kind == 2:
+                    for k in range(n):
+                        if j >= 0:
+                            sigma[k] += row[k]
+                        out[k] = sigma[k]
+                    continue
                 for k in range(n):
-                    a = cur[b, j, k] if j >= 0 else 0
-                    if kind == 2:
-                        sigma[k] += a
-                        rec[b, t, k] = sigma[k]
-                        continue
+                    a = row[k] if j >= 0 else 0
                     if kind == 1:
                         act = a << scale
                     else:
@@ -211,9 +216,61 @@ def _compile():
                     if (d if d >= 0 else -d) < th:
                         d = 0
                     ref[k] += d
-                    rec[b, t, k] = d >> state_exp
+                    out[k] = d >> state_exp
 
-    _LOOPS = {"CUBA": cuba, "SDNN": sigma_delta}
+    @numba.njit(cache=True)
+    def scan(src, first, last):
+        # which frames first .. last-1 of src [B, n, N] hold a payload, and max |payload|
+        nz = np.zeros(last - first, np.bool_)
+        m = 0
+        for b in range(src.shape[0]):
+            for t in range(first, last):
+                row = src[b, t]
+                hi = 0
+                for k in range(row.shape[0]):
+                    x = row[k]
+                    x = x if x >= 0 else -x
+                    hi = x if x > hi else hi
+                if hi:
+                    nz[t - first] = True
+                    m = hi if hi > m else m
+        return nz, m
+
+    @numba.njit(cache=True)
+    def gather(src, idx, out, bits):
+        # frames idx of src [B, n, N] as float32 bit slices out [P, B, len(idx), N]:
+        # (z >> bits j) & (2**bits - 1) below the top slice, z >> bits (P-1) on top
+        n_p = out.shape[0]
+        mask = (1 << bits) - 1
+        for b in range(src.shape[0]):
+            for i in range(idx.shape[0]):
+                row = src[b, idx[i]]
+                for k in range(row.shape[0]):
+                    z = row[k]
+                    for j in range(n_p - 1):
+                        out[j, b, i, k] = (z >> (bits * j)) & mask
+                    out[n_p - 1, b, i, k] = z >> (bits * (n_p - 1))
+
+    @numba.njit(cache=True)
+    def combine(s, bits, weight_exp, overflow, out):
+        # fixed.current_of_sum of the sum of the slices' exact float32 sums s [P, ...]:
+        # round, << weight_exp (>> when negative), then sat24 (0), wrap24 (1) or none (2)
+        n_p, n_b, n_i, n = s.shape
+        for b in range(n_b):
+            for i in range(n_i):
+                for k in range(n):
+                    a = np.int64(np.rint(s[n_p - 1, b, i, k]))
+                    for j in range(n_p - 2, -1, -1):
+                        a = (a << bits) + np.int64(np.rint(s[j, b, i, k]))
+                    a = a << weight_exp if weight_exp >= 0 else a >> (-weight_exp)
+                    if overflow == 0:
+                        a = sat_min if a < sat_min else (top if a > top else a)
+                    elif overflow == 1:
+                        a = ((a + half) & (2 * half - 1)) - half
+                    out[b, i, k] = a
+
+    _LOOPS = {"CUBA": cuba, "SDNN": sigma_delta, "scan": scan, "gather": gather,
+              "combine": combine}
     return _LOOPS
 
 
@@ -234,6 +291,16 @@ def _per_neuron(value, shape: Tuple[int, ...], channels_last: bool) -> np.ndarra
     if channels_last:
         full = np.moveaxis(full, 0, -1)
     return np.ascontiguousarray(full).reshape(-1)
+
+
+def logical(a: np.ndarray, shape: Tuple[int, ...]) -> torch.Tensor:
+    """An int64 ``[B, k, N]`` array in the records' order as a ``[B, k, *shape]`` tensor
+    (a view: channels-last for ``(C, H, W)``)."""
+    t = torch.from_numpy(a)
+    if len(shape) == 3:
+        c, h, w = shape
+        return t.reshape(a.shape[0], a.shape[1], h, w, c).permute(0, 1, 4, 2, 3)
+    return t.reshape((a.shape[0], a.shape[1]) + tuple(shape))
 
 
 def run_compiled(p: NeuronParams, cur: Optional[torch.Tensor], mode: np.ndarray,
@@ -265,3 +332,57 @@ def run_compiled(p: NeuronParams, cur: Optional[torch.Tensor], mode: np.ndarray,
     scale = int(p.spike_exp) + int(p.state_exp)
     kind = {"SDNN": 0, "SDNN_DELTA": 1, "SDNN_SIGMA": 2}[p.type]
     loop(a, mode, out, bias, int(p.v_th_mant) << scale, scale, int(p.state_exp), kind)
+
+
+def flat_view(t: torch.Tensor) -> Optional[np.ndarray]:
+    """A timeline ``[B, n, *shape]`` as an int64 numpy view ``[B, n, N]`` in the records'
+    element order (channels-last for ``(C, H, W)``); None where that is not a view, not
+    on the CPU, or numba is missing (the compiled loops read these views)."""
+    if t.device.type != "cpu" or t.dtype != torch.int64 or not _compile():
+        return None
+    v = t.permute(0, 1, 3, 4, 2) if t.dim() == 5 else t
+    if not v.is_contiguous():
+        return None
+    return v.reshape(t.shape[0], t.shape[1], -1).numpy()
+
+
+def scan_frames(src: np.ndarray, first: int, last: int) -> Tuple[np.ndarray, float]:
+    """Frames ``first .. last-1`` of ``src`` ``[B, n, N]`` (:func:`flat_view`): which hold
+    a payload (bool ``[last - first]``) and ``max |payload|`` over all, in one pass."""
+    nz, m = _compile()["scan"](src, first, last)
+    return nz, float(m)
+
+
+def sum_frames(spec: SynapseSpec, src: np.ndarray, idx: list, in_shape: Tuple[int, ...],
+               max_payload: float) -> Optional[np.ndarray]:
+    """The currents (:func:`fixed.current_of_sum` of the exact synapse sums) of frames
+    ``idx`` of ``src`` ``[B, n, N]`` (:func:`flat_view`), as int64 ``[B, len(idx), N']``
+    in the records' order; None where :func:`split_pieces` gives no float32 split.
+
+    The bit slices of :func:`split_sum` are written as float32 straight from the source
+    (one pass, no int64 temporaries), summed in one synapse call, and added back, shifted
+    and bounded in one more pass."""
+    n_p = split_pieces(spec, max_payload)
+    if n_p == 0 or spec.kind not in ("conv", "dense") or spec.overflow not in _OVERFLOW:
+        return None
+    loops = _compile()
+    bits = _piece_bits(spec) if n_p > 1 else 0
+    b, k = src.shape[0], len(idx)
+    frames = np.empty((n_p, b, k, src.shape[2]), dtype=np.float32)
+    loops["gather"](src, np.asarray(idx, dtype=np.int64), frames, bits)
+    z = torch.from_numpy(frames)
+    if len(in_shape) == 3:
+        c, h, w = in_shape
+        z = z.reshape(n_p * b * k, h, w, c).permute(0, 3, 1, 2)  # channels-last
+    else:
+        z = z.reshape((n_p * b * k,) + tuple(in_shape))
+    s = fixed.synapse_sum(spec, z, float(1 << bits) if n_p > 1 else max_payload)
+    s = s.permute(0, 2, 3, 1) if s.dim() == 4 else s
+    assert s.dtype == torch.float32 and s.is_contiguous()
+    s = s.reshape(n_p, b, k, -1).numpy()
+    out = np.empty(s.shape[1:], dtype=np.int64)
+    loops["combine"](s, bits, int(spec.weight_exp), _OVERFLOW[spec.overflow], out)
+    return out
+
+
+_OVERFLOW = {"sat24": 0, "wrap24": 1, "none": 2}  # the codes of the compiled combine
