@@ -80,7 +80,8 @@ def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
         raise ValueError(f"layer-major pipelined run: {blocker} (use layer_major=False)")
     if layer_major is None:
         layer_major = blocker is None
-    chunk = _chunk_size(spec, batch)  # samples are independent: cache-sized passes
+    # samples are independent: cache-sized passes (layer-major: a layer's whole timeline)
+    chunk = _layer_major_chunk(spec, batch, total) if layer_major else _chunk_size(spec, batch)
     for b0 in range(0, batch, chunk):
         part = {i: o[b0:b0 + chunk] for i, o in out.items()}
         if layer_major:
@@ -132,6 +133,20 @@ def _run_chunk(spec: NetworkSpec, x: torch.Tensor, out: Dict[int, torch.Tensor],
             now[i] = z
             out[i][:, t] = z
         prev = now
+
+
+#: Bytes of a layer's int64 timeline in one layer-major chunk: its currents and float
+#: slices stay below glibc's largest mmap threshold (32 MiB), so their memory is reused
+#: from one chunk to the next instead of mapped and faulted in afresh each time (the
+#: first touch of fresh pages costs ~10x the arithmetic on them).
+TIMELINE_BYTES = 4 << 20
+
+
+def _layer_major_chunk(spec: NetworkSpec, batch: int, total: int) -> int:
+    """Samples per layer-major chunk (at least 1): the widest layer's timeline of a
+    chunk near :data:`TIMELINE_BYTES`."""
+    widest = max((int(np.prod(layer.shape)) for layer in spec.layers), default=1)
+    return max(1, min(batch, TIMELINE_BYTES // (8 * max(widest, 1) * max(total, 1))))
 
 
 def _layer_major_blocker(spec: NetworkSpec) -> Optional[str]:
