@@ -68,10 +68,10 @@ def _chain(seed: int, kinds, first: str, big: bool) -> NetworkSpec:
 
 def _compare(spec: NetworkSpec, x: np.ndarray) -> dict:
     want = emulate_pipelined(spec, x, layer_major=False)
-    for skip in (True, False):
-        got = emulate_pipelined(spec, x, layer_major=True, skip_zeros=skip)
+    for skip, narrow in ((True, False), (False, False), (True, True)):
+        got = emulate_pipelined(spec, x, layer_major=True, skip_zeros=skip, narrow=narrow)
         for i in want:
-            bad = torch.nonzero(got[i] != want[i])
+            bad = torch.nonzero(got[i].to(torch.int64) != want[i])
             assert bad.numel() == 0, f"skip={skip}: layer {i} differs at {bad[0].tolist()}"
     return want
 
@@ -103,6 +103,10 @@ def test_layer_major_every_layer_active(kinds, first):
     if kinds[0] == "SDNN":
         syn = spec.layers[2].branches[0].synapse
         assert pipelined_ops.split_pieces(syn, float(want[1].abs().max())) > 1
+    narrow = emulate_pipelined(spec, x, narrow=True)
+    want_dtype = {"SDNN": torch.int32, "CUBA": torch.int8, "MLSN": torch.int8}
+    for i, kind in ((1, kinds[0]), (2, kinds[1])):  # sigma-delta: 24-bit currents, 6 steps
+        assert narrow[i].dtype == want_dtype[kind], i
 
 
 def test_torch_loops_where_numba_is_missing(monkeypatch):

@@ -21,15 +21,17 @@ import torch
 
 from .. import fixed
 from ..format.spec import INPUT, NetworkSpec
-from .emulator import _chunk_size, _record_buffer, check_input, sum_bounds
-from .pipelined_ops import (SKIP, ZERO, compiled_loop, flat_view, logical, run_compiled,
-                            scan_frames, settled_after, settled_initially, split_pieces,
-                            split_sum, sum_frames)
+from .emulator import _NARROW, _chunk_size, _record_buffer, check_input, sum_bounds
+from .pipelined_ops import (SKIP, ZERO, compiled_loop, flat_view, logical,
+                            payload_bounds_pipelined, run_compiled, scan_frames,
+                            settled_after, settled_initially, split_pieces, split_sum,
+                            sum_frames)
 
 
 def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
                       steps: Optional[int] = None, *, layer_major: Optional[bool] = None,
-                      skip_zeros: bool = True) -> Dict[int, torch.Tensor]:
+                      skip_zeros: bool = True, narrow: bool = False
+                      ) -> Dict[int, torch.Tensor]:
     """Run a chain network pipelined, one step per synapse, nothing reset.
 
     Parameters
@@ -51,11 +53,17 @@ def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
         Layer-major only: skip the synapse of a step whose source sent zero everywhere,
         and the neuron where such a step provably leaves its state unchanged and sends
         zero (:func:`.pipelined_ops.settled_initially`). The same integers either way.
+    narrow : bool
+        Record each layer in the narrowest integer type that holds every payload it can
+        send in this run (:func:`.pipelined_ops.payload_bounds_pipelined`; int8 for CUBA
+        spikes, int32 for the sigma-delta layers of a short run): the same values in less
+        memory, and less time where writing the records dominates.
 
     Returns
     -------
     dict
-        ``{layer: int64 tensor [B, steps, *shape]}``: what each layer sends at each
+        ``{layer: int64 tensor [B, steps, *shape]}`` (``narrow``: the narrowest type that
+        holds the layer's bound): what each layer sends at each
         Lava step -- a layer at depth ``d`` sends sample step ``s`` at step ``s + d``.
 
     Raises
@@ -72,7 +80,9 @@ def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     batch, t_in = x.shape[:2]
     total = t_in + max(spec.depths(), default=0) if steps is None else int(steps)
     # every step of every layer is written; conv layers' records channels-last, as the payloads
-    out = {i: _record_buffer((batch, total) + tuple(layer.shape), x.device)
+    dtypes = _record_dtypes(spec, x, total) if narrow else {}
+    out = {i: _record_buffer((batch, total) + tuple(layer.shape), x.device,
+                             dtypes.get(i, torch.int64))
            for i, layer in enumerate(spec.layers)}
     bounds = sum_bounds(spec, int(fixed.payload_max(x)))  # no per-step scan where known
     blocker = _layer_major_blocker(spec)
@@ -133,6 +143,14 @@ def _run_chunk(spec: NetworkSpec, x: torch.Tensor, out: Dict[int, torch.Tensor],
             now[i] = z
             out[i][:, t] = z
         prev = now
+
+
+def _record_dtypes(spec: NetworkSpec, x: torch.Tensor, total: int) -> Dict[int, torch.dtype]:
+    """The narrowest record type of every layer over a run of ``total`` steps."""
+    bounds = payload_bounds_pipelined(spec, int(fixed.payload_max(x)), total)
+    return {i: torch.int64 if b is None else
+            next((dt for dt, top in _NARROW if b <= top), torch.int64)
+            for i, b in bounds.items() if i != INPUT}
 
 
 #: Bytes of a layer's int64 timeline in one layer-major chunk: its currents and float
@@ -214,7 +232,7 @@ def _feed(spec: NetworkSpec, layer, br, src: torch.Tensor, n: int, total: int,
     batch, in_shape = src.shape[0], tuple(src.shape[2:])
     if br is None:  # an input layer: the data is its a_in (laid out as its records)
         if flat is not None:
-            return where, logical(flat[:, idx], in_shape)
+            return where, logical(flat[:, idx].astype(np.int64), in_shape)
         return where, _frames(src, idx, torch.int64).reshape((batch, len(steps)) + in_shape)
     syn = br.synapse
     bound = m if bound is None else bound

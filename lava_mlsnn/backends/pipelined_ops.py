@@ -228,7 +228,7 @@ def _compile():
                 row = src[b, t]
                 hi = 0
                 for k in range(row.shape[0]):
-                    x = row[k]
+                    x = np.int64(row[k])  # a narrow record: widened before negating
                     x = x if x >= 0 else -x
                     hi = x if x > hi else hi
                 if hi:
@@ -246,7 +246,7 @@ def _compile():
             for i in range(idx.shape[0]):
                 row = src[b, idx[i]]
                 for k in range(row.shape[0]):
-                    z = row[k]
+                    z = np.int64(row[k])
                     for j in range(n_p - 1):
                         out[j, b, i, k] = (z >> (bits * j)) & mask
                     out[n_p - 1, b, i, k] = z >> (bits * (n_p - 1))
@@ -316,7 +316,7 @@ def run_compiled(p: NeuronParams, cur: Optional[torch.Tensor], mode: np.ndarray,
     cl = len(shape) == 3
     flat = (lambda t: t.permute(0, 1, 3, 4, 2)) if cl else (lambda t: t)
     out = flat(rec)
-    assert out.is_contiguous() and out.dtype == torch.int64
+    assert out.is_contiguous()
     out = out.reshape(rec.shape[0], rec.shape[1], -1).numpy()
     if cur is None:
         a = np.zeros((rec.shape[0], 1, out.shape[2]), dtype=np.int64)
@@ -335,10 +335,10 @@ def run_compiled(p: NeuronParams, cur: Optional[torch.Tensor], mode: np.ndarray,
 
 
 def flat_view(t: torch.Tensor) -> Optional[np.ndarray]:
-    """A timeline ``[B, n, *shape]`` as an int64 numpy view ``[B, n, N]`` in the records'
+    """A timeline ``[B, n, *shape]`` as an integer numpy view ``[B, n, N]`` in the records'
     element order (channels-last for ``(C, H, W)``); None where that is not a view, not
     on the CPU, or numba is missing (the compiled loops read these views)."""
-    if t.device.type != "cpu" or t.dtype != torch.int64 or not _compile():
+    if t.device.type != "cpu" or t.dtype.is_floating_point or not _compile():
         return None
     v = t.permute(0, 1, 3, 4, 2) if t.dim() == 5 else t
     if not v.is_contiguous():
@@ -386,3 +386,58 @@ def sum_frames(spec: SynapseSpec, src: np.ndarray, idx: list, in_shape: Tuple[in
 
 
 _OVERFLOW = {"sat24": 0, "wrap24": 1, "none": 2}  # the codes of the compiled combine
+
+
+def payload_bounds_pipelined(spec, input_bound: int, steps: int) -> dict:
+    """``{layer: max |payload|}`` over a pipelined run of ``steps`` steps (None: no bound),
+    for narrow records (``-1``: the network input, ``max |x|`` = ``input_bound``).
+
+    Sigma-delta payloads are not saturated, but a run is finite: a current is at most
+    ``A = 2**23`` (a 24-bit synapse) or ``|w| x fan-in x bound << weightExp`` (stock
+    ``Dense``), so ``|sigma| <= steps A``; ``act`` (``relu(sigma + bias)``, or ``a << scale``
+    for ``SDNN_DELTA``) and ``ref`` (0 or an earlier ``act``) lie in the same interval, so
+    ``|delta|`` is at most its width and the payload ``delta >> stateExp`` at most
+    ``(width >> stateExp) + 1``. Other neurons: their levels, spikes or 24 bits."""
+    bound = {-1: int(input_bound)}
+    for i, layer in enumerate(spec.layers):
+        p = layer.neuron
+        t = p.type if p is not None else None
+        if layer.type == "flatten":
+            bound[i] = bound[layer.source]
+            continue
+        if t in ("MLSN", "CUBA", "INPUT"):
+            bound[i] = {"MLSN": int(p.levels), "CUBA": 1, "INPUT": int(p.input_levels)}[t]
+            continue
+        if t in ("READOUT", "PASS") or t not in fixed.SDNN_TYPES:
+            bound[i] = fixed.SAT_MAX + 1 if t in ("READOUT", "PASS") else None
+            continue
+        amax = 0  # |current| per step
+        for br in layer.branches or [None]:
+            src = bound[layer.source if br is None else br.source]
+            if br is not None and br.synapse.overflow in ("sat24", "wrap24"):
+                amax += 1 << 23
+            elif src is None:
+                amax = None
+                break
+            elif br is None:
+                amax += src
+            else:
+                syn = br.synapse
+                amax += int(syn.weight_abs_max) * syn.fan_in() * src << max(int(syn.weight_exp), 0)
+        if amax is None:
+            bound[i] = None
+            continue
+        if t == "SDNN_SIGMA":
+            bound[i] = steps * amax
+            continue
+        if int(p.state_exp) < 0:  # payload delta << -stateExp: not bounded here
+            bound[i] = None
+            continue
+        if t == "SDNN_DELTA":
+            width = 2 * (amax << max(int(p.spike_exp) + int(p.state_exp), 0))
+        else:
+            b = 0 if p.bias is None else int(np.abs(fixed.shift(
+                np.asarray(p.bias, dtype=np.int64), p.bias_exp)).max(initial=0))
+            width = steps * amax + b
+        bound[i] = (width >> max(int(p.state_exp), 0)) + 1
+    return bound
