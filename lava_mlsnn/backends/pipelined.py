@@ -157,7 +157,7 @@ def _record_dtypes(spec: NetworkSpec, x: torch.Tensor, total: int) -> Dict[int, 
 #: slices stay below glibc's largest mmap threshold (32 MiB), so their memory is reused
 #: from one chunk to the next instead of mapped and faulted in afresh each time (the
 #: first touch of fresh pages costs ~10x the arithmetic on them).
-TIMELINE_BYTES = 4 << 20
+TIMELINE_BYTES = 16 << 20
 
 
 def _layer_major_chunk(spec: NetworkSpec, batch: int, total: int) -> int:
