@@ -182,3 +182,22 @@ def test_settled_zero_steps_are_fixed_points(seed, kind, bias, steps):
     assert not np.any(z), f"{kind}: a settled zero step sent {z}"
     for old, now in zip(state, new):
         assert old is None and now is None or np.array_equal(old, now)
+
+
+def test_layer_major_writes_every_step_into_unzeroed_records():
+    """Off the CPU the records are not zero pages: the torch steps write every step,
+    skipped ones included (run here into records that hold garbage)."""
+    from lava_mlsnn.backends import pipelined
+    from lava_mlsnn.backends.emulator import _record_buffer, sum_bounds
+
+    spec = _chain(7, ("SDNN", "CUBA", "SDNN"), "SDNN_DELTA", big=True)
+    x = torch.as_tensor(np.random.default_rng(6).integers(0, 256, size=(2, 3, 2, 6, 6)))
+    want = emulate_pipelined(spec, x, layer_major=False)
+    total = want[0].shape[1]
+    out = {i: _record_buffer((2, total) + tuple(la.shape), x.device).fill_(77)
+           for i, la in enumerate(spec.layers)}
+    pipelined._run_layers(spec, x, out, total, sum_bounds(spec, int(x.max())), True,
+                          zeroed=False)
+    assert any(not torch.count_nonzero(want[i][:, t]) for i in want for t in range(total))
+    for i in want:
+        assert torch.equal(out[i], want[i]), f"layer {i}"

@@ -79,23 +79,25 @@ def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     x = check_input(spec, x)
     batch, t_in = x.shape[:2]
     total = t_in + max(spec.depths(), default=0) if steps is None else int(steps)
-    # every step of every layer is written; conv layers' records channels-last, as the payloads
-    dtypes = _record_dtypes(spec, x, total) if narrow else {}
-    out = {i: _record_buffer((batch, total) + tuple(layer.shape), x.device,
-                             dtypes.get(i, torch.int64))
-           for i, layer in enumerate(spec.layers)}
     bounds = sum_bounds(spec, int(fixed.payload_max(x)))  # no per-step scan where known
     blocker = _layer_major_blocker(spec)
     if layer_major and blocker is not None:
         raise ValueError(f"layer-major pipelined run: {blocker} (use layer_major=False)")
     if layer_major is None:
         layer_major = blocker is None
+    # conv layers' records channels-last, as the payloads; step-major writes every step,
+    # layer-major on the CPU gets zero pages (calloc) and leaves the skipped steps unwritten
+    dtypes = _record_dtypes(spec, x, total) if narrow else {}
+    zeroed = layer_major and x.device.type == "cpu"
+    alloc = _zero_records if zeroed else _record_buffer
+    out = {i: alloc((batch, total) + tuple(layer.shape), x.device, dtypes.get(i, torch.int64))
+           for i, layer in enumerate(spec.layers)}
     # samples are independent: cache-sized passes (layer-major: a layer's whole timeline)
     chunk = _layer_major_chunk(spec, batch, total) if layer_major else _chunk_size(spec, batch)
     for b0 in range(0, batch, chunk):
         part = {i: o[b0:b0 + chunk] for i, o in out.items()}
         if layer_major:
-            _run_layers(spec, x[b0:b0 + chunk], part, total, bounds, skip_zeros)
+            _run_layers(spec, x[b0:b0 + chunk], part, total, bounds, skip_zeros, zeroed)
         else:
             _run_chunk(spec, x[b0:b0 + chunk], part, total, bounds)
     return out
@@ -143,6 +145,18 @@ def _run_chunk(spec: NetworkSpec, x: torch.Tensor, out: Dict[int, torch.Tensor],
             now[i] = z
             out[i][:, t] = z
         prev = now
+
+
+def _zero_records(shape: Tuple[int, ...], device: torch.device,
+                  dtype: torch.dtype = torch.int64) -> torch.Tensor:
+    """:func:`~.emulator._record_buffer` filled with zeros by the allocator (numpy's
+    calloc on the CPU): the pages of steps never written are never touched, and writing
+    fresh pages is the largest cost of a run with few active steps."""
+    np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+    if len(shape) != 5:
+        return torch.from_numpy(np.zeros(shape, dtype=np_dtype))
+    b, t, c, h, w = shape
+    return torch.from_numpy(np.zeros((b, t, h, w, c), dtype=np_dtype)).permute(0, 1, 4, 2, 3)
 
 
 def _record_dtypes(spec: NetworkSpec, x: torch.Tensor, total: int) -> Dict[int, torch.dtype]:
@@ -222,7 +236,7 @@ def _feed(spec: NetworkSpec, layer, br, src: torch.Tensor, n: int, total: int,
             nz, m = scan_frames(flat, first - lag, last - lag)
         else:
             nz, m = _active(src[:, first - lag:last - lag])
-            nz = nz.numpy()
+            nz = nz.cpu().numpy()
     offsets = np.flatnonzero(nz) if skip else np.arange(last - first)
     steps = [first + int(j) for j in offsets]
     if not steps:
@@ -262,14 +276,15 @@ def _modes(p: fixed.NeuronParams, fed: List[bool], skip: bool) -> List[int]:
 
 
 def _run_layers(spec: NetworkSpec, x: torch.Tensor, out: Dict[int, torch.Tensor], total: int,
-                bounds: Dict[int, Optional[float]], skip: bool) -> None:
+                bounds: Dict[int, Optional[float]], skip: bool, zeroed: bool = False) -> None:
     """The pipelined run of one chunk ``x``, one layer at a time over the whole timeline.
 
     Without recurrence a layer's input at step ``t`` is what its source sent at ``t - 1``
     (at ``t`` for an input layer), all known once the source has run: the synapse sums
     every step in one call, then the neuron steps through time (a compiled loop where
     :func:`.pipelined_ops.compiled_loop` has one); the integers are those of
-    :func:`_run_chunk`, step for step."""
+    :func:`_run_chunk`, step for step. ``zeroed``: ``out`` holds zeros already (a skipped
+    step is not written)."""
     batch, t_in = x.shape[:2]
     t_in = min(t_in, total)
     if x.dim() == 5:  # laid out as the records, which the compiled loops read
@@ -283,14 +298,15 @@ def _run_layers(spec: NetworkSpec, x: torch.Tensor, out: Dict[int, torch.Tensor]
         if layer.type == "flatten":
             src, n = timeline(layer.source)
             rec[:, :n] = src[:, :n].reshape(batch, n, -1)
-            rec[:, n:] = 0
+            if not zeroed:
+                rec[:, n:] = 0
             continue
         p = layer.neuron
         feeds = [_feed(spec, layer, br, *timeline(layer.source if br is None else br.source),
                        total, None if br is None else bounds[br.source], skip)
                  for br in (layer.branches or [None])]
         modes = _modes(p, [any(t in where for where, _ in feeds) for t in range(total)], skip)
-        if len(feeds) == 1 and compiled_loop(p) is not None:
+        if zeroed and len(feeds) == 1 and compiled_loop(p) is not None:
             where, cur = feeds[0]
             run_compiled(p, cur, np.asarray([where.get(t, m) for t, m in enumerate(modes)]),
                          rec)
@@ -300,7 +316,8 @@ def _run_layers(spec: NetworkSpec, x: torch.Tensor, out: Dict[int, torch.Tensor]
         zero = torch.zeros((), dtype=torch.int64, device=x.device).expand(shape)
         for t, mode in enumerate(modes):
             if mode == SKIP:  # a fixed point that sends 0
-                rec[:, t] = 0
+                if not zeroed:
+                    rec[:, t] = 0
                 continue
             a = zero
             for where, cur in feeds:

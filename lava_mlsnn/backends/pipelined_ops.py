@@ -163,8 +163,7 @@ def _compile():
             v = np.zeros(n, np.int64)
             for t in range(n_t):
                 j = mode[t]
-                if j == -2:
-                    rec[b, t, :] = 0
+                if j == -2:  # the record holds zeros already
                     continue
                 for k in range(n):
                     a = cur[b, j, k] if j >= 0 else 0
@@ -193,8 +192,7 @@ def _compile():
             ref = np.zeros(n, np.int64)
             for t in range(n_t):
                 j = mode[t]
-                if j == -2:
-                    rec[b, t, :] = 0
+                if j == -2:  # the record holds zeros already
                     continue
                 row = cur[b, max(j, 0)]
                 out = rec[b, t]
@@ -305,12 +303,14 @@ def logical(a: np.ndarray, shape: Tuple[int, ...]) -> torch.Tensor:
 
 def run_compiled(p: NeuronParams, cur: Optional[torch.Tensor], mode: np.ndarray,
                  rec: torch.Tensor) -> None:
-    """Run neuron ``p`` through the whole timeline into ``rec`` ``[B, steps, *shape]``.
+    """Run neuron ``p`` through the whole timeline into ``rec`` ``[B, steps, *shape]``,
+    which holds zeros (the pipelined run's CPU records).
 
     ``cur`` ``[B, k, *shape]`` holds the currents of the steps that have one; ``mode[t]``
     is the frame of step ``t`` in ``cur``, :data:`ZERO` (a zero input) or :data:`SKIP`
-    (a fixed point: the record is 0). Conv-shaped tensors are channels-last (the records'
-    layout); every step is :func:`fixed.neuron_step`'s, from the reset state."""
+    (a fixed point: the record, 0, is left unwritten). Conv-shaped
+    tensors are channels-last (the records' layout); every step is
+    :func:`fixed.neuron_step`'s, from the reset state."""
     loop = compiled_loop(p)
     shape = tuple(rec.shape[2:])
     cl = len(shape) == 3
