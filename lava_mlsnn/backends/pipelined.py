@@ -219,12 +219,15 @@ def _active(frames: torch.Tensor) -> Tuple[torch.Tensor, float]:
 
 
 def _feed(spec: NetworkSpec, layer, br, src: torch.Tensor, n: int, total: int,
-          bound: Optional[float], skip: bool) -> Tuple[Dict[int, int], Optional[torch.Tensor]]:
+          bound: Optional[float], skip: bool, seen: Optional[Tuple[np.ndarray, float]] = None
+          ) -> Tuple[Dict[int, int], Optional[torch.Tensor]]:
     """One input of a layer over the timeline: ``({step: frame}, currents [B, k, *shape])``.
 
     ``src`` holds what the source sent at steps ``0 .. n-1`` (zero after); a synapse
     (``br``) delivers it one step later, an input layer (``br`` None) at once. Only the
-    steps whose source frame carries a payload are summed (``skip``), in one call."""
+    steps whose source frame carries a payload are summed (``skip``), in one call.
+    ``seen``: what the source's compiled loop found in ``src`` (its non-zero steps and
+    ``max |payload|``), which spares a scan."""
     lag = 0 if br is None else 1
     first, last = lag, min(total, n + lag)  # steps t whose source frame t - lag exists
     if last <= first:
@@ -232,7 +235,9 @@ def _feed(spec: NetworkSpec, layer, br, src: torch.Tensor, n: int, total: int,
     flat = flat_view(src)  # the compiled scans and sums read it (None: torch)
     m = bound
     if skip or bound is None:
-        if flat is not None:
+        if seen is not None:  # max over all of src: a bound of the window's
+            nz, m = seen[0][first - lag:last - lag], seen[1]
+        elif flat is not None:
             nz, m = scan_frames(flat, first - lag, last - lag)
         else:
             nz, m = _active(src[:, first - lag:last - lag])
@@ -293,23 +298,27 @@ def _run_layers(spec: NetworkSpec, x: torch.Tensor, out: Dict[int, torch.Tensor]
     def timeline(j: int) -> Tuple[torch.Tensor, int]:
         return (x, t_in) if j == INPUT else (out[j], total)
 
+    seen: Dict[int, Tuple[np.ndarray, float]] = {}  # found by the compiled loops
     for i, layer in enumerate(spec.layers):
         rec = out[i]
         if layer.type == "flatten":
             src, n = timeline(layer.source)
+            if layer.source in seen:
+                seen[i] = seen[layer.source]
             rec[:, :n] = src[:, :n].reshape(batch, n, -1)
             if not zeroed:
                 rec[:, n:] = 0
             continue
         p = layer.neuron
         feeds = [_feed(spec, layer, br, *timeline(layer.source if br is None else br.source),
-                       total, None if br is None else bounds[br.source], skip)
+                       total, None if br is None else bounds[br.source], skip,
+                       seen.get(layer.source if br is None else br.source))
                  for br in (layer.branches or [None])]
         modes = _modes(p, [any(t in where for where, _ in feeds) for t in range(total)], skip)
         if zeroed and len(feeds) == 1 and compiled_loop(p) is not None:
             where, cur = feeds[0]
-            run_compiled(p, cur, np.asarray([where.get(t, m) for t, m in enumerate(modes)]),
-                         rec)
+            seen[i] = run_compiled(p, cur, np.asarray([where.get(t, m)
+                                                       for t, m in enumerate(modes)]), rec)
             continue
         shape = (batch,) + tuple(layer.shape)
         state = fixed.initial_state(p, shape, x) if p.type in fixed.STATEFUL else (None, None)

@@ -156,8 +156,10 @@ def _compile():
     @numba.njit(cache=True)
     def cuba(cur, mode, rec, du, dv, bias, th):
         # fixed.cuba_step: u = decay(u) + (a << 6), LIF's single 24-bit wrap; v =
-        # clip(decay(v) + u + bias, +-SAT_MAX); a spike is v > th, and resets v to 0
+        # clip(decay(v) + u + bias, +-SAT_MAX); a spike is v > th, and resets v to 0.
+        # Returns which steps sent a payload and max |payload| (the next layer's scan)
         n_b, n_t, n = rec.shape
+        nz = np.zeros(n_t, np.bool_)
         for b in range(n_b):
             u = np.zeros(n, np.int64)
             v = np.zeros(n, np.int64)
@@ -178,15 +180,20 @@ def _compile():
                     if vk > th:
                         v[k] = 0
                         rec[b, t, k] = 1
+                        nz[t] = True
                     else:
                         v[k] = vk
                         rec[b, t, k] = 0
+        return nz, np.int64(1) if nz.any() else np.int64(0)
 
     @numba.njit(cache=True)
     def sigma_delta(cur, mode, rec, bias, th, scale, state_exp, kind):
         # fixed.sigma_delta_step; kind 0: SDNN (sigma += a, act = relu(sigma + bias)),
-        # 1: SDNN_DELTA (act = a << scale), 2: SDNN_SIGMA (sends sigma += a)
+        # 1: SDNN_DELTA (act = a << scale), 2: SDNN_SIGMA (sends sigma += a); returns
+        # which steps sent a payload and max |payload|, as cuba
         n_b, n_t, n = rec.shape
+        nz = np.zeros(n_t, np.bool_)
+        m = np.int64(0)
         for b in range(n_b):
             sigma = np.zeros(n, np.int64)
             ref = np.zeros(n, np.int64)
@@ -201,6 +208,10 @@ def _compile():
                         if j >= 0:
                             sigma[k] += row[k]
                         out[k] = sigma[k]
+                        x = sigma[k] if sigma[k] >= 0 else -sigma[k]
+                        m = x if x > m else m
+                        if x:
+                            nz[t] = True
                     continue
                 for k in range(n):
                     a = row[k] if j >= 0 else 0
@@ -214,7 +225,13 @@ def _compile():
                     if (d if d >= 0 else -d) < th:
                         d = 0
                     ref[k] += d
-                    out[k] = d >> state_exp
+                    z = d >> state_exp
+                    out[k] = z
+                    x = z if z >= 0 else -z
+                    m = x if x > m else m
+                    if x:
+                        nz[t] = True
+        return nz, m
 
     @numba.njit(cache=True)
     def scan(src, first, last):
@@ -302,7 +319,7 @@ def logical(a: np.ndarray, shape: Tuple[int, ...]) -> torch.Tensor:
 
 
 def run_compiled(p: NeuronParams, cur: Optional[torch.Tensor], mode: np.ndarray,
-                 rec: torch.Tensor) -> None:
+                 rec: torch.Tensor) -> Tuple[np.ndarray, float]:
     """Run neuron ``p`` through the whole timeline into ``rec`` ``[B, steps, *shape]``,
     which holds zeros (the pipelined run's CPU records).
 
@@ -310,7 +327,8 @@ def run_compiled(p: NeuronParams, cur: Optional[torch.Tensor], mode: np.ndarray,
     is the frame of step ``t`` in ``cur``, :data:`ZERO` (a zero input) or :data:`SKIP`
     (a fixed point: the record, 0, is left unwritten). Conv-shaped
     tensors are channels-last (the records' layout); every step is
-    :func:`fixed.neuron_step`'s, from the reset state."""
+    :func:`fixed.neuron_step`'s, from the reset state. Returns what :func:`scan_frames`
+    would find in ``rec``: which steps hold a payload, and ``max |payload|``."""
     loop = compiled_loop(p)
     shape = tuple(rec.shape[2:])
     cl = len(shape) == 3
@@ -326,12 +344,13 @@ def run_compiled(p: NeuronParams, cur: Optional[torch.Tensor], mode: np.ndarray,
     bias = _per_neuron(bias, shape, cl)
     mode = np.ascontiguousarray(mode, dtype=np.int64)
     if p.type == "CUBA":
-        loop(a, mode, out, _per_neuron(p.i_decay, shape, cl), _per_neuron(p.v_decay, shape, cl),
-             bias, int(p.v_th_mant) << fixed.STATE_SHIFT)
-        return
+        nz, m = loop(a, mode, out, _per_neuron(p.i_decay, shape, cl),
+                     _per_neuron(p.v_decay, shape, cl), bias, int(p.v_th_mant) << fixed.STATE_SHIFT)
+        return nz, float(m)
     scale = int(p.spike_exp) + int(p.state_exp)
     kind = {"SDNN": 0, "SDNN_DELTA": 1, "SDNN_SIGMA": 2}[p.type]
-    loop(a, mode, out, bias, int(p.v_th_mant) << scale, scale, int(p.state_exp), kind)
+    nz, m = loop(a, mode, out, bias, int(p.v_th_mant) << scale, scale, int(p.state_exp), kind)
+    return nz, float(m)
 
 
 def flat_view(t: torch.Tensor) -> Optional[np.ndarray]:
