@@ -14,7 +14,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from lava_mlsnn import fixed
-from lava_mlsnn.backends import pipelined_ops
+from lava_mlsnn.backends import pipelined_loops, pipelined_ops
 from lava_mlsnn.backends.pipelined import emulate_pipelined
 from lava_mlsnn.format.spec import Branch, LayerSpec, NetworkSpec
 
@@ -37,8 +37,8 @@ def _neuron(rng, kind: str, shape, bias: bool) -> P:
 
 def _chain(seed: int, kinds, first: str, big: bool) -> NetworkSpec:
     """input (first) -> conv (kinds[0]) -> conv (kinds[1]) -> flatten -> dense (kinds[2])
-    -> dense (SDNN_SIGMA or CUBA, as stock files end). ``big``: weights that push sigma-delta sums past
-    2**24 (the split float32 sums)."""
+    -> dense (SDNN_SIGMA or CUBA, as stock files end). ``big``: weights that push
+    sigma-delta sums past 2**24 (the split float32 sums)."""
     rng = np.random.default_rng(seed)
     hi = 400 if big else 40
     inp = {"SDNN_DELTA": P("SDNN_DELTA", v_th_mant=int(rng.integers(0, 4)), bias_exp=12),
@@ -113,7 +113,7 @@ def test_torch_loops_where_numba_is_missing(monkeypatch):
     spec = _chain(7, ("SDNN", "CUBA", "SDNN"), "SDNN_DELTA", big=True)
     x = np.random.default_rng(5).integers(0, 256, size=(2, 3, 2, 6, 6))
     want = emulate_pipelined(spec, x, layer_major=False)
-    monkeypatch.setattr(pipelined_ops, "_LOOPS", False)
+    monkeypatch.setattr(pipelined_loops, "_LOOPS", False)
     got = emulate_pipelined(spec, x, layer_major=True)
     assert_layers_active({i: v.numpy() for i, v in got.items()}, [0, 1, 2, 4, 5])
     for i in want:
@@ -150,9 +150,9 @@ def test_split_sums_equal_float64_sums(seed, exp, top, kind, ov):
                                 if kind == "conv" else z, m)
     assert torch.equal(fixed.current_of_sum(s, exp, False, torch.int64, ov), want)
     flat = (z.permute(0, 2, 3, 1) if kind == "conv" else z).reshape(1, 4, -1).contiguous()
-    got = pipelined_ops.sum_frames(syn, flat.numpy(), [0, 1, 2, 3], tuple(z.shape[1:]), m)
+    got = pipelined_loops.sum_frames(syn, flat.numpy(), [0, 1, 2, 3], tuple(z.shape[1:]), m)
     if got is not None:  # None: no float32 split (float64 in both)
-        got = pipelined_ops.logical(got, tuple(want.shape[1:]))[0]
+        got = pipelined_loops.logical(got, tuple(want.shape[1:]))[0]
         assert torch.equal(got, want)
 
 

@@ -22,10 +22,10 @@ import torch
 from .. import fixed
 from ..format.spec import INPUT, NetworkSpec
 from .emulator import _NARROW, _chunk_size, _record_buffer, check_input, sum_bounds
-from .pipelined_ops import (SKIP, ZERO, compiled_loop, flat_view, logical,
-                            payload_bounds_pipelined, run_compiled, scan_frames,
-                            settled_after, settled_initially, split_pieces, split_sum,
-                            sum_frames)
+from .pipelined_loops import (SKIP, ZERO, compiled_loop, flat_view, logical, run_compiled,
+                              scan_frames, sum_frames)
+from .pipelined_ops import (payload_bounds_pipelined, settled_after, settled_initially,
+                            split_pieces, split_sum)
 
 
 def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
