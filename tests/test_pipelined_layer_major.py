@@ -201,3 +201,16 @@ def test_layer_major_writes_every_step_into_unzeroed_records():
     assert any(not torch.count_nonzero(want[i][:, t]) for i in want for t in range(total))
     for i in want:
         assert torch.equal(out[i], want[i]), f"layer {i}"
+
+
+@pytest.mark.parametrize("steps", [0, 1, 2, 12])
+def test_layer_major_runs_of_any_length(steps):
+    """Fewer steps than the input (truncated), none, or more than the pipeline needs."""
+    spec = _chain(7, ("SDNN", "CUBA", "SDNN"), "SDNN_DELTA", big=True)
+    x = np.random.default_rng(0).integers(0, 256, size=(2, 3, 2, 6, 6))
+    want = emulate_pipelined(spec, x, steps=steps, layer_major=False)
+    for kw in ({}, {"narrow": True}, {"skip_zeros": False}):
+        got = emulate_pipelined(spec, x, steps=steps, **kw)
+        for i in want:
+            assert got[i].shape == want[i].shape == (2, steps) + tuple(spec.layers[i].shape)
+            assert torch.equal(got[i].to(torch.int64), want[i]), (kw, i)

@@ -97,7 +97,8 @@ def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     for b0 in range(0, batch, chunk):
         part = {i: o[b0:b0 + chunk] for i, o in out.items()}
         if layer_major:
-            _run_layers(spec, x[b0:b0 + chunk], part, total, bounds, skip_zeros, zeroed)
+            if total:  # no steps: nothing to run (the records are empty)
+                _run_layers(spec, x[b0:b0 + chunk], part, total, bounds, skip_zeros, zeroed)
         else:
             _run_chunk(spec, x[b0:b0 + chunk], part, total, bounds)
     return out
