@@ -196,7 +196,7 @@ def _per_neuron(value, shape: Tuple[int, ...], channels_last: bool) -> np.ndarra
     full = np.broadcast_to(np.asarray(value, dtype=np.int64), shape)
     if channels_last:
         full = np.moveaxis(full, 0, -1)
-    return np.ascontiguousarray(full).reshape(-1)
+    return np.array(full, dtype=np.int64, order="C").reshape(-1)  # writable: one signature
 
 
 def logical(a: np.ndarray, shape: Tuple[int, ...]) -> torch.Tensor:
