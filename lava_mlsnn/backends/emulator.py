@@ -178,9 +178,11 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     recorded = {i: _record_buffer((batch, steps) + tuple(spec.layers[i].shape), x.device,
                                   record_dtype(spec, i, xmax) if narrow else torch.int64)
                 for i in keep}
+    # T = 1 with lean layers stays step-major: the lean step's float32 passes measured
+    # faster there than the int64 compiled loop (BENCHMARKS.md, emulator default path).
     kern = layer_major.kernel_layers(spec, bounds) if KERNEL_STEP and step is None \
-        and x.device.type == "cpu" and layer_major.applies(spec) and kernels.available() \
-        else set()
+        and (steps > 1 or not lean) and x.device.type == "cpu" \
+        and layer_major.applies(spec) and kernels.available() else set()
     if kern:  # layer-major: a chunk holds every step of its samples
         chunk, cache = _chunk_size(spec, batch, steps), {}
         for b0 in range(0, batch, chunk):

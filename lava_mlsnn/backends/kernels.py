@@ -89,7 +89,7 @@ def _compile():
         if mode == 0:  # clipped first (saturated below anyway): no int64 overflow
             for j in range(n):
                 ab[j] = _clip(ab[j], -(1 << 40), 1 << 40)
-        elif mode == 1:  # (a mod 2**24) << e wraps as a << e does
+        elif mode == 1 and e > 0:  # (a mod 2**24) << e wraps as a << e does
             for j in range(n):
                 ab[j] = ab[j] & ((1 << 24) - 1)
         if e > 0:
@@ -106,12 +106,17 @@ def _compile():
                 ab[j] = ((ab[j] + half) & ((1 << 24) - 1)) - half
 
     @njit(cache=True)
-    def _mlsn(ab, ub, vb, bias, c, pr):  # fixed.mlsn_step
+    def _mlsn(ab, ub, vb, bias, c, pr, first):  # fixed.mlsn_step
+        # first: a sample's first step, from u = 0 and vb holding decay(vInit) already
         idec, vdec, th, levels, vbits, vexp = c[2], c[3], c[5], c[6], c[7], c[8]
         inv = 1.0 / np.float64(th)  # a product, not a division (several times slower)
         for j in range(ab.shape[0]):
-            u = _clip((ab[j] << shift6) + _decay(ub[j], idec), sat_min, sat_max)
-            v = _clip(_decay(vb[j], vdec) + u + bias[j], sat_min, sat_max)
+            if first:  # the decays of the reset state are constants (branch unswitched)
+                u = _clip(ab[j] << shift6, sat_min, sat_max)
+                v = _clip(vb[j] + u + bias[j], sat_min, sat_max)
+            else:
+                u = _clip((ab[j] << shift6) + _decay(ub[j], idec), sat_min, sat_max)
+                v = _clip(_decay(vb[j], vdec) + u + bias[j], sat_min, sat_max)
             # v // th: |v| <= 2**23, so v * fl(1 / th) errs by far less than 1 and the
             # floor is off by at most one, which the remainder corrects
             q = np.int64(np.floor(np.float64(v) * inv))
@@ -154,7 +159,8 @@ def _compile():
         # pay [B, T, N] float32; rec [B, T, N] (any int type) when write_rec. Each job is
         # one sample's block of neurons; each row a step of that block, in cache.
         nb, steps, n = s.shape
-        e, mode, v0 = c[0], c[1], c[4]
+        e, mode = c[0], c[1]
+        dv0 = c[4] if carry else _decay(c[4], c[3])  # MLSN's first step reads decay(vInit)
         blocks = (n + BLOCK - 1) // BLOCK
         for job in prange(nb * blocks):
             b, j0 = job // blocks, (job % blocks) * BLOCK
@@ -164,13 +170,13 @@ def _compile():
             vb = np.empty(j1 - j0, dtype=np.int64)
             for j in range(j0, j1):
                 ub[j - j0] = u_st[b, j] if carry else 0
-                vb[j - j0] = v_st[b, j] if carry else (v0 if kind == 0 else 0)
+                vb[j - j0] = v_st[b, j] if carry else (dv0 if kind == 0 else 0)
             bias_b = bias[j0:j1]
             for t in range(steps):
                 pr = pay[b, t, j0:j1]
                 _currents(s[b, t, j0:j1], e, mode, ab)
                 if kind == 0:
-                    _mlsn(ab, ub, vb, bias_b, c, pr)
+                    _mlsn(ab, ub, vb, bias_b, c, pr, t == 0 and not carry)
                 elif kind == 1:
                     _cuba(ab, ub, vb, bias_b, c, pr)
                 elif kind == 2:
