@@ -99,6 +99,9 @@ LEAN_STEP = True
 #: at once, each covered neuron in one compiled loop (:mod:`.kernels`, the same integers);
 #: False: the step-major loop below.
 KERNEL_STEP = True
+#: Fewer steps keep the step-major loop where a layer takes the lean step (measured faster
+#: there: BENCHMARKS.md, emulator default path).
+KERNEL_MIN_STEPS = 2
 
 #: ``LAVA_MLSNN_FUSED=1`` makes ``fused=True`` the default of :func:`emulate`.
 FUSED_ENV = "LAVA_MLSNN_FUSED"
@@ -181,7 +184,7 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     # T = 1 with lean layers stays step-major: the lean step's float32 passes measured
     # faster there than the int64 compiled loop (BENCHMARKS.md, emulator default path).
     kern = layer_major.kernel_layers(spec, bounds) if KERNEL_STEP and step is None \
-        and (steps > 1 or not lean) and x.device.type == "cpu" \
+        and (steps >= KERNEL_MIN_STEPS or not lean) and x.device.type == "cpu" \
         and layer_major.applies(spec) and kernels.available() else set()
     if kern:  # layer-major: a chunk holds every step of its samples
         chunk, cache = _chunk_size(spec, batch, steps), {}
