@@ -201,3 +201,14 @@ def test_kernels_equal_fixed_steps_at_the_edges(kind, sums, us, vs, weight_exp, 
         assert np.array_equal(state[0][0], su.numpy())
     if kind != "PASS":
         assert np.array_equal(state[1][0], sv.numpy())
+
+
+def test_start_method_left_unset():
+    """numba's first parallel launch asks multiprocessing for its start method, which
+    fixes it; Lava, imported afterwards, sets its own and fails on one already chosen."""
+    import multiprocessing
+    before = multiprocessing.get_start_method(allow_none=True)
+    rng = np.random.default_rng(5)
+    spec = _random_net(rng)
+    emulator.emulate(spec, rng.integers(0, 16, size=(1, 2, 2, 8, 8)))
+    assert multiprocessing.get_start_method(allow_none=True) == before

@@ -240,6 +240,8 @@ def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
         step; default: every sample starts from the reset state (``u = 0``, ``v = vInit``
         for MLSN, else 0) and the final state is dropped.
     """
+    import multiprocessing
+    unset = multiprocessing.get_start_method(allow_none=True) is None
     run = _compile()
     if run is False:
         raise RuntimeError("the layer kernels need numba")
@@ -251,5 +253,9 @@ def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
     rec = record if record is not None else np.zeros((1, 1, 1), dtype=np.int8)
     run(KINDS[kind], s, consts, bias, u, v, state is not None, payload, rec,
         record is not None)
+    if unset and multiprocessing.get_start_method(allow_none=True) is not None:
+        # numba's first parallel launch fixes the start method (its lock asks for it);
+        # Lava, imported later, sets its own and fails on one already chosen
+        multiprocessing.set_start_method(None, force=True)
 
 
