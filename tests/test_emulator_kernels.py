@@ -212,3 +212,22 @@ def test_start_method_left_unset():
     spec = _random_net(rng)
     emulator.emulate(spec, rng.integers(0, 16, size=(1, 2, 2, 8, 8)))
     assert multiprocessing.get_start_method(allow_none=True) == before
+
+
+def test_layer_major_with_plain_layers(monkeypatch):
+    """layer_major.run_chunk with some layers left to the plain step (their step-by-step
+    loop on batched currents) gives the plain path's integers; emulate itself then stays
+    step-major (not every synapse layer takes a kernel)."""
+    rng = np.random.default_rng(11)
+    spec = _random_net(rng)
+    x = torch.as_tensor(rng.integers(0, 16, size=(2, 4, 2, 8, 8)))
+    x[0] = 15
+    plain = _plain(monkeypatch, spec, x)
+    assert_layers_active(plain)
+    bounds = emulator.sum_bounds(spec, 15)
+    dtypes = {i: torch.int64 for i, la in enumerate(spec.layers) if la.neuron is not None}
+    for kern in ({1, 5}, {2, 4, 6}, set()):
+        rec = {i: torch.empty(plain[i].shape, dtype=torch.int64) for i in plain}
+        layer_major.run_chunk(spec, x, rec, bounds, kern, dtypes, {})
+        for i in plain:
+            assert torch.equal(rec[i], plain[i]), (kern, i)
