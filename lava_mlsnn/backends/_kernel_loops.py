@@ -27,6 +27,10 @@ def _decay(x, d):  # fixed.decay: sign(x) * ((|x| * (4096 - d)) >> 12)
 @njit(cache=True)
 def _currents(sr, e, mode, ab):  # fixed.current_of_sum of a row of exact float sums
     n = sr.shape[0]
+    if mode == 0 and e == 0:  # the common case in one pass
+        for j in range(n):
+            ab[j] = _clip(np.int64(np.rint(sr[j])), sat_min, sat_max)
+        return
     for j in range(n):
         ab[j] = np.int64(np.rint(sr[j]))
     if mode == 0:  # clipped first (saturated below anyway): no int64 overflow
