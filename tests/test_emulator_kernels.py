@@ -122,11 +122,14 @@ def test_one_sample_and_chunks(monkeypatch):
     monkeypatch.setattr(emulator, "CHUNK_BYTES", 1)  # one sample per chunk
     chunked = emulator.emulate(spec, x)
     one = emulator.emulate(spec, x[2:3])
+    some = emulator.emulate(spec, x, record=[2, 6], narrow=True)  # the others not written
     plain = _plain(monkeypatch, spec, x)
     assert_layers_active(plain)
     for i in plain:
         assert torch.equal(whole[i], plain[i]) and torch.equal(chunked[i], plain[i]), i
         assert torch.equal(one[i], plain[i][2:3]), i
+    assert sorted(some) == [2, 6]
+    assert all(torch.equal(some[i].to(torch.int64), plain[i]) for i in some)
 
 
 def test_t1_lean_network_stays_step_major(monkeypatch):
