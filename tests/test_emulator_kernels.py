@@ -77,7 +77,12 @@ def _check(monkeypatch, spec, x, what):
     assert kern == want_kern, what  # every neuron layer takes a kernel
     plain = _plain(monkeypatch, spec, x)
     assert_layers_active(plain, what=what)
+    calls = []
+    real = kernels.run_layer
+    monkeypatch.setattr(kernels, "run_layer", lambda *a, **k: calls.append(a) or real(*a, **k))
     got = emulator.emulate(spec, x, fused=False)
+    monkeypatch.setattr(kernels, "run_layer", real)
+    assert len(calls) >= len(want_kern), what  # the layer-major run was taken
     got_narrow = emulator.emulate(spec, x, fused=False, narrow=True)
     for i in plain:
         assert got[i].dtype == torch.int64
@@ -87,8 +92,9 @@ def _check(monkeypatch, spec, x, what):
     return plain
 
 
-@pytest.mark.parametrize("steps", [2, 16])
+@pytest.mark.parametrize("steps", [1, 2, 16])
 def test_random_networks_equal_the_plain_step(monkeypatch, steps):
+    monkeypatch.setattr(emulator, "KERNEL_MIN_STEPS", 1)  # T = 1 layer-major too
     for seed in range(3):
         rng = np.random.default_rng(100 * steps + seed)
         spec = _random_net(rng)
