@@ -62,6 +62,7 @@ def test_lean_emulator_equals_plain_and_reference(monkeypatch):
         plain_layers = {i for i, layer in enumerate(spec.layers) if layer.branches}
         lean = lean_layers(spec, plain_layers, bounds)
         assert {1, 4, 5, 6, 7} <= lean  # the MLSN layers take the lean step
+        monkeypatch.setattr(emulator, "KERNEL_STEP", False)  # step-major: the lean step
         monkeypatch.setattr(emulator, "LEAN_STEP", True)
         got = emulator.emulate(spec, x)
         monkeypatch.setattr(emulator, "LEAN_STEP", False)

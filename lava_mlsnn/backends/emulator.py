@@ -18,6 +18,7 @@ from .. import fixed
 from .._limits import check_budget
 from ..classify import classify as _classify, classify_spec
 from ..format.spec import INPUT, NetworkSpec
+from . import kernels, layer_major
 from .lean import lean_layers, lean_params, lean_state, lean_step
 from .loihi2.report import payload_bounds
 
@@ -72,7 +73,7 @@ def check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor]) -> torch.
         check_budget("input as int64 [B, T, *inputShape]", tuple(t.shape), 8)
     t = t.to(torch.int64)
     if t.numel() and _feeds_synapse(spec):
-        lo, hi = int(t.min()), int(t.max())
+        lo, hi = (int(m) for m in torch.aminmax(t))  # one read-only pass
         if lo < fixed.SAT_MIN or hi > fixed.SAT_MAX:
             raise ValueError(f"input payloads [{lo}, {hi}] leave the 24-bit payload range "
                              f"[{fixed.SAT_MIN}, {fixed.SAT_MAX}] (the network input feeds a "
@@ -93,6 +94,14 @@ def check_record_budget(spec: NetworkSpec, keep: Iterable[int], batch: int, step
 #: Single-branch MLSN layers run :func:`lean_step` (float32 from synapse to synapse, the
 #: same integers) where its preconditions hold; False: every layer runs the plain step.
 LEAN_STEP = True
+
+#: Feed-forward networks run layer-major (:mod:`.layer_major`): each synapse over all steps
+#: at once, each covered neuron in one compiled loop (:mod:`.kernels`, the same integers);
+#: False: the step-major loop below.
+KERNEL_STEP = True
+#: Fewer steps keep the step-major loop where a layer takes the lean step (measured faster
+#: there: BENCHMARKS.md, emulator default path).
+KERNEL_MIN_STEPS = 2
 
 #: ``LAVA_MLSNN_FUSED=1`` makes ``fused=True`` the default of :func:`emulate`.
 FUSED_ENV = "LAVA_MLSNN_FUSED"
@@ -153,7 +162,7 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
         fixed.check_exact_sum(br.synapse, fixed.SAT_MAX)
     for rec in (layer.recurrent for layer in spec.layers if layer.recurrent is not None):
         fixed.check_exact_sum(rec, fixed.SAT_MAX)
-    xmax = int(x.abs().max()) if x.numel() else 0
+    xmax = int(fixed.payload_max(x))  # one read-only pass (no |x| copy)
     bounds = sum_bounds(spec, xmax)
     delayed = {(i, k) for i, layer in enumerate(spec.layers)
                for k, br in enumerate(layer.branches) if br.synapse.delay is not None}
@@ -173,6 +182,22 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     recorded = {i: _record_buffer((batch, steps) + tuple(spec.layers[i].shape), x.device,
                                   record_dtype(spec, i, xmax) if narrow else torch.int64)
                 for i in keep}
+    # T = 1 with lean layers stays step-major: the lean step's float32 passes measured
+    # faster there than the int64 compiled loop (BENCHMARKS.md, emulator default path).
+    kern = layer_major.kernel_layers(spec, bounds) if KERNEL_STEP and step is None \
+        and (steps >= KERNEL_MIN_STEPS or not lean) and x.device.type == "cpu" \
+        and layer_major.applies(spec) and kernels.available() else set()
+    if kern != {i for i, layer in enumerate(spec.layers) if layer.branches}:
+        # a layer without a kernel runs its step-by-step loop on batched currents, which
+        # measured slower than the step-major loop (the SDNN PilotNet, BENCHMARKS.md)
+        kern = set()
+    if kern:  # layer-major: a chunk holds every step of its samples
+        chunk, cache = _chunk_size(spec, batch, steps), {}
+        for b0 in range(0, batch, chunk):
+            layer_major.run_chunk(spec, x[b0:b0 + chunk],
+                                  {i: r[b0:b0 + chunk] for i, r in recorded.items()},
+                                  bounds, kern, dtypes, cache)
+        return recorded
     chunk = _chunk_size(spec, batch)
     for b0 in range(0, batch, chunk):
         _run_chunk(spec, x[b0:b0 + chunk], {i: r[b0:b0 + chunk] for i, r in recorded.items()},
@@ -246,11 +271,12 @@ def record_dtype(spec: NetworkSpec, index: int, input_bound: int) -> torch.dtype
     return next((dt for dt, top in _NARROW if bound <= top), torch.int64)
 
 
-def _chunk_size(spec: NetworkSpec, batch: int) -> int:
+def _chunk_size(spec: NetworkSpec, batch: int, steps: int = 1) -> int:
     """Samples per chunk; equal chunks (the last one at most one sample shorter), so a
-    fused run compiles at most two shapes."""
+    fused run compiles at most two shapes. ``steps``: a layer-major run holds all steps
+    of a chunk's samples at once."""
     widest = max((int(np.prod(layer.shape)) for layer in spec.layers), default=1)
-    target = max(8, CHUNK_BYTES // (8 * max(widest, 1)))
+    target = max(8 if steps == 1 else 1, CHUNK_BYTES // (8 * max(widest, 1) * steps))
     chunks = max(1, -(-batch // target))
     return max(1, -(-batch // chunks))
 

@@ -1,0 +1,134 @@
+"""One layer's neuron over the whole time axis as one compiled loop (numba), same integers.
+
+The emulator's step-major loop runs each neuron step as ~8-15 torch element-wise passes
+over the layer's tensor; the synapse sums (conv / matmul) are the part it cannot avoid.
+Here a feed-forward layer's synapse sums for all ``T`` steps, ``[B, T, N]`` (``N``: the
+layer's neurons in the sums' memory order), are read once and one loop writes the
+payload for the next synapse (float32, exact: every payload below is an integer of at
+most 24 bits) and the recorded integers, the states kept per neuron block in cache.
+
+Each loop of :mod:`._kernel_loops` transcribes :func:`lava_mlsnn.fixed.current_of_sum`
+(``round``, the shift by ``weightExp``, the synapse's ``overflow``: ``sat24``, ``wrap24`` or
+none) followed by
+
+* ``_mlsn`` -- :func:`lava_mlsnn.fixed.mlsn_step` (with
+  :func:`lava_mlsnn.fixed.decay`, the bias of ``fixed._bias_state``, ``fixed._levels_of``
+  and the membrane quantization ``vBits`` / ``vExp``);
+* ``_cuba`` -- :func:`lava_mlsnn.fixed.cuba_step` (the 24-bit wrap of the current,
+  the voltage clipped to ``±(2**23 - 1)``, reset to 0 on a spike);
+* ``_readout`` -- :func:`lava_mlsnn.fixed.readout_step`;
+* the PASS branch of ``run`` -- :func:`lava_mlsnn.fixed.pass_payload`.
+
+All integer arithmetic is int64 (``>>`` arithmetic, as numpy's and torch's), so no
+intermediate can differ from fixed.py's. The quotient ``v // th`` of a saturated ``v``
+(``|v| <= 2**23``, ``0 < th < 2**23``) is ``floor(v * fl(1 / th))`` in float64 corrected by
+one from the integer remainder: exact, without a division. Which layers may take a kernel is
+decided by :func:`lava_mlsnn.backends.emulator` from an explicit allow-list of
+``NeuronParams`` fields; ``tests/test_emulator_kernels.py`` checks every path against the
+plain step.
+
+:func:`run_layer` is written for any caller holding one layer's sums ``[B, T, N]`` and a
+state: the aligned run (state from reset) and a pipelined one (state carried in and out).
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional, Tuple
+
+import numpy as np
+
+from .. import fixed
+
+#: Neuron types with a kernel, and their codes in the compiled loop.
+KINDS = {"MLSN": 0, "CUBA": 1, "READOUT": 2, "PASS": 3}
+#: Synapse overflow rules the kernels implement (fixed.current_of_sum / fixed.bounded).
+OVERFLOW = {"sat24": 0, "wrap24": 1, "none": 2}
+_KERNEL = None  # the compiled loop; False when numba is missing
+
+
+def available() -> bool:
+    """Whether numba imports (the kernels compile or load from numba's cache)."""
+    return _compile() is not False
+
+
+def _compile():
+    """Compile (or load from numba's on-disk cache: once per machine) the layer loop."""
+    global _KERNEL
+    if _KERNEL is not None:
+        return _KERNEL
+    try:
+        import numba
+    except ImportError:  # the emulator runs the plain step instead
+        _KERNEL = False
+        return _KERNEL
+    if "NUMBA_THREADING_LAYER" not in os.environ:
+        # As lava_mlsnn.neuron.sequence: Lava and DataLoader workers fork this process and
+        # GNU OpenMP's pool does not survive a fork; 'forksafe' is TBB or numba's workqueue.
+        numba.config.THREADING_LAYER = "forksafe"
+    from . import _kernel_loops  # compiled on first call, or loaded from numba's cache
+    _KERNEL = _kernel_loops.run
+    return _KERNEL
+
+
+def constants(p: fixed.NeuronParams, weight_exp: int, overflow: str) -> np.ndarray:
+    """The compiled loop's int64 constants of a layer (see ``_kernel_loops.run``)."""
+    th = int(p.v_th_mant) << fixed.STATE_SHIFT
+    return np.array([int(weight_exp), OVERFLOW[overflow], int(p.i_decay), int(p.v_decay),
+                     int(p.v_init), th, int(p.levels), int(p.v_bits), int(p.v_exp)],
+                    dtype=np.int64)
+
+
+def bias_term(p: fixed.NeuronParams, shape: Tuple[int, ...]) -> np.ndarray:
+    """``bias << biasExp`` (``fixed._bias_state``) broadcast to the layer ``shape``, int64
+    (zeros without a bias)."""
+    if p.bias is None:
+        return np.zeros(shape, dtype=np.int64)
+    b = np.asarray(p.bias, dtype=np.int64)
+    e = int(p.bias_exp)
+    b = b << e if e >= 0 else b >> -e
+    return np.ascontiguousarray(np.broadcast_to(b, shape))
+
+
+def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
+              payload: np.ndarray, record: Optional[np.ndarray] = None,
+              state: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> None:
+    """One layer's neuron over all steps of a batch, in place.
+
+    Parameters
+    ----------
+    kind : str
+        A key of :data:`KINDS`.
+    s : float32 or float64 array ``[B, T, N]``, C-contiguous
+        The exact synapse sums (:func:`lava_mlsnn.fixed.synapse_sum`), not yet rounded.
+    consts : int64 array
+        :func:`constants`.
+    bias : int64 array ``[N]``
+        :func:`bias_term` in the neuron order of ``s``.
+    payload : float32 array ``[B, T, N]``
+        Written: the payload (MLSN level, CUBA spike, READOUT ``v``, PASS current).
+    record : int array ``[B, T, N]``, optional
+        Written with the same integers in its own type (which must hold them).
+    state : (u, v) int64 arrays ``[B, N]``, optional
+        Read as the state before step 0 and overwritten with the state after the last
+        step; default: every sample starts from the reset state (``u = 0``, ``v = vInit``
+        for MLSN, else 0) and the final state is dropped.
+    """
+    import multiprocessing
+    unset = multiprocessing.get_start_method(allow_none=True) is None
+    run = _compile()
+    if run is False:
+        raise RuntimeError("the layer kernels need numba")
+    import numba
+    import torch
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    empty = np.zeros((1, 1), dtype=np.int64)
+    u, v = state if state is not None else (empty, empty)
+    rec = record if record is not None else np.zeros((1, 1, 1), dtype=np.int8)
+    run(KINDS[kind], s, consts, bias, u, v, state is not None, payload, rec,
+        record is not None)
+    if unset and multiprocessing.get_start_method(allow_none=True) is not None:
+        # numba's first parallel launch fixes the start method (its lock asks for it);
+        # Lava, imported later, sets its own and fails on one already chosen
+        multiprocessing.set_start_method(None, force=True)
+
+
