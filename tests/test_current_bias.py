@@ -13,7 +13,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from lava_mlsnn import fixed
-from lava_mlsnn.backends import emulator
+from lava_mlsnn.backends import emulator, kernels
 from lava_mlsnn.fixed import NeuronParams, SynapseSpec
 from lava_mlsnn.format import FormatError, read_network, write_network
 from lava_mlsnn.format.random_net import random_input, random_network
@@ -179,16 +179,24 @@ def test_emulator_equals_the_rule_and_leaves_its_fast_paths(monkeypatch):
 
     def refused(*args, **kwargs):
         raise AssertionError("a fast path ran")
+    monkeypatch.setattr(kernels, "run_layer", refused)
+    with pytest.raises(AssertionError, match="a fast path ran"):
+        emulate(no_bias, x)  # the control takes the compiled layer-major loop
+    monkeypatch.setattr(emulator, "KERNEL_STEP", False)
     monkeypatch.setattr(emulator, "lean_step", refused)
     monkeypatch.setattr(emulator, "_fused_step", lambda: refused)
     with pytest.raises(AssertionError, match="a fast path ran"):
-        emulate(no_bias, x)  # the control takes the lean path
+        emulate(no_bias, x)  # step-major, the control takes the lean path
     with pytest.raises(AssertionError, match="a fast path ran"):
         emulate(no_bias, x, fused=True)
     for fused in (False, True):
         got = emulate(spec, x, fused=fused)
         for i in want:
             assert np.array_equal(got[i].numpy(), want[i]), (fused, i)
+    monkeypatch.setattr(emulator, "KERNEL_STEP", True)  # layer-major: the plain step
+    got = emulate(spec, x)
+    for i in want:
+        assert np.array_equal(got[i].numpy(), want[i]), i
 
 
 def test_random_networks_keep_it_on_every_path(monkeypatch):

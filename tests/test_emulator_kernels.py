@@ -155,10 +155,13 @@ def test_t1_lean_network_stays_step_major(monkeypatch):
 def test_allow_list_sends_unknown_fields_to_the_plain_step():
     layer = _random_net(np.random.default_rng(0)).layers[4]
     assert layer_major.kernel_ok(layer, 16)
-    extra = dataclasses.make_dataclass("WithCurrentBias", [("current_bias", object, None)],
+    extra = dataclasses.make_dataclass("WithAFieldAddedLater", [("added_later", object, None)],
                                        bases=(P,), frozen=P.__dataclass_params__.frozen)
     p = extra(**{f.name: getattr(layer.neuron, f.name) for f in dataclasses.fields(P)})
     assert not layer_major.kernel_ok(dataclasses.replace(layer, neuron=p), 16)
+    # the loops have no current bias (DESIGN §5): such a layer runs the plain step
+    biased = dataclasses.replace(layer.neuron, current_bias=np.full(20, 5))
+    assert not layer_major.kernel_ok(dataclasses.replace(layer, neuron=biased), 16)
     for change in ({"i_decay": np.full(20, 3)}, {"v_exp": -1}, {"type": "SDNN"},
                    {"v_th_mant": 1 << 17}):
         bad = dataclasses.replace(layer, neuron=dataclasses.replace(layer.neuron, **change))

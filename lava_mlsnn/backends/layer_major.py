@@ -59,6 +59,7 @@ KERNEL_FIELDS: Dict[str, Callable[[object], bool]] = {
     "input_levels": lambda v: True,
     "spike_exp": lambda v: True,
     "state_exp": lambda v: True,
+    "current_bias": lambda v: v is None,  # the loops have no current bias: the plain step
 }
 
 
