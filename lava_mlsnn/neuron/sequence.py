@@ -25,7 +25,7 @@ The backward replays each chunk's forward (the same ``step``, the same bits) in
 cache rather than keeping every step's membrane: the graph holds only the input.
 ``tests/test_neuron_sequence.py`` checks all of it against the step-by-step loop.
 
-Used when numba imports, the tensors are float32/float64 on the CPU, T >= 2 and no
+Used when numba imports, the tensors are float32/float64 on the CPU and no
 membrane quantizer is set (:func:`applies`); otherwise the neuron runs the
 reference loop :func:`multilevel.dynamics`.
 """
@@ -40,9 +40,10 @@ import torch
 from torch.autograd.function import once_differentiable
 
 _KERNELS = None  # (forward, backward) once compiled; False when numba is missing
-#: Fewer steps run the reference loop: at T = 1 its graph is a handful of operations and
-#: measured 2.8 ms against this loop's 8.0 ms (BENCHMARKS.md, training step).
-MIN_STEPS = 2
+#: Fewer steps run the reference loop. Vectorised, the loop is faster from T = 1 on (the
+#: training-step benchmark's T = 1 block: 3.3 ms against the reference's 4.9 ms, loaded
+#: machine); before it was not (2.8 ms reference against 8.0 ms).
+MIN_STEPS = 1
 CHUNK_STEPS = 8192  # neuron-steps of a chunk: its buffers stay in a core's L1/L2 cache
 
 
@@ -398,7 +399,7 @@ def applies(x: torch.Tensor, shift, theta: torch.Tensor, cfg, state, v_quant) ->
     if cfg.surrogate not in ("ste", "sigmoid") or theta.numel() != 1 or x.dim() < 2 \
             or x.numel() == 0:
         return False
-    if x.shape[-1] < MIN_STEPS:  # one step is a short graph: the loop measured faster
+    if x.shape[-1] < MIN_STEPS:
         return False
     operands = [theta] + ([shift] if torch.is_tensor(shift) else []) + list(state or ())
     if any(not torch.is_tensor(a) or a.device != x.device or a.dtype != x.dtype
