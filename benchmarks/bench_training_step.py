@@ -5,10 +5,11 @@ round kept) on the same input:
 
 * floor: torch's ``conv2d`` forward + backward over the same ``N x T`` frames (the
   synapse's own cost; no neuron);
-* the multi-level Conv block (``block.Conv``, levels 4): its time loop as one compiled
-  autograd function (:mod:`lava_mlsnn.neuron.sequence`);
-* the same block through the step-by-step autograd loop
-  (:func:`lava_mlsnn.neuron.multilevel.dynamics_reference`, the implementation before);
+* the multi-level Conv block (``block.Conv``, levels 4): its synapse frame by frame,
+  time-first (:mod:`lava_mlsnn.block.frames`), its time loop as one compiled,
+  vectorised autograd function (:mod:`lava_mlsnn.neuron.sequence`);
+* the same block through lava-dl's conv3d synapse and the step-by-step autograd loop
+  (:func:`lava_mlsnn.neuron.multilevel.dynamics`, the reference path);
 * lava-dl's ``cuba.Conv`` (what ``block.cuba.Conv`` trains with).
 
 The input needs no gradient (a first layer), for every contender alike.
@@ -31,6 +32,7 @@ from _report import publish, table  # noqa: E402
 
 from lava_mlsnn import block  # noqa: E402
 from lava_mlsnn._quiet import quiet_import  # noqa: E402
+from lava_mlsnn.block import frames as block_frames  # noqa: E402
 from lava_mlsnn.neuron import sequence  # noqa: E402
 
 cuba = quiet_import("lava.lib.dl.slayer").block.cuba
@@ -57,7 +59,8 @@ def contenders(batch: int, c_in: int, c_out: int, size: int, steps: int,
         F.conv2d(frames, weight, padding=1).sum().backward()
 
     def loop() -> None:
-        with mock.patch.object(sequence, "applies", return_value=False):
+        with mock.patch.object(sequence, "applies", return_value=False), \
+                mock.patch.object(block_frames, "applies", return_value=False):
             ours(x).sum().backward()
 
     steps_ = {"floor": floor, "ours": lambda: ours(x).sum().backward(), "loop": loop,
