@@ -116,6 +116,8 @@ def test_edges_of_the_floor_and_the_clip(levels, steps, theta, v_init, cd, vd, s
     th = torch.tensor([theta], dtype=torch.float64, requires_grad=True)
     cfg = multilevel.MultiLevelConfig(levels, cd, vd, v_init, surrogate, 2.0)
     w = torch.randn((3, 4, steps), generator=g, dtype=torch.float64)
+    # the final state's gradients: one per neuron (the kernels read them as rows)
+    wu, wv = (torch.randn((3, 4), generator=g, dtype=torch.float64) for _ in "uv")
     out = []
     for fast in (True, False):
         for t in (x, shift, th):
@@ -126,7 +128,7 @@ def test_edges_of_the_floor_and_the_clip(levels, steps, theta, v_init, cd, vd, s
         else:
             z, (u, v) = multilevel.dynamics(x, shift, th, cfg)
             y, mean = z * th, z.mean()
-        ((y * w).sum() + mean + v.sum() * 0.5 + u.sum() * 0.25).backward()
+        ((y * w).sum() + mean + (v * wv).sum() + (u * wu).sum()).backward()
         out.append((y.detach(), mean.detach(), u.detach(), v.detach(), x.grad, shift.grad,
                     th.grad))
     (fy, *fast), (ry, *ref) = out

@@ -87,28 +87,41 @@ def _compile():
         rem = i0 % div
         j = 0
         while j < out.shape[0]:
-            # one value (mod 1) is one run whatever div says
-            run = out.shape[0] - j if mod == 1 else min(div - rem, out.shape[0] - j)
-            value = a[idx]
-            for k in range(j, j + run):
-                out[k] = value
+            seg = out[j:]  # slices: an index from 0 up lets LLVM vectorise the copies
+            if div == 1 and mod > 1:  # one value per neuron: a run of a, up to its end
+                run = min(mod - idx, seg.shape[0])
+                src = a[idx:idx + run]
+                for k in range(run):
+                    seg[k] = src[k]
+                idx = 0
+            else:  # one value for a run of neurons (a single value: all of them)
+                run = seg.shape[0] if mod == 1 else min(div - rem, seg.shape[0])
+                value = a[idx]
+                for k in range(run):
+                    seg[k] = value
+                rem = 0
+                idx = 0 if idx + 1 == mod else idx + 1
             j += run
-            rem = 0
-            idx = 0 if idx + 1 == mod else idx + 1
 
     @numba.njit(cache=True, inline="always")
     def total8(a):
         # float64 sum of a in 8 interleaved partial sums, in a fixed order: one running
         # sum is a chain of dependent additions (its latency, not the SIMD width, set
         # the pace at T = 1); exact for integers, and it repeats bit for bit
-        s = np.zeros(8)
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0  # registers, not an array in memory
         n8 = a.shape[0] - a.shape[0] % 8
         for j in range(0, n8, 8):
-            for k in range(8):
-                s[k] += a[j + k]
+            s0 += a[j]
+            s1 += a[j + 1]
+            s2 += a[j + 2]
+            s3 += a[j + 3]
+            s4 += a[j + 4]
+            s5 += a[j + 5]
+            s6 += a[j + 6]
+            s7 += a[j + 7]
         for j in range(n8, a.shape[0]):
-            s[0] += a[j]
-        return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
+            s0 += a[j]
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
     @numba.njit(parallel=True, cache=True, fastmath=False, error_model="numpy")
     def forward(x, steps, width, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v_mod, c,
@@ -199,11 +212,11 @@ def _compile():
                 xr, wr, zr = x[o:o + n], wb[ob:ob + n], z[ob:ob + n]
                 for j in range(n):
                     ub[j], wr[j], zr[j], gv[j] = step(ub[j], gv[j], xr[j], sb[j], c, direct)
-            for j in range(n):
-                gv[j] = gv_end[(i0 + j) * gv_step]
-                gc[j] = gu_end[(i0 + j) * gu_step]
-                gs[j] = zero
-                th[j] = zero
+            # the final state's gradients: per neuron, or none (step 0: zero)
+            spread(gv_end, 1, gv_end.shape[0], i0 * gv_step, gv)
+            spread(gu_end, 1, gu_end.shape[0], i0 * gu_step, gc)
+            gs[:] = zero
+            th[:] = zero
             for t in range(steps - 1, -1, -1):
                 o, ob = base + t * width, t * n
                 wr, zr, gxr = wb[ob:ob + n], z[ob:ob + n], gx[o:o + n]
