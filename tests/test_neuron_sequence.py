@@ -19,6 +19,14 @@ from lava_mlsnn import block
 from lava_mlsnn.neuron import multilevel, sequence
 
 pytestmark = pytest.mark.skipif(not sequence._compile(), reason="numba is not installed")
+ONE_STEP = sequence.MIN_NEURONS_ONE_STEP
+
+
+@pytest.fixture(autouse=True)
+def _kernels_at_one_step_too(monkeypatch):
+    """The small cases here run the compiled loop at T = 1 too (in use it takes over
+    from ``MIN_NEURONS_ONE_STEP`` neurons on)."""
+    monkeypatch.setattr(sequence, "MIN_NEURONS_ONE_STEP", 0)
 
 
 def _reference():
@@ -152,12 +160,15 @@ def test_persistent_state_carries_over_identically():
         assert all(torch.equal(a, b) for a, b in zip(fast.state, ref.state))
 
 
-def test_what_it_does_not_cover_runs_the_reference_loop():
+def test_what_it_does_not_cover_runs_the_reference_loop(monkeypatch):
+    monkeypatch.setattr(sequence, "MIN_NEURONS_ONE_STEP", ONE_STEP)
     cfg = multilevel.MultiLevelConfig(3)
     th = torch.tensor([1.0])
     x = torch.rand(2, 3, 4)
     assert sequence.applies(x, 0.0, th, cfg, None, None)
-    assert sequence.applies(x[..., :1], 0.0, th, cfg, None, None)  # T = 1 too
+    assert not sequence.applies(x[..., :1], 0.0, th, cfg, None, None)  # one step, few
+    big = torch.rand(2, sequence.MIN_NEURONS_ONE_STEP // 2, 1)
+    assert sequence.applies(big, 0.0, th, cfg, None, None)  # one step, many neurons
     assert not sequence.applies(x, 0.0, th, cfg, None, v_quant=lambda v, t: v)
     assert not sequence.applies(x.half(), 0.0, th.half(), cfg, None, None)
     assert not sequence.applies(x.double(), 0.0, th, cfg, None, None)  # mixed dtypes

@@ -25,8 +25,8 @@ The backward replays each chunk's forward (the same ``step``, the same bits) in
 cache rather than keeping every step's membrane: the graph holds only the input.
 ``tests/test_neuron_sequence.py`` checks all of it against the step-by-step loop.
 
-Used when numba imports, the tensors are float32/float64 on the CPU and no
-membrane quantizer is set (:func:`applies`); otherwise the neuron runs the
+Used when numba imports, the tensors are float32/float64 on the CPU, T >= 2 or
+the layer is large (``MIN_NEURONS_ONE_STEP``) and no membrane quantizer is set (:func:`applies`); otherwise the neuron runs the
 reference loop :func:`multilevel.dynamics`.
 """
 from __future__ import annotations
@@ -40,10 +40,12 @@ import torch
 from torch.autograd.function import once_differentiable
 
 _KERNELS = None  # (forward, backward) once compiled; False when numba is missing
-#: Fewer steps run the reference loop. Vectorised, the loop is faster from T = 1 on (the
-#: training-step benchmark's T = 1 block: 3.3 ms against the reference's 4.9 ms, loaded
-#: machine); before it was not (2.8 ms reference against 8.0 ms).
-MIN_STEPS = 1
+#: One step over fewer neurons runs the reference loop: its graph of a handful of
+#: operations costs less than the kernels' fixed cost per call (about 0.1-0.3 ms on the
+#: loaded 2 cores: 128 or 4096 neurons 0.36-0.41 ms against 0.62-0.68 ms forward +
+#: backward). Over more neurons, and at T >= 2, the vectorised loop is faster (the
+#: training-step benchmark's T = 1 block, 524 k neurons: 3.3 ms against 4.9 ms).
+MIN_NEURONS_ONE_STEP = 16384
 CHUNK_STEPS = 8192  # neuron-steps of a chunk: its buffers stay in a core's L1/L2 cache
 
 
@@ -412,7 +414,7 @@ def applies(x: torch.Tensor, shift, theta: torch.Tensor, cfg, state, v_quant) ->
     if cfg.surrogate not in ("ste", "sigmoid") or theta.numel() != 1 or x.dim() < 2 \
             or x.numel() == 0:
         return False
-    if x.shape[-1] < MIN_STEPS:
+    if x.shape[-1] == 1 and x.numel() < MIN_NEURONS_ONE_STEP:
         return False
     operands = [theta] + ([shift] if torch.is_tensor(shift) else []) + list(state or ())
     if any(not torch.is_tensor(a) or a.device != x.device or a.dtype != x.dtype
