@@ -13,7 +13,7 @@ round kept) on the same input:
 * lava-dl's ``cuba.Conv`` (what ``block.cuba.Conv`` trains with).
 
 The input needs no gradient (a first layer), for every contender alike.
-Run: .venv/bin/python benchmarks/bench_training_step.py [--repeats 10] [--threads K]
+Run: .venv/bin/python benchmarks/bench_training_step.py [--repeats 10] [--threads K] [--parts]
 """
 from __future__ import annotations
 
@@ -70,6 +70,27 @@ def contenders(batch: int, c_in: int, c_out: int, size: int, steps: int,
     return steps_
 
 
+def parts(batch: int, c_in: int, c_out: int, size: int, steps: int
+          ) -> Dict[str, Callable[[], None]]:
+    """Where the multi-level block's step goes (CPU): the block, its synapse alone (frame
+    by frame, forward + backward) and its neuron alone (on the synapse's current,
+    detached, forward + backward), beside the floor."""
+    x = (torch.rand(batch, c_in, size, size, steps) < 0.2).float()
+    frames = x.permute(0, 4, 1, 2, 3).reshape(batch * steps, c_in, size, size).contiguous()
+    weight = torch.nn.Parameter(torch.randn(c_out, c_in, 3, 3) * 0.3)
+    ours = block.Conv(dict(threshold=1.0, levels=4), c_in, c_out, 3, padding=1)
+    current = block_frames.conv(ours.synapse, x).detach().requires_grad_()
+
+    def neuron() -> None:
+        current.grad = None
+        ours.neuron(current).sum().backward()
+
+    return {"floor": lambda: F.conv2d(frames, weight, padding=1).sum().backward(),
+            "block": lambda: ours(x).sum().backward(),
+            "synapse": lambda: block_frames.conv(ours.synapse, x).sum().backward(),
+            "neuron": neuron}
+
+
 def best_interleaved(steps: Dict[str, Callable[[], None]], repeats: int,
                      sync: Callable[[], None] = lambda: None) -> Dict[str, float]:
     """Best time (s) of each contender over ``repeats`` rounds, one call of each per round
@@ -93,10 +114,24 @@ def main(argv: List[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md")
+    ap.add_argument("--parts", action="store_true",
+                    help="print where the block's step goes (synapse, neuron) and stop")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.parts:
+        rows = []
+        for batch, c_in, c_out, size, steps in SHAPES:
+            t = best_interleaved(parts(batch, c_in, c_out, size, steps), args.repeats)
+            rows.append([f"{batch}x{c_in}x{size}x{size}, T={steps} -> {c_out} ch"]
+                        + [f"{t[k] * 1e3:.2f}" for k in ("floor", "block", "synapse", "neuron")]
+                        + [f"{(t['block'] - t['synapse'] - t['neuron']) * 1e3:.2f}"])
+        print(table(["shape (N x C x H x W, T)", "conv floor (ms)", "block (ms)",
+                     "synapse f+b (ms)", "neuron f+b (ms)", "rest (ms)"], rows))
+        print(f"best of {args.repeats} interleaved rounds; 1-minute load average "
+              f"{os.getloadavg()[0]:.1f}")
+        return
     load = [os.getloadavg()[0]]
     rows = []
     for shape in SHAPES:
