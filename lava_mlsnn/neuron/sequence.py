@@ -332,7 +332,8 @@ def _parallel() -> Iterator[None]:
 
 
 def _chunk(steps: int) -> int:
-    """Neurons per chunk: about ``CHUNK_STEPS`` neuron-steps, at least 64 neurons."""
+    """Neurons per chunk: about ``CHUNK_STEPS`` neuron-steps, at least 64 neurons (a chunk
+    lies within one sample: the last of a sample's chunks may be shorter)."""
     return max(64, CHUNK_STEPS // steps)
 
 
