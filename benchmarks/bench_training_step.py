@@ -5,14 +5,15 @@ round kept) on the same input:
 
 * floor: torch's ``conv2d`` forward + backward over the same ``N x T`` frames (the
   synapse's own cost; no neuron);
-* the multi-level Conv block (``block.Conv``, levels 4): its time loop as one compiled
-  autograd function (:mod:`lava_mlsnn.neuron.sequence`);
-* the same block through the step-by-step autograd loop
-  (:func:`lava_mlsnn.neuron.multilevel.dynamics_reference`, the implementation before);
+* the multi-level Conv block (``block.Conv``, levels 4): its synapse frame by frame,
+  time-first (:mod:`lava_mlsnn.block.frames`), its time loop as one compiled,
+  vectorised autograd function (:mod:`lava_mlsnn.neuron.sequence`);
+* the same block through lava-dl's conv3d synapse and the step-by-step autograd loop
+  (:func:`lava_mlsnn.neuron.multilevel.dynamics`, the reference path);
 * lava-dl's ``cuba.Conv`` (what ``block.cuba.Conv`` trains with).
 
 The input needs no gradient (a first layer), for every contender alike.
-Run: .venv/bin/python benchmarks/bench_training_step.py [--repeats 10] [--threads K]
+Run: .venv/bin/python benchmarks/bench_training_step.py [--repeats 10] [--threads K] [--parts]
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from _report import publish, table  # noqa: E402
 
 from lava_mlsnn import block  # noqa: E402
 from lava_mlsnn._quiet import quiet_import  # noqa: E402
+from lava_mlsnn.block import frames as block_frames  # noqa: E402
 from lava_mlsnn.neuron import sequence  # noqa: E402
 
 cuba = quiet_import("lava.lib.dl.slayer").block.cuba
@@ -57,7 +59,8 @@ def contenders(batch: int, c_in: int, c_out: int, size: int, steps: int,
         F.conv2d(frames, weight, padding=1).sum().backward()
 
     def loop() -> None:
-        with mock.patch.object(sequence, "applies", return_value=False):
+        with mock.patch.object(sequence, "applies", return_value=False), \
+                mock.patch.object(block_frames, "applies", return_value=False):
             ours(x).sum().backward()
 
     steps_ = {"floor": floor, "ours": lambda: ours(x).sum().backward(), "loop": loop,
@@ -65,6 +68,27 @@ def contenders(batch: int, c_in: int, c_out: int, size: int, steps: int,
     if device != "cpu":
         del steps_["loop"]
     return steps_
+
+
+def parts(batch: int, c_in: int, c_out: int, size: int, steps: int
+          ) -> Dict[str, Callable[[], None]]:
+    """Where the multi-level block's step goes (CPU): the block, its synapse alone (frame
+    by frame, forward + backward) and its neuron alone (on the synapse's current,
+    detached, forward + backward), beside the floor."""
+    x = (torch.rand(batch, c_in, size, size, steps) < 0.2).float()
+    frames = x.permute(0, 4, 1, 2, 3).reshape(batch * steps, c_in, size, size).contiguous()
+    weight = torch.nn.Parameter(torch.randn(c_out, c_in, 3, 3) * 0.3)
+    ours = block.Conv(dict(threshold=1.0, levels=4), c_in, c_out, 3, padding=1)
+    current = block_frames.conv(ours.synapse, x).detach().requires_grad_()
+
+    def neuron() -> None:
+        current.grad = None
+        ours.neuron(current).sum().backward()
+
+    return {"floor": lambda: F.conv2d(frames, weight, padding=1).sum().backward(),
+            "block": lambda: ours(x).sum().backward(),
+            "synapse": lambda: block_frames.conv(ours.synapse, x).sum().backward(),
+            "neuron": neuron}
 
 
 def best_interleaved(steps: Dict[str, Callable[[], None]], repeats: int,
@@ -90,10 +114,24 @@ def main(argv: List[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md")
+    ap.add_argument("--parts", action="store_true",
+                    help="print where the block's step goes (synapse, neuron) and stop")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.parts:
+        rows = []
+        for batch, c_in, c_out, size, steps in SHAPES:
+            t = best_interleaved(parts(batch, c_in, c_out, size, steps), args.repeats)
+            rows.append([f"{batch}x{c_in}x{size}x{size}, T={steps} -> {c_out} ch"]
+                        + [f"{t[k] * 1e3:.2f}" for k in ("floor", "block", "synapse", "neuron")]
+                        + [f"{(t['block'] - t['synapse'] - t['neuron']) * 1e3:.2f}"])
+        print(table(["shape (N x C x H x W, T)", "conv floor (ms)", "block (ms)",
+                     "synapse f+b (ms)", "neuron f+b (ms)", "rest (ms)"], rows))
+        print(f"best of {args.repeats} interleaved rounds; 1-minute load average "
+              f"{os.getloadavg()[0]:.1f}")
+        return
     load = [os.getloadavg()[0]]
     rows = []
     for shape in SHAPES:

@@ -19,6 +19,14 @@ from lava_mlsnn import block
 from lava_mlsnn.neuron import multilevel, sequence
 
 pytestmark = pytest.mark.skipif(not sequence._compile(), reason="numba is not installed")
+ONE_STEP = sequence.MIN_NEURONS_ONE_STEP
+
+
+@pytest.fixture(autouse=True)
+def _kernels_at_one_step_too(monkeypatch):
+    """The small cases here run the compiled loop at T = 1 too (in use it takes over
+    from ``MIN_NEURONS_ONE_STEP`` neurons on)."""
+    monkeypatch.setattr(sequence, "MIN_NEURONS_ONE_STEP", 0)
 
 
 def _reference():
@@ -116,17 +124,19 @@ def test_edges_of_the_floor_and_the_clip(levels, steps, theta, v_init, cd, vd, s
     th = torch.tensor([theta], dtype=torch.float64, requires_grad=True)
     cfg = multilevel.MultiLevelConfig(levels, cd, vd, v_init, surrogate, 2.0)
     w = torch.randn((3, 4, steps), generator=g, dtype=torch.float64)
+    # the final state's gradients: one per neuron (the kernels read them as rows)
+    wu, wv = (torch.randn((3, 4), generator=g, dtype=torch.float64) for _ in "uv")
     out = []
     for fast in (True, False):
         for t in (x, shift, th):
             t.grad = None
         if fast:
-            assert sequence.applies(x, shift, th, cfg, None, None) == (steps >= 2)
+            assert sequence.applies(x, shift, th, cfg, None, None)
             y, mean, (u, v) = sequence.run(x, shift, th, cfg)
         else:
             z, (u, v) = multilevel.dynamics(x, shift, th, cfg)
             y, mean = z * th, z.mean()
-        ((y * w).sum() + mean + v.sum() * 0.5 + u.sum() * 0.25).backward()
+        ((y * w).sum() + mean + (v * wv).sum() + (u * wu).sum()).backward()
         out.append((y.detach(), mean.detach(), u.detach(), v.detach(), x.grad, shift.grad,
                     th.grad))
     (fy, *fast), (ry, *ref) = out
@@ -150,12 +160,15 @@ def test_persistent_state_carries_over_identically():
         assert all(torch.equal(a, b) for a, b in zip(fast.state, ref.state))
 
 
-def test_what_it_does_not_cover_runs_the_reference_loop():
+def test_what_it_does_not_cover_runs_the_reference_loop(monkeypatch):
+    monkeypatch.setattr(sequence, "MIN_NEURONS_ONE_STEP", ONE_STEP)
     cfg = multilevel.MultiLevelConfig(3)
     th = torch.tensor([1.0])
     x = torch.rand(2, 3, 4)
     assert sequence.applies(x, 0.0, th, cfg, None, None)
-    assert not sequence.applies(x[..., :1], 0.0, th, cfg, None, None)  # T = 1: the loop
+    assert not sequence.applies(x[..., :1], 0.0, th, cfg, None, None)  # one step, few
+    big = torch.rand(2, sequence.MIN_NEURONS_ONE_STEP // 2, 1)
+    assert sequence.applies(big, 0.0, th, cfg, None, None)  # one step, many neurons
     assert not sequence.applies(x, 0.0, th, cfg, None, v_quant=lambda v, t: v)
     assert not sequence.applies(x.half(), 0.0, th.half(), cfg, None, None)
     assert not sequence.applies(x.double(), 0.0, th, cfg, None, None)  # mixed dtypes
@@ -174,15 +187,16 @@ def test_a_second_derivative_is_refused():
 
 @pytest.mark.parametrize("steps", [16, 1])
 def test_several_chunks_and_a_partial_last_one(steps):
-    """1165 neurons at T = 16: chunks of 512, 512 and 141, a bias per channel across
-    chunk boundaries; at T = 1 one chunk holds them all."""
+    """1165 neurons a sample (5 channels of 233) at T = 16: chunks of 512, 512 and 141
+    in each sample, a bias per channel whose runs cross chunk boundaries; at T = 1 one
+    chunk holds a sample."""
     assert sequence._chunk(16) == 512 and sequence._chunk(1) > 1165
     torch.manual_seed(5)
     cfg = multilevel.MultiLevelConfig(3, 0.5, 0.25, 0.5, "ste")
-    x = (torch.randn(5, 233, steps, dtype=torch.float64) * 2).requires_grad_()
-    shift = (torch.randn(1, 233, dtype=torch.float64) * 0.3).requires_grad_()
+    x = (torch.randn(3, 5, 233, steps, dtype=torch.float64) * 2).requires_grad_()
+    shift = (torch.randn(1, 5, 1, dtype=torch.float64) * 0.3).requires_grad_()
     th = torch.tensor([0.6], dtype=torch.float64, requires_grad=True)
-    w = torch.randn(5, 233, steps, dtype=torch.float64)
+    w = torch.randn(3, 5, 233, steps, dtype=torch.float64)
     out = []
     for fast in (True, False):
         for t in (x, shift, th):

@@ -28,6 +28,7 @@ from ..neuron import multilevel, readout
 from ..neuron.lava_dl import neuron_kwargs
 from .base import (Folded, QuantizedMixin, SpatialShapeMixin, conv_synapse_spec, fold_weights,
                    lava_dl_signature, per_channel_bias, real_weight, refuse_delays)
+from . import frames
 from .own_export import export_block
 
 _BLOCK_PARAMS = """
@@ -101,8 +102,11 @@ class AbstractMultiLevel(torch.nn.Module):
         if self.folded is not None and not self.training:
             return self.quantized_forward(x)
         self._apply_mask()
-        z = self.synapse(x)
+        z = self._synapse_forward(x)
         return self.neuron(z)
+
+    def _synapse_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.synapse(x)
 
     def export_hdf5(self, handle) -> None:
         """Write this block as the layer group ``handle`` (``layer/<i>``), lava-dl's
@@ -183,6 +187,9 @@ class Conv(SpatialShapeMixin, AbstractMultiLevel, QuantizedMixin, slayer_base.Ab
 
     def _synapse_spec(self, w: np.ndarray) -> fixed.SynapseSpec:
         return conv_synapse_spec(self.synapse, w)
+
+    def _synapse_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return frames.conv(self.synapse, x)  # frame by frame, time-first: the same sums
 
 
 class SumPool(torch.nn.Module):

@@ -9,6 +9,12 @@ a hand-written backward each run as one compiled loop (numba, ``parallel=True``)
 that also produces the wire value ``theta * z`` and the mean level, so a layer
 costs a few passes over its current whatever ``T`` is.
 
+Layout: the kernels work time-first, ``[N, T, *shape]`` (each step's neurons of a
+sample contiguous, so every step runs across SIMD lanes of independent neurons).
+A time-last current is transposed once on the way in (:func:`_time_first`); the
+outputs and the input gradient are time-first tensors seen as ``[N, *shape, T]``
+(views), so a frame-wise conv before or after needs no copy.
+
 Same answers: the forward performs the reference's float operations in the same
 order (``z`` and ``theta * z`` identical bit for bit); the backward is the chain
 rule of the same graph (the clipped STE or the sigmoid staircase of
@@ -19,8 +25,8 @@ The backward replays each chunk's forward (the same ``step``, the same bits) in
 cache rather than keeping every step's membrane: the graph holds only the input.
 ``tests/test_neuron_sequence.py`` checks all of it against the step-by-step loop.
 
-Used when numba imports, the tensors are float32/float64 on the CPU, T >= 2 and no
-membrane quantizer is set (:func:`applies`); otherwise the neuron runs the
+Used when numba imports, the tensors are float32/float64 on the CPU, T >= 2 or
+the layer is large (``MIN_NEURONS_ONE_STEP``) and no membrane quantizer is set (:func:`applies`); otherwise the neuron runs the
 reference loop :func:`multilevel.dynamics`.
 """
 from __future__ import annotations
@@ -34,9 +40,12 @@ import torch
 from torch.autograd.function import once_differentiable
 
 _KERNELS = None  # (forward, backward) once compiled; False when numba is missing
-#: Fewer steps run the reference loop: at T = 1 its graph is a handful of operations and
-#: measured 2.8 ms against this loop's 8.0 ms (BENCHMARKS.md, training step).
-MIN_STEPS = 2
+#: One step over fewer neurons runs the reference loop: its graph of a handful of
+#: operations costs less than the kernels' fixed cost per call (about 0.1-0.3 ms on the
+#: loaded 2 cores: 128 or 4096 neurons 0.36-0.41 ms against 0.62-0.68 ms forward +
+#: backward). Over more neurons, and at T >= 2, the vectorised loop is faster (the
+#: training-step benchmark's T = 1 block, 524 k neurons: 3.3 ms against 4.9 ms).
+MIN_NEURONS_ONE_STEP = 16384
 CHUNK_STEPS = 8192  # neuron-steps of a chunk: its buffers stay in a core's L1/L2 cache
 
 
@@ -58,7 +67,7 @@ def _compile():
         numba.config.THREADING_LAYER = "forksafe"
     prange = numba.prange
 
-    @numba.njit(cache=True, fastmath=False, inline="always")
+    @numba.njit(cache=True, fastmath=False, inline="always", error_model="numpy")
     def step(u, v, x, s, c, direct):
         # One step of one neuron, the reference's float operations in its order (c in x's
         # dtype: every operation stays in that dtype, as torch's do). Returns u, the
@@ -71,124 +80,187 @@ def _compile():
         q = top if q > top else q
         return u, w, q, w - q * theta
 
-    @numba.njit(parallel=True, cache=True, fastmath=False)
-    def forward(x, steps, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v_mod, c, direct,
-                keep, chunk, y, u_end, v_end):
-        # x, y: [M * T] time-last rows. Within a chunk the inner loop runs across neurons
-        # (independent chains the CPU overlaps), not along one neuron's serial chain of
-        # steps; the chunk's state stays in cache-sized buffers (u_end, v_end [M] get the
-        # final state only when ``keep``). Operand a of neuron i is a[(i // div) % mod]
-        # (one value, per channel, per neuron). Returns the sum of z (exact in float64).
+    @numba.njit(cache=True, inline="always")
+    def spread(a, div, mod, i0, out):
+        # out[j] = a[((i0 + j) // div) % mod], the operand of neurons i0.. of a chunk, as
+        # runs of one value (one run for a single value, one per channel per sample): an
+        # integer division per neuron cost more than the neuron's whole step at T = 1
+        idx = (i0 // div) % mod
+        rem = i0 % div
+        j = 0
+        while j < out.shape[0]:
+            seg = out[j:]  # slices: an index from 0 up lets LLVM vectorise the copies
+            if div == 1 and mod > 1:  # one value per neuron: a run of a, up to its end
+                run = min(mod - idx, seg.shape[0])
+                src = a[idx:idx + run]
+                for k in range(run):
+                    seg[k] = src[k]
+                idx = 0
+            else:  # one value for a run of neurons (a single value: all of them)
+                run = seg.shape[0] if mod == 1 else min(div - rem, seg.shape[0])
+                value = a[idx]
+                for k in range(run):
+                    seg[k] = value
+                rem = 0
+                idx = 0 if idx + 1 == mod else idx + 1
+            j += run
+
+    @numba.njit(cache=True, inline="always")
+    def total8(a):
+        # float64 sum of a in 8 interleaved partial sums, in a fixed order: one running
+        # sum is a chain of dependent additions (its latency, not the SIMD width, set
+        # the pace at T = 1); exact for integers, and it repeats bit for bit
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0  # registers, not an array in memory
+        n8 = a.shape[0] - a.shape[0] % 8
+        for j in range(0, n8, 8):
+            s0 += a[j]
+            s1 += a[j + 1]
+            s2 += a[j + 2]
+            s3 += a[j + 3]
+            s4 += a[j + 4]
+            s5 += a[j + 5]
+            s6 += a[j + 6]
+            s7 += a[j + 7]
+        for j in range(n8, a.shape[0]):
+            s0 += a[j]
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+    @numba.njit(parallel=True, cache=True, fastmath=False, error_model="numpy")
+    def forward(x, steps, width, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v_mod, c,
+                direct, keep, chunk, y, u_end, v_end):
+        # x, y: [S, T, K] time-first (K = width neurons of a sample, contiguous): each
+        # step runs across a chunk's neurons, contiguous in memory (SIMD lanes over
+        # independent chains), time the outer loop; the chunk's state stays in
+        # cache-sized buffers (u_end, v_end [S * K] get the final state only when
+        # ``keep``). Neuron i = s * K + k (flat over [N, *shape]); its operand a is
+        # a[(i // div) % mod] (one value, per channel, per neuron). error_model="numpy":
+        # a division has no Python-style zero check (a branch in the loop); by zero it
+        # gives inf / NaN as torch's does. Returns the sum of z (exact in float64).
         theta = c[0]
-        m = x.shape[0] // steps
+        per = (width + chunk - 1) // chunk  # chunks per sample
         total = 0.0
-        for b in prange((m + chunk - 1) // chunk):
-            lo, hi = b * chunk, min(m, (b + 1) * chunk)
-            n = hi - lo
-            acc = 0.0
+        for b in prange((x.shape[0] // (steps * width)) * per):
+            s = b // per
+            k0 = (b % per) * chunk
+            n = min(width, k0 + chunk) - k0
+            i0 = s * width + k0  # the chunk's first neuron
+            base = s * steps * width + k0
             ub = np.empty(n, dtype=x.dtype)
             vb = np.empty(n, dtype=x.dtype)
             sb = np.empty(n, dtype=x.dtype)
-            for i in range(lo, hi):
-                ub[i - lo] = u0[(i // u_div) % u_mod]
-                vb[i - lo] = v0[(i // v_div) % v_mod]
-                sb[i - lo] = shift[(i // s_div) % s_mod]
+            qs = np.zeros(n)  # each neuron's sum of z, float64 (exact)
+            spread(u0, u_div, u_mod, i0, ub)
+            spread(v0, v_div, v_mod, i0, vb)
+            spread(shift, s_div, s_mod, i0, sb)
             for t in range(steps):
+                o = base + t * width
+                # rows as slices: an index known to lie in [0, n) lets LLVM vectorise
+                # (an offset index o + j, possibly negative, kept the loop scalar)
+                xr, yr = x[o:o + n], y[o:o + n]
                 for j in range(n):
-                    k = (lo + j) * steps + t
-                    ub[j], _, q, vb[j] = step(ub[j], vb[j], x[k], sb[j], c, direct)
-                    y[k] = q * theta
-                    acc += q
+                    ub[j], _, q, vb[j] = step(ub[j], vb[j], xr[j], sb[j], c, direct)
+                    yr[j] = q * theta
+                    qs[j] += q
+            acc = total8(qs)
             if keep:
                 for j in range(n):
-                    u_end[lo + j] = ub[j]
-                    v_end[lo + j] = vb[j]
+                    u_end[i0 + j] = ub[j]
+                    v_end[i0 + j] = vb[j]
             total += acc
         return total
 
-    @numba.njit(parallel=True, cache=True, fastmath=False)
-    def backward(x, steps, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v_mod, gy, gy_step,
-                 g_mean, gu_end, gu_step, gv_end, gv_step, c, direct, sigmoid, levels, need,
-                 chunk, gx, gshift, gu0, gv0):
-        # Each chunk first replays its forward (same function, same bits) into buffers
-        # that stay in cache: nothing but the input is kept between the two passes.
+    @numba.njit(parallel=True, cache=True, fastmath=False, error_model="numpy")
+    def backward(x, steps, width, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v_mod, gy,
+                 gy_step, g_mean, gu_end, gu_step, gv_end, gv_step, c, direct, sigmoid, levels,
+                 need, chunk, gx, gshift, gu0, gv0):
+        # x, gy, gx: [S, T, K] time-first, as the forward. Each chunk first replays its
+        # forward (same function, same bits) into [t, neuron] buffers that stay in
+        # cache: nothing but the input is kept between the two passes.
         # c = [theta, levels, 1 - current_decay, 1 - voltage_decay, 0, 1, N * theta, alpha];
         # g_mean: the rate's gradient per z. gv: the gradient reaching v after step t's
-        # reset (at the end: v0's); gx[k + 1]: the one reaching u_t from later steps.
-        # need = (shift, u0, v0 per neuron): which of gshift, gu0, gv0 [M] to write.
+        # reset (at the end: v0's); gc: the one reaching u_t from later steps.
+        # need = (shift, u0, v0 per neuron): which of gshift, gu0, gv0 [S * K] to write.
         # Returns the threshold's gradient and the sum of v0's (float64 over chunks).
         theta, a_u, a_v, zero, one, top_v, alpha = c[0], c[2], c[3], c[4], c[5], c[6], c[7]
         inv = one / theta  # gradients need no exact quotient: a product is cheaper
         inv2 = inv * inv
-        m = x.shape[0] // steps
+        per = (width + chunk - 1) // chunk
+        chunks = (x.shape[0] // (steps * width)) * per
         # Per-chunk sums added in chunk order afterwards: a prange reduction would add
         # them in the order threads finish, and training would not repeat bit for bit.
-        parts = np.zeros((m + chunk - 1) // chunk)
-        parts_v0 = np.zeros((m + chunk - 1) // chunk)
-        for b in prange((m + chunk - 1) // chunk):
-            lo, hi = b * chunk, min(m, (b + 1) * chunk)
-            n = hi - lo
-            vp = np.empty(steps * n, dtype=x.dtype)  # [t, neuron]: before the reset
+        parts = np.zeros(chunks)
+        parts_v0 = np.zeros(chunks)
+        for b in prange(chunks):
+            s = b // per
+            k0 = (b % per) * chunk
+            n = min(width, k0 + chunk) - k0
+            i0 = s * width + k0
+            base = s * steps * width + k0
+            wb = np.empty(steps * n, dtype=x.dtype)  # [t, neuron]: v before the reset
             z = np.empty(steps * n, dtype=x.dtype)
             ub = np.empty(n, dtype=x.dtype)
             gv = np.empty(n, dtype=x.dtype)
+            gc = np.empty(n, dtype=x.dtype)
+            d = np.empty(n, dtype=x.dtype)
             sb = np.empty(n, dtype=x.dtype)
             th = np.empty(n, dtype=x.dtype)  # each neuron's part of the threshold's gradient
             gs = np.empty(n, dtype=x.dtype)
-            for i in range(lo, hi):
-                ub[i - lo] = u0[(i // u_div) % u_mod]  # the replay's state
-                gv[i - lo] = v0[(i // v_div) % v_mod]
-                sb[i - lo] = shift[(i // s_div) % s_mod]
+            spread(u0, u_div, u_mod, i0, ub)  # the replay's state
+            spread(v0, v_div, v_mod, i0, gv)
+            spread(shift, s_div, s_mod, i0, sb)
+            gyc = np.full(n, gy[0])  # one value expanded: its row
             for t in range(steps):
+                o, ob = base + t * width, t * n
+                xr, wr, zr = x[o:o + n], wb[ob:ob + n], z[ob:ob + n]
                 for j in range(n):
-                    ub[j], vp[t * n + j], z[t * n + j], gv[j] = step(
-                        ub[j], gv[j], x[(lo + j) * steps + t], sb[j], c, direct)
-            for j in range(n):
-                gv[j] = gv_end[(lo + j) * gv_step]
-                gs[j] = zero
-                th[j] = zero
+                    ub[j], wr[j], zr[j], gv[j] = step(ub[j], gv[j], xr[j], sb[j], c, direct)
+            # the final state's gradients: per neuron, or none (step 0: zero)
+            spread(gv_end, 1, gv_end.shape[0], i0 * gv_step, gv)
+            spread(gu_end, 1, gu_end.shape[0], i0 * gu_step, gc)
+            gs[:] = zero
+            th[:] = zero
             for t in range(steps - 1, -1, -1):
-                for j in range(n):
-                    k = (lo + j) * steps + t
-                    w = vp[t * n + j]
-                    q = z[t * n + j]
-                    gyk = gy[k * gy_step]
-                    # z_t feeds the output theta * z_t, the mean and the reset -z_t * theta
-                    g = gyk * theta + g_mean + (-gv[j]) * theta
-                    if sigmoid:
-                        r = w * inv
-                        d = zero
+                o, ob = base + t * width, t * n
+                wr, zr, gxr = wb[ob:ob + n], z[ob:ob + n], gx[o:o + n]
+                gyr = gy[o:o + n] if gy_step else gyc
+                if sigmoid:  # the surrogate's slope apart: the main loop has no branch
+                    for j in range(n):
+                        r = wr[j] * inv
+                        dj = zero
                         edge = zero
                         for _ in range(levels):  # edges k * theta, k = 1..N, in x's dtype
                             edge += one
-                            s = one / (one + np.exp(-(alpha * (r - edge))))
-                            d += alpha * s * (one - s)
-                    else:  # a select, not a branch: the mask is as random as the data
-                        inside = (w >= zero) & (w <= top_v)
-                        d = one if inside else zero
-                    gd = g * d
+                            sg = one / (one + np.exp(-(alpha * (r - edge))))
+                            dj += alpha * sg * (one - sg)
+                        d[j] = dj
+                else:
+                    for j in range(n):
+                        w = wr[j]
+                        d[j] = one if (w >= zero) & (w <= top_v) else zero
+                last = t == steps - 1
+                for j in range(n):
+                    w = wr[j]
+                    q = zr[j]
+                    gyk = gyr[j]
+                    # z_t feeds the output theta * z_t, the mean and the reset -z_t * theta
+                    g = gyk * theta + g_mean + (-gv[j]) * theta
+                    gd = g * d[j]
                     th[j] += gd * (-w * inv2) + (gyk - gv[j]) * q
                     gvp = gv[j] + gd * inv  # d loss / d v_t before the reset
                     gs[j] += gvp
-                    if t == steps - 1:
-                        gx[k] = gvp + gu_end[(lo + j) * gu_step]
-                    elif direct:
-                        gx[k] = gvp
-                    else:
-                        gx[k] = gvp + gx[k + 1] * a_u
+                    # at the last step u_T's gradient; a driven current has no carry
+                    gxk = gvp if direct and not last else gvp + gc[j]
+                    gxr[j] = gxk
+                    gc[j] = zero if direct else gxk * a_u
                     gv[j] = gvp * a_v
-            acc, acc_v0 = 0.0, 0.0
-            for j in range(n):
-                acc += th[j]
-                acc_v0 += gv[j]
-                if need[0]:
-                    gshift[lo + j] = gs[j]
-                if need[1]:
-                    gu0[lo + j] = zero if direct else gx[(lo + j) * steps] * a_u
-                if need[2]:
-                    gv0[lo + j] = gv[j]
-            parts[b] = acc
-            parts_v0[b] = acc_v0
+            if need[0]:
+                gshift[i0:i0 + n] = gs
+            if need[1]:
+                gu0[i0:i0 + n] = gc
+            if need[2]:
+                gv0[i0:i0 + n] = gv
+            parts[b] = total8(th)
+            parts_v0[b] = total8(gv)
         total, total_v0 = 0.0, 0.0
         for b in range(parts.shape[0]):
             total += parts[b]
@@ -214,13 +286,26 @@ def _flat(t: torch.Tensor, like: torch.Tensor) -> Tuple[np.ndarray, int, int]:
     return values.expand(like.shape).contiguous().reshape(-1).numpy(), 1, like.numel()
 
 
-def _grad(g: Optional[torch.Tensor], dtype: torch.dtype) -> Tuple[np.ndarray, int]:
-    """An incoming gradient as a flat array and its step (``None``: zero, step 0)."""
+def _grad(g: Optional[torch.Tensor], dtype: torch.dtype, time_first: bool = False
+          ) -> Tuple[np.ndarray, int]:
+    """An incoming gradient as a flat array and its step (``None``: zero, step 0);
+    ``time_first``: a sequence's ``[N, *shape, T]`` read in the kernels' layout
+    (:func:`_time_first`)."""
     if g is None:
         return np.zeros(1, dtype=torch.empty(0, dtype=dtype).numpy().dtype), 0
     if g.numel() > 1 and not any(g.stride()):  # one value expanded (a sum's backward):
         return g.detach().to(dtype).reshape(-1)[:1].contiguous().numpy(), 0  # no copy
-    return g.detach().to(dtype).contiguous().reshape(-1).numpy(), 1
+    g = g.detach().to(dtype)
+    return (_time_first(g) if time_first else g.contiguous()).reshape(-1).numpy(), 1
+
+
+def _time_first(x: torch.Tensor) -> torch.Tensor:
+    """``[N, *shape, T]`` as a contiguous ``[N, T, *shape]``: each step's neurons of a
+    sample contiguous (the kernels' SIMD lanes). No copy when ``x`` is already laid out
+    so (a view of a time-first tensor, as this module returns and a frame-wise conv
+    produces); otherwise one transposing copy, cheaper than transposing inside the
+    kernels."""
+    return x.movedim(-1, 1).contiguous()
 
 
 def _reduce(g: torch.Tensor, like: torch.Tensor, needed: bool) -> Optional[torch.Tensor]:
@@ -247,7 +332,8 @@ def _parallel() -> Iterator[None]:
 
 
 def _chunk(steps: int) -> int:
-    """Neurons per chunk: about ``CHUNK_STEPS`` neuron-steps, at least 64 neurons."""
+    """Neurons per chunk: about ``CHUNK_STEPS`` neuron-steps, at least 64 neurons (a chunk
+    lies within one sample: the last of a sample's chunks may be shorter)."""
     return max(64, CHUNK_STEPS // steps)
 
 
@@ -269,20 +355,23 @@ class MultiLevelSequence(torch.autograd.Function):
         fwd, _ = _compile()
         ctx.set_materialize_grads(False)
         n_shape, steps = x.shape[:-1], x.shape[-1]
-        xs = x.detach().contiguous().reshape(-1)
+        xt = _time_first(x.detach())  # [N, T, *shape]
+        xs = xt.reshape(-1)
         like = torch.empty(n_shape, dtype=x.dtype)
         operands = [a for o in (shift, u0, v0) for a in _flat(o, like)]
-        y = torch.empty_like(xs)
+        y = torch.empty_like(xt)
         u_end, v_end = (torch.empty(n_shape if keep else (1,), dtype=x.dtype) for _ in "uv")
         with _parallel():
-            z_sum = fwd(xs.numpy(), steps, *operands,
+            z_sum = fwd(xs.numpy(), steps, like[0].numel(), *operands,
                         _consts(cfg, float(theta), x.dtype), cfg.current_decay >= 1.0,
-                        bool(keep), _chunk(steps), y.numpy(), u_end.reshape(-1).numpy(),
+                        bool(keep), _chunk(steps), y.reshape(-1).numpy(),
+                        u_end.reshape(-1).numpy(),
                         v_end.reshape(-1).numpy())
         ctx.save_for_backward(xs, shift, theta, u0, v0)
         ctx.cfg, ctx.n_shape, ctx.steps = cfg, n_shape, steps
         mean = torch.tensor(z_sum / xs.numel(), dtype=x.dtype)
-        return (y.reshape(x.shape), mean) + ((u_end, v_end) if keep else ())
+        # the time-first result seen as [N, *shape, T]: a view, no copy
+        return (y.movedim(1, -1), mean) + ((u_end, v_end) if keep else ())
 
     @staticmethod
     @once_differentiable
@@ -292,8 +381,8 @@ class MultiLevelSequence(torch.autograd.Function):
         cfg, steps = ctx.cfg, ctx.steps
         like = torch.empty(ctx.n_shape, dtype=xs.dtype)
         operands = [a for o in (shift, u0, v0) for a in _flat(o, like)]
-        (gy_a, gy_step), (gu, gu_step), (gv, gv_step) = (_grad(g, xs.dtype)
-                                                         for g in (gy, gu_end, gv_end))
+        gy_a, gy_step = _grad(gy, xs.dtype, time_first=True)
+        (gu, gu_step), (gv, gv_step) = (_grad(g, xs.dtype) for g in (gu_end, gv_end))
         gm = 0.0 if g_mean is None else float(g_mean) / xs.numel()
         gx = torch.empty_like(xs)
         need = ctx.needs_input_grad
@@ -302,7 +391,8 @@ class MultiLevelSequence(torch.autograd.Function):
         outs = [torch.empty(ctx.n_shape if w else (1,), dtype=xs.dtype) for w in wanted]
         c = _consts(cfg, float(theta), xs.dtype)
         with _parallel():
-            g_theta, g_v0_sum = bwd(xs.numpy(), steps, *operands, gy_a, gy_step,
+            g_theta, g_v0_sum = bwd(xs.numpy(), steps, like[0].numel(), *operands, gy_a,
+                                    gy_step,
                                     c.dtype.type(gm), gu, gu_step, gv, gv_step, c,
                                     cfg.current_decay >= 1.0, cfg.surrogate == "sigmoid",
                                     cfg.levels, wanted, _chunk(steps), gx.numpy(),
@@ -310,7 +400,8 @@ class MultiLevelSequence(torch.autograd.Function):
         g_shift, g_u0, g_v0 = outs
         if need[4] and not per_neuron_v0:
             g_v0 = torch.full((1,), g_v0_sum, dtype=xs.dtype)
-        return (gx.reshape(*ctx.n_shape, steps) if need[0] else None,
+        gx = gx.reshape(ctx.n_shape[0], steps, *ctx.n_shape[1:]).movedim(1, -1)
+        return (gx if need[0] else None,
                 _reduce(g_shift, shift, need[1]),
                 torch.full(theta.shape, g_theta, dtype=theta.dtype) if need[2] else None,
                 _reduce(g_u0, u0, need[3]), _reduce(g_v0, v0, need[4]), None, None)
@@ -324,7 +415,7 @@ def applies(x: torch.Tensor, shift, theta: torch.Tensor, cfg, state, v_quant) ->
     if cfg.surrogate not in ("ste", "sigmoid") or theta.numel() != 1 or x.dim() < 2 \
             or x.numel() == 0:
         return False
-    if x.shape[-1] < MIN_STEPS:  # one step is a short graph: the loop measured faster
+    if x.shape[-1] == 1 and x.numel() < MIN_NEURONS_ONE_STEP:
         return False
     operands = [theta] + ([shift] if torch.is_tensor(shift) else []) + list(state or ())
     if any(not torch.is_tensor(a) or a.device != x.device or a.dtype != x.dtype
