@@ -82,6 +82,7 @@ def _is_int64(x: Array) -> bool:
 
 
 _HALF24 = 1 << 23
+_HALF32 = 1 << 31
 
 
 def _where(cond: Array, a: Array, b: Array) -> Array:
@@ -483,13 +484,27 @@ def cuba_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Arr
     u = decay(u, p.i_decay) + (a << STATE_SHIFT)
     if p.current_bias is not None:  # before the wrap: it enters with the current (§5)
         u = u + _current_bias_state(p, u)
-    # LIF's 24-bit wrap, edges included: once, above 2**23 down, at or below -2**23 up.
+    # LIF's int32 sum, then its 24-bit wrap, edges included: once, above 2**23 down, at or
+    # below -2**23 up (u may stay outside 24 bits: LIF wraps once).
+    u = wrap32(u)
     u = _where(u > _HALF24, u - 2 * _HALF24, _where(u <= -_HALF24, u + 2 * _HALF24, u))
-    v = clip(decay(v, p.v_decay) + u + _bias_state(p, a), -SAT_MAX, SAT_MAX)
+    v = clip(wrap32(decay(v, p.v_decay) + u + _bias_state(p, a)), -SAT_MAX, SAT_MAX)
     spike = v > (int(p.v_th_mant) << STATE_SHIFT)
     z = spike.to(v.dtype) if _is_torch(spike) else spike.astype(v.dtype)
     v = v * (1 - z)
     return u, v, z
+
+
+def wrap32(x: Array) -> Array:
+    """``x`` in two's complement 32 bits (Lava LIF's int32 sums), as int64 or int32."""
+    if not _is_torch(x):
+        return ((x + _HALF32) & ((1 << 32) - 1)) - _HALF32
+    if x.dtype == torch.int32 or not x.numel():  # int32 sums wrap by themselves
+        return x
+    lo, hi = torch.aminmax(x)
+    if int(hi) < _HALF32 and int(lo) >= -_HALF32:  # the common case: one read-only scan
+        return x
+    return ((x + _HALF32) & ((1 << 32) - 1)) - _HALF32
 
 
 def _cuba_step_torch(u: torch.Tensor, v: torch.Tensor, a: torch.Tensor, p: NeuronParams
@@ -505,12 +520,18 @@ def _cuba_step_torch(u: torch.Tensor, v: torch.Tensor, a: torch.Tensor, p: Neuro
     if p.i_decay != DECAY_ONE:
         u_new += decay(u, p.i_decay)
     lo, hi = torch.aminmax(u_new) if u_new.numel() else (u_new.new_zeros(()),) * 2
+    if u_new.dtype != torch.int32 and (int(hi) >= _HALF32 or int(lo) < -_HALF32):
+        u_new = wrap32(u_new)  # LIF's int32 sum (an int32 tensor wraps by itself)
+        lo, hi = torch.aminmax(u_new)
     if int(hi) > _HALF24 or int(lo) <= -_HALF24:  # the wrap of cuba_step, as written there
         u_new = torch.where(u_new > _HALF24, u_new - 2 * _HALF24,
                             torch.where(u_new <= -_HALF24, u_new + 2 * _HALF24, u_new))
     v_new = u_new + _bias_state(p, a)
     if p.v_decay != DECAY_ONE:
         v_new += decay(v, p.v_decay)
+    if max(int(hi), -int(lo)) >= _HALF32 - 2 * _HALF24 - 1 - _INT32_BIAS_MAX \
+            or state_dtype(p) == torch.int64:  # |u| near 2**31 or a bias past 2**29:
+        v_new = wrap32(v_new)  # v's int32 sum may wrap, as LIF's does (one scan)
     v_new.clamp_(-SAT_MAX, SAT_MAX)
     spike = v_new > (int(p.v_th_mant) << STATE_SHIFT)
     return u_new, v_new.masked_fill_(spike, 0), spike.to(v_new.dtype)

@@ -173,12 +173,14 @@ def cuba(u: int, v: int, a: int, n: Dict, k: int = 0) -> Tuple[int, int, int]:
     clips to ``±(2**23 - 1)``; a spike is ``v > vth << 6`` and sets ``v = 0``.
     """
     cur = decay(u, n.get("iDecay", 0)) + a * 64
+    cur = (cur + 2 ** 31) % 2 ** 32 - 2 ** 31  # LIF's numpy int32 sum wraps
     u = cur
     if cur > 2 ** 23:
         u = cur - 2 ** 24
     if u <= -(2 ** 23):
         u = cur + 2 ** 24
-    v = clip(decay(v, n.get("vDecay", 0)) + u + bias_state(n, k), -(2 ** 23 - 1), 2 ** 23 - 1)
+    v = decay(v, n.get("vDecay", 0)) + u + bias_state(n, k)
+    v = clip((v + 2 ** 31) % 2 ** 32 - 2 ** 31, -(2 ** 23 - 1), 2 ** 23 - 1)
     spike = 1 if v > n["vThMant"] * 64 else 0
     return u, (0 if spike else v), spike
 

@@ -45,11 +45,13 @@ def ref_mlsn(u, v, a, cb, th, levels, di, dv, bias=0):
 def ref_cuba(u, v, a, cb, th, di, dv, bias=0):
     """CUBA: the current bias enters before LIF's 24-bit wrap (once, as Lava's)."""
     u = _decay(u, di) + (a + cb) * 64
+    u = (u + 2 ** 31) % 2 ** 32 - 2 ** 31  # LIF's int32 sum
     if u > 2 ** 23:
         u -= 2 ** 24
     elif u <= -(2 ** 23):
         u += 2 ** 24
-    v = min(max(_decay(v, dv) + u + bias * 64, -HI), HI)
+    v = _decay(v, dv) + u + bias * 64
+    v = min(max((v + 2 ** 31) % 2 ** 32 - 2 ** 31, -HI), HI)
     s = 1 if v > th * 64 else 0
     return u, 0 if s else v, s
 

@@ -19,6 +19,11 @@ def _clip(x, lo, hi):
 
 
 @njit(cache=True, inline="always")
+def _wrap32(x):  # fixed.wrap32: two's complement 32 bits (LIF's int32 sums)
+    return ((x + (1 << 31)) & ((1 << 32) - 1)) - (1 << 31)
+
+
+@njit(cache=True, inline="always")
 def _decay(x, d):  # fixed.decay: sign(x) * ((|x| * (4096 - d)) >> 12)
     m = ((x if x >= 0 else -x) * (one - d)) >> bits
     return m if x >= 0 else -m
@@ -84,9 +89,9 @@ def _mlsn(ab, ub, vb, bias, c, pr, first):  # fixed.mlsn_step
 def _cuba(ab, ub, vb, bias, c, pr):  # fixed.cuba_step
     idec, vdec, th = c[2], c[3], c[5]
     for j in range(ab.shape[0]):
-        u = _decay(ub[j], idec) + (ab[j] << shift6)
+        u = _wrap32(_decay(ub[j], idec) + (ab[j] << shift6))  # LIF's int32 sum
         u = u - 2 * half if u > half else (u + 2 * half if u <= -half else u)
-        v = _clip(_decay(vb[j], vdec) + u + bias[j], -sat_max, sat_max)
+        v = _clip(_wrap32(_decay(vb[j], vdec) + u + bias[j]), -sat_max, sat_max)
         spike = v > th
         ub[j] = u
         vb[j] = 0 if spike else v

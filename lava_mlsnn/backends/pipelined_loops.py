@@ -44,6 +44,10 @@ def _compile():
         m = ((x if x >= 0 else -x) * (one - d)) >> fixed.DECAY_BITS
         return m if x >= 0 else -m
 
+    @numba.njit(cache=True, inline="always")
+    def wrap32(x):  # fixed.wrap32: two's complement 32 bits (LIF's int32 sums)
+        return ((x + (1 << 31)) & ((1 << 32) - 1)) - (1 << 31)
+
     @numba.njit(cache=True)
     def cuba(cur, mode, rec, du, dv, bias, th):
         # fixed.cuba_step: u = decay(u) + (a << 6), LIF's single 24-bit wrap; v =
@@ -60,12 +64,12 @@ def _compile():
                     continue
                 for k in range(n):
                     a = cur[b, j, k] if j >= 0 else 0
-                    uk = decay(u[k], du[k]) + (a << state_shift)
+                    uk = wrap32(decay(u[k], du[k]) + (a << state_shift))  # LIF's int32 sum
                     if uk > half:
                         uk -= 2 * half
                     elif uk <= -half:
                         uk += 2 * half
-                    vk = decay(v[k], dv[k]) + uk + bias[k]
+                    vk = wrap32(decay(v[k], dv[k]) + uk + bias[k])
                     vk = top if vk > top else (-top if vk < -top else vk)
                     u[k] = uk
                     if vk > th:
