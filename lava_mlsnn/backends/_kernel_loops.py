@@ -1,13 +1,16 @@
-"""The compiled loops of :mod:`.kernels` (numba), at module level: numba's on-disk cache
-keys a function by its code and closure, and a closure holding other compiled functions
-never matches across processes (it would compile again in every process)."""
+"""The compiled loops of the layer-major runs (numba): the aligned run's layer loop
+(:mod:`.kernels`) and the pipelined run's timeline loops (:mod:`.pipelined_loops`), on one
+set of compiled integer steps (``_decay``, ``_wrap32``, ``_cuba_one``, ...). At module
+level: numba's on-disk cache keys a function by its code and closure, and a closure
+holding other compiled functions never matches across processes (it would compile again
+in every process)."""
 import numpy as np
 from numba import njit, prange
 
 from .. import fixed
 
 sat_min, sat_max, half = fixed.SAT_MIN, fixed.SAT_MAX, 1 << 23
-one, bits = fixed.DECAY_ONE, fixed.DECAY_BITS
+one, decay_bits = fixed.DECAY_ONE, fixed.DECAY_BITS
 shift6 = fixed.STATE_SHIFT
 #: Neurons per block of the compiled loop: the block's states (3 x 8 KB) stay in L1.
 BLOCK = 1024
@@ -25,7 +28,7 @@ def _wrap32(x):  # fixed.wrap32: two's complement 32 bits (LIF's int32 sums)
 
 @njit(cache=True, inline="always")
 def _decay(x, d):  # fixed.decay: sign(x) * ((|x| * (4096 - d)) >> 12)
-    m = ((x if x >= 0 else -x) * (one - d)) >> bits
+    m = ((x if x >= 0 else -x) * (one - d)) >> decay_bits
     return m if x >= 0 else -m
 
 
@@ -85,16 +88,22 @@ def _mlsn(ab, ub, vb, bias, c, pr, first):  # fixed.mlsn_step
             vb[j] = _clip(vb[j] >> vexp, lo, hi) << vexp
 
 
+@njit(cache=True, inline="always")
+def _cuba_one(u, v, a, idec, vdec, bias, th):  # fixed.cuba_step of one neuron
+    # LIF's int32 sum, its single 24-bit wrap (u may stay outside 24 bits), v clipped to
+    # +-SAT_MAX; a spike is v > th and resets v to 0. Returns (u, v, spike)
+    u = _wrap32(_decay(u, idec) + (a << shift6))
+    u = u - 2 * half if u > half else (u + 2 * half if u <= -half else u)
+    v = _clip(_wrap32(_decay(v, vdec) + u + bias), -sat_max, sat_max)
+    spike = v > th
+    return u, (0 if spike else v), spike
+
+
 @njit(cache=True)
-def _cuba(ab, ub, vb, bias, c, pr):  # fixed.cuba_step
+def _cuba(ab, ub, vb, bias, c, pr):  # fixed.cuba_step over a block of neurons
     idec, vdec, th = c[2], c[3], c[5]
     for j in range(ab.shape[0]):
-        u = _wrap32(_decay(ub[j], idec) + (ab[j] << shift6))  # LIF's int32 sum
-        u = u - 2 * half if u > half else (u + 2 * half if u <= -half else u)
-        v = _clip(_wrap32(_decay(vb[j], vdec) + u + bias[j]), -sat_max, sat_max)
-        spike = v > th
-        ub[j] = u
-        vb[j] = 0 if spike else v
+        ub[j], vb[j], spike = _cuba_one(ub[j], vb[j], ab[j], idec, vdec, bias[j], th)
         pr[j] = np.float32(1.0) if spike else np.float32(0.0)
 
 
@@ -148,3 +157,126 @@ def run(kind, s, c, bias, u_st, v_st, carry, pay, rec, write_rec):
             for j in range(j0, j1):
                 u_st[b, j] = ub[j - j0]
                 v_st[b, j] = vb[j - j0]
+
+
+# ---- the pipelined run's timeline loops (:mod:`.pipelined_loops`): plain njit, no
+# thread pool (safe in forked processes)
+@njit(cache=True)
+def timeline_cuba(cur, mode, rec, du, dv, bias, th):
+    # _cuba_one (fixed.cuba_step) through a pipelined timeline [B, steps, N], per-neuron
+    # decays; mode[t]: the frame of step t in cur, -1 a zero input, -2 skipped.
+    # Returns which steps sent a payload and max |payload| (the next layer's scan)
+    n_b, n_t, n = rec.shape
+    nz = np.zeros(n_t, np.bool_)
+    for b in range(n_b):
+        u = np.zeros(n, np.int64)
+        v = np.zeros(n, np.int64)
+        for t in range(n_t):
+            j = mode[t]
+            if j == -2:  # the record holds zeros already
+                continue
+            for k in range(n):
+                a = cur[b, j, k] if j >= 0 else 0
+                u[k], v[k], spike = _cuba_one(u[k], v[k], a, du[k], dv[k], bias[k], th)
+                rec[b, t, k] = 1 if spike else 0
+                if spike:
+                    nz[t] = True
+    return nz, np.int64(1) if nz.any() else np.int64(0)
+
+@njit(cache=True)
+def timeline_sigma_delta(cur, mode, rec, bias, th, scale, state_exp, kind):
+    # fixed.sigma_delta_step; kind 0: SDNN (sigma += a, act = relu(sigma + bias)),
+    # 1: SDNN_DELTA (act = a << scale), 2: SDNN_SIGMA (sends sigma += a); returns
+    # which steps sent a payload and max |payload|, as cuba
+    n_b, n_t, n = rec.shape
+    nz = np.zeros(n_t, np.bool_)
+    m = np.int64(0)
+    for b in range(n_b):
+        sigma = np.zeros(n, np.int64)
+        ref = np.zeros(n, np.int64)
+        for t in range(n_t):
+            j = mode[t]
+            if j == -2:  # the record holds zeros already
+                continue
+            row = cur[b, max(j, 0)]
+            out = rec[b, t]
+            if kind == 2:
+                for k in range(n):
+                    if j >= 0:
+                        sigma[k] += row[k]
+                    out[k] = sigma[k]
+                    x = sigma[k] if sigma[k] >= 0 else -sigma[k]
+                    m = x if x > m else m
+                    if x:
+                        nz[t] = True
+                continue
+            for k in range(n):
+                a = row[k] if j >= 0 else 0
+                if kind == 1:
+                    act = a << scale
+                else:
+                    sigma[k] += a
+                    act = sigma[k] + bias[k]
+                    act = act if act > 0 else 0
+                d = act - ref[k]
+                if (d if d >= 0 else -d) < th:
+                    d = 0
+                ref[k] += d
+                z = d >> state_exp
+                out[k] = z
+                x = z if z >= 0 else -z
+                m = x if x > m else m
+                if x:
+                    nz[t] = True
+    return nz, m
+
+@njit(cache=True)
+def timeline_scan(src, first, last):
+    # which frames first .. last-1 of src [B, n, N] hold a payload, and max |payload|
+    nz = np.zeros(last - first, np.bool_)
+    m = 0
+    for b in range(src.shape[0]):
+        for t in range(first, last):
+            row = src[b, t]
+            hi = 0
+            for k in range(row.shape[0]):
+                x = np.int64(row[k])  # a narrow record: widened before negating
+                x = x if x >= 0 else -x
+                hi = x if x > hi else hi
+            if hi:
+                nz[t - first] = True
+                m = hi if hi > m else m
+    return nz, m
+
+@njit(cache=True)
+def timeline_gather(src, idx, out, bits):
+    # frames idx of src [B, n, N] as float32 bit slices out [P, B, len(idx), N]:
+    # (z >> bits j) & (2**bits - 1) below the top slice, z >> bits (P-1) on top
+    n_p = out.shape[0]
+    mask = (1 << bits) - 1
+    for b in range(src.shape[0]):
+        for i in range(idx.shape[0]):
+            row = src[b, idx[i]]
+            for k in range(row.shape[0]):
+                z = np.int64(row[k])
+                for j in range(n_p - 1):
+                    out[j, b, i, k] = (z >> (bits * j)) & mask
+                out[n_p - 1, b, i, k] = z >> (bits * (n_p - 1))
+
+@njit(cache=True)
+def timeline_combine(s, bits, weight_exp, overflow, out):
+    # fixed.current_of_sum of the sum of the slices' exact float32 sums s [P, ...]:
+    # round, << weight_exp (>> when negative), then sat24 (0), wrap24 (1) or none (2)
+    n_p, n_b, n_i, n = s.shape
+    for b in range(n_b):
+        for i in range(n_i):
+            for k in range(n):
+                a = np.int64(np.rint(s[n_p - 1, b, i, k]))
+                for j in range(n_p - 2, -1, -1):
+                    a = (a << bits) + np.int64(np.rint(s[j, b, i, k]))
+                a = a << weight_exp if weight_exp >= 0 else a >> (-weight_exp)
+                if overflow == 0:
+                    a = _clip(a, sat_min, sat_max)
+                elif overflow == 1:
+                    a = ((a + half) & (2 * half - 1)) - half
+                out[b, i, k] = a

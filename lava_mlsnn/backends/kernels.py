@@ -83,9 +83,7 @@ def bias_term(p: fixed.NeuronParams, shape: Tuple[int, ...]) -> np.ndarray:
     (zeros without a bias)."""
     if p.bias is None:
         return np.zeros(shape, dtype=np.int64)
-    b = np.asarray(p.bias, dtype=np.int64)
-    e = int(p.bias_exp)
-    b = b << e if e >= 0 else b >> -e
+    b = fixed.shift(np.asarray(p.bias, dtype=np.int64), p.bias_exp)
     return np.ascontiguousarray(np.broadcast_to(b, shape))
 
 

@@ -38,9 +38,7 @@ def _bias_term(p: fixed.NeuronParams) -> Optional[np.ndarray]:
     """``bias << biasExp`` (int64), or None without a bias."""
     if p.bias is None:
         return None
-    b = np.asarray(p.bias, dtype=np.int64)
-    e = int(p.bias_exp)
-    return b << e if e >= 0 else b >> -e
+    return fixed.shift(np.asarray(p.bias, dtype=np.int64), p.bias_exp)
 
 
 def lean_ok(p: fixed.NeuronParams, syn: fixed.SynapseSpec, bound: Optional[float]) -> bool:

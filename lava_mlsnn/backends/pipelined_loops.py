@@ -15,6 +15,7 @@ import torch
 
 from .. import fixed
 from ..format.params import NeuronParams, SynapseSpec
+from .kernels import OVERFLOW  # the overflow codes of the compiled loops
 from .pipelined_ops import _piece_bits, split_pieces
 
 #: A layer-major neuron runs as one compiled loop over (sample, step, neuron) for these
@@ -27,160 +28,20 @@ _LOOPS = None  # {neuron type: compiled loop} once compiled; False when numba is
 def _compile():
     """Compile (or load from numba's cache) the time loops; ``False`` without numba.
 
-    Plain ``njit`` (no ``parallel``): no threading layer, so safe in forked processes."""
+    The loops live in :mod:`._kernel_loops` beside the aligned run's, on the same compiled
+    integer steps; plain ``njit`` (no ``parallel``): no threading layer, so safe in forked
+    processes."""
     global _LOOPS
     if _LOOPS is not None:
         return _LOOPS
     try:
-        import numba
-    except ImportError:  # the torch step loop runs instead
+        from . import _kernel_loops as kl  # compiled on first call, or loaded from the cache
+    except ImportError:  # no numba: the torch step loop runs instead
         _LOOPS = False
         return _LOOPS
-    one, half, top, sat_min = fixed.DECAY_ONE, 1 << 23, fixed.SAT_MAX, fixed.SAT_MIN
-    state_shift = fixed.STATE_SHIFT
-
-    @numba.njit(cache=True, inline="always")
-    def decay(x, d):  # fixed.decay: sign(x) * ((|x| * (4096 - d)) >> 12)
-        m = ((x if x >= 0 else -x) * (one - d)) >> fixed.DECAY_BITS
-        return m if x >= 0 else -m
-
-    @numba.njit(cache=True, inline="always")
-    def wrap32(x):  # fixed.wrap32: two's complement 32 bits (LIF's int32 sums)
-        return ((x + (1 << 31)) & ((1 << 32) - 1)) - (1 << 31)
-
-    @numba.njit(cache=True)
-    def cuba(cur, mode, rec, du, dv, bias, th):
-        # fixed.cuba_step: u = decay(u) + (a << 6), LIF's single 24-bit wrap; v =
-        # clip(decay(v) + u + bias, +-SAT_MAX); a spike is v > th, and resets v to 0.
-        # Returns which steps sent a payload and max |payload| (the next layer's scan)
-        n_b, n_t, n = rec.shape
-        nz = np.zeros(n_t, np.bool_)
-        for b in range(n_b):
-            u = np.zeros(n, np.int64)
-            v = np.zeros(n, np.int64)
-            for t in range(n_t):
-                j = mode[t]
-                if j == -2:  # the record holds zeros already
-                    continue
-                for k in range(n):
-                    a = cur[b, j, k] if j >= 0 else 0
-                    uk = wrap32(decay(u[k], du[k]) + (a << state_shift))  # LIF's int32 sum
-                    if uk > half:
-                        uk -= 2 * half
-                    elif uk <= -half:
-                        uk += 2 * half
-                    vk = wrap32(decay(v[k], dv[k]) + uk + bias[k])
-                    vk = top if vk > top else (-top if vk < -top else vk)
-                    u[k] = uk
-                    if vk > th:
-                        v[k] = 0
-                        rec[b, t, k] = 1
-                        nz[t] = True
-                    else:
-                        v[k] = vk
-                        rec[b, t, k] = 0
-        return nz, np.int64(1) if nz.any() else np.int64(0)
-
-    @numba.njit(cache=True)
-    def sigma_delta(cur, mode, rec, bias, th, scale, state_exp, kind):
-        # fixed.sigma_delta_step; kind 0: SDNN (sigma += a, act = relu(sigma + bias)),
-        # 1: SDNN_DELTA (act = a << scale), 2: SDNN_SIGMA (sends sigma += a); returns
-        # which steps sent a payload and max |payload|, as cuba
-        n_b, n_t, n = rec.shape
-        nz = np.zeros(n_t, np.bool_)
-        m = np.int64(0)
-        for b in range(n_b):
-            sigma = np.zeros(n, np.int64)
-            ref = np.zeros(n, np.int64)
-            for t in range(n_t):
-                j = mode[t]
-                if j == -2:  # the record holds zeros already
-                    continue
-                row = cur[b, max(j, 0)]
-                out = rec[b, t]
-                if kind == 2:
-                    for k in range(n):
-                        if j >= 0:
-                            sigma[k] += row[k]
-                        out[k] = sigma[k]
-                        x = sigma[k] if sigma[k] >= 0 else -sigma[k]
-                        m = x if x > m else m
-                        if x:
-                            nz[t] = True
-                    continue
-                for k in range(n):
-                    a = row[k] if j >= 0 else 0
-                    if kind == 1:
-                        act = a << scale
-                    else:
-                        sigma[k] += a
-                        act = sigma[k] + bias[k]
-                        act = act if act > 0 else 0
-                    d = act - ref[k]
-                    if (d if d >= 0 else -d) < th:
-                        d = 0
-                    ref[k] += d
-                    z = d >> state_exp
-                    out[k] = z
-                    x = z if z >= 0 else -z
-                    m = x if x > m else m
-                    if x:
-                        nz[t] = True
-        return nz, m
-
-    @numba.njit(cache=True)
-    def scan(src, first, last):
-        # which frames first .. last-1 of src [B, n, N] hold a payload, and max |payload|
-        nz = np.zeros(last - first, np.bool_)
-        m = 0
-        for b in range(src.shape[0]):
-            for t in range(first, last):
-                row = src[b, t]
-                hi = 0
-                for k in range(row.shape[0]):
-                    x = np.int64(row[k])  # a narrow record: widened before negating
-                    x = x if x >= 0 else -x
-                    hi = x if x > hi else hi
-                if hi:
-                    nz[t - first] = True
-                    m = hi if hi > m else m
-        return nz, m
-
-    @numba.njit(cache=True)
-    def gather(src, idx, out, bits):
-        # frames idx of src [B, n, N] as float32 bit slices out [P, B, len(idx), N]:
-        # (z >> bits j) & (2**bits - 1) below the top slice, z >> bits (P-1) on top
-        n_p = out.shape[0]
-        mask = (1 << bits) - 1
-        for b in range(src.shape[0]):
-            for i in range(idx.shape[0]):
-                row = src[b, idx[i]]
-                for k in range(row.shape[0]):
-                    z = np.int64(row[k])
-                    for j in range(n_p - 1):
-                        out[j, b, i, k] = (z >> (bits * j)) & mask
-                    out[n_p - 1, b, i, k] = z >> (bits * (n_p - 1))
-
-    @numba.njit(cache=True)
-    def combine(s, bits, weight_exp, overflow, out):
-        # fixed.current_of_sum of the sum of the slices' exact float32 sums s [P, ...]:
-        # round, << weight_exp (>> when negative), then sat24 (0), wrap24 (1) or none (2)
-        n_p, n_b, n_i, n = s.shape
-        for b in range(n_b):
-            for i in range(n_i):
-                for k in range(n):
-                    a = np.int64(np.rint(s[n_p - 1, b, i, k]))
-                    for j in range(n_p - 2, -1, -1):
-                        a = (a << bits) + np.int64(np.rint(s[j, b, i, k]))
-                    a = a << weight_exp if weight_exp >= 0 else a >> (-weight_exp)
-                    if overflow == 0:
-                        a = sat_min if a < sat_min else (top if a > top else a)
-                    elif overflow == 1:
-                        a = ((a + half) & (2 * half - 1)) - half
-                    out[b, i, k] = a
-
-    _LOOPS = {"CUBA": cuba, "SDNN": sigma_delta, "scan": scan, "gather": gather,
-              "combine": combine}
+    _LOOPS = {"CUBA": kl.timeline_cuba, "SDNN": kl.timeline_sigma_delta,
+              "scan": kl.timeline_scan, "gather": kl.timeline_gather,
+              "combine": kl.timeline_combine}
     return _LOOPS
 
 
@@ -277,7 +138,7 @@ def sum_frames(spec: SynapseSpec, src: np.ndarray, idx: list, in_shape: Tuple[in
     (one pass, no int64 temporaries), summed in one synapse call, and added back, shifted
     and bounded in one more pass."""
     n_p = split_pieces(spec, max_payload)
-    if n_p == 0 or spec.kind not in ("conv", "dense") or spec.overflow not in _OVERFLOW:
+    if n_p == 0 or spec.kind not in ("conv", "dense") or spec.overflow not in OVERFLOW:
         return None
     loops = _compile()
     bits = _piece_bits(spec) if n_p > 1 else 0
@@ -295,8 +156,5 @@ def sum_frames(spec: SynapseSpec, src: np.ndarray, idx: list, in_shape: Tuple[in
     assert s.dtype == torch.float32 and s.is_contiguous()
     s = s.reshape(n_p, b, k, -1).numpy()
     out = np.empty(s.shape[1:], dtype=np.int64)
-    loops["combine"](s, bits, int(spec.weight_exp), _OVERFLOW[spec.overflow], out)
+    loops["combine"](s, bits, int(spec.weight_exp), OVERFLOW[spec.overflow], out)
     return out
-
-
-_OVERFLOW = {"sat24": 0, "wrap24": 1, "none": 2}  # the codes of the compiled combine
