@@ -55,6 +55,9 @@ class _CurrentBias:
 
 
 class _MultiLevelCurrentBias(_CurrentBias):
+    """The multi-level block's own forward (mask, frame-wise synapse) with the bias added
+    to what its synapse sends."""
+
     def _current_scale(self, folded: Folded) -> float:
         # fold_weights' free-weight scale c makes vThMant / c equal theta exactly
         if getattr(getattr(self.synapse, "pre_hook_fx", None), "bits", 8) < 8:
@@ -62,21 +65,24 @@ class _MultiLevelCurrentBias(_CurrentBias):
                             "not supported")
         return float(folded.neuron.v_th_mant) / float(self.neuron.threshold)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.folded is not None and not self.training:
-            return self.quantized_forward(x)
-        self._apply_mask()
-        return self.neuron(self._biased_current(self.synapse(x)))
+    def _synapse_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._biased_current(super()._synapse_forward(x))
 
 
 class _CubaCurrentBias(_CurrentBias):
+    """lava-dl's own forward (mask, delays, count log) with the bias added to what its
+    synapse sends: a forward hook on the synapse, which that forward calls."""
+
+    def set_current_bias(self, bias: np.ndarray) -> None:
+        if "current_bias" not in self._buffers:
+            self.synapse.register_forward_hook(self._add_current_bias)
+        super().set_current_bias(bias)
+
+    def _add_current_bias(self, synapse, inputs, z: torch.Tensor) -> torch.Tensor:
+        return self._biased_current(z)
+
     def _current_scale(self, folded: Folded) -> float:
         return float(self.neuron.w_scale)  # lava-dl: integer weight = real weight x w_scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.folded is not None and not self.training:
-            return self.quantized_forward(x)
-        return self.neuron(self._biased_current(self.synapse(x)))
 
 
 class CurrentBiasDense(_MultiLevelCurrentBias, Dense):
