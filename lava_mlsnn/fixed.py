@@ -31,8 +31,8 @@ import torch.nn.functional as F
 # The contract's numbers and the layer records are torch-free (the format layer reads
 # and writes them); they are re-exported here with the arithmetic on them.
 from .format.params import (BIAS_EXP_DEFAULT, BIAS_EXP_MAX, BIAS_MANT_MAX,  # noqa: F401
-                            BIAS_MANT_MIN, CURRENT_BIAS_TYPES, DECAY_BITS, DECAY_ONE, LOIHI_WEIGHT_MAX,
-                            LOIHI_WEIGHT_MIN, SAT_MAX, SAT_MIN, SDNN_BIAS_EXP, SDNN_TYPES,
+                            BIAS_MANT_MIN, CURRENT_BIAS_TYPES, DECAY_BITS, DECAY_ONE,
+                            LOIHI_WEIGHT_MAX, LOIHI_WEIGHT_MIN, RESET_RULES, SAT_MAX, SAT_MIN, SDNN_BIAS_EXP, SDNN_TYPES,
                             STATE_SHIFT, NeuronParams, SynapseSpec, default_bias_exp)
 
 Array = Union[np.ndarray, torch.Tensor]
@@ -415,6 +415,31 @@ def _sub_times_(v: Array, z: Array, th: int) -> Array:
     return v
 
 
+def _as_int(b: Array, like: Array) -> Array:
+    return b.to(like.dtype) if _is_torch(b) else b.astype(like.dtype)
+
+
+def _snntorch_reset(v_old: Array, w: Array, th: int, rule: str) -> Tuple[Array, Array]:
+    """snnTorch's ``reset_mechanism='subtract'`` on the integers (one level, DESIGN §5).
+
+    snnTorch reads a step's reset from the membrane it stored, ``r = v_old > th``, and
+    fires at ``>`` (not ``>=``). ``'snntorch'`` (``reset_delay=False``): a spike needs
+    ``w > th (1 + r)`` and subtracts ``th`` once, so after a membrane above ``2 th`` the
+    next step needs ``2 th``. ``'snntorch_delay'`` (``reset_delay=True``): the reset of
+    the stored spike is subtracted now, ``w -= r th``, a spike is ``w > th`` and the
+    membrane keeps its value. ``w = decay(v) + u + bias`` (unsaturated); returns the
+    new saturated ``v`` and the spikes ``z`` in ``{0, 1}``."""
+    r = _as_int(v_old > th, w)
+    if rule == "snntorch_delay":
+        w = _clip_(w - r * th, SAT_MIN, SAT_MAX)
+        return w, _as_int(w > th, w)
+    if rule != "snntorch":
+        raise ValueError(f"unknown reset rule {rule!r}")  # pragma: no mutate
+    w = _clip_(w, SAT_MIN, SAT_MAX)
+    z = _as_int(w > th + r * th, w)
+    return _sub_times_(w, z, th), z
+
+
 def mlsn_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Array, Array]:
     """One step of the multi-level spiking neuron (``MLSN``).
 
@@ -438,13 +463,17 @@ def mlsn_step(u: Array, v: Array, a: Array, p: NeuronParams) -> Tuple[Array, Arr
     if p.i_decay != DECAY_ONE:  # iDecay = 4096: the old current is gone
         u_new += decay(u, p.i_decay)
     u = _clip_(u_new, SAT_MIN, SAT_MAX)
+    v_old = v
     v = decay(v, p.v_decay) + u  # v = sat24(decay(v) + u + bias)
     if p.bias is not None:
         v += _bias_state(p, a)
-    v = _clip_(v, SAT_MIN, SAT_MAX)
     th = int(p.v_th_mant) << STATE_SHIFT
-    z = _levels_of(v, th, int(p.levels))
-    v = _sub_times_(v, z, th)
+    if p.reset != "soft":
+        v, z = _snntorch_reset(v_old, v, th, p.reset)
+    else:
+        v = _clip_(v, SAT_MIN, SAT_MAX)
+        z = _levels_of(v, th, int(p.levels))
+        v = _sub_times_(v, z, th)
     if p.v_bits:
         half = 1 << (int(p.v_bits) - 1)
         v = clip(v >> int(p.v_exp), -half, half - 1) << int(p.v_exp)
@@ -607,6 +636,9 @@ def neuron_step(state: Tuple[Array, Array], a: Array, p: NeuronParams
     if p.current_bias is not None and t not in CURRENT_BIAS_TYPES:
         raise ValueError(f"a current bias (currentBias) on a {t} neuron is not supported "
                          f"(only {', '.join(CURRENT_BIAS_TYPES)} neurons carry one)")
+    if p.reset != "soft" and (t != "MLSN" or int(p.levels) != 1):
+        raise ValueError(f"reset rule {p.reset!r} on a {t} neuron with {p.levels} levels is "
+                         "not supported (only one-level MLSN neurons take it)")
     if t == "MLSN":
         u, v, z = mlsn_step(u, v, a, p)
         return (u, v), z

@@ -145,12 +145,26 @@ def bias_state(n: Dict, k: int) -> int:
 
 
 def mlsn(u: int, v: int, a: int, n: Dict, k: int = 0) -> Tuple[int, int, int]:
-    """One step of one ``MLSN`` neuron (DESIGN §5), returns ``(u, v, z)``."""
+    """One step of one ``MLSN`` neuron (DESIGN §5), returns ``(u, v, z)``.
+
+    ``resetRule`` 1 / 2 (snnTorch's subtract, ``reset_delay`` False / True): the reset is
+    read from the stored ``v``; a spike is ``>`` the threshold."""
     u = sat24(decay(u, n.get("iDecay", 4096)) + a * 64)
-    v = sat24(decay(v, n.get("vDecay", 0)) + u + bias_state(n, k))
     th = n["vThMant"] * 64
-    z = 0 if v < th else min(n["levels"], v // th)
-    v = v - z * th
+    stored_above = v > th
+    w = decay(v, n.get("vDecay", 0)) + u + bias_state(n, k)
+    rule = n.get("resetRule", 0)
+    if rule == 1:  # needs 2 th after a stored membrane above th; subtracts th once
+        v = sat24(w)
+        z = 1 if v > (2 * th if stored_above else th) else 0
+        v = v - z * th
+    elif rule == 2:  # the stored spike's th is subtracted now; v keeps its value
+        v = sat24(w - (th if stored_above else 0))
+        z = 1 if v > th else 0
+    else:
+        v = sat24(w)
+        z = 0 if v < th else min(n["levels"], v // th)
+        v = v - z * th
     bits = n.get("vBits", 0)
     if bits:
         e = n.get("vExp", 0)

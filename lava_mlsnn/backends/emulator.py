@@ -174,7 +174,8 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
              and not any((i, k) in delayed for k in range(len(layer.branches)))
              and all(b.synapse.overflow == "sat24" for b in layer.branches)}
     fusable = {i for i in plain if step is not None and len(spec.layers[i].branches) == 1
-               and spec.layers[i].neuron.current_bias is None}  # the plain step carries it
+               and spec.layers[i].neuron.current_bias is None  # the plain step carries it
+               and spec.layers[i].neuron.reset == "soft"}  # and snnTorch's resets
     dtypes = {i: fixed.state_dtype(layer.neuron) if i in plain else torch.int64
               for i, layer in enumerate(spec.layers) if layer.neuron is not None}
     lean = lean_layers(spec, {i for i in plain - fusable if dtypes[i] == torch.int32},

@@ -60,6 +60,7 @@ KERNEL_FIELDS: Dict[str, Callable[[object], bool]] = {
     "spike_exp": lambda v: True,
     "state_exp": lambda v: True,
     "current_bias": lambda v: v is None,  # the loops have no current bias: the plain step
+    "reset": lambda v: v == "soft",  # nor snnTorch's reset rules (§5)
 }
 
 

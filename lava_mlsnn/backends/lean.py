@@ -46,8 +46,8 @@ def lean_ok(p: fixed.NeuronParams, syn: fixed.SynapseSpec, bound: Optional[float
     at most ``bound`` meets the module's exactness preconditions."""
     if p.type != "MLSN" or bound is None or syn.delay is not None:
         return False
-    if p.current_bias is not None:  # not in lean_step: the plain step carries it (§5)
-        return False
+    if p.current_bias is not None or p.reset != "soft":  # not in lean_step: the plain
+        return False  # step carries them (§5)
     if np.ndim(p.i_decay) or np.ndim(p.v_decay) or (p.v_bits and int(p.v_exp) < 0):
         return False  # per-neuron decays and right-shifted v quantization: the plain step
     if fixed.sum_dtype(syn, bound) != torch.float32:

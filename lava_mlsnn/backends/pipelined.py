@@ -28,6 +28,10 @@ from .pipelined_ops import (payload_bounds_pipelined, settled_after, settled_ini
                             split_pieces, split_sum)
 
 
+#: Neurons whose step reads a state: the stateful ones and a READOUT's v.
+_HAS_STATE = fixed.STATEFUL + ("READOUT",)
+
+
 def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
                       steps: Optional[int] = None, *, layer_major: Optional[bool] = None,
                       skip_zeros: bool = True, narrow: bool = False
@@ -110,7 +114,7 @@ def _run_chunk(spec: NetworkSpec, x: torch.Tensor, out: Dict[int, torch.Tensor],
     batch, t_in = x.shape[:2]
     states = {i: fixed.initial_state(layer.neuron, (batch,) + tuple(layer.shape), x)
               for i, layer in enumerate(spec.layers)
-              if layer.neuron is not None and layer.neuron.type in fixed.STATEFUL}
+              if layer.neuron is not None and layer.neuron.type in _HAS_STATE}
     lines = {(i, k): torch.zeros((1 + br.synapse.max_delay, batch) + tuple(layer.shape),
                                  dtype=torch.int64)
              for i, layer in enumerate(spec.layers) for k, br in enumerate(layer.branches)
@@ -322,7 +326,7 @@ def _run_layers(spec: NetworkSpec, x: torch.Tensor, out: Dict[int, torch.Tensor]
                                                        for t, m in enumerate(modes)]), rec)
             continue
         shape = (batch,) + tuple(layer.shape)
-        state = fixed.initial_state(p, shape, x) if p.type in fixed.STATEFUL else (None, None)
+        state = fixed.initial_state(p, shape, x) if p.type in _HAS_STATE else (None, None)
         zero = torch.zeros((), dtype=torch.int64, device=x.device).expand(shape)
         for t, mode in enumerate(modes):
             if mode == SKIP:  # a fixed point that sends 0

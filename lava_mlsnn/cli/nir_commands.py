@@ -17,9 +17,12 @@ def add_parser(sub) -> None:
                    "constants are discretised (default 1e-4, snnTorch's; a Norse graph: the square of "
                    "its cells' dt, 1e-6 for Norse's default 1e-3, since Norse writes "
                    "tau = dt / tau_mem_inv)")
-    q.add_argument("--reset", choices=("zero", "subtract"), default="zero",
-                   help="spike reset: NIR's v = 0 (binary CUBA, default) or subtract the "
-                   "threshold (multi-level neurons; snnTorch 'subtract', Sinabs)")
+    q.add_argument("--reset", choices=("zero", "subtract", "snntorch", "snntorch_delay"),
+                   default="zero",
+                   help="spike reset: NIR's v = 0 (binary CUBA, default), subtract the "
+                   "threshold (multi-level neurons; Sinabs), or snnTorch's own "
+                   "reset_mechanism='subtract' with reset_delay=False (snntorch) or True "
+                   "(snntorch_delay, snnTorch's default)")
     q.add_argument("--levels", type=_int_in(1, 255), default=1, help="levels of multi-level "
                    "neurons "
                    "(with --reset subtract; default 1)")

@@ -117,6 +117,12 @@ class NeuronParams:
     ``a`` every step, before the current's own update (``u = decay(u) + ((a +
     current_bias) << 6)``, DESIGN §5), so that it builds up with the current as NIR's
     ``CubaLIF`` (and snnTorch's ``Synaptic``) define a synapse bias.
+
+    ``reset`` (``MLSN`` only) is how a spike resets the membrane (DESIGN §5):
+    ``'soft'`` (``v >= th`` gives ``v // th`` levels, ``v -= z th``), or, with one level,
+    snnTorch's own ``reset_mechanism='subtract'`` rules, whose reset is read from the
+    stored membrane: ``'snntorch'`` (``reset_delay=False``) and ``'snntorch_delay'``
+    (``reset_delay=True``, snnTorch's default).
     """
 
     type: str = "MLSN"
@@ -133,6 +139,10 @@ class NeuronParams:
     spike_exp: int = 6  # sigma-delta only: netx's spike_exp and state_exp (both 6)
     state_exp: int = 6
     current_bias: np.ndarray | None = None  # lava-mlsnn's neuron key ``currentBias``
+    reset: str = "soft"  # MLSN only: one of RESET_RULES (neuron key ``resetRule``, §5)
+
+#: ``NeuronParams.reset`` values; the index is the neuron key ``resetRule`` (DESIGN §6).
+RESET_RULES = ("soft", "snntorch", "snntorch_delay")
 
 #: Neuron types that carry a current bias (``NeuronParams.current_bias``, DESIGN §5).
 CURRENT_BIAS_TYPES = ("MLSN", "CUBA")

@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 
 from . import h5values as hv
-from .params import DECAY_ONE, SAT_MAX, NeuronParams, SynapseSpec
+from .params import DECAY_ONE, RESET_RULES, SAT_MAX, NeuronParams, SynapseSpec
 from .read_sdnn import sigma_delta_neuron
 from .read_values import _bias, _get, _int, _int_array, _pair, _text
 from .schema import (_SYNAPSE_KEYS, CURRENT_BIAS_KEY, LOIHI_IGNORED, NETX_DEFAULT_NEURON,
@@ -211,6 +211,10 @@ def _read_neuron(g: h5py.Group, layer_type: str, input_levels: int, problems: Li
         problems.append(f"{nw}: missing 'vThMant'")
     if ntype == "MLSN" and vals.get("levels") is None and "levels" not in ng:
         problems.append(f"{nw}: missing 'levels'")
+    rule = RESET_RULES[vals.pop("resetRule", None) or 0]
+    if rule != "soft" and vals.get("levels") not in (None, 1):
+        problems.append(f"{nw}/resetRule: snnTorch's reset ({rule}) needs levels = 1, got "
+                        f"{vals.get('levels')}")
     if ntype == "CUBA":
         for key in ("refDelay", "gradedSpike"):  # netx ignores both; so does lava-mlsnn
             vals.pop(key, None)
@@ -221,7 +225,8 @@ def _read_neuron(g: h5py.Group, layer_type: str, input_levels: int, problems: Li
         return default if v is None else v
     return NeuronParams(type=ntype, v_th_mant=get("vThMant", 1), levels=get("levels", 1),
                         i_decay=get("iDecay", default_i), v_decay=get("vDecay", 0),
-                        v_init=get("vInit", 0), v_bits=get("vBits", 0), v_exp=get("vExp", 0))
+                        v_init=get("vInit", 0), v_bits=get("vBits", 0), v_exp=get("vExp", 0),
+                        reset=rule)
 
 
 def read_current_bias(g: h5py.Group, neuron: NeuronParams, shape: Tuple[int, ...],

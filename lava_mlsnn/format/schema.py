@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Dict, Tuple
 
-from .params import DECAY_ONE, SAT_MAX, SAT_MIN
+from .params import DECAY_ONE, RESET_RULES, SAT_MAX, SAT_MIN
 from .spec import INPUT
 from .writer import FORMAT_VERSION
 
@@ -36,6 +36,7 @@ RANGES: Dict[str, Tuple[int, int]] = {
     "vDecay": (0, DECAY_ONE), "vInit": (SAT_MIN, SAT_MAX), "vBits": (0, 24), "vExp": (0, 24),
     "refDelay": (0, SAT_MAX), "gradedSpike": (0, 1), "delay": (0, MAX_DELAY_STEPS),
     "sigma_output": (0, 1), "currentBias": (SAT_MIN, SAT_MAX),
+    "resetRule": (0, len(RESET_RULES) - 1),
 }
 
 # ----------------------------------------------------------------------- known objects
@@ -85,6 +86,7 @@ NEURON_KEYS["LOIHI"] = NEURON_KEYS["CUBA"] + LOIHI_IGNORED  # netx's alias of CU
 CURRENT_BIAS_KEY = "currentBias"
 for _t in ("MLSN", "CUBA"):
     NEURON_KEYS[_t] += (CURRENT_BIAS_KEY,)
+NEURON_KEYS["MLSN"] += ("resetRule",)  # params.RESET_RULES' index (DESIGN §6)
 NEURON_KEYS["SDNN"] = ("type", "activation", "vThMant", "sigma_output")  # lava-dl sigma-delta
 #: Root objects of a stock file that netx's ``_create`` never reads.
 STOCK_IGNORED_ROOT = ("simulation",)

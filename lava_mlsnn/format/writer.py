@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from .._io import atomic_write_path
-from .params import SDNN_TYPES, NeuronParams, SynapseSpec, default_bias_exp
+from .params import RESET_RULES, SDNN_TYPES, NeuronParams, SynapseSpec, default_bias_exp
 from .spec import LayerSpec, NetworkSpec
 
 FORMAT_NAME = "lava-mlsnn"
@@ -73,6 +73,8 @@ def _write_neuron(g: h5py.Group, p: NeuronParams) -> None:
         ng.create_dataset("vInit", data=int(p.v_init))
         ng.create_dataset("vBits", data=int(p.v_bits))
         ng.create_dataset("vExp", data=int(p.v_exp))
+        if p.reset != "soft":  # absent: the soft reset, so earlier files stay as they were
+            ng.create_dataset("resetRule", data=RESET_RULES.index(p.reset))
     if p.bias is not None:
         b = np.asarray(p.bias)
         g.create_dataset("bias", data=(b.reshape(-1) if b.ndim and b.size == b.shape[0] else b)

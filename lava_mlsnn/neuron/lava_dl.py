@@ -42,11 +42,11 @@ from .norm import BatchNorm
 #: Arguments of :class:`lava_mlsnn.neuron.multilevel.Neuron` (besides ``norm``).
 NATIVE = frozenset({"threshold", "levels", "current_decay", "voltage_decay", "v_init",
                     "surrogate", "alpha", "tau_grad", "scale_grad", "learn_threshold",
-                    "dropout", "persistent_state", "membrane"})
+                    "dropout", "persistent_state", "membrane", "reset"})
 READOUT = frozenset({"voltage_decay", "dropout", "persistent_state"})
 #: Keys that only shape a spike: a readout accepts and does not use them.
 SPIKE_ONLY = frozenset({"threshold", "levels", "v_init", "surrogate", "alpha", "tau_grad",
-                        "scale_grad", "learn_threshold", "membrane"})
+                        "scale_grad", "learn_threshold", "membrane", "reset"})
 #: lava-dl keys accepted at the one value that means the same thing here.
 FIXED_VALUE = {"requires_grad": (False, "learnable decays are not supported: decays are "
                                         "fixed here"),

@@ -36,6 +36,7 @@ class MultiLevelConfig:
     alpha: float = 4.0
     tau_grad: float = 1.0  # 'exp' surrogate (lava-dl's): width in thresholds
     scale_grad: float = 1.0  # 'exp' surrogate: height
+    reset: str = "soft"  # fixed.RESET_RULES: soft, or snnTorch's subtract (one level)
 
 
 def dynamics(x: torch.Tensor, shift: torch.Tensor | float, theta: torch.Tensor,
@@ -70,10 +71,15 @@ def dynamics(x: torch.Tensor, shift: torch.Tensor | float, theta: torch.Tensor,
     zs = []
     for t in range(x.shape[-1]):
         u = x[..., t] if cfg.current_decay >= 1.0 else u * (1 - cfg.current_decay) + x[..., t]
+        r = (v > theta).to(v.dtype).detach()  # snnTorch's reset, read from the stored v
         v = v * (1 - cfg.voltage_decay) + u + shift
-        z = multilevel_floor(v, theta, cfg.levels, cfg.surrogate, cfg.alpha, cfg.tau_grad,
+        if cfg.reset == "snntorch_delay":  # fixed.mlsn_step: the stored spike's reset now
+            v = v - r * theta
+        z = multilevel_floor(v - r * theta if cfg.reset == "snntorch" else v, theta,
+                             cfg.levels, cfg.surrogate, cfg.alpha, cfg.tau_grad,
                              cfg.scale_grad)
-        v = v - z * theta
+        if cfg.reset != "snntorch_delay":
+            v = v - z * theta
         if v_quant is not None:
             v = v_quant(v, theta)
         zs.append(z)
@@ -116,6 +122,9 @@ class Neuron(NormInputMixin, base.Neuron):
         ``True`` only: one threshold and one pair of decays per layer.
     membrane : torch.nn.Module, optional
         Membrane quantizer (:mod:`lava_mlsnn.quant.membrane`), applied after reset.
+    reset : {'soft', 'snntorch', 'snntorch_delay'}
+        Soft reset, or snnTorch's ``reset_mechanism='subtract'`` with ``reset_delay``
+        False / True (one level; DESIGN §5): the reset is read from the stored membrane.
     """
 
     def __init__(self, threshold: float = 1.0, levels: int = 1, current_decay: float = 1.0,
@@ -123,7 +132,7 @@ class Neuron(NormInputMixin, base.Neuron):
                  alpha: float = 4.0, learn_threshold: bool = True, norm=None, dropout=None,
                  persistent_state: bool = False, shared_param: bool = True,
                  membrane: Optional[torch.nn.Module] = None, tau_grad: float = 1.0,
-                 scale_grad: float = 1.0):
+                 scale_grad: float = 1.0, reset: str = "soft"):
         super().__init__(threshold=threshold, w_scale=1 << 6, s_scale=1 << 12, norm=norm,
                          dropout=dropout, persistent_state=persistent_state,
                          shared_param=shared_param, requires_grad=False)
@@ -138,9 +147,12 @@ class Neuron(NormInputMixin, base.Neuron):
                              f"{surrogate!r}")
         if tau_grad <= 0:
             raise ValueError(f"tau_grad must be > 0, got {tau_grad}")
+        if reset not in fixed.RESET_RULES or (reset != "soft" and levels != 1):
+            raise ValueError(f"reset {reset!r}: expected one of {', '.join(fixed.RESET_RULES)}"
+                             " (snnTorch's rules with levels = 1)")
         self.cfg = MultiLevelConfig(int(levels), float(current_decay), float(voltage_decay),
                                     float(v_init), surrogate, float(alpha), float(tau_grad),
-                                    float(scale_grad))
+                                    float(scale_grad), reset)
         self.theta = torch.nn.Parameter(torch.tensor([float(threshold)]),
                                         requires_grad=learn_threshold)
         self.v_quant = membrane
@@ -179,7 +191,7 @@ class Neuron(NormInputMixin, base.Neuron):
             "MLSN", int(v_th_mant), self.cfg.levels,
             i_decay=decay_int(self.cfg.current_decay), v_decay=decay_int(self.cfg.voltage_decay),
             v_init=int(round(self.cfg.v_init * th_state)), v_bits=v_bits, v_exp=v_exp, bias=bias,
-            bias_exp=bias_exp)
+            bias_exp=bias_exp, reset=self.cfg.reset)
 
     @property
     def device_params(self) -> dict:
@@ -189,7 +201,8 @@ class Neuron(NormInputMixin, base.Neuron):
                                "Network.quantize() or Network.export_hdf5()")
         p = self.deployed
         return {"type": "MLSN", "vThMant": p.v_th_mant, "levels": p.levels, "iDecay": p.i_decay,
-                "vDecay": p.v_decay, "vInit": p.v_init, "vBits": p.v_bits, "vExp": p.v_exp}
+                "vDecay": p.v_decay, "vInit": p.v_init, "vBits": p.v_bits, "vExp": p.v_exp,
+                **({"resetRule": fixed.RESET_RULES.index(p.reset)} if p.reset != "soft" else {})}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Real-valued forward: ``theta * z`` for a current ``x`` of shape ``[N, *shape, T]``."""

@@ -211,7 +211,8 @@ def applies(x: torch.Tensor, shift, theta: torch.Tensor, cfg, state, v_quant) ->
     if v_quant is not None or x.device.type != "cpu" or x.dtype not in (torch.float32,
                                                                         torch.float64):
         return False
-    if cfg.surrogate not in ("ste", "sigmoid") or theta.numel() != 1 or x.dim() < 2 \
+    if cfg.surrogate not in ("ste", "sigmoid") or cfg.reset != "soft" or theta.numel() != 1 \
+            or x.dim() < 2 \
             or x.numel() == 0:
         return False
     if x.shape[-1] == 1 and x.numel() < MIN_NEURONS_ONE_STEP:

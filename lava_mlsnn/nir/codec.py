@@ -60,6 +60,8 @@ def encode_layer(index: int, layer: LayerSpec) -> Dict[str, object]:
             meta["lava_mlsnn_current_bias"] = np.asarray(p.current_bias,
                                                          dtype=np.int64).reshape(-1)
             neuron["currentBiasShape"] = list(np.shape(p.current_bias))
+        if p.reset != "soft":  # absent from graphs of soft-reset layers
+            neuron["reset"] = p.reset
     body = {"version": EXTENSION_VERSION, "index": index, "type": layer.type,
             "shape": list(layer.shape), "source": layer.source, "branches": branches,
             "neuron": neuron, "weightBits": layer.weight_bits,
@@ -93,7 +95,7 @@ def decode_layer(meta: Dict[str, object]) -> Optional[LayerSpec]:
         neuron = NeuronParams(n["type"], int(n["vThMant"]), int(n["levels"]), int(n["iDecay"]),
                               int(n["vDecay"]), int(n["vInit"]), int(n["vBits"]),
                               int(n["vExp"]), bias, int(n["biasExp"]), int(n["inputLevels"]),
-                              current_bias=current)
+                              current_bias=current, reset=str(n.get("reset", "soft")))
     return LayerSpec(body["type"], tuple(int(s) for s in body["shape"]), int(body["source"]),
                      branches, neuron, int(body["weightBits"]), int(body["weightScale"]))
 

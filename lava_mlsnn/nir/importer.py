@@ -7,9 +7,10 @@ Output``. Each synapse (``Affine``, ``Linear``, ``Conv2d``, ``SumPool2d``,
 are discretised with forward Euler at step ``dt`` (DESIGN §10 lists every mapping and
 what it approximates). ``reset='zero'`` (NIR's own definition: ``v > v_th`` then
 ``v = v_reset = 0``) gives lava-dl's binary ``CUBA`` blocks; ``reset='subtract'`` gives
-multi-level blocks (soft reset, ``v >= th``, up to ``levels`` per step: snnTorch's
-default ``subtract`` and Sinabs' ``MembraneSubtract``/``MultiSpike``, which NIR cannot
-say). A graph written by :func:`lava_mlsnn.nir.to_nir` is read back exactly from its
+multi-level blocks (soft reset, ``v >= th``, up to ``levels`` per step: Sinabs'
+``MembraneSubtract``/``MultiSpike``); ``'snntorch'`` / ``'snntorch_delay'`` give one-level
+blocks with snnTorch's own ``subtract`` (``reset_delay`` False / True), which NIR cannot
+say. A graph written by :func:`lava_mlsnn.nir.to_nir` is read back exactly from its
 extension instead.
 """
 from __future__ import annotations
@@ -142,9 +143,11 @@ def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1
     dt : float
         Step (s) at which NIR time constants are discretised (snnTorch: 1e-4; Norse:
         the ``dt`` of its cells, 1e-3 by default).
-    reset : {'zero', 'subtract'}
-        What a spike does to v: NIR's ``v = v_reset = 0`` (lava-dl ``CUBA`` blocks) or
-        subtract the threshold (multi-level blocks, up to ``levels`` spikes per step).
+    reset : {'zero', 'subtract', 'snntorch', 'snntorch_delay'}
+        What a spike does to v: NIR's ``v = v_reset = 0`` (lava-dl ``CUBA`` blocks),
+        subtract the threshold (multi-level blocks, up to ``levels`` spikes per step), or
+        snnTorch's own ``reset_mechanism='subtract'`` with ``reset_delay`` False / True
+        (one level; its reset is read from the stored membrane, DESIGN §5).
     levels : int
         Levels of the multi-level neurons (``reset='subtract'`` only).
     input_levels : int
@@ -167,7 +170,8 @@ def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1
     if reset not in RESETS:
         raise NIRImportError(f"reset must be one of {', '.join(RESETS)}, got {reset!r}")
     if levels < 1 or (levels > 1 and reset != "subtract"):
-        raise NIRImportError(f"levels = {levels}: levels > 1 need reset='subtract'")
+        raise NIRImportError(f"levels = {levels}: levels > 1 need reset='subtract' (snnTorch's "
+                             "resets send one spike a step)")
     if current not in CURRENTS:
         raise NIRImportError(f"current must be one of {', '.join(CURRENTS)}, got {current!r}")
     g = _load(graph)

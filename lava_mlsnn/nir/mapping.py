@@ -17,7 +17,9 @@ import torch
 SYNAPSES = ("Affine", "Linear", "Conv2d", "SumPool2d", "AvgPool2d")
 NEURONS = ("IF", "LIF", "CubaLIF", "LI", "I", "Threshold")
 OTHERS = ("Input", "Output", "Flatten", "Scale", "Delay")
-RESETS = ("zero", "subtract")
+RESETS = ("zero", "subtract", "snntorch", "snntorch_delay")
+#: snnTorch's own ``reset_mechanism='subtract'`` (``reset_delay`` False / True, DESIGN §5)
+SNNTORCH_RESETS = ("snntorch", "snntorch_delay")
 CURRENTS = ("nir", "jump")  # how a CubaLIF's input enters its current (from_nir)
 class NIRImportError(ValueError):
     """The graph has nodes or parameters lava-mlsnn cannot map (one line naming them)."""
@@ -203,6 +205,8 @@ def _block(syn: _Synapse, neu: _Neuron, name: str, reset: str, levels: int):
     theta = 1.0
     params = {"threshold": theta, "levels": levels, "current_decay": neu.current_decay,
               "voltage_decay": neu.voltage_decay, "v_init": 0.0}
+    if reset in SNNTORCH_RESETS:  # one level, snnTorch's reset read from the stored v
+        params["reset"] = reset
     if syn.kind == "pool":
         blk = Pool(params, syn.kernel, syn.stride, syn.padding)
         blk.synapse.weight.fill_(float(syn.weight))

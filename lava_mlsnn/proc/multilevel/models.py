@@ -29,6 +29,7 @@ class PyMultiLevelNeuronModelFixed(AbstractPyTwoStateModelFixed):
     v_bits: int = LavaPyType(int, np.int32, precision=5)
     v_exp: int = LavaPyType(int, np.int32, precision=5)
     current_bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    reset_rule: int = LavaPyType(int, np.int32, precision=2)
 
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
         # Parameters are re-read every step (a few us) so that Var.set() between
@@ -38,7 +39,8 @@ class PyMultiLevelNeuronModelFixed(AbstractPyTwoStateModelFixed):
                                v_init=int(self.v_init), v_bits=int(self.v_bits),
                                v_exp=int(self.v_exp), bias=self.bias,
                                bias_exp=int(self.bias_exp),
-                               current_bias=model_current_bias(self.current_bias))
+                               current_bias=model_current_bias(self.current_bias),
+                               reset=fixed.RESET_RULES[int(self.reset_rule)])
         return self.stateful_step(a, reset, p)
 
 
@@ -56,14 +58,24 @@ class PyMultiLevelNeuronModelFloat(AbstractPyTwoStateModelFloat):
     v_bits: int = LavaPyType(int, int)
     v_exp: int = LavaPyType(int, int)
     current_bias: np.ndarray = LavaPyType(np.ndarray, float)
+    reset_rule: int = LavaPyType(int, int)
 
     def step(self, a: np.ndarray, reset: bool) -> np.ndarray:
         if reset:
             self.start_sample(float(self.v_init))
         self.u[:] = float_decay(self.u, self.i_decay) + (a + self.current_bias) * STATE_SCALE
-        self.v[:] = (float_decay(self.v, self.v_decay) + self.u
-                     + self.bias * 2.0 ** int(self.bias_exp))
         th = float(self.vth_mant) * STATE_SCALE
+        r = (self.v > th).astype(float)  # snnTorch's reset, read from the stored v
+        w = (float_decay(self.v, self.v_decay) + self.u
+             + self.bias * 2.0 ** int(self.bias_exp))
+        if int(self.reset_rule) == 2:  # reset_delay=True
+            self.v[:] = w - r * th
+            return (self.v > th).astype(float)
+        if int(self.reset_rule) == 1:  # reset_delay=False
+            z = (w > th * (1 + r)).astype(float)
+            self.v[:] = w - z * th
+            return z
+        self.v[:] = w
         z = np.clip(np.floor(self.v / th), 0, int(self.levels))
         self.v[:] = self.v - z * th
         if self.v_bits:

@@ -20,6 +20,9 @@ class MultiLevelNeuron(AbstractBiasedNeuron):
         z = clip(v // (vth_mant << 6), 0, levels);  v -= z * (vth_mant << 6)
         if v_bits: v = clip(v >> v_exp, -2**(v_bits-1), 2**(v_bits-1)-1) << v_exp
 
+    with ``reset_rule`` 1 or 2 (one level) the reset is snnTorch's subtract instead
+    (:func:`lava_mlsnn.fixed.mlsn_step`).
+
     Parameters
     ----------
     shape : tuple of int
@@ -38,6 +41,9 @@ class MultiLevelNeuron(AbstractBiasedNeuron):
     current_bias : int or int array
         Added to the current ``a`` every step (scalar, per channel or full shape; units
         of ``a``, 24-bit): NIR's ``CubaLIF`` synapse bias.
+    reset_rule : int
+        Index in :data:`lava_mlsnn.fixed.RESET_RULES` (0: soft reset; 1, 2: snnTorch's
+        subtract with ``reset_delay`` False / True; one level only).
     bias, bias_exp
         See :class:`~lava_mlsnn.proc._base.AbstractBiasedNeuron`.
     reset_interval, reset_offset, record
@@ -46,7 +52,7 @@ class MultiLevelNeuron(AbstractBiasedNeuron):
 
     def __init__(self, *, shape, vth_mant: int, levels: int = 1, i_decay: int = 4096,
                  v_decay: int = 0, v_init: int = 0, bias=0, bias_exp: int = 6, v_bits: int = 0,
-                 v_exp: int = 0, current_bias=0,
+                 v_exp: int = 0, current_bias=0, reset_rule: int = 0,
                  reset_interval: int = 0, reset_offset: int = 0,
                  record: Optional[StreamFile] = None, name: Optional[str] = None,
                  log_config: Optional[LogConfig] = None) -> None:
@@ -64,3 +70,6 @@ class MultiLevelNeuron(AbstractBiasedNeuron):
         self.v_bits = Var(shape=(1,), init=check_int("v_bits", v_bits, 0, 24))
         self.v_exp = Var(shape=(1,), init=check_int("v_exp", v_exp, 0))
         self.current_bias = current_bias_var(shape, current_bias)
+        self.reset_rule = Var(shape=(1,), init=check_int("reset_rule", reset_rule, 0, 2))
+        if reset_rule and levels != 1:
+            raise ValueError(f"reset_rule {reset_rule} needs levels = 1, got {levels}")

@@ -46,7 +46,8 @@ def neuron_process(layer: LayerSpec, index: int, reset_interval: int, reset_offs
         return MultiLevelNeuron(vth_mant=p.v_th_mant, levels=p.levels, i_decay=p.i_decay,
                                 v_decay=p.v_decay, v_init=p.v_init, bias=p.bias,
                                 bias_exp=p.bias_exp, v_bits=p.v_bits, v_exp=p.v_exp,
-                                current_bias=_zero_if_none(p.current_bias), **reset, **common)
+                                current_bias=_zero_if_none(p.current_bias),
+                                reset_rule=fixed.RESET_RULES.index(p.reset), **reset, **common)
     if p.type == "READOUT":
         return Readout(v_decay=p.v_decay, bias=p.bias, bias_exp=p.bias_exp, **reset, **common)
     if p.type == "CUBA":
