@@ -1,10 +1,16 @@
 """Random stock netx networks: stock ``netx.hdf5.Network`` and lava-mlsnn agree per layer.
 
-Chains in lava-dl's netx layout (CUBA or sigma-delta; dense and conv; random sizes,
-thresholds, decays, biases, weights, an Input block or none), drawn by hypothesis
-with a small fixed budget. Both run stock netx's pipelined timing; every layer must
+Chains in lava-dl's netx layout (CUBA or sigma-delta; dense and conv with stride,
+padding, dilation per axis and groups; random sizes, thresholds, decays, biases,
+weights; graded input through an Input block with a neuron or one without), drawn by
+hypothesis with a small fixed budget (25 draws with ``LAVA_MLSNN_SLOW=1``). Stock netx
+builds no pool layer (``create_pool`` raises NotImplementedError), so pooling is not in its
+parameter space. Both run stock netx's pipelined timing; every layer must
 give the same integers at every step and be active.
 """
+import itertools
+import os
+
 import h5py
 import numpy as np
 import pytest
@@ -17,6 +23,7 @@ from stock_netx import run_stock_netx
 from test_netx_differences import _layer
 
 pytestmark = pytest.mark.lava
+_FILES = itertools.count()
 
 
 def _write(path: str, seed: int, sdnn: bool, conv: bool, n_dense: int) -> tuple:
@@ -31,19 +38,24 @@ def _write(path: str, seed: int, sdnn: bool, conv: bool, n_dense: int) -> tuple:
                           "gradedSpike": False}
     with h5py.File(path, "w") as f:
         i = 0
-        if conv:
-            _layer(f, 0, "input", [2, 6, 6], neuron())
-            c = int(rng.integers(1, 4))
+        if conv:  # conv geometry drawn per axis (y, x), as the file stores it
+            _layer(f, 0, "input", [2, 7, 6], neuron())
+            groups = int(rng.integers(1, 3))
+            c = groups * int(rng.integers(1, 3))
             k = int(rng.integers(1, 4))
-            g = _layer(f, 1, "conv", [c, 7 - k, 7 - k], neuron(),
-                       weight=rng.integers(-30, 60, (c, 2, k, k)).astype(np.float32),
+            stride, padding, dilation = (rng.integers(lo, hi, 2).tolist()
+                                         for lo, hi in ((1, 3), (0, 2), (1, 3)))
+            hw = [(n + 2 * p - d * (k - 1) - 1) // s + 1
+                  for n, s, p, d in zip((7, 6), stride, padding, dilation)]
+            g = _layer(f, 1, "conv", [c] + hw, neuron(),
+                       weight=rng.integers(-30, 60, (c, 2 // groups, k, k)).astype(np.float32),
                        bias=rng.integers(-20, 20, c).astype(np.float32))
-            for key, v in (("stride", [1, 1]), ("padding", [0, 0]), ("dilation", [1, 1]),
-                           ("groups", 1)):
+            for key, v in (("stride", stride), ("padding", padding), ("dilation", dilation),
+                           ("groups", groups)):
                 g.create_dataset(key, data=np.asarray(v, dtype=np.int64))
-            _layer(f, 2, "flatten", [c * (7 - k) ** 2])
-            n_in, i = c * (7 - k) ** 2, 3
-            in_shape = (2, 6, 6)
+            _layer(f, 2, "flatten", [c * hw[0] * hw[1]])
+            n_in, i = c * hw[0] * hw[1], 3
+            in_shape = (2, 7, 6)
         else:
             n_in = int(rng.integers(4, 16))
             in_shape = (n_in,)
@@ -58,12 +70,13 @@ def _write(path: str, seed: int, sdnn: bool, conv: bool, n_dense: int) -> tuple:
     return in_shape
 
 
-@settings(max_examples=6, deadline=None, derandomize=True,
+@settings(max_examples=25 if os.environ.get("LAVA_MLSNN_SLOW", "") not in ("", "0") else 6,
+          deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**16), sdnn=st.booleans(), conv=st.booleans(),
        n_dense=st.integers(1, 2))
 def test_random_stock_networks_match_stock_netx(tmp_path, seed, sdnn, conv, n_dense):
-    path = str(tmp_path / f"r{seed}.net")
+    path = str(tmp_path / f"r{next(_FILES)}.net")  # netx keeps a file it read open
     in_shape = _write(path, seed, sdnn, conv, n_dense)
     spec = read_network(path)
     rng = np.random.default_rng(seed + 1)
