@@ -31,10 +31,8 @@ VERSIONS = {"snntorch": "snnTorch", "norse": "Norse", "sinabs": "Sinabs"}
 
 def _family(peer: str, case: dict) -> str:
     if peer == "snntorch":
-        if case["reset"] == "subtract":
-            return (f"{case['neuron']}, subtract, reset_delay={ck._delay(case)} (import "
-                    f"{ck.snntorch_reset(case)})")
-        return f"{case['neuron']}, reset zero (import zero)"
+        return (f"{case['neuron']}, {case['reset']}, reset_delay={ck._delay(case)} (import "
+                f"{ck.snntorch_reset(case)})")
     if peer == "sinabs":
         return f"{case['neuron']}, {'SingleSpike' if case['levels'] == 1 else 'MaxSpike'}"
     return case["neuron"]
@@ -104,9 +102,10 @@ def main(argv=None) -> None:
              "equal spike entries [B=16, T=8, neurons] per neuron layer, against the peer's own "
              "simulation. Refused: the draw the import must refuse (a bias on v into a "
              "hard-reset neuron), each in one line; a bias into a CubaLIF (snnTorch Synaptic, "
-             "Norse LIFCell) is imported as its current bias. snnTorch's subtract is "
-             "imported with its own rule (reset='snntorch' for reset_delay=False, "
-             "'snntorch_delay' for its default True, DESIGN §5). Off-grid: the same draws "
+             "Norse LIFCell) is imported as its current bias. snnTorch's resets are "
+             "imported with its own rules (DESIGN §5): subtract as reset='snntorch' "
+             "(reset_delay=False) or 'snntorch_delay' (its default True); zero as 'zero' "
+             "or, with reset_delay=True, 'snntorch_zero_delay' (a Leaky's is 'zero's). Off-grid: the same draws "
              "with weights off the exact grid, the import's 8-bit rounding on top.")
     publish("NIR conformance: random peer networks -> lava-mlsnn",
             f"python benchmarks/bench_nir_conformance.py --draws {args.draws}", body)

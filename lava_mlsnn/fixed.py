@@ -427,9 +427,15 @@ def _snntorch_reset(v_old: Array, w: Array, th: int, rule: str) -> Tuple[Array, 
     ``w > th (1 + r)`` and subtracts ``th`` once, so after a membrane above ``2 th`` the
     next step needs ``2 th``. ``'snntorch_delay'`` (``reset_delay=True``): the reset of
     the stored spike is subtracted now, ``w -= r th``, a spike is ``w > th`` and the
-    membrane keeps its value. ``w = decay(v) + u + bias`` (unsaturated); returns the
-    new saturated ``v`` and the spikes ``z`` in ``{0, 1}``."""
+    membrane keeps its value. ``'snntorch_zero_delay'`` (``Synaptic``, ``'zero'``,
+    ``reset_delay=True``): after a stored membrane above ``th`` the whole step is zeroed
+    (``v = 0``, no spike), otherwise ``v = w`` and a spike is ``v > th``.
+    ``w = decay(v) + u + bias`` (unsaturated); returns the new saturated ``v`` and the
+    spikes ``z`` in ``{0, 1}``."""
     r = _as_int(v_old > th, w)
+    if rule == "snntorch_zero_delay":
+        w = _clip_(w * (1 - r), SAT_MIN, SAT_MAX)
+        return w, _as_int(w > th, w)
     if rule == "snntorch_delay":
         w = _clip_(w - r * th, SAT_MIN, SAT_MAX)
         return w, _as_int(w > th, w)

@@ -95,10 +95,9 @@ def _set_weights(case: dict, syn: list, boost: int = 0) -> None:
 # --- snnTorch ---------------------------------------------------------------------------
 
 def build_snntorch(case: dict):
-    """Leaky | Synaptic (beta, alpha per layer), threshold per layer, reset 'zero'
-    (``reset_delay=False``, as snnTorch's own NIR import builds it) | 'subtract' with
-    ``reset_delay`` drawn (True is snnTorch's default; imported with ``reset='snntorch'``
-    / ``'snntorch_delay'``), bias (Leaky with 'subtract': on v; Synaptic with either
+    """Leaky | Synaptic (beta, alpha per layer), threshold per layer, reset 'zero' |
+    'subtract' with ``reset_delay`` drawn (True is snnTorch's default; imported with
+    :func:`snntorch_reset`), bias (Leaky with 'subtract': on v; Synaptic with either
     reset: into the current, a current bias), dense; snnTorch 1.0's conv export fails in
     nir's type inference (its bug), so conv is Norse's and Sinabs' part of the grid."""
     import snntorch as snn
@@ -135,13 +134,13 @@ def build_snntorch(case: dict):
 
 
 def _delay(case: dict) -> bool:
-    return case["reset"] == "subtract" and case.get("delay", False)
+    return case.get("delay", False)
 
 
 def snntorch_reset(case: dict) -> str:
-    """The import's ``reset`` for an snnTorch draw: its own subtract rule, or 'zero'."""
+    """The import's ``reset`` for an snnTorch draw: its own rule (DESIGN §5)."""
     if case["reset"] == "zero":
-        return "zero"
+        return "snntorch_zero_delay" if _delay(case) else "zero"
     return "snntorch_delay" if _delay(case) else "snntorch"
 
 

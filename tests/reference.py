@@ -147,8 +147,9 @@ def bias_state(n: Dict, k: int) -> int:
 def mlsn(u: int, v: int, a: int, n: Dict, k: int = 0) -> Tuple[int, int, int]:
     """One step of one ``MLSN`` neuron (DESIGN §5), returns ``(u, v, z)``.
 
-    ``resetRule`` 1 / 2 (snnTorch's subtract, ``reset_delay`` False / True): the reset is
-    read from the stored ``v``; a spike is ``>`` the threshold."""
+    ``resetRule`` 1 / 2 (snnTorch's subtract, ``reset_delay`` False / True), 3 (its
+    ``Synaptic`` reset to zero with ``reset_delay=True``): the reset is read from the
+    stored ``v``; a spike is ``>`` the threshold."""
     u = sat24(decay(u, n.get("iDecay", 4096)) + a * 64)
     th = n["vThMant"] * 64
     stored_above = v > th
@@ -160,6 +161,9 @@ def mlsn(u: int, v: int, a: int, n: Dict, k: int = 0) -> Tuple[int, int, int]:
         v = v - z * th
     elif rule == 2:  # the stored spike's th is subtracted now; v keeps its value
         v = sat24(w - (th if stored_above else 0))
+        z = 1 if v > th else 0
+    elif rule == 3:  # Synaptic, zero, reset_delay=True: the step after is zeroed
+        v = 0 if stored_above else sat24(w)
         z = 1 if v > th else 0
     else:
         v = sat24(w)

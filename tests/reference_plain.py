@@ -31,7 +31,8 @@ def plain_neuron(p, shape) -> Dict:
          "iDecay": int(p.i_decay), "vDecay": int(p.v_decay), "vInit": int(p.v_init),
          "vBits": int(p.v_bits), "vExp": int(p.v_exp), "biasExp": int(p.bias_exp)}
     if p.reset != "soft":
-        d["resetRule"] = ("soft", "snntorch", "snntorch_delay").index(p.reset)
+        d["resetRule"] = ("soft", "snntorch", "snntorch_delay",
+                                                     "snntorch_zero_delay").index(p.reset)
     if p.bias is not None:
         d["bias"] = np.broadcast_to(np.asarray(p.bias), tuple(shape)).astype(np.int64) \
             .ravel().tolist()

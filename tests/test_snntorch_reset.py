@@ -1,9 +1,11 @@
-"""snnTorch's own ``reset_mechanism='subtract'`` in the integer rule (DESIGN §5,
-``NeuronParams.reset`` 'snntorch' / 'snntorch_delay', neuron key ``resetRule``).
+"""snnTorch's own resets in the integer rule (DESIGN §5, ``NeuronParams.reset``
+'snntorch' / 'snntorch_delay' / 'snntorch_zero_delay', neuron key ``resetRule``).
 
 snnTorch reads a step's reset from the membrane it stored and fires at ``>``: with
-``reset_delay=False`` a spike after a stored membrane above theta needs 2 theta; with
-``reset_delay=True`` (its default) the stored spike's theta is subtracted a step late.
+``reset_mechanism='subtract'`` and ``reset_delay=False`` a spike after a stored membrane
+above theta needs 2 theta; with ``reset_delay=True`` (its default) the stored spike's theta
+is subtracted a step late; its ``Synaptic`` reset to zero with ``reset_delay=True`` zeroes
+the whole step after a spike.
 Checked against ``tests/reference.py``'s transcription (numpy and torch steps at the edges,
 the emulator on every path it may take, Lava fixed_pt), the HDF5 key and its refusals, the
 NIR extension, and snnTorch itself through ``from_nir``/``read_nir``.
@@ -26,7 +28,7 @@ from lava_mlsnn.netx import emulate
 from layercheck import assert_layers_active
 from reference_plain import plain_neuron, run_reference
 
-RULES = ("snntorch", "snntorch_delay")
+RULES = ("snntorch", "snntorch_delay", "snntorch_zero_delay")
 LO, HI = -(2 ** 23), 2 ** 23 - 1
 
 
@@ -76,6 +78,9 @@ def test_the_rules_differ_where_snntorch_says():
         "MLSN", 10, 1, reset="snntorch"))[2][0]) == 0  # 1.5 theta < 2 theta
     assert int(fixed.mlsn_step(u, v.copy(), a, NeuronParams(
         "MLSN", 10, 1, reset="snntorch_delay"))[2][0]) == 0  # 0.5 theta after the reset
+    zero = fixed.mlsn_step(u, np.array([int(1.5 * t)]), np.array([20]), NeuronParams(
+        "MLSN", 10, 1, reset="snntorch_zero_delay"))  # stored above theta: a zeroed step
+    assert (int(zero[2][0]), int(zero[1][0])) == (0, 0)
     v = np.array([t])  # exactly theta: snnTorch's > does not fire
     assert int(fixed.mlsn_step(u, v, a, NeuronParams("MLSN", 10, 1, reset="snntorch"))[2][0]) == 0
 
@@ -115,6 +120,14 @@ def test_emulator_equals_the_reference_on_every_path(rule, monkeypatch):
         calls["lean"] += 1
         return real_lean(*args, **kwargs)
     monkeypatch.setattr(emulator, "lean_step", counted)
+    fused_rules = []
+
+    def fused_factory():  # the fused step, uncompiled, noting the rules it is handed
+        def step(s, state, p, *args):
+            fused_rules.append(p.reset)
+            return fixed.layer_step(s, state, p, *args)
+        return step
+    monkeypatch.setattr(emulator, "_fused_step", fused_factory)
     differs = []
     for seed, soft, x in _nets():
         spec = _with_rule(soft, rule)
@@ -135,6 +148,7 @@ def test_emulator_equals_the_reference_on_every_path(rule, monkeypatch):
         assert all(torch.equal(torch.as_tensor(pipe[i]), torch.as_tensor(pipe_ref[i]))
                    for i in pipe)
     assert calls["lean"] == 0  # no lean step ran on these layers
+    assert fused_rules and set(fused_rules) == {"soft"}  # the fused step: other layers only
     assert any(differs)  # the rule is not ignored
 
 
@@ -168,7 +182,8 @@ def test_hdf5_key_round_trip_and_refusals(tmp_path):
     write_network(next(iter(_nets()))[1], soft)
     with h5py.File(soft, "r") as f:  # a soft-reset file carries no key (as before)
         assert not any("resetRule" in f[f"layer/{k}"].get("neuron", {}) for k in f["layer"])
-    for value, levels, match in ((3, 1, r"resetRule: must lie in \[0, 2\], got 3"), (1, 2, "needs levels = 1")):
+    for value, levels, match in ((4, 1, r"resetRule: must lie in \[0, 3\], got 4"),
+                                 (1, 2, "needs levels = 1")):
         bad = tmp_path / f"bad{value}{levels}.h5"
         write_network(next(iter(_nets()))[1], bad)
         with h5py.File(bad, "a") as f:
@@ -242,3 +257,31 @@ def test_snntorch_leaky_subtract_is_imported_as_snntorch_runs_it(delay, theta):
     with torch.no_grad():
         y = block_net(x.permute(0, 2, 1))  # [N, C, T]
     assert (y.permute(0, 2, 1) == want[1]).double().mean() >= 0.99
+
+
+def test_snntorch_synaptic_zero_with_reset_delay_is_imported_as_snntorch_runs_it():
+    """snnTorch's ``Synaptic`` with ``reset_mechanism='zero'`` and its default
+    ``reset_delay=True`` (with a synapse bias: a current bias): ``reset='snntorch_zero_delay'``
+    agrees within the leaky bound on both layers, ``reset='zero'`` does not."""
+    pytest.importorskip("snntorch")
+    pytest.importorskip("nir")
+    import conformkit as ck
+    from lava_mlsnn.nir import read_nir
+    case = dict(seed=11, input_levels=1, n_in=12, hidden=10, out=4, conv=None,
+                th=[1.0, 0.75], mean_q=40.0, neuron="Synaptic", reset="zero", delay=True,
+                bias=True, beta=[0.875, 0.75], alpha=[0.75, 0.5])
+    layers = ck.compare("snntorch", case)
+    assert all(d["theirs"] > 0 and d["ours"] > 0 for d in layers), layers
+    assert min(d["agree"] for d in layers) >= ck.LEAKY, layers
+    simulate, graph, options, shape = ck.build_snntorch(case)
+    assert options["reset"] == "snntorch_zero_delay"
+    x = ck.inputs(case, tuple(shape))
+    theirs = simulate(x)
+    plain = emulate(read_nir(graph, reset="zero", timesteps=ck.STEPS, allow_clipping=True),
+                    x.long())
+    mine = [i for i, lay in enumerate(read_nir(graph, reset="zero", timesteps=ck.STEPS,
+                                               allow_clipping=True).layers)
+            if lay.neuron is not None and lay.neuron.type == "CUBA"]
+    worse = [float((plain[i].double().reshape(t.shape) == t.double()).double().mean())
+             for i, t in zip(mine, theirs)]
+    assert min(worse) < min(d["agree"] for d in layers), (worse, layers)

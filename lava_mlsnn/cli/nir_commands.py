@@ -17,12 +17,13 @@ def add_parser(sub) -> None:
                    "constants are discretised (default 1e-4, snnTorch's; a Norse graph: the square of "
                    "its cells' dt, 1e-6 for Norse's default 1e-3, since Norse writes "
                    "tau = dt / tau_mem_inv)")
-    q.add_argument("--reset", choices=("zero", "subtract", "snntorch", "snntorch_delay"),
-                   default="zero",
+    q.add_argument("--reset", choices=("zero", "subtract", "snntorch", "snntorch_delay",
+                                       "snntorch_zero_delay"), default="zero",
                    help="spike reset: NIR's v = 0 (binary CUBA, default), subtract the "
                    "threshold (multi-level neurons; Sinabs), or snnTorch's own "
                    "reset_mechanism='subtract' with reset_delay=False (snntorch) or True "
-                   "(snntorch_delay, snnTorch's default)")
+                   "(snntorch_delay, snnTorch's default); snntorch_zero_delay: its "
+                   "Synaptic reset to zero with reset_delay=True")
     q.add_argument("--levels", type=_int_in(1, 255), default=1, help="levels of multi-level "
                    "neurons "
                    "(with --reset subtract; default 1)")

@@ -122,7 +122,8 @@ class NeuronParams:
     ``'soft'`` (``v >= th`` gives ``v // th`` levels, ``v -= z th``), or, with one level,
     snnTorch's own ``reset_mechanism='subtract'`` rules, whose reset is read from the
     stored membrane: ``'snntorch'`` (``reset_delay=False``) and ``'snntorch_delay'``
-    (``reset_delay=True``, snnTorch's default).
+    (``reset_delay=True``, snnTorch's default); ``'snntorch_zero_delay'``: snnTorch's
+    ``Synaptic`` with ``reset_mechanism='zero'`` and ``reset_delay=True``.
     """
 
     type: str = "MLSN"
@@ -142,7 +143,7 @@ class NeuronParams:
     reset: str = "soft"  # MLSN only: one of RESET_RULES (neuron key ``resetRule``, §5)
 
 #: ``NeuronParams.reset`` values; the index is the neuron key ``resetRule`` (DESIGN §6).
-RESET_RULES = ("soft", "snntorch", "snntorch_delay")
+RESET_RULES = ("soft", "snntorch", "snntorch_delay", "snntorch_zero_delay")
 
 #: Neuron types that carry a current bias (``NeuronParams.current_bias``, DESIGN §5).
 CURRENT_BIAS_TYPES = ("MLSN", "CUBA")

@@ -73,12 +73,14 @@ def dynamics(x: torch.Tensor, shift: torch.Tensor | float, theta: torch.Tensor,
         u = x[..., t] if cfg.current_decay >= 1.0 else u * (1 - cfg.current_decay) + x[..., t]
         r = (v > theta).to(v.dtype).detach()  # snnTorch's reset, read from the stored v
         v = v * (1 - cfg.voltage_decay) + u + shift
+        if cfg.reset == "snntorch_zero_delay":  # the step after a stored spike is zeroed
+            v = v * (1 - r)
         if cfg.reset == "snntorch_delay":  # fixed.mlsn_step: the stored spike's reset now
             v = v - r * theta
         z = multilevel_floor(v - r * theta if cfg.reset == "snntorch" else v, theta,
                              cfg.levels, cfg.surrogate, cfg.alpha, cfg.tau_grad,
                              cfg.scale_grad)
-        if cfg.reset != "snntorch_delay":
+        if cfg.reset not in ("snntorch_delay", "snntorch_zero_delay"):
             v = v - z * theta
         if v_quant is not None:
             v = v_quant(v, theta)
@@ -122,9 +124,10 @@ class Neuron(NormInputMixin, base.Neuron):
         ``True`` only: one threshold and one pair of decays per layer.
     membrane : torch.nn.Module, optional
         Membrane quantizer (:mod:`lava_mlsnn.quant.membrane`), applied after reset.
-    reset : {'soft', 'snntorch', 'snntorch_delay'}
+    reset : {'soft', 'snntorch', 'snntorch_delay', 'snntorch_zero_delay'}
         Soft reset, or snnTorch's ``reset_mechanism='subtract'`` with ``reset_delay``
-        False / True (one level; DESIGN §5): the reset is read from the stored membrane.
+        False / True, or its ``Synaptic`` with ``'zero'`` and ``reset_delay=True`` (one
+        level; DESIGN §5): the reset is read from the stored membrane.
     """
 
     def __init__(self, threshold: float = 1.0, levels: int = 1, current_decay: float = 1.0,

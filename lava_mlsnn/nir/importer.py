@@ -143,11 +143,13 @@ def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1
     dt : float
         Step (s) at which NIR time constants are discretised (snnTorch: 1e-4; Norse:
         the ``dt`` of its cells, 1e-3 by default).
-    reset : {'zero', 'subtract', 'snntorch', 'snntorch_delay'}
+    reset : {'zero', 'subtract', 'snntorch', 'snntorch_delay', 'snntorch_zero_delay'}
         What a spike does to v: NIR's ``v = v_reset = 0`` (lava-dl ``CUBA`` blocks),
         subtract the threshold (multi-level blocks, up to ``levels`` spikes per step), or
         snnTorch's own ``reset_mechanism='subtract'`` with ``reset_delay`` False / True
-        (one level; its reset is read from the stored membrane, DESIGN §5).
+        (one level; its reset is read from the stored membrane, DESIGN §5), or its
+        ``Synaptic`` reset to zero with ``reset_delay=True`` (a ``CubaLIF``; other
+        neurons then take ``'zero'``, which gives snnTorch's ``Leaky`` spikes).
     levels : int
         Levels of the multi-level neurons (``reset='subtract'`` only).
     input_levels : int

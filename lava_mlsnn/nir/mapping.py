@@ -17,9 +17,10 @@ import torch
 SYNAPSES = ("Affine", "Linear", "Conv2d", "SumPool2d", "AvgPool2d")
 NEURONS = ("IF", "LIF", "CubaLIF", "LI", "I", "Threshold")
 OTHERS = ("Input", "Output", "Flatten", "Scale", "Delay")
-RESETS = ("zero", "subtract", "snntorch", "snntorch_delay")
-#: snnTorch's own ``reset_mechanism='subtract'`` (``reset_delay`` False / True, DESIGN §5)
-SNNTORCH_RESETS = ("snntorch", "snntorch_delay")
+RESETS = ("zero", "subtract", "snntorch", "snntorch_delay", "snntorch_zero_delay")
+#: snnTorch's own resets (DESIGN §5): ``subtract`` with ``reset_delay`` False / True, and
+#: its ``Synaptic`` with ``zero`` and ``reset_delay=True``
+SNNTORCH_RESETS = ("snntorch", "snntorch_delay", "snntorch_zero_delay")
 CURRENTS = ("nir", "jump")  # how a CubaLIF's input enters its current (from_nir)
 class NIRImportError(ValueError):
     """The graph has nodes or parameters lava-mlsnn cannot map (one line naming them)."""
@@ -167,6 +168,8 @@ def _block(syn: _Synapse, neu: _Neuron, name: str, reset: str, levels: int):
         _set_weight(blk, syn)
         return blk
     theta = _fold_threshold(syn, neu, name)
+    if reset == "snntorch_zero_delay" and not neu.synaptic:
+        reset = "zero"  # snnTorch's Leaky keeps its input then: the spikes of a hard reset
     if neu.v_reset:  # soft reset keeps the residue, a hard one sets 0: neither is v_reset
         raise NIRImportError(f"{name}: v_reset = {neu.v_reset:g}; only 0 is supported")
     if reset == "zero":

@@ -68,6 +68,9 @@ class PyMultiLevelNeuronModelFloat(AbstractPyTwoStateModelFloat):
         r = (self.v > th).astype(float)  # snnTorch's reset, read from the stored v
         w = (float_decay(self.v, self.v_decay) + self.u
              + self.bias * 2.0 ** int(self.bias_exp))
+        if int(self.reset_rule) == 3:  # Synaptic, zero, reset_delay=True
+            self.v[:] = w * (1 - r)
+            return (self.v > th).astype(float)
         if int(self.reset_rule) == 2:  # reset_delay=True
             self.v[:] = w - r * th
             return (self.v > th).astype(float)

@@ -43,7 +43,8 @@ class MultiLevelNeuron(AbstractBiasedNeuron):
         of ``a``, 24-bit): NIR's ``CubaLIF`` synapse bias.
     reset_rule : int
         Index in :data:`lava_mlsnn.fixed.RESET_RULES` (0: soft reset; 1, 2: snnTorch's
-        subtract with ``reset_delay`` False / True; one level only).
+        subtract with ``reset_delay`` False / True; 3: its ``Synaptic`` reset to zero with
+        ``reset_delay=True``; one level only).
     bias, bias_exp
         See :class:`~lava_mlsnn.proc._base.AbstractBiasedNeuron`.
     reset_interval, reset_offset, record
@@ -70,6 +71,6 @@ class MultiLevelNeuron(AbstractBiasedNeuron):
         self.v_bits = Var(shape=(1,), init=check_int("v_bits", v_bits, 0, 24))
         self.v_exp = Var(shape=(1,), init=check_int("v_exp", v_exp, 0))
         self.current_bias = current_bias_var(shape, current_bias)
-        self.reset_rule = Var(shape=(1,), init=check_int("reset_rule", reset_rule, 0, 2))
+        self.reset_rule = Var(shape=(1,), init=check_int("reset_rule", reset_rule, 0, 3))
         if reset_rule and levels != 1:
             raise ValueError(f"reset_rule {reset_rule} needs levels = 1, got {levels}")
