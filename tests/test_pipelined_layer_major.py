@@ -214,3 +214,17 @@ def test_layer_major_runs_of_any_length(steps):
         for i in want:
             assert got[i].shape == want[i].shape == (2, steps) + tuple(spec.layers[i].shape)
             assert torch.equal(got[i].to(torch.int64), want[i]), (kw, i)
+
+
+def test_step_major_run_keeps_a_leaky_readout_state():
+    """A READOUT layer with vDecay > 0 decays its v, so the step-major pipelined run must
+    carry its state (it handed the step no state and failed); both runs agree."""
+    from lava_mlsnn.format.random_net import random_input, random_network
+    spec = random_network(0, levels=1, conv=True, timesteps=5)
+    out = [i for i, lay in enumerate(spec.layers)
+           if lay.neuron is not None and lay.neuron.type == "READOUT"]
+    assert out and all(spec.layers[i].neuron.v_decay > 0 for i in out)
+    x = np.asarray(random_input(0, spec, 3, 5))
+    step, layer = emulate_pipelined(spec, x, layer_major=False), emulate_pipelined(spec, x)
+    assert_layers_active(step, out)
+    assert all(torch.equal(torch.as_tensor(step[i]), torch.as_tensor(layer[i])) for i in step)
