@@ -121,7 +121,7 @@ def argvs(draw, world):
                 "--timesteps", n(str(draw(st.integers(1, 8)))),
                 "--input-levels", n(str(draw(st.integers(1, 7)))),
                 "--levels", n(str(draw(st.integers(1, 4)))),
-                "--reset", draw(st.sampled_from(["zero", "subtract", "x"])),
+                "--reset", draw(st.sampled_from(["zero", "subtract", "snntorch_delay", "x"])),
                 "--dt", n(draw(st.sampled_from(["1e-4", "1e-3", "0.5"])))]
     if cmd == "nir-export":
         return ["nir", "export", p("net.h5"), "-o", out("nir")]
