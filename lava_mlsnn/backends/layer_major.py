@@ -25,6 +25,7 @@ import torch
 from .. import fixed
 from ..format.spec import INPUT, LayerSpec, NetworkSpec
 from . import kernels
+from .lean import lean_ok
 
 _BIG = 1 << 40  # |integer| bound keeping every product of the kernels inside int64
 
@@ -125,20 +126,25 @@ def _kernel_layer(i: int, layer: LayerSpec, src: torch.Tensor, bound: Optional[f
     if not sp.is_contiguous():
         sp = sp.contiguous()
     n = int(np.prod(sp.shape[1:]))
-    key = (i, order)
+    key = (i, order, s.dtype)
     if key not in cache:  # per layer and layout: the constants and the bias in that order
-        p = layer.neuron
+        p, syn = layer.neuron, br.synapse
         bias = kernels.bias_term(p, tuple(layer.shape)).transpose([d - 1 for d in order])
-        cache[key] = (kernels.constants(p, int(br.synapse.weight_exp), br.synapse.overflow),
-                      np.ascontiguousarray(bias).reshape(-1))
-    consts, bias = cache[key]
+        bias = np.ascontiguousarray(bias).reshape(-1)
+        if s.dtype == torch.float32 and lean_ok(p, syn, bound):  # float32 is exact
+            cache[key] = (kernels.MLSN32, kernels.constants32(p, int(syn.weight_exp)),
+                          bias.astype(np.float32))
+        else:
+            cache[key] = (p.type, kernels.constants(p, int(syn.weight_exp), syn.overflow),
+                          bias)
+    kind, consts, bias = cache[key]
     pay = torch.empty(sp.shape, dtype=torch.float32)
     rec3 = None
     if record is not None:
         rp = record.permute(0, 1, *(d + 1 for d in order))
         direct = rp.is_contiguous()
         rec3 = (rp if direct else torch.empty(rp.shape, dtype=record.dtype)).view(b, steps, n)
-    kernels.run_layer(layer.neuron.type, sp.reshape(b, steps, n).numpy(), consts, bias,
+    kernels.run_layer(kind, sp.reshape(b, steps, n).numpy(), consts, bias,
                       pay.view(b, steps, n).numpy(), None if rec3 is None else rec3.numpy())
     if record is not None and not direct:
         rp.copy_(rec3.view(rp.shape))
