@@ -82,3 +82,28 @@ def test_run_layer_takes_the_float32_loop_and_refuses_what_it_lacks(monkeypatch)
     with pytest.raises(ValueError, match="float32 sums from the reset state"):
         kernels.run_layer(kernels.MLSN32, s.astype(np.float64), kernels.constants32(p, 0),
                           kernels.bias_term(p, (4,)).astype(np.float32), pay, rec)
+
+
+def test_float32_input_clip_equals_the_plain_step(monkeypatch):
+    """layer_major's float32 input clip (converted, then clipped) against the plain path's
+    int64 clip, inputs below 0, above inputLevels and far past 2**24 included."""
+    import torch
+
+    import lava_mlsnn.backends.emulator as emulator
+    from lava_mlsnn.backends import layer_major
+    from test_emulator_kernels import _plain, _random_net
+    spec = _random_net(np.random.default_rng(3))
+    rng = np.random.default_rng(3)
+    x = rng.integers(-40, 40, size=(3, 2, 2, 8, 8))
+    x[1, 0, 0, :2] = (1 << 40) + 1  # rounds in float32: still above inputLevels
+    x[2, 1, 1, 3] = -(1 << 35) - 3
+    calls = []
+    real = layer_major._input_payload32
+    monkeypatch.setattr(layer_major, "_input_payload32",
+                        lambda *a: calls.append(1) or real(*a))
+    got = emulator.emulate(spec, x)
+    assert calls  # the layer-major run took the float32 clip
+    plain = _plain(monkeypatch, spec, x)
+    assert 0 < int(plain[0].max()) == spec.layers[0].neuron.input_levels
+    for i in plain:
+        assert torch.equal(got[i], plain[i]), i

@@ -152,6 +152,19 @@ def _kernel_layer(i: int, layer: LayerSpec, src: torch.Tensor, bound: Optional[f
     return pay.permute(*inverse).reshape((b, steps) + tuple(layer.shape))
 
 
+def _input_payload32(x: torch.Tensor, levels: int) -> torch.Tensor:
+    """:func:`lava_mlsnn.fixed.input_payload` of int64 ``x`` ``[B, T, *shape]`` as the float32
+    payload the next synapse sums (channels-last frames for ``[C, H, W]``): converted first,
+    then clipped, in two passes instead of an int64 clip and a conversion. Exact: rounding
+    to float32 is monotone and ``0``, ``levels < 2**24`` are floats, so every value outside
+    ``[0, levels]`` still clips to its bound and every one inside is an exact float."""
+    if not 0 <= levels < (1 << 24):
+        return fixed.input_payload(x, levels)
+    f = _frames(x)
+    layout = torch.channels_last if f.dim() == 4 else torch.contiguous_format
+    return f.to(torch.float32, memory_format=layout).clamp_(0, levels).view(x.shape)
+
+
 def _plain_layer(layer: LayerSpec, outs: Dict[int, torch.Tensor],
                  bounds: Dict[int, Optional[float]], dtype: torch.dtype) -> torch.Tensor:
     """A layer without a kernel: its currents over all frames, the neuron step by step."""
@@ -192,7 +205,7 @@ def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tens
             src = outs[layer.source]
             out = src.reshape(src.shape[:2] + (-1,))
         elif layer.type == "input" and layer.neuron.type == "INPUT":
-            out = fixed.input_payload(outs[layer.source], layer.neuron.input_levels)
+            out = _input_payload32(outs[layer.source], int(layer.neuron.input_levels))
         elif i in kern:
             br = layer.branches[0]
             out = _kernel_layer(i, layer, outs[br.source], bounds[br.source], rec, cache)
