@@ -138,18 +138,27 @@ def test_one_sample_and_chunks(monkeypatch):
     assert all(torch.equal(some[i].to(torch.int64), plain[i]) for i in some)
 
 
-def test_t1_lean_network_stays_step_major(monkeypatch):
-    """At T = 1 a network with lean MLSN layers keeps the step-major lean path (measured
-    faster there): the kernels are not called; at T = 2 they are."""
+def test_t1_lean_network_runs_the_float32_loop(monkeypatch):
+    """At T = 1 (KERNEL_MIN_STEPS = 1) a network with lean MLSN layers runs layer-major,
+    those layers on the float32 loop (kernels.MLSN32); KERNEL_MIN_STEPS = 2 keeps the
+    step-major lean path. Both equal the plain step."""
     spec = _network(np.random.default_rng(2))  # its MLSN layers take the lean step
-    calls = []
+    kinds = []
     real = kernels.run_layer
-    monkeypatch.setattr(kernels, "run_layer", lambda *a, **k: calls.append(a) or real(*a, **k))
+    monkeypatch.setattr(kernels, "run_layer",
+                        lambda kind, *a, **k: kinds.append(kind) or real(kind, *a, **k))
     x = np.random.default_rng(2).integers(0, 16, size=(2, 1, 2, 8, 8))
-    emulator.emulate(spec, x)
-    assert not calls
-    emulator.emulate(spec, np.concatenate([x, x], axis=1))
-    assert calls
+    x[0] = 15
+    plain = _plain(monkeypatch, spec, x)
+    assert_layers_active(plain)
+    got = emulator.emulate(spec, x)
+    assert kernels.MLSN32 in kinds
+    monkeypatch.setattr(emulator, "KERNEL_MIN_STEPS", 2)
+    kinds.clear()
+    step_major = emulator.emulate(spec, x)
+    assert not kinds
+    for i in plain:
+        assert torch.equal(got[i], plain[i]) and torch.equal(step_major[i], plain[i]), i
 
 
 def test_allow_list_sends_unknown_fields_to_the_plain_step():

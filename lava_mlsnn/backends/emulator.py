@@ -99,9 +99,11 @@ LEAN_STEP = True
 #: at once, each covered neuron in one compiled loop (:mod:`.kernels`, the same integers);
 #: False: the step-major loop below.
 KERNEL_STEP = True
-#: Fewer steps keep the step-major loop where a layer takes the lean step (measured faster
-#: there: BENCHMARKS.md, emulator default path).
-KERNEL_MIN_STEPS = 2
+#: Fewer steps keep the step-major loop where a layer takes the lean step. 1: T = 1 runs
+#: layer-major too, its MLSN layers on the float32 loop (``kernels.MLSN32``, the lean
+#: step's arithmetic), measured faster than the step-major lean step (BENCHMARKS.md,
+#: emulator default path).
+KERNEL_MIN_STEPS = 1
 
 #: ``LAVA_MLSNN_FUSED=1`` makes ``fused=True`` the default of :func:`emulate`.
 FUSED_ENV = "LAVA_MLSNN_FUSED"
@@ -183,8 +185,7 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     recorded = {i: _record_buffer((batch, steps) + tuple(spec.layers[i].shape), x.device,
                                   record_dtype(spec, i, xmax) if narrow else torch.int64)
                 for i in keep}
-    # T = 1 with lean layers stays step-major: the lean step's float32 passes measured
-    # faster there than the int64 compiled loop (BENCHMARKS.md, emulator default path).
+    # below KERNEL_MIN_STEPS a network with lean layers stays step-major
     kern = layer_major.kernel_layers(spec, bounds) if KERNEL_STEP and step is None \
         and (steps >= KERNEL_MIN_STEPS or not lean) and x.device.type == "cpu" \
         and layer_major.applies(spec) and kernels.available() else set()

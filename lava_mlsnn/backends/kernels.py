@@ -41,9 +41,14 @@ from .. import fixed
 
 #: Neuron types with a kernel, and their codes in the compiled loop.
 KINDS = {"MLSN": 0, "CUBA": 1, "READOUT": 2, "PASS": 3}
+#: The kind of :func:`run_layer` running an MLSN layer on the float32 loop
+#: (``_kernel_loops.run_mlsn32``: :func:`lava_mlsnn.backends.lean.lean_step`'s arithmetic).
+MLSN32 = "MLSN32"
 #: Synapse overflow rules the kernels implement (fixed.current_of_sum / fixed.bounded).
 OVERFLOW = {"sat24": 0, "wrap24": 1, "none": 2}
-_KERNEL = None  # the compiled loop; False when numba is missing
+#: Fewer neuron-steps than this run on the calling thread (see :func:`run_layer`).
+PARALLEL_MIN = 1 << 18
+_KERNEL = None  # the compiled loops' module; False when numba is missing
 
 
 def available() -> bool:
@@ -66,7 +71,7 @@ def _compile():
         # GNU OpenMP's pool does not survive a fork; 'forksafe' is TBB or numba's workqueue.
         numba.config.THREADING_LAYER = "forksafe"
     from . import _kernel_loops  # compiled on first call, or loaded from numba's cache
-    _KERNEL = _kernel_loops.run
+    _KERNEL = _kernel_loops
     return _KERNEL
 
 
@@ -76,6 +81,19 @@ def constants(p: fixed.NeuronParams, weight_exp: int, overflow: str) -> np.ndarr
     return np.array([int(weight_exp), OVERFLOW[overflow], int(p.i_decay), int(p.v_decay),
                      int(p.v_init), th, int(p.levels), int(p.v_bits), int(p.v_exp)],
                     dtype=np.int64)
+
+
+def constants32(p: fixed.NeuronParams, weight_exp: int) -> np.ndarray:
+    """The float32 MLSN loop's constants (see ``_kernel_loops._mlsn32``), float64; for a
+    layer meeting :func:`lava_mlsnn.backends.lean.lean_ok`."""
+    e, th = int(weight_exp), int(p.v_th_mant) << fixed.STATE_SHIFT
+    i_decay, v_decay = int(p.i_decay), int(p.v_decay)
+    half = (1 << (int(p.v_bits) - 1)) if p.v_bits else 0
+    dv0 = int(fixed.decay(np.int64(int(p.v_init)), v_decay))
+    return np.array([2.0 ** e, e < 0, (fixed.DECAY_ONE - i_decay) / fixed.DECAY_ONE,
+                     (fixed.DECAY_ONE - v_decay) / fixed.DECAY_ONE, th, int(p.levels), half,
+                     2.0 ** int(p.v_exp), dv0, i_decay != fixed.DECAY_ONE, v_decay != 0],
+                    dtype=np.float64)
 
 
 def bias_term(p: fixed.NeuronParams, shape: Tuple[int, ...]) -> np.ndarray:
@@ -95,13 +113,13 @@ def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
     Parameters
     ----------
     kind : str
-        A key of :data:`KINDS`.
+        A key of :data:`KINDS`, or :data:`MLSN32` (float32 sums, no ``state``).
     s : float32 or float64 array ``[B, T, N]``, C-contiguous
         The exact synapse sums (:func:`lava_mlsnn.fixed.synapse_sum`), not yet rounded.
     consts : int64 array
-        :func:`constants`.
+        :func:`constants` (:func:`constants32` for :data:`MLSN32`).
     bias : int64 array ``[N]``
-        :func:`bias_term` in the neuron order of ``s``.
+        :func:`bias_term` in the neuron order of ``s`` (as float32 for :data:`MLSN32`).
     payload : float32 array ``[B, T, N]``
         Written: the payload (MLSN level, CUBA spike, READOUT ``v``, PASS current).
     record : int array ``[B, T, N]``, optional
@@ -113,17 +131,28 @@ def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
     """
     import multiprocessing
     unset = multiprocessing.get_start_method(allow_none=True) is None
-    run = _compile()
-    if run is False:
+    loops = _compile()
+    if loops is False:
         raise RuntimeError("the layer kernels need numba")
     import numba
     import torch
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(threads)
+    # one thread or little work: no parallel launch (~0.1 ms each, as much as the loop
+    # over a few samples of a layer)
+    serial = threads == 1 or s.size < PARALLEL_MIN
     empty = np.zeros((1, 1), dtype=np.int64)
     u, v = state if state is not None else (empty, empty)
     rec = record if record is not None else np.zeros((1, 1, 1), dtype=np.int8)
-    run(KINDS[kind], s, consts, bias, u, v, state is not None, payload, rec,
-        record is not None)
+    if kind == MLSN32:
+        if state is not None or s.dtype != np.float32:
+            raise ValueError("the float32 MLSN loop runs float32 sums from the reset state")
+        run = loops.run_mlsn32_serial if serial else loops.run_mlsn32
+        run(s, consts, bias, payload, rec, record is not None)
+    else:
+        run = loops.run_serial if serial else loops.run
+        run(KINDS[kind], s, consts, bias, u, v, state is not None, payload, rec,
+            record is not None)
     if unset and multiprocessing.get_start_method(allow_none=True) is not None:
         # numba's first parallel launch fixes the start method (its lock asks for it);
         # Lava, imported later, sets its own and fails on one already chosen

@@ -25,6 +25,7 @@ import torch
 from .. import fixed
 from ..format.spec import INPUT, LayerSpec, NetworkSpec
 from . import kernels
+from .lean import lean_ok
 
 _BIG = 1 << 40  # |integer| bound keeping every product of the kernels inside int64
 
@@ -126,25 +127,43 @@ def _kernel_layer(i: int, layer: LayerSpec, src: torch.Tensor, bound: Optional[f
     if not sp.is_contiguous():
         sp = sp.contiguous()
     n = int(np.prod(sp.shape[1:]))
-    key = (i, order)
+    key = (i, order, s.dtype)
     if key not in cache:  # per layer and layout: the constants and the bias in that order
-        p = layer.neuron
+        p, syn = layer.neuron, br.synapse
         bias = kernels.bias_term(p, tuple(layer.shape)).transpose([d - 1 for d in order])
-        cache[key] = (kernels.constants(p, int(br.synapse.weight_exp), br.synapse.overflow),
-                      np.ascontiguousarray(bias).reshape(-1))
-    consts, bias = cache[key]
+        bias = np.ascontiguousarray(bias).reshape(-1)
+        if s.dtype == torch.float32 and lean_ok(p, syn, bound):  # float32 is exact
+            cache[key] = (kernels.MLSN32, kernels.constants32(p, int(syn.weight_exp)),
+                          bias.astype(np.float32))
+        else:
+            cache[key] = (p.type, kernels.constants(p, int(syn.weight_exp), syn.overflow),
+                          bias)
+    kind, consts, bias = cache[key]
     pay = torch.empty(sp.shape, dtype=torch.float32)
     rec3 = None
     if record is not None:
         rp = record.permute(0, 1, *(d + 1 for d in order))
         direct = rp.is_contiguous()
         rec3 = (rp if direct else torch.empty(rp.shape, dtype=record.dtype)).view(b, steps, n)
-    kernels.run_layer(layer.neuron.type, sp.reshape(b, steps, n).numpy(), consts, bias,
+    kernels.run_layer(kind, sp.reshape(b, steps, n).numpy(), consts, bias,
                       pay.view(b, steps, n).numpy(), None if rec3 is None else rec3.numpy())
     if record is not None and not direct:
         rp.copy_(rec3.view(rp.shape))
     inverse = tuple(np.argsort((0,) + order))
     return pay.permute(*inverse).reshape((b, steps) + tuple(layer.shape))
+
+
+def _input_payload32(x: torch.Tensor, levels: int) -> torch.Tensor:
+    """:func:`lava_mlsnn.fixed.input_payload` of int64 ``x`` ``[B, T, *shape]`` as the float32
+    payload the next synapse sums (channels-last frames for ``[C, H, W]``): converted first,
+    then clipped, in two passes instead of an int64 clip and a conversion. Exact: rounding
+    to float32 is monotone and ``0``, ``levels < 2**24`` are floats, so every value outside
+    ``[0, levels]`` still clips to its bound and every one inside is an exact float."""
+    if not 0 <= levels < (1 << 24):
+        return fixed.input_payload(x, levels)
+    f = _frames(x)
+    layout = torch.channels_last if f.dim() == 4 else torch.contiguous_format
+    return f.to(torch.float32, memory_format=layout).clamp_(0, levels).view(x.shape)
 
 
 def _plain_layer(layer: LayerSpec, outs: Dict[int, torch.Tensor],
@@ -187,7 +206,7 @@ def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tens
             src = outs[layer.source]
             out = src.reshape(src.shape[:2] + (-1,))
         elif layer.type == "input" and layer.neuron.type == "INPUT":
-            out = fixed.input_payload(outs[layer.source], layer.neuron.input_levels)
+            out = _input_payload32(outs[layer.source], int(layer.neuron.input_levels))
         elif i in kern:
             br = layer.branches[0]
             out = _kernel_layer(i, layer, outs[br.source], bounds[br.source], rec, cache)

@@ -1,0 +1,109 @@
+"""The float32 MLSN loop (kernels.MLSN32, _kernel_loops.run_mlsn32 and its serial twin:
+lean.lean_step's arithmetic compiled) against fixed.current_of_sum + fixed.mlsn_step from
+the reset state, at the float32 edges: sums at +-2**24, weight exponents both ways,
+decays 0/1/4095/4096, thresholds near 2**24, biases near the int32 bound, membrane
+quantization, T = 1 (no state) and T > 1; every case where lean.lean_ok holds."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from lava_mlsnn import fixed
+from lava_mlsnn.backends import _kernel_loops, kernels
+from lava_mlsnn.backends.lean import lean_ok
+
+P = fixed.NeuronParams
+_sums = st.one_of(st.sampled_from([0, 1, -1, 2 ** 24 - 1, -(2 ** 24) + 1, 2 ** 17, -(2 ** 17)]),
+                  st.integers(-(2 ** 24) + 1, 2 ** 24 - 1))
+_decays = st.sampled_from([0, 1, 7, 2048, 4095, 4096])
+
+
+def _fixed_steps(s, p, weight_exp):
+    """Payloads [B, T, N] of fixed.current_of_sum + fixed.neuron_step from reset."""
+    import torch
+    b, steps, n = s.shape
+    state = fixed.initial_state(p, (b, n), torch.zeros(1, dtype=torch.int64), torch.int64)
+    out = np.empty(s.shape, dtype=np.int64)
+    for t in range(steps):
+        a = fixed.current_of_sum(torch.as_tensor(s[:, t].astype(np.float64)), weight_exp,
+                                 False, torch.int64)
+        state, z = fixed.neuron_step(state, a, p)
+        out[:, t] = z.numpy()
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(sums=st.lists(_sums, min_size=12, max_size=12), steps=st.sampled_from([1, 2, 3]),
+       weight_exp=st.integers(-8, 8), i_decay=_decays, v_decay=_decays,
+       th=st.one_of(st.integers(1, 400), st.integers(1, (1 << 18) - 1)),
+       levels=st.integers(1, 127), v_init=st.integers(-fixed.SAT_MAX, fixed.SAT_MAX),
+       bias=st.one_of(st.none(), st.integers(-4096, 4095)), bias_exp=st.integers(0, 16),
+       v_bits=st.sampled_from([0, 3, 8]), v_exp=st.integers(0, 6),
+       serial=st.booleans())
+def test_float32_loop_equals_the_integer_step(sums, steps, weight_exp, i_decay, v_decay, th,
+                                              levels, v_init, bias, bias_exp, v_bits, v_exp,
+                                              serial):
+    n = 12 // steps
+    p = P("MLSN", v_th_mant=th, levels=levels, i_decay=i_decay, v_decay=v_decay,
+          v_init=v_init, bias=None if bias is None else np.full(n, bias), bias_exp=bias_exp,
+          v_bits=v_bits, v_exp=v_exp)
+    syn = fixed.SynapseSpec("dense", np.ones((n, 1), dtype=np.int64), weight_exp)
+    if not lean_ok(p, syn, 1.0):  # the int64 loop's case
+        assert (bias is not None and abs(bias) << bias_exp > (1 << 29)) \
+            or (th << fixed.STATE_SHIFT) >= (1 << 24)
+        return
+    s = np.array(sums[:n * steps], dtype=np.float32).reshape(1, steps, n)
+    s = np.concatenate([s, -s])  # two samples: each sign at each edge
+    pay = np.empty(s.shape, dtype=np.float32)
+    rec = np.empty(s.shape, dtype=np.int8)
+    consts = kernels.constants32(p, weight_exp)
+    bias32 = kernels.bias_term(p, (n,)).astype(np.float32)
+    run = _kernel_loops.run_mlsn32_serial if serial else _kernel_loops.run_mlsn32
+    run(s, consts, bias32, pay, rec, True)
+    want = _fixed_steps(s, p, weight_exp)
+    assert np.array_equal(rec.astype(np.int64), want)
+    assert np.array_equal(pay, want.astype(np.float32))
+
+
+def test_run_layer_takes_the_float32_loop_and_refuses_what_it_lacks(monkeypatch):
+    """kernels.run_layer(MLSN32) runs run_mlsn32 (serial on one thread or little work);
+    a carried state or float64 sums are refused."""
+    p = P("MLSN", v_th_mant=50, levels=7, i_decay=4096, v_decay=0, bias=np.full(4, 3))
+    s = np.array([[[3200.0, 6400.0, -100.0, 1e6]]], dtype=np.float32)
+    calls = []
+    for name in ("run_mlsn32", "run_mlsn32_serial"):
+        real = getattr(_kernel_loops, name)
+        monkeypatch.setattr(_kernel_loops, name,
+                            lambda *a, _r=real, _n=name: calls.append(_n) or _r(*a))
+    pay, rec = np.empty(s.shape, np.float32), np.empty(s.shape, np.int64)
+    kernels.run_layer(kernels.MLSN32, s, kernels.constants32(p, 0),
+                      kernels.bias_term(p, (4,)).astype(np.float32), pay, rec)
+    assert calls == ["run_mlsn32_serial"]  # 4 neuron-steps: below PARALLEL_MIN
+    assert np.array_equal(rec, _fixed_steps(s, p, 0)) and rec.any()
+    with pytest.raises(ValueError, match="float32 sums from the reset state"):
+        kernels.run_layer(kernels.MLSN32, s.astype(np.float64), kernels.constants32(p, 0),
+                          kernels.bias_term(p, (4,)).astype(np.float32), pay, rec)
+
+
+def test_float32_input_clip_equals_the_plain_step(monkeypatch):
+    """layer_major's float32 input clip (converted, then clipped) against the plain path's
+    int64 clip, inputs below 0, above inputLevels and far past 2**24 included."""
+    import torch
+
+    import lava_mlsnn.backends.emulator as emulator
+    from lava_mlsnn.backends import layer_major
+    from test_emulator_kernels import _plain, _random_net
+    spec = _random_net(np.random.default_rng(3))
+    rng = np.random.default_rng(3)
+    x = rng.integers(-40, 40, size=(3, 2, 2, 8, 8))
+    x[1, 0, 0, :2] = (1 << 40) + 1  # rounds in float32: still above inputLevels
+    x[2, 1, 1, 3] = -(1 << 35) - 3
+    calls = []
+    real = layer_major._input_payload32
+    monkeypatch.setattr(layer_major, "_input_payload32",
+                        lambda *a: calls.append(1) or real(*a))
+    got = emulator.emulate(spec, x)
+    assert calls  # the layer-major run took the float32 clip
+    plain = _plain(monkeypatch, spec, x)
+    assert 0 < int(plain[0].max()) == spec.layers[0].neuron.input_levels
+    for i in plain:
+        assert torch.equal(got[i], plain[i]), i
