@@ -107,6 +107,45 @@ def _cuba(ab, ub, vb, bias, c, pr):  # fixed.cuba_step over a block of neurons
         pr[j] = np.float32(1.0) if spike else np.float32(0.0)
 
 
+@njit(cache=True, inline="always")
+def _sigma_delta_one(a, sigma, ref, bias, th, scale, state_exp, kind):
+    # fixed.sigma_delta_step of one neuron; kind 0: SDNN (sigma += a, act = relu(sigma +
+    # bias)), 1: SDNN_DELTA (act = a << scale), 2: SDNN_SIGMA (sends sigma += a); then the
+    # delta against ref, zeroed below th, ref += d, payload d >> state_exp. No saturation,
+    # as in Lava's models. Returns (sigma, ref, payload)
+    if kind == 2:
+        sigma += a
+        return sigma, ref, sigma
+    if kind == 1:
+        act = a << scale
+    else:
+        sigma += a
+        act = sigma + bias
+        act = act if act > 0 else 0
+    d = act - ref
+    if (d if d >= 0 else -d) < th:
+        d = 0
+    return sigma, ref + d, d >> state_exp
+
+
+@njit(cache=True)
+def _sigma_delta(ab, ub, vb, bias, c, pr, rr, write_rec, kind):
+    # fixed.sigma_delta_step over a block (ub: sigma, vb: ref); the payload's integers
+    # go to the record directly (unbounded: a float32 payload may not hold them).
+    # Returns max |payload| of the block, the next synapse's bound
+    th, scale, state_exp = c[5], c[9], c[10]
+    m = np.int64(0)
+    for j in range(ab.shape[0]):
+        ub[j], vb[j], z = _sigma_delta_one(ab[j], ub[j], vb[j], bias[j], th, scale,
+                                           state_exp, kind)
+        pr[j] = np.float32(z)
+        if write_rec:
+            rr[j] = z
+        x = z if z >= 0 else -z
+        m = x if x > m else m
+    return m
+
+
 @njit(cache=True)
 def _readout(ab, vb, bias, c, pr):  # fixed.readout_step: the payload is v
     vdec = c[3]
@@ -117,16 +156,21 @@ def _readout(ab, vb, bias, c, pr):  # fixed.readout_step: the payload is v
 
 
 @njit(parallel=True, cache=True)
-def run(kind, s, c, bias, u_st, v_st, carry, pay, rec, write_rec):
-    # s: [B, T, N] exact float sums; c: int64 constants [e, mode, iDecay, vDecay,
-    # vInit, th, levels, vBits, vExp]; bias [N]: bias << biasExp per neuron;
+def run(kind, s, s_hi, hi_of, c, bias, u_st, v_st, carry, pay, rec, write_rec):
+    # s: [B, T, N] exact float sums; step t reads s_hi[:, hi_of[t]] instead where
+    # hi_of[t] >= 0 (float64 sums of the steps whose payloads float32 cannot sum
+    # exactly); c: int64 constants [e, mode, iDecay, vDecay, vInit, th, levels, vBits,
+    # vExp, scale, stateExp]; bias [N]: bias << biasExp per neuron;
     # u_st, v_st [B, N]: the state read at the start when carry, written at the end;
     # pay [B, T, N] float32; rec [B, T, N] (any int type) when write_rec. Each job is
-    # one sample's block of neurons; each row a step of that block, in cache.
+    # one sample's block of neurons; each row a step of that block, in cache. kind 4-6:
+    # sigma-delta (SDNN, SDNN_DELTA, SDNN_SIGMA), whose max |payload| per step is
+    # returned ([T]; zeros for the other kinds: bounded by their parameters)
     nb, steps, n = s.shape
     e, mode = c[0], c[1]
     dv0 = c[4] if carry else _decay(c[4], c[3])  # MLSN's first step reads decay(vInit)
     blocks = (n + BLOCK - 1) // BLOCK
+    top = np.zeros((nb * blocks, steps), dtype=np.int64)
     for job in prange(nb * blocks):
         b, j0 = job // blocks, (job % blocks) * BLOCK
         j1 = min(n, j0 + BLOCK)
@@ -139,16 +183,23 @@ def run(kind, s, c, bias, u_st, v_st, carry, pay, rec, write_rec):
         bias_b = bias[j0:j1]
         for t in range(steps):
             pr = pay[b, t, j0:j1]
-            _currents(s[b, t, j0:j1], e, mode, ab)
+            if hi_of[t] >= 0:
+                _currents(s_hi[b, hi_of[t], j0:j1], e, mode, ab)
+            else:
+                _currents(s[b, t, j0:j1], e, mode, ab)
             if kind == 0:
                 _mlsn(ab, ub, vb, bias_b, c, pr, t == 0 and not carry)
             elif kind == 1:
                 _cuba(ab, ub, vb, bias_b, c, pr)
             elif kind == 2:
                 _readout(ab, vb, bias_b, c, pr)
-            else:  # PASS: fixed.pass_payload
+            elif kind == 3:  # PASS: fixed.pass_payload
                 for j in range(j1 - j0):
                     pr[j] = np.float32(_clip(ab[j], sat_min, sat_max))
+            else:  # sigma-delta: writes its record itself
+                rr = rec[b, t, j0:j1] if write_rec else rec[0, 0, 0:0]
+                top[job, t] = _sigma_delta(ab, ub, vb, bias_b, c, pr, rr, write_rec, kind - 4)
+                continue
             if write_rec:
                 rr = rec[b, t, j0:j1]
                 for j in range(j1 - j0):
@@ -157,6 +208,11 @@ def run(kind, s, c, bias, u_st, v_st, carry, pay, rec, write_rec):
             for j in range(j0, j1):
                 u_st[b, j] = ub[j - j0]
                 v_st[b, j] = vb[j - j0]
+    per_step = np.zeros(steps, dtype=np.int64)
+    for job in range(nb * blocks):
+        for t in range(steps):
+            per_step[t] = max(per_step[t], top[job, t])
+    return per_step
 
 
 # ---- the pipelined run's timeline loops (:mod:`.pipelined_loops`): plain njit, no
@@ -185,9 +241,8 @@ def timeline_cuba(cur, mode, rec, du, dv, bias, th):
 
 @njit(cache=True)
 def timeline_sigma_delta(cur, mode, rec, bias, th, scale, state_exp, kind):
-    # fixed.sigma_delta_step; kind 0: SDNN (sigma += a, act = relu(sigma + bias)),
-    # 1: SDNN_DELTA (act = a << scale), 2: SDNN_SIGMA (sends sigma += a); returns
-    # which steps sent a payload and max |payload|, as cuba
+    # _sigma_delta_one (fixed.sigma_delta_step) through a pipelined timeline; kind as
+    # there; returns which steps sent a payload and max |payload|, as cuba
     n_b, n_t, n = rec.shape
     nz = np.zeros(n_t, np.bool_)
     m = np.int64(0)
@@ -200,35 +255,17 @@ def timeline_sigma_delta(cur, mode, rec, bias, th, scale, state_exp, kind):
                 continue
             row = cur[b, max(j, 0)]
             out = rec[b, t]
-            if kind == 2:
-                for k in range(n):
-                    if j >= 0:
-                        sigma[k] += row[k]
-                    out[k] = sigma[k]
-                    x = sigma[k] if sigma[k] >= 0 else -sigma[k]
-                    m = x if x > m else m
-                    if x:
-                        nz[t] = True
-                continue
             for k in range(n):
                 a = row[k] if j >= 0 else 0
-                if kind == 1:
-                    act = a << scale
-                else:
-                    sigma[k] += a
-                    act = sigma[k] + bias[k]
-                    act = act if act > 0 else 0
-                d = act - ref[k]
-                if (d if d >= 0 else -d) < th:
-                    d = 0
-                ref[k] += d
-                z = d >> state_exp
+                sigma[k], ref[k], z = _sigma_delta_one(a, sigma[k], ref[k], bias[k], th,
+                                                       scale, state_exp, kind)
                 out[k] = z
                 x = z if z >= 0 else -z
                 m = x if x > m else m
                 if x:
                     nz[t] = True
     return nz, m
+
 
 @njit(cache=True)
 def timeline_scan(src, first, last):
