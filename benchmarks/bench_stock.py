@@ -102,7 +102,8 @@ def stock_run(path: str, x: np.ndarray, in_chw) -> tuple:
 def synaptic_limit(spec, x: np.ndarray, outs: dict, repeats: int) -> float:
     """Seconds of the network's synapse sums alone (best of ``repeats``): every branch's
     conv / matmul / sum-pool at every step on the recorded payloads, in the float type
-    the emulator picks for it -- the work no emulator step can avoid."""
+    the emulator picks for that step (float64 only where the step's payloads need it)
+    -- the work no emulator step can avoid."""
     from lava_mlsnn.fixed import payload_max, raw_current, sum_dtype
     payload = {-1: torch.as_tensor(x)}
     payload.update(outs)
@@ -110,9 +111,8 @@ def synaptic_limit(spec, x: np.ndarray, outs: dict, repeats: int) -> float:
     for layer in spec.layers:
         for br in layer.branches:
             z = payload[br.source]
-            dt = sum_dtype(br.synapse, payload_max(z))
             for t in range(z.shape[1]):
-                zt = z[:, t].to(dt)
+                zt = z[:, t].to(sum_dtype(br.synapse, payload_max(z[:, t])))
                 if br.synapse.kind == "conv":
                     zt = zt.contiguous(memory_format=torch.channels_last)
                 work.append((br.synapse, zt))
@@ -208,7 +208,8 @@ def main() -> None:
              "(emulator.KERNEL_STEP = False, the baseline); its first call (2 samples: "
              "the layer kernels' compile, or their load from numba's cache) in its own "
              "column. Limit: every synapse's conv / matmul / sum-pool at every "
-             "step on the recorded payloads in the emulator's float type, best of "
+             "step on the recorded payloads in the emulator's float type for that step, "
+             "best of "
              f"{a.repeats}. Identical: every stock block's output at every step equals the "
              "emulator's (int64 and narrow), and every compared layer is active. "
              f"torch threads: {torch.get_num_threads()}.\n")

@@ -171,8 +171,8 @@ def test_allow_list_sends_unknown_fields_to_the_plain_step():
     # the loops have no current bias (DESIGN §5): such a layer runs the plain step
     biased = dataclasses.replace(layer.neuron, current_bias=np.full(20, 5))
     assert not layer_major.kernel_ok(dataclasses.replace(layer, neuron=biased), 16)
-    for change in ({"i_decay": np.full(20, 3)}, {"v_exp": -1}, {"type": "SDNN"},
-                   {"v_th_mant": 1 << 17}):
+    for change in ({"i_decay": np.full(20, 3)}, {"v_exp": -1}, {"type": "INPUT"},
+                   {"v_th_mant": 1 << 17}, {"spike_exp": 17}, {"state_exp": -1}):
         bad = dataclasses.replace(layer, neuron=dataclasses.replace(layer.neuron, **change))
         assert not layer_major.kernel_ok(bad, 16), change
 

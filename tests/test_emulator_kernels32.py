@@ -1,4 +1,4 @@
-"""The float32 MLSN loop (kernels.MLSN32, _kernel_loops.run_mlsn32 and its serial twin:
+"""The float32 MLSN loop (kernels.MLSN32, _kernel_loops32.run_mlsn32 and its serial twin:
 lean.lean_step's arithmetic compiled) against fixed.current_of_sum + fixed.mlsn_step from
 the reset state, at the float32 edges: sums at +-2**24, weight exponents both ways,
 decays 0/1/4095/4096, thresholds near 2**24, biases near the int32 bound, membrane
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from lava_mlsnn import fixed
-from lava_mlsnn.backends import _kernel_loops, kernels
+from lava_mlsnn.backends import _kernel_loops32, kernels
 from lava_mlsnn.backends.lean import lean_ok
 
 P = fixed.NeuronParams
@@ -57,7 +57,7 @@ def test_float32_loop_equals_the_integer_step(sums, steps, weight_exp, i_decay, 
     rec = np.empty(s.shape, dtype=np.int8)
     consts = kernels.constants32(p, weight_exp)
     bias32 = kernels.bias_term(p, (n,)).astype(np.float32)
-    run = _kernel_loops.run_mlsn32_serial if serial else _kernel_loops.run_mlsn32
+    run = _kernel_loops32.run_mlsn32_serial if serial else _kernel_loops32.run_mlsn32
     run(s, consts, bias32, pay, rec, True)
     want = _fixed_steps(s, p, weight_exp)
     assert np.array_equal(rec.astype(np.int64), want)
@@ -71,8 +71,8 @@ def test_run_layer_takes_the_float32_loop_and_refuses_what_it_lacks(monkeypatch)
     s = np.array([[[3200.0, 6400.0, -100.0, 1e6]]], dtype=np.float32)
     calls = []
     for name in ("run_mlsn32", "run_mlsn32_serial"):
-        real = getattr(_kernel_loops, name)
-        monkeypatch.setattr(_kernel_loops, name,
+        real = getattr(_kernel_loops32, name)
+        monkeypatch.setattr(_kernel_loops32, name,
                             lambda *a, _r=real, _n=name: calls.append(_n) or _r(*a))
     pay, rec = np.empty(s.shape, np.float32), np.empty(s.shape, np.int64)
     kernels.run_layer(kernels.MLSN32, s, kernels.constants32(p, 0),

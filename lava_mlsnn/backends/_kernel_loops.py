@@ -107,6 +107,45 @@ def _cuba(ab, ub, vb, bias, c, pr):  # fixed.cuba_step over a block of neurons
         pr[j] = np.float32(1.0) if spike else np.float32(0.0)
 
 
+@njit(cache=True, inline="always")
+def _sigma_delta_one(a, sigma, ref, bias, th, scale, state_exp, kind):
+    # fixed.sigma_delta_step of one neuron; kind 0: SDNN (sigma += a, act = relu(sigma +
+    # bias)), 1: SDNN_DELTA (act = a << scale), 2: SDNN_SIGMA (sends sigma += a); then the
+    # delta against ref, zeroed below th, ref += d, payload d >> state_exp. No saturation,
+    # as in Lava's models. Returns (sigma, ref, payload)
+    if kind == 2:
+        sigma += a
+        return sigma, ref, sigma
+    if kind == 1:
+        act = a << scale
+    else:
+        sigma += a
+        act = sigma + bias
+        act = act if act > 0 else 0
+    d = act - ref
+    if (d if d >= 0 else -d) < th:
+        d = 0
+    return sigma, ref + d, d >> state_exp
+
+
+@njit(cache=True)
+def _sigma_delta(ab, ub, vb, bias, c, pr, rr, write_rec, kind):
+    # fixed.sigma_delta_step over a block (ub: sigma, vb: ref); the payload's integers
+    # go to the record directly (unbounded: a float32 payload may not hold them).
+    # Returns max |payload| of the block, the next synapse's bound
+    th, scale, state_exp = c[5], c[9], c[10]
+    m = np.int64(0)
+    for j in range(ab.shape[0]):
+        ub[j], vb[j], z = _sigma_delta_one(ab[j], ub[j], vb[j], bias[j], th, scale,
+                                           state_exp, kind)
+        pr[j] = np.float32(z)
+        if write_rec:
+            rr[j] = z
+        x = z if z >= 0 else -z
+        m = x if x > m else m
+    return m
+
+
 @njit(cache=True)
 def _readout(ab, vb, bias, c, pr):  # fixed.readout_step: the payload is v
     vdec = c[3]
@@ -117,8 +156,10 @@ def _readout(ab, vb, bias, c, pr):  # fixed.readout_step: the payload is v
 
 
 @njit(cache=True)
-def _job(job, blocks, kind, s, c, bias, u_st, v_st, carry, pay, rec, write_rec):
-    # one job of run: sample job // blocks, its block job % blocks of neurons, all steps
+def _job(job, blocks, kind, s, s_hi, hi_of, c, bias, u_st, v_st, carry, pay, rec, write_rec,
+         top):
+    # one job of run: sample job // blocks, its block job % blocks of neurons, all steps;
+    # a sigma-delta layer writes its max |payload| per step into top[job]
     nb, steps, n = s.shape
     e, mode = c[0], c[1]
     dv0 = c[4] if carry else _decay(c[4], c[3])  # MLSN's first step reads decay(vInit)
@@ -133,16 +174,23 @@ def _job(job, blocks, kind, s, c, bias, u_st, v_st, carry, pay, rec, write_rec):
     bias_b = bias[j0:j1]
     for t in range(steps):
         pr = pay[b, t, j0:j1]
-        _currents(s[b, t, j0:j1], e, mode, ab)
+        if hi_of[t] >= 0:
+            _currents(s_hi[b, hi_of[t], j0:j1], e, mode, ab)
+        else:
+            _currents(s[b, t, j0:j1], e, mode, ab)
         if kind == 0:
             _mlsn(ab, ub, vb, bias_b, c, pr, t == 0 and not carry)
         elif kind == 1:
             _cuba(ab, ub, vb, bias_b, c, pr)
         elif kind == 2:
             _readout(ab, vb, bias_b, c, pr)
-        else:  # PASS: fixed.pass_payload
+        elif kind == 3:  # PASS: fixed.pass_payload
             for j in range(j1 - j0):
                 pr[j] = np.float32(_clip(ab[j], sat_min, sat_max))
+        else:  # sigma-delta: writes its record itself
+            rr = rec[b, t, j0:j1] if write_rec else rec[0, 0, 0:0]
+            top[job, t] = _sigma_delta(ab, ub, vb, bias_b, c, pr, rr, write_rec, kind - 4)
+            continue
         if write_rec:
             rr = rec[b, t, j0:j1]
             for j in range(j1 - j0):
@@ -153,124 +201,43 @@ def _job(job, blocks, kind, s, c, bias, u_st, v_st, carry, pay, rec, write_rec):
             v_st[b, j] = vb[j - j0]
 
 
+@njit(cache=True)
+def _per_step(top):  # the max over jobs of each step's max |payload|
+    per_step = np.zeros(top.shape[1], dtype=np.int64)
+    for job in range(top.shape[0]):
+        for t in range(top.shape[1]):
+            per_step[t] = max(per_step[t], top[job, t])
+    return per_step
+
+
 @njit(parallel=True, cache=True)
-def run(kind, s, c, bias, u_st, v_st, carry, pay, rec, write_rec):
-    # s: [B, T, N] exact float sums; c: int64 constants [e, mode, iDecay, vDecay,
-    # vInit, th, levels, vBits, vExp]; bias [N]: bias << biasExp per neuron;
+def run(kind, s, s_hi, hi_of, c, bias, u_st, v_st, carry, pay, rec, write_rec):
+    # s: [B, T, N] exact float sums; step t reads s_hi[:, hi_of[t]] instead where
+    # hi_of[t] >= 0 (float64 sums of the steps whose payloads float32 cannot sum
+    # exactly); c: int64 constants [e, mode, iDecay, vDecay, vInit, th, levels, vBits,
+    # vExp, scale, stateExp]; bias [N]: bias << biasExp per neuron;
     # u_st, v_st [B, N]: the state read at the start when carry, written at the end;
     # pay [B, T, N] float32; rec [B, T, N] (any int type) when write_rec. Each job is
-    # one sample's block of neurons; each row a step of that block, in cache.
+    # one sample's block of neurons; each row a step of that block, in cache. kind 4-6:
+    # sigma-delta (SDNN, SDNN_DELTA, SDNN_SIGMA), whose max |payload| per step is
+    # returned ([T]; zeros for the other kinds: bounded by their parameters)
     blocks = (s.shape[2] + BLOCK - 1) // BLOCK
+    top = np.zeros((s.shape[0] * blocks, s.shape[1]), dtype=np.int64)
     for job in prange(s.shape[0] * blocks):
-        _job(job, blocks, kind, s, c, bias, u_st, v_st, carry, pay, rec, write_rec)
+        _job(job, blocks, kind, s, s_hi, hi_of, c, bias, u_st, v_st, carry, pay, rec,
+             write_rec, top)
+    return _per_step(top)
 
 
 @njit(cache=True)
-def run_serial(kind, s, c, bias, u_st, v_st, carry, pay, rec, write_rec):
+def run_serial(kind, s, s_hi, hi_of, c, bias, u_st, v_st, carry, pay, rec, write_rec):
     # run on the calling thread: a parallel launch costs ~0.1 ms even on one thread
     blocks = (s.shape[2] + BLOCK - 1) // BLOCK
+    top = np.zeros((s.shape[0] * blocks, s.shape[1]), dtype=np.int64)
     for job in range(s.shape[0] * blocks):
-        _job(job, blocks, kind, s, c, bias, u_st, v_st, carry, pay, rec, write_rec)
-
-
-# ---- the float32 MLSN loop: lean.lean_step's arithmetic (exact where lean.lean_ok holds)
-# on 16 float32 lanes instead of 8 int64 ones
-@njit(cache=True, inline="always")
-def _decay32(x, c):  # lean._decay: trunc(x * (4096 - d) / 4096) in float64 (< 53 bits)
-    m = np.floor(np.float64(x if x >= 0 else -x) * c)
-    return np.float32(m if x >= 0 else -m)
-
-
-@njit(cache=True, inline="always")
-def _current32(s, scale, floor_a, lo, hi):  # a << 6 of lean.lean_step: exact in float32
-    a = s * scale  # a power of two: exact (<< e), then floor for >> e
-    return _clip(np.floor(a) if floor_a else a, lo, hi) * np.float32(64.0)  # not saturated
-
-
-@njit(cache=True, inline="always")
-def _level32(v, th, levels):  # fixed._levels_of in float32 (exact: see there)
-    return _clip(np.floor(v / th), np.float32(0.0), levels)
-
-
-@njit(cache=True)
-def _mlsn32(sr, ub, vb, bias, f, pr, rr, write_rec, first, keep):  # lean.lean_step
-    # f: float64 [2**e, e < 0, iDecay factor, vDecay factor, th, levels, vBits half,
-    # 2**vExp, decay(vInit), u decays, v decays]; first: from u = 0, vb = vInit; keep:
-    # the state is read again (not the last step)
-    scale, floor_a, ci, cv = np.float32(f[0]), f[1] != 0, f[2], f[3]
-    th, levels, qhalf, qscale = np.float32(f[4]), np.float32(f[5]), f[6], np.float32(f[7])
-    udec, vdec = f[9] != 0, f[10] != 0
-    dv0, lo, hi = np.float32(f[8]), np.float32(sat_min), np.float32(sat_max)
-    if first and not keep:  # T = 1: no state read or written (a loop of its own: the
-        for j in range(sr.shape[0]):  # merged one measured twice as slow)
-            u = _clip(_current32(sr[j], scale, floor_a, lo, hi), lo, hi)
-            q = _level32(_clip(dv0 + u + bias[j], lo, hi), th, levels)
-            pr[j] = q
-            if write_rec:
-                rr[j] = q
-        return
-    for j in range(sr.shape[0]):
-        a = _current32(sr[j], scale, floor_a, lo, hi)
-        if first:  # the decays of the reset state are constants
-            u = _clip(a, lo, hi)
-            v = dv0 + u
-        else:
-            u = _clip(a + _decay32(ub[j], ci) if udec else a, lo, hi)
-            v = (_decay32(vb[j], cv) if vdec else vb[j]) + u
-        v = _clip(v + bias[j], lo, hi)
-        q = _level32(v, th, levels)
-        pr[j] = q
-        if write_rec:
-            rr[j] = q
-        if keep:
-            ub[j] = u
-            vb[j] = v - q * th
-    if keep and qhalf:  # the membrane quantization vBits / vExp (vExp >= 0: exact)
-        qlo, qhi = np.float32(-qhalf), np.float32(qhalf - 1)
-        for j in range(sr.shape[0]):
-            vb[j] = _clip(np.floor(vb[j] / qscale), qlo, qhi) * qscale
-
-
-@njit(cache=True)
-def _job32(job, blocks, s, f, bias, pay, rec, write_rec, u_st, v_st):
-    # one job of run_mlsn32 (as _job of run); u_st, v_st [B, N] float32 when T > 1
-    steps, n = s.shape[1], s.shape[2]
-    b, j0 = job // blocks, (job % blocks) * BLOCK
-    j1 = min(n, j0 + BLOCK)
-    ub = u_st[b, j0:j1] if steps > 1 else u_st[0]
-    vb = v_st[b, j0:j1] if steps > 1 else v_st[0]
-    for t in range(steps):
-        _mlsn32(s[b, t, j0:j1], ub, vb, bias[j0:j1], f, pay[b, t, j0:j1],
-                rec[b, t, j0:j1] if write_rec else rec[0, 0, :0], write_rec,
-                t == 0, t + 1 < steps)
-
-
-@njit(cache=True)
-def _states32(s):
-    # the float32 states of every job at once (an allocation per job costs as much as
-    # a 1024-neuron step); T = 1 reads none
-    rows, cols = (s.shape[0], s.shape[2]) if s.shape[1] > 1 else (1, 1)
-    return np.zeros((rows, cols), dtype=np.float32), np.zeros((rows, cols), dtype=np.float32)
-
-
-@njit(parallel=True, cache=True)
-def run_mlsn32(s, f, bias, pay, rec, write_rec):
-    # the aligned run of one MLSN layer from reset: s [B, T, N] float32 exact sums,
-    # f the constants of _mlsn32, bias [N] float32 (bias << biasExp, exact), pay [B, T, N]
-    # float32, rec [B, T, N] (any int type) when write_rec; jobs as in run
-    u_st, v_st = _states32(s)
-    blocks = (s.shape[2] + BLOCK - 1) // BLOCK
-    for job in prange(s.shape[0] * blocks):
-        _job32(job, blocks, s, f, bias, pay, rec, write_rec, u_st, v_st)
-
-
-@njit(cache=True)
-def run_mlsn32_serial(s, f, bias, pay, rec, write_rec):
-    # run_mlsn32 on the calling thread (as run_serial)
-    u_st, v_st = _states32(s)
-    blocks = (s.shape[2] + BLOCK - 1) // BLOCK
-    for job in range(s.shape[0] * blocks):
-        _job32(job, blocks, s, f, bias, pay, rec, write_rec, u_st, v_st)
+        _job(job, blocks, kind, s, s_hi, hi_of, c, bias, u_st, v_st, carry, pay, rec,
+             write_rec, top)
+    return _per_step(top)
 
 
 # ---- the pipelined run's timeline loops (:mod:`.pipelined_loops`): plain njit, no
@@ -299,9 +266,8 @@ def timeline_cuba(cur, mode, rec, du, dv, bias, th):
 
 @njit(cache=True)
 def timeline_sigma_delta(cur, mode, rec, bias, th, scale, state_exp, kind):
-    # fixed.sigma_delta_step; kind 0: SDNN (sigma += a, act = relu(sigma + bias)),
-    # 1: SDNN_DELTA (act = a << scale), 2: SDNN_SIGMA (sends sigma += a); returns
-    # which steps sent a payload and max |payload|, as cuba
+    # _sigma_delta_one (fixed.sigma_delta_step) through a pipelined timeline; kind as
+    # there; returns which steps sent a payload and max |payload|, as cuba
     n_b, n_t, n = rec.shape
     nz = np.zeros(n_t, np.bool_)
     m = np.int64(0)
@@ -314,35 +280,17 @@ def timeline_sigma_delta(cur, mode, rec, bias, th, scale, state_exp, kind):
                 continue
             row = cur[b, max(j, 0)]
             out = rec[b, t]
-            if kind == 2:
-                for k in range(n):
-                    if j >= 0:
-                        sigma[k] += row[k]
-                    out[k] = sigma[k]
-                    x = sigma[k] if sigma[k] >= 0 else -sigma[k]
-                    m = x if x > m else m
-                    if x:
-                        nz[t] = True
-                continue
             for k in range(n):
                 a = row[k] if j >= 0 else 0
-                if kind == 1:
-                    act = a << scale
-                else:
-                    sigma[k] += a
-                    act = sigma[k] + bias[k]
-                    act = act if act > 0 else 0
-                d = act - ref[k]
-                if (d if d >= 0 else -d) < th:
-                    d = 0
-                ref[k] += d
-                z = d >> state_exp
+                sigma[k], ref[k], z = _sigma_delta_one(a, sigma[k], ref[k], bias[k], th,
+                                                       scale, state_exp, kind)
                 out[k] = z
                 x = z if z >= 0 else -z
                 m = x if x > m else m
                 if x:
                     nz[t] = True
     return nz, m
+
 
 @njit(cache=True)
 def timeline_scan(src, first, last):

@@ -21,6 +21,7 @@ from ..format.spec import INPUT, NetworkSpec
 from . import kernels, layer_major
 from .lean import lean_layers, lean_params, lean_state, lean_step
 from .loihi2.report import payload_bounds
+from .pipelined_ops import payload_bounds_pipelined
 
 
 def _feeds_synapse(spec: NetworkSpec) -> bool:
@@ -142,7 +143,8 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     narrow : bool
         Store each recorded layer in the narrowest integer type that holds its bound
         (:func:`record_dtype`: int8 for levels <= 127, int16, int32; int64 where no
-        bound is known, as for sigma-delta payloads): the same values in 1/8 to 1/2
+        bound is known, as for sigma-delta payloads fed by a stock ``Dense``): the same
+        values in 1/8 to 1/2
         of the memory. Default: int64, as every backend returns.
 
     Returns
@@ -183,7 +185,8 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     lean = lean_layers(spec, {i for i in plain - fusable if dtypes[i] == torch.int32},
                        bounds) if LEAN_STEP else set()
     recorded = {i: _record_buffer((batch, steps) + tuple(spec.layers[i].shape), x.device,
-                                  record_dtype(spec, i, xmax) if narrow else torch.int64)
+                                  record_dtype(spec, i, xmax, steps) if narrow
+                                  else torch.int64)
                 for i in keep}
     # below KERNEL_MIN_STEPS a network with lean layers stays step-major
     kern = layer_major.kernel_layers(spec, bounds) if KERNEL_STEP and step is None \
@@ -254,12 +257,15 @@ _PAYLOAD_BOUND = {"MLSN": lambda p: int(p.levels), "CUBA": lambda p: 1,
 _NARROW = ((torch.int8, 127), (torch.int16, (1 << 15) - 1), (torch.int32, (1 << 31) - 1))
 
 
-def record_dtype(spec: NetworkSpec, index: int, input_bound: int) -> torch.dtype:
+def record_dtype(spec: NetworkSpec, index: int, input_bound: int,
+                 steps: Optional[int] = None) -> torch.dtype:
     """The narrowest integer type holding every payload layer ``index`` can send.
 
     A flatten sends its source's payload; the network input is bounded by
-    ``input_bound`` (``max |x|`` of the batch). Sigma-delta payloads (unsaturated) and
-    layers without a neuron bound keep int64.
+    ``input_bound`` (``max |x|`` of the batch). Sigma-delta payloads (unsaturated) are
+    bounded by a run of ``steps`` steps (:func:`.pipelined_ops.payload_bounds_pipelined`;
+    int64 without ``steps`` or where that finds no bound), as are layers without a
+    neuron bound.
     """
     src = spec.producer(index)
     if src == INPUT:
@@ -267,9 +273,15 @@ def record_dtype(spec: NetworkSpec, index: int, input_bound: int) -> torch.dtype
     else:
         p = spec.layers[src].neuron
         rule = _PAYLOAD_BOUND.get(p.type) if p is not None else None
-        if rule is None:
+        if rule is not None:
+            bound = rule(p)
+        elif steps is not None and p is not None and p.type in fixed.SDNN_TYPES:
+            # a run of ``steps`` steps bounds the sums a sigma-delta payload comes from
+            bound = payload_bounds_pipelined(spec, int(input_bound), int(steps))[src]
+            if bound is None:
+                return torch.int64
+        else:
             return torch.int64
-        bound = rule(p)
     return next((dt for dt, top in _NARROW if bound <= top), torch.int64)
 
 

@@ -17,7 +17,11 @@ none) followed by
 * ``_cuba`` -- :func:`lava_mlsnn.fixed.cuba_step` (the 24-bit wrap of the current,
   the voltage clipped to ``±(2**23 - 1)``, reset to 0 on a spike);
 * ``_readout`` -- :func:`lava_mlsnn.fixed.readout_step`;
-* the PASS branch of ``run`` -- :func:`lava_mlsnn.fixed.pass_payload`.
+* the PASS branch of ``run`` -- :func:`lava_mlsnn.fixed.pass_payload`;
+* ``_sigma_delta`` -- :func:`lava_mlsnn.fixed.sigma_delta_step` (``SDNN``, ``SDNN_DELTA``,
+  ``SDNN_SIGMA``; the same ``_sigma_delta_one`` as the pipelined run's timeline loop).
+  Its payloads are not saturated: the loop returns their ``max |payload|`` (the next
+  synapse's bound, no scan) and writes the record from the integers, not the float32.
 
 All integer arithmetic is int64 (``>>`` arithmetic, as numpy's and torch's), so no
 intermediate can differ from fixed.py's. The quotient ``v // th`` of a saturated ``v``
@@ -40,9 +44,10 @@ import numpy as np
 from .. import fixed
 
 #: Neuron types with a kernel, and their codes in the compiled loop.
-KINDS = {"MLSN": 0, "CUBA": 1, "READOUT": 2, "PASS": 3}
+KINDS = {"MLSN": 0, "CUBA": 1, "READOUT": 2, "PASS": 3, "SDNN": 4, "SDNN_DELTA": 5,
+         "SDNN_SIGMA": 6}
 #: The kind of :func:`run_layer` running an MLSN layer on the float32 loop
-#: (``_kernel_loops.run_mlsn32``: :func:`lava_mlsnn.backends.lean.lean_step`'s arithmetic).
+#: (``_kernel_loops32.run_mlsn32``: :func:`lava_mlsnn.backends.lean.lean_step`'s arithmetic).
 MLSN32 = "MLSN32"
 #: Synapse overflow rules the kernels implement (fixed.current_of_sum / fixed.bounded).
 OVERFLOW = {"sat24": 0, "wrap24": 1, "none": 2}
@@ -70,21 +75,25 @@ def _compile():
         # As lava_mlsnn.neuron.sequence: Lava and DataLoader workers fork this process and
         # GNU OpenMP's pool does not survive a fork; 'forksafe' is TBB or numba's workqueue.
         numba.config.THREADING_LAYER = "forksafe"
-    from . import _kernel_loops  # compiled on first call, or loaded from numba's cache
+    from . import _kernel_loops, _kernel_loops32  # noqa: F401 (compiled on first call, or
+    # loaded from numba's cache)
     _KERNEL = _kernel_loops
     return _KERNEL
 
 
 def constants(p: fixed.NeuronParams, weight_exp: int, overflow: str) -> np.ndarray:
-    """The compiled loop's int64 constants of a layer (see ``_kernel_loops.run``)."""
-    th = int(p.v_th_mant) << fixed.STATE_SHIFT
+    """The compiled loop's int64 constants of a layer (see ``_kernel_loops.run``); the
+    threshold in state units: ``vThMant << 6``, or ``<< (spikeExp + stateExp)`` for a
+    sigma-delta neuron (``fixed.sigma_delta_step``)."""
+    scale = int(p.spike_exp) + int(p.state_exp)
+    th = int(p.v_th_mant) << (scale if p.type in fixed.SDNN_TYPES else fixed.STATE_SHIFT)
     return np.array([int(weight_exp), OVERFLOW[overflow], int(p.i_decay), int(p.v_decay),
-                     int(p.v_init), th, int(p.levels), int(p.v_bits), int(p.v_exp)],
-                    dtype=np.int64)
+                     int(p.v_init), th, int(p.levels), int(p.v_bits), int(p.v_exp), scale,
+                     int(p.state_exp)], dtype=np.int64)
 
 
 def constants32(p: fixed.NeuronParams, weight_exp: int) -> np.ndarray:
-    """The float32 MLSN loop's constants (see ``_kernel_loops._mlsn32``), float64; for a
+    """The float32 MLSN loop's constants (see ``_kernel_loops32._mlsn32``), float64; for a
     layer meeting :func:`lava_mlsnn.backends.lean.lean_ok`."""
     e, th = int(weight_exp), int(p.v_th_mant) << fixed.STATE_SHIFT
     i_decay, v_decay = int(p.i_decay), int(p.v_decay)
@@ -107,8 +116,12 @@ def bias_term(p: fixed.NeuronParams, shape: Tuple[int, ...]) -> np.ndarray:
 
 def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
               payload: np.ndarray, record: Optional[np.ndarray] = None,
-              state: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> None:
-    """One layer's neuron over all steps of a batch, in place.
+              state: Optional[Tuple[np.ndarray, np.ndarray]] = None,
+              s_hi: Optional[np.ndarray] = None, hi_steps: Tuple[int, ...] = ()
+              ) -> Optional[np.ndarray]:
+    """One layer's neuron over all steps of a batch, in place; returns ``max |payload|``
+    per step (int64 ``[T]``, over the batch) for a sigma-delta layer (None for the
+    others: their parameters bound it).
 
     Parameters
     ----------
@@ -121,13 +134,19 @@ def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
     bias : int64 array ``[N]``
         :func:`bias_term` in the neuron order of ``s`` (as float32 for :data:`MLSN32`).
     payload : float32 array ``[B, T, N]``
-        Written: the payload (MLSN level, CUBA spike, READOUT ``v``, PASS current).
+        Written: the payload (MLSN level, CUBA spike, READOUT ``v``, PASS current, the
+        sigma-delta payload: exact only while ``max |payload| < 2**24``).
     record : int array ``[B, T, N]``, optional
         Written with the same integers in its own type (which must hold them).
     state : (u, v) int64 arrays ``[B, N]``, optional
+        (``(sigma, ref)`` for a sigma-delta neuron)
         Read as the state before step 0 and overwritten with the state after the last
         step; default: every sample starts from the reset state (``u = 0``, ``v = vInit``
         for MLSN, else 0) and the final state is dropped.
+    s_hi : float64 array ``[B, len(hi_steps), N]``, optional
+        The sums of steps ``hi_steps`` (ascending), read instead of theirs in ``s``: the
+        steps whose payloads a float32 sum cannot hold exactly, when ``s`` is float32.
+    hi_steps : tuple of int
     """
     import multiprocessing
     unset = multiprocessing.get_start_method(allow_none=True) is None
@@ -144,18 +163,25 @@ def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
     empty = np.zeros((1, 1), dtype=np.int64)
     u, v = state if state is not None else (empty, empty)
     rec = record if record is not None else np.zeros((1, 1, 1), dtype=np.int8)
+    top = None
     if kind == MLSN32:
-        if state is not None or s.dtype != np.float32:
+        if state is not None or s.dtype != np.float32 or hi_steps:
             raise ValueError("the float32 MLSN loop runs float32 sums from the reset state")
-        run = loops.run_mlsn32_serial if serial else loops.run_mlsn32
+        from . import _kernel_loops32 as loops32  # compiled or loaded with the int64 loop
+        run = loops32.run_mlsn32_serial if serial else loops32.run_mlsn32
         run(s, consts, bias, payload, rec, record is not None)
     else:
+        hi_of = np.full(s.shape[1], -1, dtype=np.int64)
+        hi_of[list(hi_steps)] = np.arange(len(hi_steps))
+        if s_hi is None:
+            s_hi = np.zeros((1, 1, 1), dtype=np.float64)
         run = loops.run_serial if serial else loops.run
-        run(KINDS[kind], s, consts, bias, u, v, state is not None, payload, rec,
-            record is not None)
+        top = run(KINDS[kind], s, s_hi, hi_of, consts, bias, u, v, state is not None,
+                  payload, rec, record is not None)
     if unset and multiprocessing.get_start_method(allow_none=True) is not None:
         # numba's first parallel launch fixes the start method (its lock asks for it);
         # Lava, imported later, sets its own and fails on one already chosen
         multiprocessing.set_start_method(None, force=True)
+    return top if kind in fixed.SDNN_TYPES else None
 
 

@@ -44,8 +44,8 @@ def _bias_ok(p: fixed.NeuronParams) -> bool:
 
 
 #: Every NeuronParams field the kernels implement, with the values they implement
-#: (checked together with the type by :func:`kernel_ok`). ``input_levels``,
-#: ``spike_exp`` and ``state_exp`` are not read by the kernel's neuron types.
+#: (checked together with the type by :func:`kernel_ok`). ``input_levels`` is not read
+#: by the kernel's neuron types; ``spike_exp`` and ``state_exp`` only by sigma-delta ones.
 KERNEL_FIELDS: Dict[str, Callable[[object], bool]] = {
     "type": lambda v: v in kernels.KINDS,
     "v_th_mant": _scalar(0, (1 << 17) - 1),
@@ -58,8 +58,8 @@ KERNEL_FIELDS: Dict[str, Callable[[object], bool]] = {
     "bias": lambda v: True,  # checked with bias_exp by _bias_ok
     "bias_exp": _scalar(-62, 16),
     "input_levels": lambda v: True,
-    "spike_exp": lambda v: True,
-    "state_exp": lambda v: True,
+    "spike_exp": _scalar(0, 16),
+    "state_exp": _scalar(0, 16),
     "current_bias": lambda v: v is None,  # the loops have no current bias: the plain step
     "reset": lambda v: v == "soft",  # nor snnTorch's reset rules (§5)
 }
@@ -82,13 +82,19 @@ def kernel_ok(layer: LayerSpec, bound: Optional[float]) -> bool:
     if syn.delay is not None or syn.overflow not in kernels.OVERFLOW \
             or not -24 <= int(syn.weight_exp) <= 24:
         return False
-    if syn.overflow == "none":  # the unbounded current must stay far inside int64
-        if bound is None:
-            return False
-        top = syn.weight_abs_max * float(bound) * syn.fan_in() * 2.0 ** max(int(syn.weight_exp), 0)
-        if top >= _BIG:
-            return False
-    return True
+    if bound is None:  # sigma-delta payloads: current_fits at run time, on their max
+        return p.type in fixed.SDNN_TYPES
+    return current_fits(layer, bound)
+
+
+def current_fits(layer: LayerSpec, bound: float) -> bool:
+    """Whether ``layer``'s unbounded current (overflow ``none``), fed by payloads of at
+    most ``bound``, stays far inside int64 (a bounded one always does)."""
+    syn = layer.branches[0].synapse
+    if syn.overflow != "none":
+        return True
+    top = syn.weight_abs_max * float(bound) * syn.fan_in() * 2.0 ** max(int(syn.weight_exp), 0)
+    return top < _BIG
 
 
 def applies(spec: NetworkSpec) -> bool:
@@ -113,26 +119,60 @@ def _memory_order(t: torch.Tensor) -> Tuple[int, ...]:
     return tuple(sorted(range(1, t.dim()), key=lambda d: (-t.stride(d), d)))
 
 
-def _kernel_layer(i: int, layer: LayerSpec, src: torch.Tensor, bound: Optional[float],
-                  record: Optional[torch.Tensor], cache: Dict) -> torch.Tensor:
-    """Layer ``i`` over all steps: its sums, then the compiled neuron loop. Returns the
-    float32 payload ``[B, T, *shape]`` (the sums' layout); ``record`` is filled."""
+def _step_max(z: torch.Tensor) -> np.ndarray:
+    """``max |z|`` per step of a payload ``[B, T, *shape]`` (int64 ``[T]``)."""
+    z = z.reshape(z.shape[0], z.shape[1], -1)
+    hi = torch.amax(z, dim=(0, 2)).to(torch.int64)
+    lo = torch.amin(z, dim=(0, 2)).to(torch.int64)
+    return torch.maximum(hi, -lo).numpy()
+
+
+def _sums(syn, src: torch.Tensor, step_bounds: np.ndarray
+          ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Tuple[int, ...]]:
+    """The exact float sums of every frame of ``src`` ``[B, T, *in_shape]`` (``[B * T,
+    *out_shape]``), in the float type each step needs, as the step-major loop picks it
+    per step: where only some steps' payloads need float64 (a sigma-delta layer's first
+    step sends its whole activation), every frame is summed in float32 (the others'
+    exact sums) and those steps' frames again in float64: ``(s, s_hi, hi_steps)``."""
+    steps = src.shape[1]
+    dts = [fixed.sum_dtype(syn, float(m)) for m in step_bounds]
+    hi = tuple(t for t in range(steps) if dts[t] == torch.float64)
+    if not hi or len(hi) == steps:
+        return fixed.synapse_sum(syn, _frames(src), float(step_bounds.max())), None, ()
+    lo_bound = float(max(step_bounds[t] for t in range(steps) if t not in hi))
+    s = fixed.synapse_sum(syn, _frames(src), lo_bound)  # float32: exact outside hi
+    s_hi = fixed.synapse_sum(syn, _frames(src[:, list(hi)]), float(step_bounds.max()))
+    return s, s_hi, hi
+
+
+def _kernel_layer(i: int, layer: LayerSpec, src: torch.Tensor, step_bounds: np.ndarray,
+                  record: Optional[torch.Tensor], cache: Dict
+                  ) -> Tuple[torch.Tensor, Optional[np.ndarray]]:
+    """Layer ``i`` over all steps: its sums, then the compiled neuron loop.
+
+    ``step_bounds``: a bound on ``|src|`` per step (``[T]``). Returns the payload ``[B,
+    T, *shape]`` (float32 in the sums' layout; int64 where a sigma-delta payload reaches
+    2**24) and, for a sigma-delta layer, its ``max |payload|`` per step (int64 ``[T]``);
+    ``record`` is filled."""
     b, steps = src.shape[:2]
     br = layer.branches[0]
-    if bound is None:  # sigma-delta payloads: scanned, as fixed.synapse_current does
-        bound = fixed.payload_max(src)
-    s = fixed.synapse_sum(br.synapse, _frames(src), bound)
+    s, s_hi, hi = _sums(br.synapse, src, step_bounds)
     order = _memory_order(s)
     sp = s.permute(0, *order)
     if not sp.is_contiguous():
         sp = sp.contiguous()
     n = int(np.prod(sp.shape[1:]))
-    key = (i, order, s.dtype)
+    if s_hi is not None:  # the same neuron order as sp
+        s_hi = s_hi.permute(0, *order).contiguous().reshape(b, len(hi), n).numpy()
+    p, syn = layer.neuron, br.synapse
+    # float32 is exact for this chunk's bound (not cached: a scanned bound moves by chunk)
+    use32 = (s.dtype == torch.float32 and s_hi is None
+             and lean_ok(p, syn, float(step_bounds.max(initial=0))))
+    key = (i, order, use32)
     if key not in cache:  # per layer and layout: the constants and the bias in that order
-        p, syn = layer.neuron, br.synapse
         bias = kernels.bias_term(p, tuple(layer.shape)).transpose([d - 1 for d in order])
         bias = np.ascontiguousarray(bias).reshape(-1)
-        if s.dtype == torch.float32 and lean_ok(p, syn, bound):  # float32 is exact
+        if use32:
             cache[key] = (kernels.MLSN32, kernels.constants32(p, int(syn.weight_exp)),
                           bias.astype(np.float32))
         else:
@@ -140,17 +180,30 @@ def _kernel_layer(i: int, layer: LayerSpec, src: torch.Tensor, bound: Optional[f
                           bias)
     kind, consts, bias = cache[key]
     pay = torch.empty(sp.shape, dtype=torch.float32)
-    rec3 = None
-    if record is not None:
-        rp = record.permute(0, 1, *(d + 1 for d in order))
-        direct = rp.is_contiguous()
-        rec3 = (rp if direct else torch.empty(rp.shape, dtype=record.dtype)).view(b, steps, n)
-    kernels.run_layer(kind, sp.reshape(b, steps, n).numpy(), consts, bias,
-                      pay.view(b, steps, n).numpy(), None if rec3 is None else rec3.numpy())
-    if record is not None and not direct:
-        rp.copy_(rec3.view(rp.shape))
     inverse = tuple(np.argsort((0,) + order))
-    return pay.permute(*inverse).reshape((b, steps) + tuple(layer.shape))
+    shape = (b, steps) + tuple(layer.shape)
+
+    def run(record):
+        rec3, rp = None, None
+        if record is not None:
+            rp = record.permute(0, 1, *(d + 1 for d in order))
+            rec3 = (rp if rp.is_contiguous() else torch.empty(rp.shape, dtype=record.dtype)
+                    ).view(b, steps, n)
+        top = kernels.run_layer(kind, sp.reshape(b, steps, n).numpy(), consts,
+                                bias, pay.view(b, steps, n).numpy(),
+                                None if rec3 is None else rec3.numpy(), s_hi=s_hi,
+                                hi_steps=hi)
+        if rp is not None and rec3.data_ptr() != rp.data_ptr():
+            rp.copy_(rec3.view(rp.shape))
+        return top
+
+    top = run(record)
+    if top is not None and int(top.max(initial=0)) >= 1 << 24:  # not all in float32
+        if record is None or record.dtype != torch.int64:
+            record = torch.empty(shape, dtype=torch.int64)
+            run(record)  # the same integers again, into a record the next sum reads
+        return record, top
+    return pay.permute(*inverse).reshape(shape), top
 
 
 def _input_payload32(x: torch.Tensor, levels: int) -> torch.Tensor:
@@ -200,16 +253,27 @@ def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tens
         for src in ([layer.source] if not layer.branches else [br.source for br in layer.branches]):
             last_use[src] = i
     outs: Dict[int, torch.Tensor] = {INPUT: x}
+    bounds = dict(bounds)  # and each sigma-delta kernel layer's max |payload| of the chunk
+    per_step: Dict[int, np.ndarray] = {}  # the same per step
     for i, layer in enumerate(spec.layers):
         rec = recorded.get(i)
+        br = layer.branches[0] if layer.branches else None
+        if i in kern:
+            step_bounds = per_step.get(br.source)
+            if step_bounds is None:  # sigma-delta payloads of a plain layer: scanned
+                step_bounds = np.full(x.shape[1], bounds[br.source]) \
+                    if bounds[br.source] is not None else _step_max(outs[br.source])
         if layer.type == "flatten":
             src = outs[layer.source]
             out = src.reshape(src.shape[:2] + (-1,))
+            if layer.source in per_step:
+                bounds[i], per_step[i] = bounds[layer.source], per_step[layer.source]
         elif layer.type == "input" and layer.neuron.type == "INPUT":
             out = _input_payload32(outs[layer.source], int(layer.neuron.input_levels))
-        elif i in kern:
-            br = layer.branches[0]
-            out = _kernel_layer(i, layer, outs[br.source], bounds[br.source], rec, cache)
+        elif i in kern and current_fits(layer, float(step_bounds.max(initial=0))):
+            out, top = _kernel_layer(i, layer, outs[br.source], step_bounds, rec, cache)
+            if top is not None:  # what payload_max would find: no scan
+                bounds[i], per_step[i] = int(top.max(initial=0)), top
             rec = None  # written by the kernel
         else:
             out = _plain_layer(layer, outs, bounds, dtypes[i])

@@ -1,0 +1,109 @@
+"""The float32 MLSN loop of the aligned layer-major run (numba, :mod:`.kernels`):
+:func:`lava_mlsnn.backends.lean.lean_step`'s arithmetic, exact where
+:func:`lava_mlsnn.backends.lean.lean_ok` holds, on 16 float32 lanes instead of the int64
+loop's 8 (:mod:`._kernel_loops`, whose clip and block size it shares). At module level
+for numba's on-disk cache (see :mod:`._kernel_loops`)."""
+import numpy as np
+from numba import njit, prange
+
+from ._kernel_loops import BLOCK, _clip, sat_max, sat_min
+
+
+# ---- the float32 MLSN loop: lean.lean_step's arithmetic (exact where lean.lean_ok holds)
+# on 16 float32 lanes instead of 8 int64 ones
+@njit(cache=True, inline="always")
+def _decay32(x, c):  # lean._decay: trunc(x * (4096 - d) / 4096) in float64 (< 53 bits)
+    m = np.floor(np.float64(x if x >= 0 else -x) * c)
+    return np.float32(m if x >= 0 else -m)
+
+
+@njit(cache=True, inline="always")
+def _current32(s, scale, floor_a, lo, hi):  # a << 6 of lean.lean_step: exact in float32
+    a = s * scale  # a power of two: exact (<< e), then floor for >> e
+    return _clip(np.floor(a) if floor_a else a, lo, hi) * np.float32(64.0)  # not saturated
+
+
+@njit(cache=True, inline="always")
+def _level32(v, th, levels):  # fixed._levels_of in float32 (exact: see there)
+    return _clip(np.floor(v / th), np.float32(0.0), levels)
+
+
+@njit(cache=True)
+def _mlsn32(sr, ub, vb, bias, f, pr, rr, write_rec, first, keep):  # lean.lean_step
+    # f: float64 [2**e, e < 0, iDecay factor, vDecay factor, th, levels, vBits half,
+    # 2**vExp, decay(vInit), u decays, v decays]; first: from u = 0, vb = vInit; keep:
+    # the state is read again (not the last step)
+    scale, floor_a, ci, cv = np.float32(f[0]), f[1] != 0, f[2], f[3]
+    th, levels, qhalf, qscale = np.float32(f[4]), np.float32(f[5]), f[6], np.float32(f[7])
+    udec, vdec = f[9] != 0, f[10] != 0
+    dv0, lo, hi = np.float32(f[8]), np.float32(sat_min), np.float32(sat_max)
+    if first and not keep:  # T = 1: no state read or written (a loop of its own: the
+        for j in range(sr.shape[0]):  # merged one measured twice as slow)
+            u = _clip(_current32(sr[j], scale, floor_a, lo, hi), lo, hi)
+            q = _level32(_clip(dv0 + u + bias[j], lo, hi), th, levels)
+            pr[j] = q
+            if write_rec:
+                rr[j] = q
+        return
+    for j in range(sr.shape[0]):
+        a = _current32(sr[j], scale, floor_a, lo, hi)
+        if first:  # the decays of the reset state are constants
+            u = _clip(a, lo, hi)
+            v = dv0 + u
+        else:
+            u = _clip(a + _decay32(ub[j], ci) if udec else a, lo, hi)
+            v = (_decay32(vb[j], cv) if vdec else vb[j]) + u
+        v = _clip(v + bias[j], lo, hi)
+        q = _level32(v, th, levels)
+        pr[j] = q
+        if write_rec:
+            rr[j] = q
+        if keep:
+            ub[j] = u
+            vb[j] = v - q * th
+    if keep and qhalf:  # the membrane quantization vBits / vExp (vExp >= 0: exact)
+        qlo, qhi = np.float32(-qhalf), np.float32(qhalf - 1)
+        for j in range(sr.shape[0]):
+            vb[j] = _clip(np.floor(vb[j] / qscale), qlo, qhi) * qscale
+
+
+@njit(cache=True)
+def _job32(job, blocks, s, f, bias, pay, rec, write_rec, u_st, v_st):
+    # one job of run_mlsn32 (as _job of run); u_st, v_st [B, N] float32 when T > 1
+    steps, n = s.shape[1], s.shape[2]
+    b, j0 = job // blocks, (job % blocks) * BLOCK
+    j1 = min(n, j0 + BLOCK)
+    ub = u_st[b, j0:j1] if steps > 1 else u_st[0]
+    vb = v_st[b, j0:j1] if steps > 1 else v_st[0]
+    for t in range(steps):
+        _mlsn32(s[b, t, j0:j1], ub, vb, bias[j0:j1], f, pay[b, t, j0:j1],
+                rec[b, t, j0:j1] if write_rec else rec[0, 0, :0], write_rec,
+                t == 0, t + 1 < steps)
+
+
+@njit(cache=True)
+def _states32(s):
+    # the float32 states of every job at once (an allocation per job costs as much as
+    # a 1024-neuron step); T = 1 reads none
+    rows, cols = (s.shape[0], s.shape[2]) if s.shape[1] > 1 else (1, 1)
+    return np.zeros((rows, cols), dtype=np.float32), np.zeros((rows, cols), dtype=np.float32)
+
+
+@njit(parallel=True, cache=True)
+def run_mlsn32(s, f, bias, pay, rec, write_rec):
+    # the aligned run of one MLSN layer from reset: s [B, T, N] float32 exact sums,
+    # f the constants of _mlsn32, bias [N] float32 (bias << biasExp, exact), pay [B, T, N]
+    # float32, rec [B, T, N] (any int type) when write_rec; jobs as in run
+    u_st, v_st = _states32(s)
+    blocks = (s.shape[2] + BLOCK - 1) // BLOCK
+    for job in prange(s.shape[0] * blocks):
+        _job32(job, blocks, s, f, bias, pay, rec, write_rec, u_st, v_st)
+
+
+@njit(cache=True)
+def run_mlsn32_serial(s, f, bias, pay, rec, write_rec):
+    # run_mlsn32 on the calling thread (as run_serial)
+    u_st, v_st = _states32(s)
+    blocks = (s.shape[2] + BLOCK - 1) // BLOCK
+    for job in range(s.shape[0] * blocks):
+        _job32(job, blocks, s, f, bias, pay, rec, write_rec, u_st, v_st)
