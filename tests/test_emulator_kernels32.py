@@ -12,6 +12,18 @@ from lava_mlsnn.backends import _kernel_loops32, kernels
 from lava_mlsnn.backends.lean import lean_ok
 
 P = fixed.NeuronParams
+
+
+@pytest.fixture(autouse=True)
+def _start_method_unset():
+    """A direct parallel launch fixes multiprocessing's start method (numba's lock asks for
+    it), and a later Lava run fails on one already chosen: unset it again, as
+    kernels.run_layer does."""
+    import multiprocessing
+    unset = multiprocessing.get_start_method(allow_none=True) is None
+    yield
+    if unset:
+        multiprocessing.set_start_method(None, force=True)
 _sums = st.one_of(st.sampled_from([0, 1, -1, 2 ** 24 - 1, -(2 ** 24) + 1, 2 ** 17, -(2 ** 17)]),
                   st.integers(-(2 ** 24) + 1, 2 ** 24 - 1))
 _decays = st.sampled_from([0, 1, 7, 2048, 4095, 4096])
