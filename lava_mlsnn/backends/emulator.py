@@ -192,7 +192,7 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     kern = layer_major.kernel_layers(spec, bounds) if KERNEL_STEP and step is None \
         and (steps >= KERNEL_MIN_STEPS or not lean) and x.device.type == "cpu" \
         and layer_major.applies(spec) and kernels.available() else set()
-    if kern != {i for i, layer in enumerate(spec.layers) if layer.branches}:
+    if not {i for i, layer in enumerate(spec.layers) if layer.branches} <= kern:
         # a layer without a kernel runs its step-by-step loop on batched currents, which
         # measured slower than the step-major loop (the SDNN PilotNet, BENCHMARKS.md)
         kern = set()

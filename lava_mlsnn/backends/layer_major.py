@@ -65,18 +65,28 @@ KERNEL_FIELDS: Dict[str, Callable[[object], bool]] = {
 }
 
 
-def kernel_ok(layer: LayerSpec, bound: Optional[float]) -> bool:
-    """Whether ``layer`` (fed by payloads of at most ``bound``; None: unknown) may run
-    :func:`lava_mlsnn.backends.kernels.run_layer`."""
-    p = layer.neuron
-    if p is None or layer.type == "input" or layer.recurrent is not None \
-            or len(layer.branches) != 1:
-        return False
+def _fields_ok(p: fixed.NeuronParams) -> bool:
+    """Every field of ``p`` in :data:`KERNEL_FIELDS` and within its check, the bias too."""
     for f in dataclasses.fields(p):
         check = KERNEL_FIELDS.get(f.name)
         if check is None or not check(getattr(p, f.name)):
             return False
-    if not _bias_ok(p) or (p.type == "MLSN" and int(p.v_th_mant) <= 0):
+    return _bias_ok(p)
+
+
+def kernel_ok(layer: LayerSpec, bound: Optional[float]) -> bool:
+    """Whether ``layer`` (fed by payloads of at most ``bound``; None: unknown) may run
+    :func:`lava_mlsnn.backends.kernels.run_layer`."""
+    p = layer.neuron
+    if p is None or layer.recurrent is not None:
+        return False
+    if layer.type == "input":  # a stock sigma-delta input layer: its current is the data,
+        # exact in the float32 sums the loop reads while |x| < 2**24
+        return p.type == "SDNN_DELTA" and not layer.branches and bound is not None \
+            and bound < 1 << 24 and _fields_ok(p)
+    if len(layer.branches) != 1:
+        return False
+    if not _fields_ok(p) or (p.type == "MLSN" and int(p.v_th_mant) <= 0):
         return False
     syn = layer.branches[0].synapse
     if syn.delay is not None or syn.overflow not in kernels.OVERFLOW \
@@ -106,7 +116,8 @@ def applies(spec: NetworkSpec) -> bool:
 def kernel_layers(spec: NetworkSpec, bounds: Dict[int, Optional[float]]) -> Set[int]:
     """Indices of the layers that take a kernel."""
     return {i for i, layer in enumerate(spec.layers)
-            if kernel_ok(layer, bounds[layer.branches[0].source] if layer.branches else None)}
+            if kernel_ok(layer, bounds.get(layer.branches[0].source if layer.branches
+                                           else layer.source))}
 
 
 def _frames(z: torch.Tensor) -> torch.Tensor:
@@ -219,6 +230,44 @@ def _input_payload32(x: torch.Tensor, levels: int) -> torch.Tensor:
     return f.to(torch.float32, memory_format=layout).clamp_(0, levels).view(x.shape)
 
 
+def _input_kernel_layer(layer: LayerSpec, x: torch.Tensor, record: Optional[torch.Tensor],
+                        cache: Dict, i: int) -> Tuple[torch.Tensor, np.ndarray]:
+    """A stock sigma-delta input layer (``SDNN_DELTA``, no synapse: its current is the data
+    ``x`` ``[B, T, *shape]``, ``|x| < 2**24``: exact as float32) in the compiled loop.
+    Returns its payload ``[B, T, *shape]`` (float32; int64 where it reaches 2**24) and
+    ``max |payload|`` per step (int64 ``[T]``); ``record`` is filled."""
+    b, steps = x.shape[:2]
+    n = int(np.prod(layer.shape))
+    # an image channels-last: the layout of its record and of the next conv's input
+    perm = (0, 1, 3, 4, 2) if len(layer.shape) == 3 else tuple(range(x.dim()))
+    inverse = tuple(int(d) for d in np.argsort(perm))
+    if i not in cache:  # the current is the sum itself: weightExp 0, unbounded
+        bias = kernels.bias_term(layer.neuron, tuple(layer.shape))
+        cache[i] = (kernels.constants(layer.neuron, 0, "none"), np.ascontiguousarray(
+            np.transpose(bias, [d - 2 for d in perm[2:]])).reshape(-1))
+    consts, bias = cache[i]
+    s = x.permute(*perm).to(torch.float32, memory_format=torch.contiguous_format)
+    pay = torch.empty(s.shape, dtype=torch.float32)
+
+    def run(rec: Optional[torch.Tensor]) -> np.ndarray:
+        return kernels.run_layer(layer.neuron.type, s.view(b, steps, n).numpy(), consts, bias,
+                                 pay.view(b, steps, n).numpy(),
+                                 None if rec is None else rec.view(b, steps, n).numpy())
+
+    rp = None if record is None else record.permute(*perm)
+    direct = rp is not None and rp.is_contiguous()
+    top = run(rp if direct else None)
+    if int(top.max(initial=0)) >= 1 << 24:  # a float32 payload would round them
+        big = torch.empty(s.shape, dtype=torch.int64)
+        run(big)
+        out = big.permute(*inverse)
+    else:
+        out = pay.permute(*inverse)
+    if record is not None and not direct:  # (a direct record holds the integers already)
+        record.copy_(out)
+    return out, top
+
+
 def _plain_layer(layer: LayerSpec, outs: Dict[int, torch.Tensor],
                  bounds: Dict[int, Optional[float]], dtype: torch.dtype) -> torch.Tensor:
     """A layer without a kernel: its currents over all frames, the neuron step by step."""
@@ -258,7 +307,7 @@ def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tens
     for i, layer in enumerate(spec.layers):
         rec = recorded.get(i)
         br = layer.branches[0] if layer.branches else None
-        if i in kern:
+        if i in kern and br is not None:
             step_bounds = per_step.get(br.source)
             if step_bounds is None:  # sigma-delta payloads of a plain layer: scanned
                 step_bounds = np.full(x.shape[1], bounds[br.source]) \
@@ -270,6 +319,10 @@ def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tens
                 bounds[i], per_step[i] = bounds[layer.source], per_step[layer.source]
         elif layer.type == "input" and layer.neuron.type == "INPUT":
             out = _input_payload32(outs[layer.source], int(layer.neuron.input_levels))
+        elif i in kern and br is None:  # SDNN_DELTA input layer
+            out, top = _input_kernel_layer(layer, outs[layer.source], rec, cache, i)
+            bounds[i], per_step[i] = int(top.max(initial=0)), top
+            rec = None  # written by the kernel
         elif i in kern and current_fits(layer, float(step_bounds.max(initial=0))):
             out, top = _kernel_layer(i, layer, outs[br.source], step_bounds, rec, cache)
             if top is not None:  # what payload_max would find: no scan
