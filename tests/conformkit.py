@@ -149,10 +149,12 @@ def snntorch_reset(case: dict) -> str:
 def build_norse(case: dict):
     """LIFBoxCell (per-layer step d = dt tau_mem_inv, v_th) | IAFCell (v_th) | LIFCell
     (d and ds = dt tau_syn_inv: a current that jumps by its input, imported with
-    current='jump'; a bias enters that current), hard reset to 0, Norse's dt 1e-3 (imported at dt**2, DESIGN §10);
+    current='jump'; a bias enters that current), hard reset to 0, the cells' dt drawn
+    (Norse's default 1e-3, 5e-4, 1e-4; to_nir's own dt left at its default 1e-3, so the
+    import's dt is dt * 1e-3, DESIGN §10);
     dense, or conv -> conv (Norse 1.1 writes None for a Flatten: refused)."""
     import norse.torch as nt
-    dt = 1e-3
+    dt = case.get("dt", 1e-3)
 
     def neuron(k, n):  # scalar parameters: Norse's exporter mixes their shapes otherwise
         th = torch.tensor(case["th"][k])
@@ -185,7 +187,7 @@ def build_norse(case: dict):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         graph = nt.to_nir(net, torch.zeros((1,) + shape))
-    return simulate, graph, dict(reset="zero", levels=1, dt=dt ** 2, current="jump"), shape
+    return simulate, graph, dict(reset="zero", levels=1, dt=dt * 1e-3, current="jump"), shape
 
 
 # --- Sinabs -----------------------------------------------------------------------------
@@ -275,7 +277,8 @@ norse_cases = st.booleans().flatmap(lambda conv: st.fixed_dictionaries(dict(
     bias=st.booleans(),  # a LIFCell's enters its current; the others' (on v) are refused
     d=st.lists(st.sampled_from([1 / 16, 1 / 8, 3 / 16, 1 / 4, 1 / 2]), min_size=2,
                max_size=2),
-    ds=st.lists(st.sampled_from([1 / 8, 1 / 4, 1 / 2, 3 / 4]), min_size=2, max_size=2))))
+    ds=st.lists(st.sampled_from([1 / 8, 1 / 4, 1 / 2, 3 / 4]), min_size=2, max_size=2),
+    dt=st.sampled_from([1e-3, 5e-4, 1e-4]))))  # the cells' step: imported at dt**2
 sinabs_cases = st.booleans().flatmap(lambda conv: st.fixed_dictionaries(dict(
     _common(conv), neuron=st.sampled_from(["IAF", "LIF"]), bias=st.booleans(),
     # tau with exp(-1/tau) = 1 - k/64: Sinabs' decay on the 1/4096 grid (off it, the decay

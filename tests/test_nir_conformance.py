@@ -130,5 +130,8 @@ def test_lava_runs_the_import_as_the_emulator(peer, case):
                     allow_clipping=True, **options)
     x = ck.inputs(case, tuple(shape)).long()[:4]
     emu, lava = emulate(spec, x), run_lava(spec, x.numpy())
+    neurons = [i for i, layer in enumerate(spec.layers)
+               if layer.neuron is not None and layer.neuron.type not in ("INPUT", "PASS")]
+    assert neurons and all(emu[i].any() for i in neurons), "a compared layer is silent"
     for i in emu:
         assert np.array_equal(lava[i], emu[i].numpy()), (peer, i)

@@ -131,3 +131,29 @@ def test_edited_graph_with_extension_refused():
     g2.edges.remove(("l2_neuron", "output"))
     with pytest.raises(NIRImportError):
         read_nir(g2)
+
+
+def test_dt_the_help_names_for_norse_gives_norses_decay():
+    """Difference 8: ``nir import --help`` names the --dt for a Norse graph (its cells' dt
+    times to_nir's, 1e-3 by default); read at that dt a LIFBoxCell graph gets Norse's own
+    decay dt * tau_mem_inv, for the default step and others (the help once said 1e-3: 66 %
+    of Norse's spikes instead of 99.5 %)."""
+    import re
+    nt = pytest.importorskip("norse.torch")
+    import torch
+    r = subprocess.run([sys.executable, "-m", "lava_mlsnn.cli", "nir", "import", "--help"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    m = re.search(r"([0-9.e-]+) for Norse's default ([0-9.e-]+)", text)
+    assert m, text
+    named, default = float(m.group(1)), float(m.group(2))
+    assert default == 1e-3 and named == pytest.approx(default ** 2)
+    assert "its cells' dt times the dt given to Norse's to_nir" in text
+    for dt in (default, 5e-4, 1e-4):
+        p = nt.LIFBoxParameters(tau_mem_inv=torch.tensor(0.2 / dt))  # dt * tau_mem_inv = 0.2
+        net = nt.SequentialState(torch.nn.Linear(6, 4, bias=False), nt.LIFBoxCell(p, dt=dt))
+        g = nt.to_nir(net, torch.zeros(1, 6))
+        assert read_nir(g, dt=dt * default).layers[1].neuron.v_decay == round(4096 * 0.2)
+        if dt != default:  # the square of the cells' dt is not Norse's step
+            assert read_nir(g, dt=dt ** 2).layers[1].neuron.v_decay != round(4096 * 0.2)

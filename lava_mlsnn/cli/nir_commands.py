@@ -14,9 +14,9 @@ def add_parser(sub) -> None:
     q.add_argument("graph", metavar="G.nir")
     q.add_argument("-o", "--out", required=True, metavar="NET.h5")
     q.add_argument("--dt", type=float, default=None, help="step (s) at which NIR time "
-                   "constants are discretised (default 1e-4, snnTorch's; a Norse graph: the square of "
-                   "its cells' dt, 1e-6 for Norse's default 1e-3, since Norse writes "
-                   "tau = dt / tau_mem_inv)")
+                   "constants are discretised (default 1e-4, snnTorch's; a Norse graph: its cells' dt "
+                   "times the dt given to Norse's to_nir, 1e-6 for Norse's default 1e-3 in "
+                   "both, since Norse writes tau = to_nir's dt / tau_mem_inv)")
     q.add_argument("--reset", choices=("zero", "subtract", "snntorch", "snntorch_delay",
                                        "snntorch_zero_delay"), default="zero",
                    help="spike reset: NIR's v = 0 (binary CUBA, default), subtract the "

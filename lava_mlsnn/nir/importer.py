@@ -142,7 +142,8 @@ def from_nir(graph, dt: float = DEFAULT_DT, reset: str = "zero", levels: int = 1
     graph : nir.NIRGraph or path
     dt : float
         Step (s) at which NIR time constants are discretised (snnTorch: 1e-4; Norse:
-        the ``dt`` of its cells, 1e-3 by default).
+        its cells' ``dt`` times the ``dt`` given to its ``to_nir``, 1e-6 when both are
+        Norse's default 1e-3).
     reset : {'zero', 'subtract', 'snntorch', 'snntorch_delay', 'snntorch_zero_delay'}
         What a spike does to v: NIR's ``v = v_reset = 0`` (lava-dl ``CUBA`` blocks),
         subtract the threshold (multi-level blocks, up to ``levels`` spikes per step), or
