@@ -3,7 +3,7 @@
 Published cores per layer (input -> output) from the lava-dl notebooks, transcribed in
 ``shared/lava-dl-nets/loihi2_allocations.md``.  The layers are read straight from the users'
 netx files with h5py (independent of our reader), so the test runs on what users have.
-Tolerance (issue 26): total within 15 %, each layer within one core or 20 %, whichever larger.
+Tolerance: total within 15 %, each layer within one core or 20 %, whichever larger.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 23 (5): a bias in front of a ``CubaLIF``. In NIR and snnTorch's ``Synaptic`` it
+"""A bias in front of a ``CubaLIF``. In NIR and snnTorch's ``Synaptic`` it
 enters the synaptic current (``syn = alpha syn + W x + b``, so it builds up by
 ``1 / (1 - alpha)``). It was added to v (4429 vs 1364 spikes), then refused; now it is
 imported as the layer's current bias (DESIGN §5), which builds up the same way, and the

@@ -141,7 +141,7 @@ def test_binary_export_runs_in_snntorch_and_norse(seed):
 
 @pytest.mark.parametrize("th", [0.5, 2.0])
 def test_sinabs_threshold_spike_counts_one(th):
-    """Issue 23 (4): with ``reset='subtract'`` a spike of a neuron whose threshold is not
+    """With ``reset='subtract'`` a spike of a neuron whose threshold is not
     1 counts 1 downstream, as in Sinabs (it counted theta: the output did not move with
     theta)."""
     sinabs = pytest.importorskip("sinabs")
@@ -186,7 +186,7 @@ def _pool_net(seed=0):
 
 
 def test_pool_export_reaches_every_peer():
-    """Issue 23 (7): a network with a pooling layer exports without a Scale node (the
+    """A network with a pooling layer exports without a Scale node (the
     pool's weight goes to its neuron's threshold): Norse and Sinabs read SumPool2d,
     snnTorch AvgPool2d (pool='avg'); Norse runs it as our emulator does."""
     nt = pytest.importorskip("norse.torch")

@@ -1,4 +1,4 @@
-"""Issue 27 (4): a NIR graph is checked as a graph before import. Each hostile example
+"""A NIR graph is checked as a graph before import. Each hostile example
 is refused with one line (NIRImportError in the API; exit 2 and one line from the CLI)
 and the CLI writes nothing."""
 import subprocess
@@ -87,7 +87,7 @@ def test_cli_denormal_dt(tmp_path):
 
 
 def test_norse_graph_written_and_imported_by_cli(tmp_path):
-    """Issue 24 (13): nir.write refuses Norse's graphs (0-d tensors); write_nir writes
+    """``nir.write`` refuses Norse's graphs (0-d tensors); write_nir writes
     them, the CLI imports the file, and it deploys the same integers as the in-memory
     graph."""
     nt = pytest.importorskip("norse.torch")
@@ -115,7 +115,7 @@ def test_norse_graph_written_and_imported_by_cli(tmp_path):
 
 
 def test_edited_graph_with_extension_refused():
-    """Issue 23 (6): a graph written by to_nir and edited with the nir API (a weight
+    """A graph written by to_nir and edited with the nir API (a weight
     negated) is refused instead of importing as the original; unedited it reads back."""
     from test_nir_peers import _binary_net
     from lava_mlsnn.nir import to_nir

@@ -1,4 +1,4 @@
-"""Property-based fuzz of the failure contract (issue 27) over the CLI's option space and
+"""Property-based fuzz of the failure contract (DESIGN §7) over the CLI's option space and
 the configuration schema: whatever a user types, the command exits 0 or 2, prints one
 line on error and no traceback, returns within a bounded time and leaves no temporary
 or partial file behind.

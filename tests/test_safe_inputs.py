@@ -1,5 +1,5 @@
 """Hostile user input fails in one line with exit 2, before any work: configs, YAML,
-``--set``, command-line numbers and output names (issue 27, DESIGN §7 failure contract)."""
+``--set``, command-line numbers and output names (DESIGN §7 failure contract)."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""Sizes and memory fail safely (issue 27): every array a user's values size is checked
+"""Sizes and memory fail safely: every array a user's values size is checked
 against the memory budget before it is allocated (one line naming the array and the
 budget, exit 2); an allocation that fails under ``ulimit -v`` says it met a memory limit
 (exit 1); API misuse (reversed views, empty batches in Lava) is copied or refused."""

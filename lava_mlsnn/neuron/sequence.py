@@ -4,7 +4,7 @@
 (:func:`multilevel.dynamics`, then ``theta * z`` and the rate) builds an autograd
 graph of ~10 tensor operations per time step forward and ~20 backward, each a pass
 over ``[N, *shape]`` and, on a loaded machine, a thread-pool wake-up: at T = 8 the
-neuron cost 15-50x the conv synapse that feeds it (issue 25). Here the forward and
+neuron cost 15-50x the conv synapse that feeds it. Here the forward and
 a hand-written backward each run as one compiled loop (numba, ``parallel=True``)
 that also produces the wire value ``theta * z`` and the mean level, so a layer
 costs a few passes over its current whatever ``T`` is.
