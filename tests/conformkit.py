@@ -264,7 +264,7 @@ def _common(conv: bool):
     return dict(seed=st.integers(0, 10**6), input_levels=st.sampled_from([1, 2, 3]),
                 n_in=st.integers(4, 24), hidden=st.integers(3, 16), out=st.integers(2, 6),
                 conv=convs if conv else st.none(), th=thresholds,
-                mean_q=st.floats(10, 50))
+                mean_q=st.floats(10, 50, allow_subnormal=False))
 
 
 snntorch_cases = st.fixed_dictionaries(dict(
