@@ -67,10 +67,15 @@ def _actor_names(process: Any) -> List[str]:
     return names
 
 
-def _actor_failure(actor: Any, name: str) -> Optional[str]:
-    """One line when ``actor`` reported an exception or died, else ``None``."""
-    try:
-        exc = actor.exception  # non-blocking poll of the child's result pipe
+def _actor_failure(actor: Any, name: str, read_pipe: bool = True) -> Optional[str]:
+    """One line when ``actor`` reported an exception or died, else ``None``.
+
+    ``read_pipe``: read the child's result pipe (``actor.exception``). Only the thread
+    that runs Lava's calls may: Lava's runtime and its ``join`` read the same pipe, and two
+    readers of one message each wait for bytes the other took (a run that hangs for ever).
+    The watchdog thread passes False and sees a failed child by its exit status."""
+    try:  # what was received already, or the pipe's next message
+        exc = actor.exception if read_pipe else getattr(actor, "_exception", None)
     except (OSError, EOFError, ValueError):
         exc = None
     if exc:
@@ -87,11 +92,11 @@ def _actor_failure(actor: Any, name: str) -> Optional[str]:
     return None
 
 
-def _failures(process: Any) -> List[Optional[str]]:
+def _failures(process: Any, read_pipes: bool = True) -> List[Optional[str]]:
     actors = _actors(process)
     names = _actor_names(process)
     names += ["a Lava process"] * (len(actors) - len(names))
-    return [_actor_failure(a, n) for a, n in zip(actors, names)]
+    return [_actor_failure(a, n, read_pipes) for a, n in zip(actors, names)]
 
 
 def _one_line(err: BaseException) -> str:
@@ -120,6 +125,7 @@ class LavaSupervisor:
         self.stop_timeout_s = float(stop_timeout_s)
         self.failed = False
         self.stalled = False
+        self._join_s = self.poll_s + self.grace_s + 5.0  # longest wait for the watchdog
         self.error: Optional[str] = None
 
     # ------------------------------------------------------------------ watching
@@ -128,7 +134,7 @@ class LavaSupervisor:
         seen_at = None
         while not done.wait(self.poll_s):
             if self.error is None:
-                for msg in _failures(process):
+                for msg in _failures(process, read_pipes=False):
                     if msg:
                         self.error = msg
                         seen_at = time.monotonic()
@@ -181,12 +187,16 @@ class LavaSupervisor:
                 return fn()
         except _WatchdogInterrupt:
             self.failed = True
+            done.set()
+            watcher.join(self._join_s)
+            if not self.stalled:  # the child's own exception, read on this thread
+                self.error = next((m for m in _failures(process) if m), None) or self.error
             kind = LavaStalled if self.stalled else LavaRunError
             raise kind(self.error or "a Lava process failed") from None
         except Exception as err:
             self.failed = True
             done.set()
-            watcher.join()
+            watcher.join(self._join_s)
             if self.error is None:  # Lava's own error hides the child's: look for it
                 self.error = next((m for m in _failures(process) if m), None)
             raise LavaRunError(self.error or f"Lava run failed: {_one_line(err)}") from None
@@ -195,7 +205,7 @@ class LavaSupervisor:
             raise
         finally:
             done.set()
-            watcher.join()
+            watcher.join(self._join_s)  # bounded: a daemon thread, never a hang
             if previous is not None:
                 signal.signal(_INTERRUPT, previous)
 
