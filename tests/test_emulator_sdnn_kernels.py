@@ -24,7 +24,7 @@ def _sdnn(rng, shape_bias, kind="SDNN"):
              bias_exp=int(rng.integers(0, 13)))
 
 
-def _net(rng, dense_w=40, sigma_w=30) -> NetworkSpec:
+def _net(rng, dense_w=40, sigma_w=30, dense_e=0) -> NetworkSpec:
     """delta input -> conv (SDNN, wrap24) -> conv (SDNN, wrap24) -> flatten -> dense
     (SDNN, unbounded) -> dense (SDNN_SIGMA, unbounded) -> dense (SDNN, unbounded)."""
     def syn(kind, w, **kw):
@@ -39,7 +39,8 @@ def _net(rng, dense_w=40, sigma_w=30) -> NetworkSpec:
             overflow="wrap24"))], _sdnn(rng, (6, 1, 1))),
         LayerSpec("flatten", (96,), 2),
         LayerSpec("dense", (20,), 3, [Branch(3, syn(
-            "dense", rng.integers(-dense_w, dense_w + 1, size=(20, 96)), overflow="none"))],
+            "dense", rng.integers(-dense_w, dense_w + 1, size=(20, 96)), overflow="none",
+            e=dense_e))],
             _sdnn(rng, 20)),
         LayerSpec("dense", (12,), 4, [Branch(4, syn(
             "dense", rng.integers(-sigma_w, sigma_w + 1, size=(12, 20)), overflow="none"))],
@@ -62,7 +63,8 @@ def _spy(monkeypatch):
     real = kernels.run_layer
     monkeypatch.setattr(kernels, "run_layer",
                         lambda *a, **k: calls.append((a[0], k.get("hi_steps", ()),
-                                                      a[1].dtype)) or real(*a, **k))
+                                                      a[1].dtype, a[1].shape[2]))
+                        or real(*a, **k))
     return calls
 
 
@@ -106,7 +108,7 @@ def test_first_step_in_float64_the_others_in_float32(monkeypatch):
     x = np.full((2, 8, 2, 8, 8), 4000)
     x[:, 1:] += rng.integers(0, 3, size=(2, 7, 2, 8, 8))
     calls = _check(monkeypatch, spec, x, "float64 first step")
-    assert any(hi == (0,) for _, hi, dt in calls if dt == np.float32)
+    assert any(hi == (0,) for _, hi, dt, _n in calls if dt == np.float32)
 
 
 def test_payloads_past_float32(monkeypatch):
@@ -119,6 +121,27 @@ def test_payloads_past_float32(monkeypatch):
     plain = _plain(monkeypatch, spec, x)
     assert int(plain[4].abs().max()) >= 1 << 24  # the case under test
     _check(monkeypatch, spec, x, "past float32")
+
+
+def test_payloads_past_float32_from_float32_sums(monkeypatch):
+    """Exact float32 sums shifted by a large weightExp: the currents, and so the dense
+    layer's payloads, pass 2**24 while its sums fit float32. Its float32 payloads take the
+    sums' place in memory; the layer is not recorded, so the int64 payloads the next
+    synapse reads are run again, from sums computed again."""
+    rng = np.random.default_rng(1)
+    spec = _net(rng, dense_w=3, sigma_w=1, dense_e=2)
+    x = np.full((2, 6, 2, 8, 8), 20)
+    x[:, ::2] = 0
+    plain = _plain(monkeypatch, spec, x)
+    assert int(plain[4].abs().max()) >= 1 << 24  # the case under test
+    assert_layers_active(plain, what="past float32, float32 sums")
+    calls = _spy(monkeypatch)
+    got = emulator.emulate(spec, x, record=[5, 6])
+    for i in (5, 6):
+        assert torch.equal(got[i], plain[i]), f"layer {i}"
+    # the dense layer (20 neurons) ran twice on float32 sums: payloads, then int64 ones
+    dense = [c for c in calls if c[0] == "SDNN" and c[3] == 20]
+    assert len(dense) == 2 and all(c[2] == np.float32 for c in dense)
 
 
 @pytest.mark.parametrize("kind", ["SDNN", "SDNN_DELTA", "SDNN_SIGMA"])

@@ -290,7 +290,11 @@ def _chunk_size(spec: NetworkSpec, batch: int, steps: int = 1) -> int:
     fused run compiles at most two shapes. ``steps``: a layer-major run holds all steps
     of a chunk's samples at once."""
     widest = max((int(np.prod(layer.shape)) for layer in spec.layers), default=1)
-    target = max(8 if steps == 1 else 1, CHUNK_BYTES // (8 * max(widest, 1) * steps))
+    # the layer-major run holds float32 payloads and sums, not int64 states: twice the
+    # samples (fewer, larger synapse calls; measured 7-10 % faster on the stock T = 16
+    # nets than int64-sized chunks, and no faster at 3x)
+    per_value = 8 if steps == 1 else 4
+    target = max(8 if steps == 1 else 1, CHUNK_BYTES // (per_value * max(widest, 1) * steps))
     chunks = max(1, -(-batch // target))
     return max(1, -(-batch // chunks))
 

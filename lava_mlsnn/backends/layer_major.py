@@ -167,15 +167,20 @@ def _kernel_layer(i: int, layer: LayerSpec, src: torch.Tensor, step_bounds: np.n
     ``record`` is filled."""
     b, steps = src.shape[:2]
     br = layer.branches[0]
-    s, s_hi, hi = _sums(br.synapse, src, step_bounds)
-    order = _memory_order(s)
-    sp = s.permute(0, *order)
-    if not sp.is_contiguous():
-        sp = sp.contiguous()
-    n = int(np.prod(sp.shape[1:]))
-    if s_hi is not None:  # the same neuron order as sp
-        s_hi = s_hi.permute(0, *order).contiguous().reshape(b, len(hi), n).numpy()
     p, syn = layer.neuron, br.synapse
+
+    def sums():
+        s, s_hi, hi = _sums(syn, src, step_bounds)
+        order = _memory_order(s)
+        sp = s.permute(0, *order)
+        if not sp.is_contiguous():
+            sp = sp.contiguous()
+        if s_hi is not None:  # the same neuron order as sp
+            s_hi = s_hi.permute(0, *order).contiguous().reshape(b, len(hi), -1).numpy()
+        return s, sp, s_hi, hi, order
+
+    s, sp, s_hi, hi, order = sums()
+    n = int(np.prod(sp.shape[1:]))
     # float32 is exact for this chunk's bound (not cached: a scanned bound moves by chunk)
     use32 = (s.dtype == torch.float32 and s_hi is None
              and lean_ok(p, syn, float(step_bounds.max(initial=0))))
@@ -190,7 +195,11 @@ def _kernel_layer(i: int, layer: LayerSpec, src: torch.Tensor, step_bounds: np.n
             cache[key] = (p.type, kernels.constants(p, int(syn.weight_exp), syn.overflow),
                           bias)
     kind, consts, bias = cache[key]
-    pay = torch.empty(sp.shape, dtype=torch.float32)
+    # float32 sums hold the payload in place: each neuron-step reads its sum and then
+    # writes its payload, so the loop streams one array instead of two (it is bound by
+    # memory, not by its arithmetic); no one else holds the sums
+    in_place = sp.dtype == torch.float32
+    pay = sp if in_place else torch.empty(sp.shape, dtype=torch.float32)
     inverse = tuple(np.argsort((0,) + order))
     shape = (b, steps) + tuple(layer.shape)
 
@@ -212,6 +221,8 @@ def _kernel_layer(i: int, layer: LayerSpec, src: torch.Tensor, step_bounds: np.n
     if top is not None and int(top.max(initial=0)) >= 1 << 24:  # not all in float32
         if record is None or record.dtype != torch.int64:
             record = torch.empty(shape, dtype=torch.int64)
+            if in_place:  # the payloads took the sums' place: the sums again
+                s, sp, s_hi, hi, order = sums()
             run(record)  # the same integers again, into a record the next sum reads
         return record, top
     return pay.permute(*inverse).reshape(shape), top
