@@ -144,6 +144,29 @@ def test_payloads_past_float32_from_float32_sums(monkeypatch):
     assert len(dense) == 2 and all(c[2] == np.float32 for c in dense)
 
 
+def test_input_layer_payloads_past_float32(monkeypatch):
+    """A stock sigma-delta input layer whose payloads (``x << spikeExp``) pass 2**24
+    while ``|x|`` does not: its float32 payloads took the data's place in memory, so the
+    int64 payloads the next synapse reads are run again from the data converted again."""
+    def syn(w):
+        return fixed.SynapseSpec("dense", w, 0, overflow="none")
+    rng = np.random.default_rng(2)
+    layers = [LayerSpec("input", (2, 4, 4), -1, neuron=P("SDNN_DELTA", v_th_mant=1,
+                                                          spike_exp=6, state_exp=0)),
+              LayerSpec("flatten", (32,), 0),
+              LayerSpec("dense", (6,), 1, [Branch(1, syn(rng.integers(-2, 3, size=(6, 32))))],
+                        P("SDNN", v_th_mant=3, spike_exp=0, state_exp=0))]
+    spec = NetworkSpec(layers, input_shape=(2, 4, 4), timesteps=5)
+    x = rng.integers(0, 1 << 20, size=(3, 5, 2, 4, 4))
+    plain = _plain(monkeypatch, spec, x)
+    assert int(plain[0].abs().max()) >= 1 << 24  # the case under test
+    assert_layers_active(plain, what="input past float32")
+    calls = _spy(monkeypatch)
+    got = emulator.emulate(spec, x, record=[2])
+    assert torch.equal(got[2], plain[2])
+    assert [c[0] for c in calls].count("SDNN_DELTA") == 2  # float32, then int64 payloads
+
+
 @pytest.mark.parametrize("kind", ["SDNN", "SDNN_DELTA", "SDNN_SIGMA"])
 def test_kernel_equals_sigma_delta_step(kind):
     """Four steps of one layer from a carried (sigma, ref) at +-2**40 and at the

@@ -257,8 +257,11 @@ def _input_kernel_layer(layer: LayerSpec, x: torch.Tensor, record: Optional[torc
         cache[i] = (kernels.constants(layer.neuron, 0, "none"), np.ascontiguousarray(
             np.transpose(bias, [d - 2 for d in perm[2:]])).reshape(-1))
     consts, bias = cache[i]
-    s = x.permute(*perm).to(torch.float32, memory_format=torch.contiguous_format)
-    pay = torch.empty(s.shape, dtype=torch.float32)
+    def current() -> torch.Tensor:  # the data as float32 (a copy: x is int64)
+        return x.permute(*perm).to(torch.float32, memory_format=torch.contiguous_format)
+
+    s = current()
+    pay = s  # in place, as _kernel_layer's payloads
 
     def run(rec: Optional[torch.Tensor]) -> np.ndarray:
         return kernels.run_layer(layer.neuron.type, s.view(b, steps, n).numpy(), consts, bias,
@@ -270,6 +273,7 @@ def _input_kernel_layer(layer: LayerSpec, x: torch.Tensor, record: Optional[torc
     top = run(rp if direct else None)
     if int(top.max(initial=0)) >= 1 << 24:  # a float32 payload would round them
         big = torch.empty(s.shape, dtype=torch.int64)
+        s = current()  # the payloads took its place
         run(big)
         out = big.permute(*inverse)
     else:
