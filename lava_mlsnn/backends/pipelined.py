@@ -21,7 +21,8 @@ import torch
 
 from .. import fixed
 from ..format.spec import INPUT, NetworkSpec
-from .emulator import _NARROW, _chunk_size, _record_buffer, check_input, sum_bounds
+from .emulator import (_NARROW, _chunk_size, _record_buffer, check_input, checked_input,
+                       sum_bounds)
 from .pipelined_loops import (SKIP, ZERO, compiled_loop, flat_view, logical, run_compiled,
                               scan_frames, sum_frames)
 from .pipelined_ops import (payload_bounds_pipelined, settled_after, settled_initially,
@@ -80,10 +81,10 @@ def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     if joins:
         raise ValueError(f"pipelined timing is stock netx's, which builds chains only: "
                          f"layer {joins[0]} is a join (use the aligned run)")
-    x = check_input(spec, x)
+    x, xmax = checked_input(spec, x)
     batch, t_in = x.shape[:2]
     total = t_in + max(spec.depths(), default=0) if steps is None else int(steps)
-    bounds = sum_bounds(spec, int(fixed.payload_max(x)))  # no per-step scan where known
+    bounds = sum_bounds(spec, xmax)  # no per-step scan where known
     blocker = _layer_major_blocker(spec)
     if layer_major and blocker is not None:
         raise ValueError(f"layer-major pipelined run: {blocker} (use layer_major=False)")
@@ -91,7 +92,7 @@ def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
         layer_major = blocker is None
     # conv layers' records channels-last, as the payloads; step-major writes every step,
     # layer-major on the CPU gets zero pages (calloc) and leaves the skipped steps unwritten
-    dtypes = _record_dtypes(spec, x, total) if narrow else {}
+    dtypes = _record_dtypes(spec, xmax, total) if narrow else {}
     zeroed = layer_major and x.device.type == "cpu"
     alloc = _zero_records if zeroed else _record_buffer
     out = {i: alloc((batch, total) + tuple(layer.shape), x.device, dtypes.get(i, torch.int64))
@@ -164,9 +165,10 @@ def _zero_records(shape: Tuple[int, ...], device: torch.device,
     return torch.from_numpy(np.zeros((b, t, h, w, c), dtype=np_dtype)).permute(0, 1, 4, 2, 3)
 
 
-def _record_dtypes(spec: NetworkSpec, x: torch.Tensor, total: int) -> Dict[int, torch.dtype]:
-    """The narrowest record type of every layer over a run of ``total`` steps."""
-    bounds = payload_bounds_pipelined(spec, int(fixed.payload_max(x)), total)
+def _record_dtypes(spec: NetworkSpec, xmax: int, total: int) -> Dict[int, torch.dtype]:
+    """The narrowest record type of every layer over a run of ``total`` steps of an input
+    of at most ``xmax``."""
+    bounds = payload_bounds_pipelined(spec, xmax, total)
     return {i: torch.int64 if b is None else
             next((dt for dt, top in _NARROW if b <= top), torch.int64)
             for i, b in bounds.items() if i != INPUT}
