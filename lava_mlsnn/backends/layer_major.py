@@ -197,8 +197,11 @@ def _kernel_layer(i: int, layer: LayerSpec, src: torch.Tensor, step_bounds: np.n
     kind, consts, bias = cache[key]
     # float32 sums hold the payload in place: each neuron-step reads its sum and then
     # writes its payload, so the loop streams one array instead of two (it is bound by
-    # memory, not by its arithmetic); no one else holds the sums
-    in_place = sp.dtype == torch.float32
+    # memory, not by its arithmetic); no one else holds the sums. Not the float32 MLSN
+    # loop: it reads and writes element by element, and on arrays that overlap LLVM's
+    # runtime alias check sends it to its scalar loop (3x slower on the demo network);
+    # the int64 loops read a block's currents into a buffer of their own first
+    in_place = sp.dtype == torch.float32 and kind != kernels.MLSN32
     pay = sp if in_place else torch.empty(sp.shape, dtype=torch.float32)
     inverse = tuple(np.argsort((0,) + order))
     shape = (b, steps) + tuple(layer.shape)
