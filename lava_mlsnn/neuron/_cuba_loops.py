@@ -80,12 +80,14 @@ def load_state(state, step_, i0, buf, c):
 
 @njit(parallel=True, cache=True, fastmath=False, error_model="numpy")
 def forward(x, steps, width, cur0, vol0, state_step, c, k, graded, keep, chunk, y,
-            cur_end, vol_end):
+            cur_end, vol_end, v_out, c_out):
     # x, y: [S, T, K] time-first (K = width neurons of a sample): each step runs across
     # a chunk's neurons, contiguous in memory (SIMD lanes), time the outer loop.
     # cur0, vol0: lava-dl's state buffers (state_step 0: one value for all).
     # cur_end, vol_end [S * K], when keep: what persistent_state stores, the last
-    # current and the last voltage zeroed where the neuron spiked.
+    # current and the last voltage zeroed where the neuron spiked. v_out, c_out: the
+    # voltage and current outputs, [S, T, K] as x, for the backward (c_out only where
+    # its size is x's: the decays learn).
     one, zero = np.float32(1.0), np.float32(0.0)
     per = (width + chunk - 1) // chunk
     for b in prange((x.shape[0] // (steps * width)) * per):
@@ -101,14 +103,18 @@ def forward(x, steps, width, cur0, vol0, state_step, c, k, graded, keep, chunk, 
         cl = np.empty(n, dtype=np.float32)  # the last step's current and voltage outputs
         vl = np.empty(n, dtype=np.float32)
         fl = np.empty(n, dtype=np.float32)  # and spikes
+        save_c = c_out.shape[0] == x.shape[0]
         for t in range(steps):
             o = base + t * width
-            xr, yr = x[o:o + n], y[o:o + n]
+            xr, yr, vr = x[o:o + n], y[o:o + n], v_out[o:o + n]
             for j in range(n):  # no branch in the loop: it runs across SIMD lanes
                 cb[j], vb[j], cl[j], vl[j], fired = step(cb[j], vb[j], xr[j], c, k)
                 sp = one if fired else zero
                 fl[j] = sp * (vl[j] if graded else one)  # (v >= th) * v when graded
                 yr[j] = fl[j]
+                vr[j] = vl[j]
+            if save_c:
+                c_out[o:o + n] = cl
         if keep:
             for j in range(n):
                 cur_end[i0 + j] = cl[j]
@@ -116,10 +122,9 @@ def forward(x, steps, width, cur0, vol0, state_step, c, k, graded, keep, chunk, 
 
 
 @njit(parallel=True, cache=True, fastmath=False, error_model="numpy")
-def backward(x, steps, width, cur0, vol0, state_step, c, k, g, graded, gy, gy_step, chunk,
-             gx):
-    # Each chunk replays its forward (the same step, the same bits) into [t, neuron]
-    # buffers that stay in cache, then runs lava-dl's backward: the surrogate of Spike
+def backward(v_out, c_out, steps, width, g, graded, gy, gy_step, chunk, gx):
+    # lava-dl's backward from the forward's voltage (and, when the decays learn,
+    # current) outputs, [S, T, K] as gx, chunk by chunk: the surrogate of Spike
     # on the voltage output, and each leaky integrator's gradient recursion
     # grad_in[t] = decay * grad_in[t + 1] + grad_out[t] (its reset carries no
     # gradient). g = [threshold, tau_rho, scale_rho, the surrogate's factor
@@ -129,26 +134,15 @@ def backward(x, steps, width, cur0, vol0, state_step, c, k, g, graded, gy, gy_st
     th, tau, rho, factor, a_v, a_i = g[0], g[1], g[2], g[3], g[4], g[5]
     zero = np.float32(0.0)
     per = (width + chunk - 1) // chunk
-    chunks = (x.shape[0] // (steps * width)) * per
+    chunks = (v_out.shape[0] // (steps * width)) * per
+    need_decay = c_out.shape[0] == v_out.shape[0]
     parts_v = np.zeros(chunks)
     parts_i = np.zeros(chunks)
     for b in prange(chunks):
         s = b // per
         k0 = (b % per) * chunk
         n = min(width, k0 + chunk) - k0
-        i0 = s * width + k0
         base = s * steps * width + k0
-        vbuf = np.empty(steps * n, dtype=np.float32)  # [t, neuron]: the voltage output
-        cbuf = np.empty(steps * n, dtype=np.float32)
-        cb = np.empty(n, dtype=np.int64)
-        vb = np.empty(n, dtype=np.int64)
-        load_state(cur0, state_step, i0, cb, c)
-        load_state(vol0, state_step, i0, vb, c)
-        for t in range(steps):
-            o, ob = base + t * width, t * n
-            xr, vr, cr = x[o:o + n], vbuf[ob:ob + n], cbuf[ob:ob + n]
-            for j in range(n):
-                cb[j], vb[j], cr[j], vr[j], _ = step(cb[j], vb[j], xr[j], c, k)
         gv = np.zeros(n, dtype=np.float32)  # d loss / d (voltage input) at t + 1
         gc = np.zeros(n, dtype=np.float32)  # d loss / d (current input) at t + 1
         dv = np.zeros(n)
@@ -156,8 +150,8 @@ def backward(x, steps, width, cur0, vol0, state_step, c, k, g, graded, gy, gy_st
         gyc = np.full(n, gy[0])  # one value expanded (a sum's backward): its row
         gs = np.empty(n, dtype=np.float32)  # d loss / d (voltage output) at t
         for t in range(steps - 1, -1, -1):
-            o, ob = base + t * width, t * n
-            vr, gxr = vbuf[ob:ob + n], gx[o:o + n]
+            o = base + t * width
+            vr, gxr = v_out[o:o + n], gx[o:o + n]
             gyr = gy[o:o + n] if gy_step else gyc
             # one branch-free loop per part, so that each runs across SIMD lanes
             if graded:
@@ -174,9 +168,11 @@ def backward(x, steps, width, cur0, vol0, state_step, c, k, g, graded, gy, gy_st
                     gc[j] = gs[j]
                     gxr[j] = gs[j]
                 continue
-            cr = cbuf[ob:ob + n]
+            if need_decay:
+                cr = c_out[o:o + n]
+                for j in range(n):
+                    di[j] += np.float64(gc[j] * cr[j])
             for j in range(n):
-                di[j] += np.float64(gc[j] * cr[j])
                 dv[j] += np.float64(gv[j] * vr[j])
                 gvj = a_v * gv[j] + gs[j]
                 gcj = a_i * gc[j] + gvj

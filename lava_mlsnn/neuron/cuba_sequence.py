@@ -26,7 +26,8 @@ Same answers (``tests/test_cuba_sequence.py`` against stock lava-dl blocks):
   torch's float32 one there: at most an ulp apart) and the order of the decay sums
   (float64 here) differ.
 
-The backward replays each chunk's forward in cache: the graph holds only the input.
+The graph keeps the voltage output (and the current's when the decays learn), as
+lava-dl's does.
 :func:`applies` says where this runs; elsewhere (a norm between current and voltage,
 per-channel decays, CUDA, ...) the block calls the neuron, lava-dl's own path.
 """
@@ -96,13 +97,17 @@ class CubaSequence(torch.autograd.Function):
         ends = [torch.empty(n_shape if keep else (1,), dtype=x.dtype) for _ in "cv"]
         state_step = int(cur0.numel() > 1)
         width = int(np.prod(n_shape[1:], dtype=np.int64))
+        v_out = torch.empty_like(xs)
+        learn = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
+        c_out = torch.empty_like(xs) if learn else xs.new_empty(1)
         with sequence._parallel():
             fwd(xs.numpy(), steps, width, cur0.reshape(-1).numpy(), vol0.reshape(-1).numpy(),
                 state_step, c, k, bool(graded), bool(keep), sequence._chunk(steps),
-                y.reshape(-1).numpy(), *(e.reshape(-1).numpy() for e in ends))
-        ctx.save_for_backward(xs, cur0, vol0)
+                y.reshape(-1).numpy(), *(e.reshape(-1).numpy() for e in ends), v_out.numpy(),
+                c_out.numpy())
+        ctx.save_for_backward(v_out, c_out)  # as lava-dl's graph keeps them
         ctx.consts, ctx.graded, ctx.n_shape, ctx.steps = consts, graded, n_shape, steps
-        ctx.width, ctx.state_step = width, state_step
+        ctx.width = width
         ctx.decay_shapes = (current_decay.shape, voltage_decay.shape)
         y = y.movedim(1, -1)  # time-first, seen as [N, *shape, T]: a view
         return (y, *ends) if keep else y
@@ -111,18 +116,17 @@ class CubaSequence(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, gy, *_):
         _, bwd = _compile()
-        xs, cur0, vol0 = ctx.saved_tensors
+        v_out, c_out = ctx.saved_tensors
         need = ctx.needs_input_grad
         if gy is None:
-            gy = torch.zeros(1, dtype=xs.dtype).expand(xs.numel())
-        gy_a, gy_step = sequence._grad(gy, xs.dtype, time_first=True)
-        c, k, g = ctx.consts
-        gx = torch.empty_like(xs)
+            gy = torch.zeros(1, dtype=v_out.dtype).expand(v_out.numel())
+        gy_a, gy_step = sequence._grad(gy, v_out.dtype, time_first=True)
+        _, _, g = ctx.consts
+        gx = torch.empty_like(v_out)
         with sequence._parallel():
-            g_v, g_i = bwd(xs.numpy(), ctx.steps, ctx.width, cur0.reshape(-1).numpy(),
-                           vol0.reshape(-1).numpy(), ctx.state_step, c, k, g,
-                           bool(ctx.graded), gy_a, gy_step,
-                           sequence._chunk(ctx.steps), gx.numpy())
+            g_v, g_i = bwd(v_out.numpy(), c_out.numpy(), ctx.steps, ctx.width, g,
+                           bool(ctx.graded), gy_a, gy_step, sequence._chunk(ctx.steps),
+                           gx.numpy())
         gx = gx.reshape(ctx.n_shape[0], ctx.steps, *ctx.n_shape[1:]).movedim(1, -1)
         g_cur = torch.full(ctx.decay_shapes[0], g_i, dtype=torch.float32) if need[1] else None
         g_vol = torch.full(ctx.decay_shapes[1], g_v, dtype=torch.float32) if need[2] else None
