@@ -100,25 +100,33 @@ def forward(x, steps, width, cur0, vol0, state_step, c, k, graded, keep, chunk, 
         vb = np.empty(n, dtype=np.int64)
         load_state(cur0, state_step, i0, cb, c)
         load_state(vol0, state_step, i0, vb, c)
-        cl = np.empty(n, dtype=np.float32)  # the last step's current and voltage outputs
-        vl = np.empty(n, dtype=np.float32)
-        fl = np.empty(n, dtype=np.float32)  # and spikes
+        cl = np.empty(n, dtype=np.float32)  # the current output, when nowhere else kept
         save_c = c_out.shape[0] == x.shape[0]
         for t in range(steps):
             o = base + t * width
             xr, yr, vr = x[o:o + n], y[o:o + n], v_out[o:o + n]
-            for j in range(n):  # no branch in the loop: it runs across SIMD lanes
-                cb[j], vb[j], cl[j], vl[j], fired = step(cb[j], vb[j], xr[j], c, k)
-                sp = one if fired else zero
-                fl[j] = sp * (vl[j] if graded else one)  # (v >= th) * v when graded
-                yr[j] = fl[j]
-                vr[j] = vl[j]
-            if save_c:
-                c_out[o:o + n] = cl
+            cr = c_out[o:o + n] if save_c else cl
+            # few arrays per loop and no branch in it: LLVM vectorises a loop only when
+            # a few comparisons prove its arrays apart (this split halved the forward)
+            if save_c or (keep and t == steps - 1):
+                for j in range(n):
+                    cb[j], vb[j], cf, vf, fired = step(cb[j], vb[j], xr[j], c, k)
+                    sp = one if fired else zero
+                    yr[j] = sp * (vf if graded else one)  # (v >= th) * v when graded
+                    vr[j] = vf
+                    cr[j] = cf
+            else:
+                for j in range(n):
+                    cb[j], vb[j], _, vf, fired = step(cb[j], vb[j], xr[j], c, k)
+                    sp = one if fired else zero
+                    yr[j] = sp * (vf if graded else one)
+                    vr[j] = vf
         if keep:
+            o = base + (steps - 1) * width
+            cr, yr, vr = (c_out[o:o + n] if save_c else cl), y[o:o + n], v_out[o:o + n]
             for j in range(n):
-                cur_end[i0 + j] = cl[j]
-                vol_end[i0 + j] = vl[j] * (one - (one if fl[j] > zero else zero))
+                cur_end[i0 + j] = cr[j]
+                vol_end[i0 + j] = vr[j] * (one - (one if yr[j] > zero else zero))
 
 
 @njit(parallel=True, cache=True, fastmath=False, error_model="numpy")
