@@ -161,7 +161,8 @@ def backward(v_out, c_out, steps, width, g, graded, gy, gy_step, chunk, gx):
             o = base + t * width
             vr, gxr = v_out[o:o + n], gx[o:o + n]
             gyr = gy[o:o + n] if gy_step else gyc
-            # one branch-free loop per part, so that each runs across SIMD lanes
+            # one branch-free loop per part, over few arrays, so that each runs across
+            # SIMD lanes
             if graded:
                 for j in range(n):
                     d = vr[j] - th
@@ -180,8 +181,9 @@ def backward(v_out, c_out, steps, width, g, graded, gy, gy_step, chunk, gx):
                 cr = c_out[o:o + n]
                 for j in range(n):
                     di[j] += np.float64(gc[j] * cr[j])
-            for j in range(n):
+            for j in range(n):  # apart: few arrays per loop (as the forward's)
                 dv[j] += np.float64(gv[j] * vr[j])
+            for j in range(n):
                 gvj = a_v * gv[j] + gs[j]
                 gcj = a_i * gc[j] + gvj
                 gv[j] = gvj
