@@ -10,7 +10,10 @@ round kept) on the same input:
   vectorised autograd function (:mod:`lava_mlsnn.neuron.sequence`);
 * the same block through lava-dl's conv3d synapse and the step-by-step autograd loop
   (:func:`lava_mlsnn.neuron.multilevel.dynamics`, the reference path);
-* lava-dl's ``cuba.Conv`` (what ``block.cuba.Conv`` trains with).
+* lava-dl's ``cuba.Conv``;
+* lava-mlsnn's ``block.cuba.Conv`` (the same block and weights): its synapse frame by
+  frame, lava-dl's CUBA neuron as one compiled autograd function
+  (:mod:`lava_mlsnn.neuron.cuba_sequence`, the same spikes bit for bit).
 
 The input needs no gradient (a first layer), for every contender alike.
 Run: .venv/bin/python benchmarks/bench_training_step.py [--repeats 10] [--threads K] [--parts]
@@ -32,6 +35,7 @@ from _report import publish, table  # noqa: E402
 
 from lava_mlsnn import block  # noqa: E402
 from lava_mlsnn._quiet import quiet_import  # noqa: E402
+from lava_mlsnn.block import cuba as our_cuba  # noqa: E402
 from lava_mlsnn.block import frames as block_frames  # noqa: E402
 from lava_mlsnn.neuron import sequence  # noqa: E402
 
@@ -52,8 +56,10 @@ def contenders(batch: int, c_in: int, c_out: int, size: int, steps: int,
     frames = x.permute(0, 4, 1, 2, 3).reshape(batch * steps, c_in, size, size).contiguous()
     weight = torch.nn.Parameter(torch.randn(c_out, c_in, 3, 3, device=device) * 0.3)
     ours = block.Conv(dict(threshold=1.0, levels=4), c_in, c_out, 3, padding=1).to(device)
-    stock = cuba.Conv(dict(threshold=1.0, current_decay=1.0, voltage_decay=0.0),
-                      c_in, c_out, 3, padding=1, delay_shift=False).to(device)
+    cuba_params = dict(threshold=1.0, current_decay=1.0, voltage_decay=0.0)
+    stock = cuba.Conv(cuba_params, c_in, c_out, 3, padding=1, delay_shift=False).to(device)
+    ours_cuba = our_cuba.Conv(cuba_params, c_in, c_out, 3, padding=1).to(device)
+    ours_cuba.load_state_dict(stock.state_dict())
 
     def floor() -> None:
         F.conv2d(frames, weight, padding=1).sum().backward()
@@ -64,7 +70,8 @@ def contenders(batch: int, c_in: int, c_out: int, size: int, steps: int,
             ours(x).sum().backward()
 
     steps_ = {"floor": floor, "ours": lambda: ours(x).sum().backward(), "loop": loop,
-              "cuba": lambda: stock(x).sum().backward()}
+              "cuba": lambda: stock(x).sum().backward(),
+              "our_cuba": lambda: ours_cuba(x).sum().backward()}
     if device != "cpu":
         del steps_["loop"]
     return steps_
@@ -141,13 +148,16 @@ def main(argv: List[str] | None = None) -> None:
         batch, c_in, c_out, size, steps = shape
         rows.append([f"{batch}x{c_in}x{size}x{size}, T={steps} -> {c_out} ch", ms("floor"),
                      ms("ours"), ratio("ours"), ms("loop"), ratio("loop"),
-                     f"{t['loop'] / t['ours']:.1f}x", ms("cuba"), ratio("cuba")])
+                     f"{t['loop'] / t['ours']:.1f}x", ms("cuba"), ratio("cuba"), ms("our_cuba"),
+                     ratio("our_cuba")])
     load.append(os.getloadavg()[0])
     body = table(["shape (N x C x H x W, T)", "conv floor (ms)", "multi-level Conv (ms)",
                   "/ floor (target <= 3x)", "step-by-step loop (ms)", "/ floor",
-                  "loop / ours", "lava-dl cuba.Conv (ms)", "/ floor"], rows) + \
+                  "loop / ours", "lava-dl cuba.Conv (ms)", "/ floor",
+                  "our CUBA Conv (ms)", "/ floor"], rows) + \
         (f"\n\nBest of {args.repeats} interleaved rounds (floor, block, step-by-step loop, "
-         "cuba.Conv in turn), forward + backward of `.sum()`, input without gradient; "
+         "lava-dl's cuba.Conv, ours in turn), forward + backward of `.sum()`, "
+         "input without gradient; "
          f"1-minute load average {load[0]:.1f} at the start, {load[1]:.1f} at the end "
          f"({os.cpu_count()} cores shared with other jobs).\n")
     command = ".venv/bin/python benchmarks/bench_training_step.py" + \

@@ -4,6 +4,12 @@ These are ``lava.lib.dl.slayer.block.cuba`` blocks with the deployed-integer
 interface added (``fold``, the quantized forward, ``export_layers``), so binary
 baselines are trained, exported (as stock ``CUBA`` layers) and run exactly like
 multi-level ones. They read unit payloads: binary spikes or raw event counts.
+
+In training on the CPU the neuron's time loop runs compiled
+(:mod:`lava_mlsnn.neuron.cuba_sequence`, lava-dl's forward bit for bit, its gradients
+to rounding) and the Conv block's synapse frame by frame (:mod:`.frames`, the same sums),
+wherever those modules' ``applies`` say they compute what lava-dl does; elsewhere the
+block runs lava-dl's own forward.
 """
 from __future__ import annotations
 
@@ -12,6 +18,8 @@ import torch
 
 from .. import fixed
 from .._quiet import quiet_import
+from ..neuron import cuba_sequence
+from . import frames
 from .base import (Folded, FoldError, QuantizedMixin, SpatialShapeMixin, conv_synapse_spec,
                    lava_dl_signature, per_channel_bias, refuse_delays)
 
@@ -70,7 +78,24 @@ class _CubaMixin(QuantizedMixin):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.folded is not None and not self.training:
             return self.quantized_forward(x)
-        return super().forward(x)
+        if self.delay_shift is True or self.delay is not None \
+                or getattr(getattr(self, "synapse", None), "complex", False) \
+                or not cuba_sequence.neuron_applies(self.neuron):
+            return super().forward(x)
+        # lava-dl's AbstractDense / AbstractConv forward, each part on its faster
+        # equivalent where that one applies
+        mask = getattr(self, "mask", None)
+        if mask is not None:
+            self.synapse.weight.data *= mask
+        z = self._synapse_forward(x)
+        if cuba_sequence.applies(self.neuron, z):
+            s = cuba_sequence.run(self.neuron, z)
+        else:  # lava-dl's neuron on lava-dl's time-last layout
+            s = self.neuron(z.contiguous())
+        return (s, torch.mean(s > 0)) if self.count_log is True else s
+
+    def _synapse_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.synapse(x)
 
 
 @lava_dl_signature(_slayer_base.AbstractDense.__init__, delay_shift=False)
@@ -127,3 +152,6 @@ class Conv(SpatialShapeMixin, _CubaMixin, _cuba.Conv):
 
     def _synapse_spec(self, w: np.ndarray) -> fixed.SynapseSpec:
         return conv_synapse_spec(self.synapse, w)
+
+    def _synapse_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return frames.conv(self.synapse, x)  # frame by frame, time-first: the same sums
