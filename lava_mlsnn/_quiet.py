@@ -11,6 +11,7 @@ import importlib
 import io
 import sys
 from types import ModuleType
+from typing import Iterator
 
 
 def quiet_import(name: str) -> ModuleType:
@@ -34,3 +35,20 @@ def import_lava_runtime() -> ModuleType:
         if multiprocessing.get_start_method(allow_none=True) is not None:
             multiprocessing.set_start_method(None, force=True)
     return quiet_import(name)
+
+
+@contextlib.contextmanager
+def start_method_kept() -> Iterator[None]:
+    """Leave the multiprocessing start method unset if it was unset before.
+
+    numba's first parallel launch fixes the start method (its lock asks for one); Lava,
+    imported later, sets its own at import and fails on one already chosen.
+    """
+    import multiprocessing
+    unset = multiprocessing.get_start_method(allow_none=True) is None
+    try:
+        yield
+    finally:
+        if unset and multiprocessing.get_start_method(allow_none=True) is not None:
+            multiprocessing.set_start_method(None, force=True)
+

@@ -42,6 +42,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .. import fixed
+from .._quiet import start_method_kept
 
 #: Neuron types with a kernel, and their codes in the compiled loop.
 KINDS = {"MLSN": 0, "CUBA": 1, "READOUT": 2, "PASS": 3, "SDNN": 4, "SDNN_DELTA": 5,
@@ -148,15 +149,14 @@ def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
         steps whose payloads a float32 sum cannot hold exactly, when ``s`` is float32.
     hi_steps : tuple of int
     """
-    import multiprocessing
-    unset = multiprocessing.get_start_method(allow_none=True) is None
     loops = _compile()
     if loops is False:
         raise RuntimeError("the layer kernels need numba")
     import numba
     import torch
     threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
-    numba.set_num_threads(threads)
+    with start_method_kept():  # numba's thread pool fixes it; Lava, imported later,
+        numba.set_num_threads(threads)  # sets its own
     # one thread or little work: no parallel launch (~0.1 ms each, as much as the loop
     # over a few samples of a layer)
     serial = threads == 1 or s.size < PARALLEL_MIN
@@ -168,20 +168,18 @@ def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
         if state is not None or s.dtype != np.float32 or hi_steps:
             raise ValueError("the float32 MLSN loop runs float32 sums from the reset state")
         from . import _kernel_loops32 as loops32  # compiled or loaded with the int64 loop
-        run = loops32.run_mlsn32_serial if serial else loops32.run_mlsn32
-        run(s, consts, bias, payload, rec, record is not None)
+        with start_method_kept():  # (a parallel launch, as numba.set_num_threads)
+            (loops32.run_mlsn32_serial if serial else loops32.run_mlsn32)(
+                s, consts, bias, payload, rec, record is not None)
     else:
         hi_of = np.full(s.shape[1], -1, dtype=np.int64)
         hi_of[list(hi_steps)] = np.arange(len(hi_steps))
         if s_hi is None:
             s_hi = np.zeros((1, 1, 1), dtype=np.float64)
-        run = loops.run_serial if serial else loops.run
-        top = run(KINDS[kind], s, s_hi, hi_of, consts, bias, u, v, state is not None,
-                  payload, rec, record is not None)
-    if unset and multiprocessing.get_start_method(allow_none=True) is not None:
-        # numba's first parallel launch fixes the start method (its lock asks for it);
-        # Lava, imported later, sets its own and fails on one already chosen
-        multiprocessing.set_start_method(None, force=True)
+        with start_method_kept():
+            top = (loops.run_serial if serial else loops.run)(
+                KINDS[kind], s, s_hi, hi_of, consts, bias, u, v, state is not None, payload,
+                rec, record is not None)
     return top if kind in fixed.SDNN_TYPES else None
 
 

@@ -39,6 +39,8 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
+from .._quiet import start_method_kept
+
 _KERNELS = None  # (forward, backward) once compiled; False when numba is missing
 #: One step over fewer neurons runs the reference loop: its graph of a handful of
 #: operations costs less than the kernels' fixed cost per call (about 0.1-0.3 ms on the
@@ -120,14 +122,17 @@ def _reduce(g: torch.Tensor, like: torch.Tensor, needed: bool) -> Optional[torch
 def _parallel() -> Iterator[None]:
     """torch's thread count, and chunks handed out on demand: with the default static
     split a thread the OS has descheduled (a loaded machine) holds up the whole loop; on
-    2 loaded cores that cost 4-8x."""
+    2 loaded cores that cost 4-8x. The multiprocessing start method stays unset if it
+    was (numba's thread pool fixes it; Lava, imported later, sets its own)."""
     import numba
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
-    old = numba.set_parallel_chunksize(4)
-    try:
-        yield
-    finally:
-        numba.set_parallel_chunksize(old)
+    with start_method_kept():
+        numba.set_num_threads(max(1, min(torch.get_num_threads(),
+                                         numba.config.NUMBA_NUM_THREADS)))
+        old = numba.set_parallel_chunksize(4)
+        try:
+            yield
+        finally:
+            numba.set_parallel_chunksize(old)
 
 
 def _chunk(steps: int) -> int:
