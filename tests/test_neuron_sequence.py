@@ -238,3 +238,23 @@ def test_gradients_repeat_bit_for_bit_whatever_the_thread_count():
     assert grads[0][0].abs().sum() > 0
     for g in grads[1:]:
         assert torch.equal(g[0], grads[0][0]) and torch.equal(g[1], grads[0][1])
+
+
+def test_the_level_sum_stays_exact_past_float32s_integers():
+    """The rate's sum of levels is kept per neuron in float32 (the step loop's SIMD
+    width) and moved to float64 before it could pass 2**24: with 2**23 levels, three
+    equal steps at a level 4 m + 3 near the top sum to 4 k + 1 above 2**24, which a
+    float32 sum rounds down. The forward kernel's float64 total is compared exactly."""
+    cfg = multilevel.MultiLevelConfig(2 ** 23, 1.0, 0.0, 0.5, "ste")
+    torch.manual_seed(7)
+    level = torch.randint(3 * 2 ** 19, 2 ** 21, (2, 1, 70)) * 4 + 3
+    x = level.expand(2, 3, 70).float()  # [N, T, K]; w = x + 0.5: z = x
+    assert ((x[:, 0] + x[:, 1] + x[:, 2]).double() != x.double().sum(1)).all()
+    fwd, _ = sequence._compile()
+    zero, half = torch.zeros(1).numpy(), torch.full((1,), 0.5).numpy()
+    y, end = torch.empty_like(x), torch.empty(1)
+    total = fwd(x.reshape(-1).numpy(), 3, 70, zero, 1, 1, zero, 1, 1, half, 1, 1,
+                sequence._consts(cfg, 1.0, torch.float32), True, False, sequence._chunk(3),
+                y.reshape(-1).numpy(), end.numpy(), end.numpy())
+    assert torch.equal(y, x)
+    assert total == float(x.long().sum())

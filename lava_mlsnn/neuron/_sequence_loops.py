@@ -65,6 +65,16 @@ def total8(a):
         s0 += a[j]
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
+@njit(cache=True, fastmath={"reassoc"})
+def total_exact(a):
+    # float64 sum of integer values (levels): exact in any order below 2**53, NaN
+    # staying NaN, so the additions may be regrouped across SIMD lanes (reassoc): the
+    # same bits as total8's fixed order, without its chain of scalar conversions
+    s = 0.0
+    for j in range(a.shape[0]):
+        s += a[j]
+    return s
+
 @njit(parallel=True, cache=True, fastmath=False, error_model="numpy")
 def forward(x, steps, width, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v_mod, c,
             direct, keep, chunk, y, u_end, v_end):
@@ -76,7 +86,8 @@ def forward(x, steps, width, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v
     # a[(i // div) % mod] (one value, per channel, per neuron). error_model="numpy":
     # a division has no Python-style zero check (a branch in the loop); by zero it
     # gives inf / NaN as torch's does. Returns the sum of z (exact in float64).
-    theta = c[0]
+    theta, zero = c[0], c[4]
+    flush = max(1, int(16777216.0 // max(c[1], 1.0)))  # steps whose z sum stays below 2**24
     per = (width + chunk - 1) // chunk  # chunks per sample
     total = 0.0
     for b in prange((x.shape[0] // (steps * width)) * per):
@@ -88,10 +99,14 @@ def forward(x, steps, width, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v
         ub = np.empty(n, dtype=x.dtype)
         vb = np.empty(n, dtype=x.dtype)
         sb = np.empty(n, dtype=x.dtype)
-        qs = np.zeros(n)  # each neuron's sum of z, float64 (exact)
+        # each neuron's sum of z in x's dtype: integers, exact up to 2**24 (float32),
+        # so added into the float64 total before they could reach it; with no
+        # float64 in the step loop it runs at float32's SIMD width
+        qs = np.zeros(n, dtype=x.dtype)
         spread(u0, u_div, u_mod, i0, ub)
         spread(v0, v_div, v_mod, i0, vb)
         spread(shift, s_div, s_mod, i0, sb)
+        acc = 0.0
         for t in range(steps):
             o = base + t * width
             # rows as slices: an index known to lie in [0, n) lets LLVM vectorise
@@ -101,7 +116,9 @@ def forward(x, steps, width, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v
                 ub[j], _, q, vb[j] = step(ub[j], vb[j], xr[j], sb[j], c, direct)
                 yr[j] = q * theta
                 qs[j] += q
-        acc = total8(qs)
+            if (t + 1) % flush == 0 or t == steps - 1:
+                acc += total_exact(qs)
+                qs[:] = zero
         if keep:
             for j in range(n):
                 u_end[i0 + j] = ub[j]
@@ -163,6 +180,11 @@ def backward(x, steps, width, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, 
             o, ob = base + t * width, t * n
             wr, zr, gxr = wb[ob:ob + n], z[ob:ob + n], gx[o:o + n]
             gyr = gy[o:o + n] if gy_step else gyc
+            last = t == steps - 1
+            # a driven current (direct) carries nothing back into u before its last
+            # step; with the clipped STE and no shift gradient, the slope is taken in
+            # the loop: fewer arrays, and LLVM vectorises it
+            fused = direct and not last and not sigmoid and not need[0]
             if sigmoid:  # the surrogate's slope apart: the main loop has no branch
                 for j in range(n):
                     r = wr[j] * inv
@@ -173,26 +195,53 @@ def backward(x, steps, width, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, 
                         sg = one / (one + np.exp(-(alpha * (r - edge))))
                         dj += alpha * sg * (one - sg)
                     d[j] = dj
-            else:
+            elif not fused:
                 for j in range(n):
                     w = wr[j]
                     d[j] = one if (w >= zero) & (w <= top_v) else zero
-            last = t == steps - 1
-            for j in range(n):
-                w = wr[j]
-                q = zr[j]
-                gyk = gyr[j]
-                # z_t feeds the output theta * z_t, the mean and the reset -z_t * theta
-                g = gyk * theta + g_mean + (-gv[j]) * theta
-                gd = g * d[j]
-                th[j] += gd * (-w * inv2) + (gyk - gv[j]) * q
-                gvp = gv[j] + gd * inv  # d loss / d v_t before the reset
-                gs[j] += gvp
-                # at the last step u_T's gradient; a driven current has no carry
-                gxk = gvp if direct and not last else gvp + gc[j]
-                gxr[j] = gxk
-                gc[j] = zero if direct else gxk * a_u
-                gv[j] = gvp * a_v
+            if fused:
+                for j in range(n):
+                    w = wr[j]
+                    q = zr[j]
+                    gyk = gyr[j]
+                    gvj = gv[j]
+                    dj = one if (w >= zero) & (w <= top_v) else zero
+                    g = gyk * theta + g_mean + (-gvj) * theta
+                    gd = g * dj
+                    th[j] += gd * (-w * inv2) + (gyk - gvj) * q
+                    gvp = gvj + gd * inv
+                    gxr[j] = gvp
+                    gv[j] = gvp * a_v
+            elif direct and not last:  # no carry into u: gc neither read nor written
+                for j in range(n):
+                    w = wr[j]
+                    q = zr[j]
+                    gyk = gyr[j]
+                    gvj = gv[j]
+                    g = gyk * theta + g_mean + (-gvj) * theta
+                    gd = g * d[j]
+                    th[j] += gd * (-w * inv2) + (gyk - gvj) * q
+                    gvp = gvj + gd * inv
+                    gs[j] += gvp
+                    gxr[j] = gvp
+                    gv[j] = gvp * a_v
+            else:
+                for j in range(n):
+                    w = wr[j]
+                    q = zr[j]
+                    gyk = gyr[j]
+                    gvj = gv[j]
+                    # z_t feeds the output theta * z_t, the mean and the reset -z_t * theta
+                    g = gyk * theta + g_mean + (-gvj) * theta
+                    gd = g * d[j]
+                    th[j] += gd * (-w * inv2) + (gyk - gvj) * q
+                    gvp = gvj + gd * inv  # d loss / d v_t before the reset
+                    gs[j] += gvp
+                    # at the last step u_T's gradient added (a driven current's only carry)
+                    gxk = gvp + gc[j]
+                    gxr[j] = gxk
+                    gc[j] = zero if direct else gxk * a_u
+                    gv[j] = gvp * a_v
         if need[0]:
             gshift[i0:i0 + n] = gs
         if need[1]:
