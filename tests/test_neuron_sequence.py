@@ -258,3 +258,28 @@ def test_the_level_sum_stays_exact_past_float32s_integers():
                 y.reshape(-1).numpy(), end.numpy(), end.numpy())
     assert torch.equal(y, x)
     assert total == float(x.long().sum())
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_a_driven_current_with_its_final_state_in_the_loss(steps):
+    """With current_decay = 1 the final current's gradient reaches only the last step's
+    input; one value expanded (a sum's backward) is added in the vectorised loop."""
+    torch.manual_seed(8)
+    cfg = multilevel.MultiLevelConfig(4, 1.0, 0.0, 0.5, "ste")
+    x = (torch.randn(4, 3, 50, steps) * 2).requires_grad_()
+    th = torch.tensor([0.7], requires_grad=True)
+    w = torch.randn(4, 3, 50, steps)
+    out = []
+    for fast in (True, False):
+        x.grad = th.grad = None
+        if fast:
+            y, mean, (u, v) = sequence.run(x, torch.zeros(1), th, cfg, keep_state=True)
+        else:
+            z, (u, v) = multilevel.dynamics(x, torch.zeros(1), th, cfg)
+            y, mean = z * th, z.mean()
+        ((y * w).sum() + 2.0 * u.sum() + v.sum()).backward()
+        out.append((y.detach(), x.grad.clone(), th.grad.clone()))
+    assert torch.equal(out[0][0], out[1][0]) and out[0][0].abs().sum() > 0
+    for a, b, name in zip(out[0][1:], out[1][1:], ("x", "theta")):
+        assert b.abs().sum() > 0, name
+        _close(a, b, 1e-5, name)

@@ -96,13 +96,15 @@ def forward(x, steps, width, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, v
         n = min(width, k0 + chunk) - k0
         i0 = s * width + k0  # the chunk's first neuron
         base = s * steps * width + k0
-        ub = np.empty(n, dtype=x.dtype)
-        vb = np.empty(n, dtype=x.dtype)
-        sb = np.empty(n, dtype=x.dtype)
+        buf = np.empty(4 * n, dtype=x.dtype)  # the chunk's buffers, one allocation
+        ub = buf[:n]
+        vb = buf[n:2 * n]
+        sb = buf[2 * n:3 * n]
         # each neuron's sum of z in x's dtype: integers, exact up to 2**24 (float32),
         # so added into the float64 total before they could reach it; with no
         # float64 in the step loop it runs at float32's SIMD width
-        qs = np.zeros(n, dtype=x.dtype)
+        qs = buf[3 * n:]
+        qs[:] = zero
         spread(u0, u_div, u_mod, i0, ub)
         spread(v0, v_div, v_mod, i0, vb)
         spread(shift, s_div, s_mod, i0, sb)
@@ -153,19 +155,24 @@ def backward(x, steps, width, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, 
         n = min(width, k0 + chunk) - k0
         i0 = s * width + k0
         base = s * steps * width + k0
-        wb = np.empty(steps * n, dtype=x.dtype)  # [t, neuron]: v before the reset
-        z = np.empty(steps * n, dtype=x.dtype)
-        ub = np.empty(n, dtype=x.dtype)
-        gv = np.empty(n, dtype=x.dtype)
-        gc = np.empty(n, dtype=x.dtype)
-        d = np.empty(n, dtype=x.dtype)
-        sb = np.empty(n, dtype=x.dtype)
-        th = np.empty(n, dtype=x.dtype)  # each neuron's part of the threshold's gradient
-        gs = np.empty(n, dtype=x.dtype)
+        # the chunk's buffers, one allocation (per chunk, nine cost as much as the
+        # arithmetic of a one-step chunk)
+        buf = np.empty((2 * steps + 8) * n, dtype=x.dtype)
+        wb = buf[:steps * n]  # [t, neuron]: v before the reset
+        z = buf[steps * n:2 * steps * n]
+        rows = 2 * steps * n
+        ub = buf[rows:rows + n]
+        gv = buf[rows + n:rows + 2 * n]
+        gc = buf[rows + 2 * n:rows + 3 * n]
+        d = buf[rows + 3 * n:rows + 4 * n]
+        sb = buf[rows + 4 * n:rows + 5 * n]
+        th = buf[rows + 5 * n:rows + 6 * n]  # each neuron's part of the threshold's gradient
+        gs = buf[rows + 6 * n:rows + 7 * n]
+        gyc = buf[rows + 7 * n:rows + 8 * n]  # one value expanded: its row
+        gyc[:] = gy[0]
         spread(u0, u_div, u_mod, i0, ub)  # the replay's state
         spread(v0, v_div, v_mod, i0, gv)
         spread(shift, s_div, s_mod, i0, sb)
-        gyc = np.full(n, gy[0])  # one value expanded: its row
         for t in range(steps):
             o, ob = base + t * width, t * n
             xr, wr, zr = x[o:o + n], wb[ob:ob + n], z[ob:ob + n]
@@ -182,9 +189,12 @@ def backward(x, steps, width, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, 
             gyr = gy[o:o + n] if gy_step else gyc
             last = t == steps - 1
             # a driven current (direct) carries nothing back into u before its last
-            # step; with the clipped STE and no shift gradient, the slope is taken in
-            # the loop: fewer arrays, and LLVM vectorises it
-            fused = direct and not last and not sigmoid and not need[0]
+            # step, and at it one value (u_T's gradient, when one value or none);
+            # with the clipped STE and no shift gradient, the slope is taken in the
+            # loop: fewer arrays, and LLVM vectorises it
+            fused = direct and not sigmoid and not need[0] and (not last or gu_step == 0)
+            # u_T's gradient at the last step; -0 elsewhere: x + (-0) is x, -0 included
+            carry = gu_end[0] if last else -zero
             if sigmoid:  # the surrogate's slope apart: the main loop has no branch
                 for j in range(n):
                     r = wr[j] * inv
@@ -210,8 +220,10 @@ def backward(x, steps, width, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, 
                     gd = g * dj
                     th[j] += gd * (-w * inv2) + (gyk - gvj) * q
                     gvp = gvj + gd * inv
-                    gxr[j] = gvp
+                    gxr[j] = gvp + carry
                     gv[j] = gvp * a_v
+                if last:
+                    gc[:] = zero  # a driven current: nothing carried back to u0
             elif direct and not last:  # no carry into u: gc neither read nor written
                 for j in range(n):
                     w = wr[j]
