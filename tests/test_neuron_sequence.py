@@ -283,3 +283,36 @@ def test_a_driven_current_with_its_final_state_in_the_loss(steps):
     for a, b, name in zip(out[0][1:], out[1][1:], ("x", "theta")):
         assert b.abs().sum() > 0, name
         _close(a, b, 1e-5, name)
+
+
+@pytest.mark.parametrize("steps", [1, 4])
+@pytest.mark.parametrize("theta_grad", [False, True])
+def test_sums_not_wanted_are_not_taken(steps, theta_grad):
+    """A fixed threshold (and so a fixed initial membrane) asks the backward for neither
+    of its two sums; the input's gradient is the reference's, and with the threshold
+    learnt but the initial membrane given (no gradient) only the threshold's sum is
+    taken."""
+    torch.manual_seed(9)
+    cfg = multilevel.MultiLevelConfig(4, 1.0, 0.0, 0.5, "ste")
+    x = (torch.randn(3, 4, 40, steps) * 2).requires_grad_()
+    th = torch.tensor([0.8], requires_grad=theta_grad)
+    state = (torch.zeros(1), torch.full((1,), 0.4))
+    w = torch.randn(3, 4, 40, steps)
+    out = []
+    for fast in (True, False):
+        x.grad = th.grad = None
+        if fast:
+            y, mean, _ = sequence.run(x, torch.zeros(1), th, cfg, state, keep_state=False)
+        else:
+            z, _ = multilevel.dynamics(x, torch.zeros(1), th, cfg, state)
+            y, mean = z * th, z.mean()
+        ((y * w).sum() + mean).backward()
+        out.append((y.detach(), x.grad.clone(), None if th.grad is None else th.grad.clone()))
+    assert torch.equal(out[0][0], out[1][0]) and out[0][0].abs().sum() > 0
+    assert out[1][1].abs().sum() > 0
+    _close(out[0][1], out[1][1], 1e-5, "x")
+    if theta_grad:
+        assert out[1][2].abs().sum() > 0
+        _close(out[0][2], out[1][2], 1e-5, "theta")
+    else:
+        assert out[0][2] is None and out[1][2] is None

@@ -138,7 +138,8 @@ def backward(x, steps, width, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, 
     # c = [theta, levels, 1 - current_decay, 1 - voltage_decay, 0, 1, N * theta, alpha];
     # g_mean: the rate's gradient per z. gv: the gradient reaching v after step t's
     # reset (at the end: v0's); gc: the one reaching u_t from later steps.
-    # need = (shift, u0, v0 per neuron): which of gshift, gu0, gv0 [S * K] to write.
+    # need = (shift, u0, v0 per neuron, theta, v0's sum): which of gshift, gu0, gv0
+    # [S * K] to write, and which of the two sums to take (a sum not wanted is 0).
     # Returns the threshold's gradient and the sum of v0's (float64 over chunks).
     theta, a_u, a_v, zero, one, top_v, alpha = c[0], c[2], c[3], c[4], c[5], c[6], c[7]
     inv = one / theta  # gradients need no exact quotient: a product is cheaper
@@ -260,8 +261,12 @@ def backward(x, steps, width, shift, s_div, s_mod, u0, u_div, u_mod, v0, v_div, 
             gu0[i0:i0 + n] = gc
         if need[2]:
             gv0[i0:i0 + n] = gv
-        parts[b] = total8(th)
-        parts_v0[b] = total8(gv)
+        # the sums are the costliest part of a one-step chunk (a scalar conversion to
+        # float64 per neuron): taken only when wanted
+        if need[3]:
+            parts[b] = total8(th)
+        if need[4]:
+            parts_v0[b] = total8(gv)
     total, total_v0 = 0.0, 0.0
     for b in range(parts.shape[0]):
         total += parts[b]

@@ -209,13 +209,14 @@ class MultiLevelSequence(torch.autograd.Function):
         need = ctx.needs_input_grad
         per_neuron_v0 = need[4] and v0.numel() > 1  # a single v0 takes the kernel's sum
         wanted = (need[1], need[3], per_neuron_v0)
+        sums = (need[2], need[4] and not per_neuron_v0)  # theta's, a single v0's
         outs = [torch.empty(n_shape, dtype=dtype) if w else None for w in wanted]
         width = xs.numel() // (n_shape[0] * steps)
         with _parallel():
             g_theta, g_v0_sum = bwd(xs.numpy(), steps, width, *ctx.operands, gy_a, gy_step,
                                     c.dtype.type(gm), gu, gu_step, gv, gv_step, c,
                                     cfg.current_decay >= 1.0, cfg.surrogate == "sigmoid",
-                                    cfg.levels, wanted, _chunk(steps), gx.numpy(),
+                                    cfg.levels, wanted + sums, _chunk(steps), gx.numpy(),
                                     *(_unused(dtype) if g is None else g.reshape(-1).numpy()
                                       for g in outs))
         g_shift, g_u0, g_v0 = outs
