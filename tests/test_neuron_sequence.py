@@ -238,3 +238,81 @@ def test_gradients_repeat_bit_for_bit_whatever_the_thread_count():
     assert grads[0][0].abs().sum() > 0
     for g in grads[1:]:
         assert torch.equal(g[0], grads[0][0]) and torch.equal(g[1], grads[0][1])
+
+
+def test_the_level_sum_stays_exact_past_float32s_integers():
+    """The rate's sum of levels is kept per neuron in float32 (the step loop's SIMD
+    width) and moved to float64 before it could pass 2**24: with 2**23 levels, three
+    equal steps at a level 4 m + 3 near the top sum to 4 k + 1 above 2**24, which a
+    float32 sum rounds down. The forward kernel's float64 total is compared exactly."""
+    cfg = multilevel.MultiLevelConfig(2 ** 23, 1.0, 0.0, 0.5, "ste")
+    torch.manual_seed(7)
+    level = torch.randint(3 * 2 ** 19, 2 ** 21, (2, 1, 70)) * 4 + 3
+    x = level.expand(2, 3, 70).float()  # [N, T, K]; w = x + 0.5: z = x
+    assert ((x[:, 0] + x[:, 1] + x[:, 2]).double() != x.double().sum(1)).all()
+    fwd, _ = sequence._compile()
+    zero, half = torch.zeros(1).numpy(), torch.full((1,), 0.5).numpy()
+    y, end = torch.empty_like(x), torch.empty(1)
+    total = fwd(x.reshape(-1).numpy(), 3, 70, zero, 1, 1, zero, 1, 1, half, 1, 1,
+                sequence._consts(cfg, 1.0, torch.float32), True, False, sequence._chunk(3),
+                y.reshape(-1).numpy(), end.numpy(), end.numpy())
+    assert torch.equal(y, x)
+    assert total == float(x.long().sum())
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_a_driven_current_with_its_final_state_in_the_loss(steps):
+    """With current_decay = 1 the final current's gradient reaches only the last step's
+    input; one value expanded (a sum's backward) is added in the vectorised loop."""
+    torch.manual_seed(8)
+    cfg = multilevel.MultiLevelConfig(4, 1.0, 0.0, 0.5, "ste")
+    x = (torch.randn(4, 3, 50, steps) * 2).requires_grad_()
+    th = torch.tensor([0.7], requires_grad=True)
+    w = torch.randn(4, 3, 50, steps)
+    out = []
+    for fast in (True, False):
+        x.grad = th.grad = None
+        if fast:
+            y, mean, (u, v) = sequence.run(x, torch.zeros(1), th, cfg, keep_state=True)
+        else:
+            z, (u, v) = multilevel.dynamics(x, torch.zeros(1), th, cfg)
+            y, mean = z * th, z.mean()
+        ((y * w).sum() + 2.0 * u.sum() + v.sum()).backward()
+        out.append((y.detach(), x.grad.clone(), th.grad.clone()))
+    assert torch.equal(out[0][0], out[1][0]) and out[0][0].abs().sum() > 0
+    for a, b, name in zip(out[0][1:], out[1][1:], ("x", "theta")):
+        assert b.abs().sum() > 0, name
+        _close(a, b, 1e-5, name)
+
+
+@pytest.mark.parametrize("steps", [1, 4])
+@pytest.mark.parametrize("theta_grad", [False, True])
+def test_sums_not_wanted_are_not_taken(steps, theta_grad):
+    """A fixed threshold (and so a fixed initial membrane) asks the backward for neither
+    of its two sums; the input's gradient is the reference's, and with the threshold
+    learnt but the initial membrane given (no gradient) only the threshold's sum is
+    taken."""
+    torch.manual_seed(9)
+    cfg = multilevel.MultiLevelConfig(4, 1.0, 0.0, 0.5, "ste")
+    x = (torch.randn(3, 4, 40, steps) * 2).requires_grad_()
+    th = torch.tensor([0.8], requires_grad=theta_grad)
+    state = (torch.zeros(1), torch.full((1,), 0.4))
+    w = torch.randn(3, 4, 40, steps)
+    out = []
+    for fast in (True, False):
+        x.grad = th.grad = None
+        if fast:
+            y, mean, _ = sequence.run(x, torch.zeros(1), th, cfg, state, keep_state=False)
+        else:
+            z, _ = multilevel.dynamics(x, torch.zeros(1), th, cfg, state)
+            y, mean = z * th, z.mean()
+        ((y * w).sum() + mean).backward()
+        out.append((y.detach(), x.grad.clone(), None if th.grad is None else th.grad.clone()))
+    assert torch.equal(out[0][0], out[1][0]) and out[0][0].abs().sum() > 0
+    assert out[1][1].abs().sum() > 0
+    _close(out[0][1], out[1][1], 1e-5, "x")
+    if theta_grad:
+        assert out[1][2].abs().sum() > 0
+        _close(out[0][2], out[1][2], 1e-5, "theta")
+    else:
+        assert out[0][2] is None and out[1][2] is None

@@ -72,19 +72,39 @@ def _compile():
     return _KERNELS
 
 
-def _flat(t: torch.Tensor, like: torch.Tensor) -> Tuple[np.ndarray, int, int]:
+def _flat(t: torch.Tensor, shape: torch.Size, dtype: torch.dtype
+          ) -> Tuple[np.ndarray, int, int]:
     """A per-neuron operand as ``(values, div, mod)``: neuron ``i`` (flat index over
-    ``like``'s shape) reads ``values[(i // div) % mod]``; one value, one per channel
-    (``(1, C, 1, ...)``) or, expanded, one per neuron."""
-    values = t.detach().to(like.dtype)
+    ``shape``, the neurons ``[N, *shape]``) reads ``values[(i // div) % mod]``; one value,
+    one per channel (``(1, C, 1, ...)``) or, expanded, one per neuron."""
+    values = t.detach().to(dtype)
     if t.numel() == 1:
         return values.reshape(1).contiguous().numpy(), 1, 1
-    shape = (1,) * (like.dim() - t.dim()) + tuple(t.shape)
-    if len(shape) > 1 and shape[0] == 1 and shape[1] == like.shape[1] \
-            and all(d == 1 for d in shape[2:]):
-        inner = int(np.prod(like.shape[2:], dtype=np.int64))
-        return values.reshape(-1).contiguous().numpy(), inner, int(like.shape[1])
-    return values.expand(like.shape).contiguous().reshape(-1).numpy(), 1, like.numel()
+    dims = (1,) * (len(shape) - t.dim()) + tuple(t.shape)
+    if len(dims) > 1 and dims[0] == 1 and dims[1] == shape[1] \
+            and all(d == 1 for d in dims[2:]):
+        inner = int(np.prod(shape[2:], dtype=np.int64))
+        return values.reshape(-1).contiguous().numpy(), inner, int(shape[1])
+    return values.expand(shape).contiguous().reshape(-1).numpy(), 1, \
+        int(np.prod(shape, dtype=np.int64))
+
+
+def _operands(shift, u0, v0, shape: torch.Size, dtype: torch.dtype) -> list:
+    """The kernels' ``(values, div, mod)`` of ``shift``, ``u0`` and ``v0``, flattened."""
+    return [a for o in (shift, u0, v0) for a in _flat(o, shape, dtype)]
+
+
+_NUMPY = {torch.float32: np.float32, torch.float64: np.float64}
+_UNUSED: dict = {}  # per dtype: one zero, for the kernels' arguments they do not use
+
+
+def _unused(dtype: torch.dtype) -> np.ndarray:
+    """A one-element zero array of ``dtype`` that the kernels only read (a gradient
+    that is ``None``, a final state that is not kept, an output that is not wanted)."""
+    a = _UNUSED.get(dtype)
+    if a is None:
+        a = _UNUSED[dtype] = np.zeros(1, dtype=_NUMPY[dtype])
+    return a
 
 
 def _grad(g: Optional[torch.Tensor], dtype: torch.dtype, time_first: bool = False
@@ -93,7 +113,7 @@ def _grad(g: Optional[torch.Tensor], dtype: torch.dtype, time_first: bool = Fals
     ``time_first``: a sequence's ``[N, *shape, T]`` read in the kernels' layout
     (:func:`_time_first`)."""
     if g is None:
-        return np.zeros(1, dtype=torch.empty(0, dtype=dtype).numpy().dtype), 0
+        return _unused(dtype), 0
     if g.numel() > 1 and not any(g.stride()):  # one value expanded (a sum's backward):
         return g.detach().to(dtype).reshape(-1)[:1].contiguous().numpy(), 0  # no copy
     g = g.detach().to(dtype)
@@ -142,12 +162,12 @@ def _chunk(steps: int) -> int:
 
 
 def _consts(cfg, theta: float, dtype: torch.dtype) -> np.ndarray:
-    """The kernels' constants in ``dtype`` (``N * theta`` rounded as autograd's ``n * theta``)."""
-    th = torch.tensor(theta, dtype=dtype)
-    top_v = float(torch.tensor(float(cfg.levels), dtype=dtype) * th)
-    c = torch.tensor([theta, cfg.levels, 1 - cfg.current_decay, 1 - cfg.voltage_decay, 0.0, 1.0,
-                      top_v, cfg.alpha], dtype=dtype)
-    return c.numpy()
+    """The kernels' constants in ``dtype`` (``N * theta`` rounded as autograd's ``n * theta``:
+    one product in ``dtype``, as numpy's scalar product of two values of that dtype)."""
+    t = _NUMPY[dtype]
+    top_v = t(cfg.levels) * t(theta)
+    return np.array([theta, cfg.levels, 1 - cfg.current_decay, 1 - cfg.voltage_decay, 0.0,
+                     1.0, top_v, cfg.alpha], dtype=t)
 
 
 class MultiLevelSequence(torch.autograd.Function):
@@ -158,22 +178,26 @@ class MultiLevelSequence(torch.autograd.Function):
     def forward(ctx, x, shift, theta, u0, v0, cfg, keep):
         fwd, _ = _compile()
         ctx.set_materialize_grads(False)
-        n_shape, steps = x.shape[:-1], x.shape[-1]
+        n_shape, steps, dtype = x.shape[:-1], x.shape[-1], x.dtype
         xt = _time_first(x.detach())  # [N, T, *shape]
         xs = xt.reshape(-1)
-        like = torch.empty(n_shape, dtype=x.dtype)
-        operands = [a for o in (shift, u0, v0) for a in _flat(o, like)]
+        operands = _operands(shift, u0, v0, n_shape, dtype)
+        c = _consts(cfg, float(theta), dtype)
         y = torch.empty_like(xt)
-        u_end, v_end = (torch.empty(n_shape if keep else (1,), dtype=x.dtype) for _ in "uv")
+        if keep:
+            u_end, v_end = torch.empty(n_shape, dtype=dtype), torch.empty(n_shape, dtype=dtype)
+            ends = (u_end.reshape(-1).numpy(), v_end.reshape(-1).numpy())
+        else:  # the kernel writes no final state
+            ends = (_unused(dtype), _unused(dtype))
+        width = xs.numel() // (n_shape[0] * steps)
         with _parallel():
-            z_sum = fwd(xs.numpy(), steps, like[0].numel(), *operands,
-                        _consts(cfg, float(theta), x.dtype), cfg.current_decay >= 1.0,
-                        bool(keep), _chunk(steps), y.reshape(-1).numpy(),
-                        u_end.reshape(-1).numpy(),
-                        v_end.reshape(-1).numpy())
+            z_sum = fwd(xs.numpy(), steps, width, *operands, c, cfg.current_decay >= 1.0,
+                        bool(keep), _chunk(steps), y.reshape(-1).numpy(), *ends)
         ctx.save_for_backward(xs, shift, theta, u0, v0)
-        ctx.cfg, ctx.n_shape, ctx.steps = cfg, n_shape, steps
-        mean = torch.tensor(z_sum / xs.numel(), dtype=x.dtype)
+        # the backward reads the same operands: kept rather than flattened again (the
+        # saved tensors still guard them against an in-place change)
+        ctx.cfg, ctx.n_shape, ctx.steps, ctx.operands, ctx.c = cfg, n_shape, steps, operands, c
+        mean = torch.tensor(z_sum / xs.numel(), dtype=dtype)
         # the time-first result seen as [N, *shape, T]: a view, no copy
         return (y.movedim(1, -1), mean) + ((u_end, v_end) if keep else ())
 
@@ -182,29 +206,28 @@ class MultiLevelSequence(torch.autograd.Function):
     def backward(ctx, gy, g_mean, gu_end=None, gv_end=None):
         _, bwd = _compile()
         xs, shift, theta, u0, v0 = ctx.saved_tensors
-        cfg, steps = ctx.cfg, ctx.steps
-        like = torch.empty(ctx.n_shape, dtype=xs.dtype)
-        operands = [a for o in (shift, u0, v0) for a in _flat(o, like)]
-        gy_a, gy_step = _grad(gy, xs.dtype, time_first=True)
-        (gu, gu_step), (gv, gv_step) = (_grad(g, xs.dtype) for g in (gu_end, gv_end))
+        cfg, steps, n_shape, c, dtype = ctx.cfg, ctx.steps, ctx.n_shape, ctx.c, xs.dtype
+        gy_a, gy_step = _grad(gy, dtype, time_first=True)
+        (gu, gu_step), (gv, gv_step) = (_grad(g, dtype) for g in (gu_end, gv_end))
         gm = 0.0 if g_mean is None else float(g_mean) / xs.numel()
         gx = torch.empty_like(xs)
         need = ctx.needs_input_grad
         per_neuron_v0 = need[4] and v0.numel() > 1  # a single v0 takes the kernel's sum
         wanted = (need[1], need[3], per_neuron_v0)
-        outs = [torch.empty(ctx.n_shape if w else (1,), dtype=xs.dtype) for w in wanted]
-        c = _consts(cfg, float(theta), xs.dtype)
+        sums = (need[2], need[4] and not per_neuron_v0)  # theta's, a single v0's
+        outs = [torch.empty(n_shape, dtype=dtype) if w else None for w in wanted]
+        width = xs.numel() // (n_shape[0] * steps)
         with _parallel():
-            g_theta, g_v0_sum = bwd(xs.numpy(), steps, like[0].numel(), *operands, gy_a,
-                                    gy_step,
+            g_theta, g_v0_sum = bwd(xs.numpy(), steps, width, *ctx.operands, gy_a, gy_step,
                                     c.dtype.type(gm), gu, gu_step, gv, gv_step, c,
                                     cfg.current_decay >= 1.0, cfg.surrogate == "sigmoid",
-                                    cfg.levels, wanted, _chunk(steps), gx.numpy(),
-                                    *(g.reshape(-1).numpy() for g in outs))
+                                    cfg.levels, wanted + sums, _chunk(steps), gx.numpy(),
+                                    *(_unused(dtype) if g is None else g.reshape(-1).numpy()
+                                      for g in outs))
         g_shift, g_u0, g_v0 = outs
         if need[4] and not per_neuron_v0:
-            g_v0 = torch.full((1,), g_v0_sum, dtype=xs.dtype)
-        gx = gx.reshape(ctx.n_shape[0], steps, *ctx.n_shape[1:]).movedim(1, -1)
+            g_v0 = torch.full((1,), g_v0_sum, dtype=dtype)
+        gx = gx.reshape(n_shape[0], steps, *n_shape[1:]).movedim(1, -1)
         return (gx if need[0] else None,
                 _reduce(g_shift, shift, need[1]),
                 torch.full(theta.shape, g_theta, dtype=theta.dtype) if need[2] else None,
