@@ -84,16 +84,11 @@ def _check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor], want_max
     feeds = _feeds_synapse(spec)
     if t.numel() and (feeds or want_max):
         lo, hi = (int(m) for m in torch.aminmax(t))  # one read-only pass
-        if feeds:
-            _check_range(lo, hi)
+        if feeds and (lo < fixed.SAT_MIN or hi > fixed.SAT_MAX):
+            raise ValueError(f"input payloads [{lo}, {hi}] leave the 24-bit payload range "
+                             f"[{fixed.SAT_MIN}, {fixed.SAT_MAX}] (the network input feeds a "
+                             "synapse directly, without an input layer's clip)")
     return t, max(-lo, hi, 0)
-
-
-def _check_range(lo: int, hi: int) -> None:
-    if lo < fixed.SAT_MIN or hi > fixed.SAT_MAX:
-        raise ValueError(f"input payloads [{lo}, {hi}] leave the 24-bit payload range "
-                         f"[{fixed.SAT_MIN}, {fixed.SAT_MAX}] (the network input feeds a "
-                         "synapse directly, without an input layer's clip)")
 
 
 def checked_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor]

@@ -155,8 +155,6 @@ def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
     import numba
     import torch
     threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
-    with start_method_kept():  # numba's thread pool fixes it; Lava, imported later,
-        numba.set_num_threads(threads)  # sets its own
     # one thread or little work: no parallel launch (~0.1 ms each, as much as the loop
     # over a few samples of a layer)
     serial = threads == 1 or s.size < PARALLEL_MIN
@@ -164,19 +162,19 @@ def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
     u, v = state if state is not None else (empty, empty)
     rec = record if record is not None else np.zeros((1, 1, 1), dtype=np.int8)
     top = None
-    if kind == MLSN32:
-        if state is not None or s.dtype != np.float32 or hi_steps:
-            raise ValueError("the float32 MLSN loop runs float32 sums from the reset state")
-        from . import _kernel_loops32 as loops32  # compiled or loaded with the int64 loop
-        with start_method_kept():  # (a parallel launch, as numba.set_num_threads)
+    if kind == MLSN32 and (state is not None or s.dtype != np.float32 or hi_steps):
+        raise ValueError("the float32 MLSN loop runs float32 sums from the reset state")
+    with start_method_kept():  # numba's thread pool fixes it; Lava, imported later,
+        numba.set_num_threads(threads)  # sets its own
+        if kind == MLSN32:
+            from . import _kernel_loops32 as loops32  # compiled or loaded with the int64 loop
             (loops32.run_mlsn32_serial if serial else loops32.run_mlsn32)(
                 s, consts, bias, payload, rec, record is not None)
-    else:
-        hi_of = np.full(s.shape[1], -1, dtype=np.int64)
-        hi_of[list(hi_steps)] = np.arange(len(hi_steps))
-        if s_hi is None:
-            s_hi = np.zeros((1, 1, 1), dtype=np.float64)
-        with start_method_kept():
+        else:
+            hi_of = np.full(s.shape[1], -1, dtype=np.int64)
+            hi_of[list(hi_steps)] = np.arange(len(hi_steps))
+            if s_hi is None:
+                s_hi = np.zeros((1, 1, 1), dtype=np.float64)
             top = (loops.run_serial if serial else loops.run)(
                 KINDS[kind], s, s_hi, hi_of, consts, bias, u, v, state is not None, payload,
                 rec, record is not None)

@@ -260,6 +260,7 @@ def _input_kernel_layer(layer: LayerSpec, x: torch.Tensor, record: Optional[torc
         cache[i] = (kernels.constants(layer.neuron, 0, "none"), np.ascontiguousarray(
             np.transpose(bias, [d - 2 for d in perm[2:]])).reshape(-1))
     consts, bias = cache[i]
+
     def current() -> torch.Tensor:  # the data as float32 (a copy: x is int64)
         return x.permute(*perm).to(torch.float32, memory_format=torch.contiguous_format)
 

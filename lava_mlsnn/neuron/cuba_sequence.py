@@ -118,9 +118,7 @@ class CubaSequence(torch.autograd.Function):
         _, bwd = _compile()
         v_out, c_out = ctx.saved_tensors
         need = ctx.needs_input_grad
-        if gy is None:
-            gy = torch.zeros(1, dtype=v_out.dtype).expand(v_out.numel())
-        gy_a, gy_step = sequence._grad(gy, v_out.dtype, time_first=True)
+        gy_a, gy_step = sequence._grad(gy, v_out.dtype, time_first=True)  # None: zeros
         _, _, g = ctx.consts
         gx = torch.empty_like(v_out)
         with sequence._parallel():
