@@ -155,7 +155,7 @@ def sum_dtype(spec: SynapseSpec, max_payload: float) -> torch.dtype:
 
 def check_exact_sum(spec: SynapseSpec, max_payload: int) -> None:
     """Raise ``ValueError`` if a float64 synapse sum could lose integer precision."""
-    bound = float(np.abs(spec.weight).max(initial=0)) * float(max_payload) * spec.fan_in()
+    bound = spec.weight_abs_max * float(max_payload) * spec.fan_in()
     if bound >= _EXACT_LIMIT:
         raise ValueError(  # pragma: no mutate
             f"{spec.kind} synapse: |weight| x payload x fan-in = {bound:.3g} "  # pragma: no mutate

@@ -249,6 +249,6 @@ def test_layer_major_with_plain_layers(monkeypatch):
     dtypes = {i: torch.int64 for i, la in enumerate(spec.layers) if la.neuron is not None}
     for kern in ({1, 5}, {2, 4, 6}, set()):
         rec = {i: torch.empty(plain[i].shape, dtype=torch.int64) for i in plain}
-        layer_major.run_chunk(spec, x, rec, bounds, kern, dtypes, {})
+        layer_major.run_chunk(spec, x, rec, bounds, kern, dtypes)
         for i in plain:
             assert torch.equal(rec[i], plain[i]), (kern, i)

@@ -3,6 +3,8 @@ lean.lean_step's arithmetic compiled) against fixed.current_of_sum + fixed.mlsn_
 the reset state, at the float32 edges: sums at +-2**24, weight exponents both ways,
 decays 0/1/4095/4096, thresholds near 2**24, biases near the int32 bound, membrane
 quantization, T = 1 (no state) and T > 1; every case where lean.lean_ok holds."""
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -74,6 +76,12 @@ def test_float32_loop_equals_the_integer_step(sums, steps, weight_exp, i_decay, 
     want = _fixed_steps(s, p, weight_exp)
     assert np.array_equal(rec.astype(np.int64), want)
     assert np.array_equal(pay, want.astype(np.float32))
+    if steps == 1:  # the in-place loop of T = 1: the sums overwritten with the payloads
+        once = _kernel_loops32.run_mlsn32_once_serial if serial \
+            else _kernel_loops32.run_mlsn32_once
+        s1, rec1 = s[:, 0].copy(), np.zeros((2, n), dtype=np.int16)
+        once(s1, consts, bias32, rec1, True)
+        assert np.array_equal(rec1, want[:, 0]) and np.array_equal(s1, pay[:, 0])
 
 
 def test_run_layer_takes_the_float32_loop_and_refuses_what_it_lacks(monkeypatch):
@@ -94,6 +102,21 @@ def test_run_layer_takes_the_float32_loop_and_refuses_what_it_lacks(monkeypatch)
     with pytest.raises(ValueError, match="float32 sums from the reset state"):
         kernels.run_layer(kernels.MLSN32, s.astype(np.float64), kernels.constants32(p, 0),
                           kernels.bias_term(p, (4,)).astype(np.float32), pay, rec)
+    # the payload in place of the sums: T = 1 takes the loop of its own, T > 1 is refused
+    for name in ("run_mlsn32_once", "run_mlsn32_once_serial"):
+        real = getattr(_kernel_loops32, name)
+        monkeypatch.setattr(_kernel_loops32, name,
+                            lambda *a, _r=real, _n=name: calls.append(_n) or _r(*a))
+    calls.clear()
+    inplace, rec1 = s.copy(), np.empty(s.shape, np.int8)
+    kernels.run_layer(kernels.MLSN32, inplace, kernels.constants32(p, 0),
+                      kernels.bias_term(p, (4,)).astype(np.float32), inplace, rec1)
+    assert calls == ["run_mlsn32_once_serial"]
+    assert np.array_equal(rec1, rec) and np.array_equal(inplace, rec.astype(np.float32))
+    two = np.concatenate([s, s], axis=1)
+    with pytest.raises(ValueError, match="in place only at T = 1"):
+        kernels.run_layer(kernels.MLSN32, two, kernels.constants32(p, 0),
+                          kernels.bias_term(p, (4,)).astype(np.float32), two)
 
 
 def test_float32_input_clip_equals_the_plain_step(monkeypatch):
@@ -110,12 +133,52 @@ def test_float32_input_clip_equals_the_plain_step(monkeypatch):
     x[1, 0, 0, :2] = (1 << 40) + 1  # rounds in float32: still above inputLevels
     x[2, 1, 1, 3] = -(1 << 35) - 3
     calls = []
-    real = layer_major._input_payload32
-    monkeypatch.setattr(layer_major, "_input_payload32",
-                        lambda *a: calls.append(1) or real(*a))
+    real = layer_major._input_layer32
+    monkeypatch.setattr(layer_major, "_input_layer32",
+                        lambda *a: calls.append(real(*a)[1]) or real(*a))
     got = emulator.emulate(spec, x)
-    assert calls  # the layer-major run took the float32 clip
+    narrow = emulator.emulate(spec, x, narrow=True)
+    assert calls == [True, True]  # the float32 clip, the record written with it
+    assert narrow[0].dtype == torch.int8
     plain = _plain(monkeypatch, spec, x)
     assert 0 < int(plain[0].max()) == spec.layers[0].neuron.input_levels
     for i in plain:
         assert torch.equal(got[i], plain[i]), i
+        assert torch.equal(narrow[i].to(torch.int64), plain[i]), i
+    # a record the kernel cannot write in its layout (a slice of a larger buffer) is
+    # copied from the payload; a dense input keeps the torch order
+    layer = spec.layers[0]
+    xt = torch.as_tensor(x)
+    buf = torch.empty((3, 2, 2, 8, 9), dtype=torch.int32)[..., :8]
+    out, direct = layer_major._input_layer32(xt, int(layer.neuron.input_levels), buf)
+    assert not direct and torch.equal(out.to(torch.int64), plain[0])
+    flat = xt.reshape(3, 2, -1)
+    rec = torch.empty(flat.shape, dtype=torch.int16)
+    out, direct = layer_major._input_layer32(flat, int(layer.neuron.input_levels), rec)
+    assert direct and torch.equal(rec.to(torch.int64), plain[0].reshape(3, 2, -1))
+    assert torch.equal(out.to(torch.int64), rec.to(torch.int64))
+
+
+def test_input_scan_skipped_only_where_no_raw_bound_is_read():
+    """checked_input returns inputLevels without a pass where only clipping input layers
+    read the data, and max |x| where a synapse or a flatten reads it raw."""
+    import torch
+
+    from lava_mlsnn.backends import emulator
+    from test_emulator_kernels import _random_net
+    spec = _random_net(np.random.default_rng(3))
+    assert spec.layers[0].type == "input" and spec.layers[0].neuron.type == "INPUT"
+    x = np.full((2, 1) + tuple(spec.input_shape), 90, dtype=np.int64)
+    seen = []
+    real = torch.aminmax
+    try:
+        torch.aminmax = lambda t: seen.append(1) or real(t)
+        _, bound = emulator.checked_input(spec, x)
+        assert bound == int(spec.layers[0].neuron.input_levels) and not seen
+        direct = dataclasses.replace(spec, layers=spec.layers[1:])  # a synapse reads it
+        direct.layers[0] = dataclasses.replace(direct.layers[0], branches=[
+            dataclasses.replace(direct.layers[0].branches[0], source=-1)])
+        _, bound = emulator.checked_input(direct, x)
+        assert bound == 90 and seen
+    finally:
+        torch.aminmax = real

@@ -1,8 +1,9 @@
-"""The float32 MLSN loop of the aligned layer-major run (numba, :mod:`.kernels`):
-:func:`lava_mlsnn.backends.lean.lean_step`'s arithmetic, exact where
+"""The float32 loops of the aligned layer-major run (numba, :mod:`.kernels`): the MLSN
+loop, :func:`lava_mlsnn.backends.lean.lean_step`'s arithmetic, exact where
 :func:`lava_mlsnn.backends.lean.lean_ok` holds, on 16 float32 lanes instead of the int64
-loop's 8 (:mod:`._kernel_loops`, whose clip and block size it shares). At module level
-for numba's on-disk cache (see :mod:`._kernel_loops`)."""
+loop's 8 (:mod:`._kernel_loops`, whose clip and block size it shares), and the input
+layer's clip into the float32 frames the first synapse sums. At module level for numba's
+on-disk cache (see :mod:`._kernel_loops`)."""
 import numpy as np
 from numba import njit, prange
 
@@ -107,3 +108,50 @@ def run_mlsn32_serial(s, f, bias, pay, rec, write_rec):
     blocks = (s.shape[2] + BLOCK - 1) // BLOCK
     for job in range(s.shape[0] * blocks):
         _job32(job, blocks, s, f, bias, pay, rec, write_rec, u_st, v_st)
+
+
+@njit(cache=True, inline="always")
+def _mlsn32_once(sr, f, bias, rr, write_rec):
+    # _mlsn32 at T = 1 (a single step from reset: no state) on one sample's float32
+    # exact sums sr [N], overwritten with the payloads: one array read and written at the
+    # same index, which LLVM vectorises without a runtime alias check (two arrays that
+    # overlap send it to its scalar loop)
+    scale, floor_a = np.float32(f[0]), f[1] != 0
+    th, levels = np.float32(f[4]), np.float32(f[5])
+    dv0, lo, hi = np.float32(f[8]), np.float32(sat_min), np.float32(sat_max)
+    for j in range(sr.shape[0]):
+        u = _clip(_current32(sr[j], scale, floor_a, lo, hi), lo, hi)
+        q = _level32(_clip(dv0 + u + bias[j], lo, hi), th, levels)
+        sr[j] = q
+        if write_rec:
+            rr[j] = q
+
+
+@njit(parallel=True, cache=True)
+def run_mlsn32_once(s, f, bias, rec, write_rec):
+    # run_mlsn32 at T = 1 in place: s [B, N] float32 sums -> payloads, rec [B, N] (a
+    # [1, 1] stand-in without write_rec); a loop per sample instead of a job per block
+    for b in prange(s.shape[0]):
+        _mlsn32_once(s[b], f, bias, rec[min(np.int64(b), rec.shape[0] - 1)], write_rec)
+
+
+@njit(cache=True)
+def run_mlsn32_once_serial(s, f, bias, rec, write_rec):
+    # run_mlsn32_once on the calling thread (as run_serial)
+    for b in range(s.shape[0]):
+        _mlsn32_once(s[b], f, bias, rec[min(np.int64(b), rec.shape[0] - 1)], write_rec)
+
+
+@njit(cache=True)
+def clip_frames32(x, levels, out, rec, write_rec):
+    # fixed.input_payload (clip to [0, levels]) of int64 frames x [F, C, P] into float32
+    # out [F, P, C] (channels-last for C > 1; exact: levels < 2**24) and, when write_rec,
+    # the same integers into rec [F, P, C] (any int type holding levels): one pass over
+    # the int64 data instead of a conversion, a clip and a copy into the record
+    for f in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            for j in range(x.shape[2]):
+                v = min(max(x[f, c, j], 0), levels)
+                out[f, j, c] = np.float32(v)
+                if write_rec:
+                    rec[f, j, c] = v

@@ -7,6 +7,7 @@ run's, integer for integer.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import replace
 from typing import Callable, Dict, Iterable, Optional, Tuple, Union
@@ -28,6 +29,12 @@ def _feeds_synapse(spec: NetworkSpec) -> bool:
     """Whether the network input reaches a synapse without an ``input`` layer's clip."""
     return any(spec.producer(b.source) == INPUT for layer in spec.layers for b in layer.branches) \
         or any(layer.type == "input" and layer.neuron.type != "INPUT" for layer in spec.layers)
+
+
+def _records_raw_input(spec: NetworkSpec) -> bool:
+    """Whether a layer sends the network input unchanged (a flatten of it), so that its
+    record's type depends on ``max |x|``."""
+    return any(spec.producer(i) == INPUT for i in range(len(spec.layers)))
 
 
 def check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor]) -> torch.Tensor:
@@ -82,6 +89,12 @@ def _check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor], want_max
     t = t.to(torch.int64)
     lo = hi = 0
     feeds = _feeds_synapse(spec)
+    if want_max and not feeds and not _records_raw_input(spec):
+        # only input layers read the data, and each clips it to [0, inputLevels]: no
+        # bound on the raw values is read downstream, so no pass over the largest tensor
+        # of the run (their own bound, inputLevels, is returned)
+        return t, max([int(layer.neuron.input_levels) for layer in spec.layers
+                       if layer.type == "input" and layer.source == INPUT], default=0)
     if t.numel() and (feeds or want_max):
         lo, hi = (int(m) for m in torch.aminmax(t))  # one read-only pass
         if feeds and (lo < fixed.SAT_MIN or hi > fixed.SAT_MAX):
@@ -93,9 +106,12 @@ def _check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor], want_max
 
 def checked_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor]
                   ) -> Tuple[torch.Tensor, int]:
-    """:func:`check_input` and ``max |x|`` of the int64 input, from one pass over it
-    where the range check reads it anyway (the input is the largest tensor of a run: a
-    second pass cost ~5 % of a stock T = 16 run)."""
+    """:func:`check_input` and a bound on what the network reads of the input: ``max
+    |x|`` of the int64 input, from one pass over it where the range check reads it anyway
+    (the input is the largest tensor of a run: a second pass cost ~5 % of a stock T = 16
+    run); where only input layers read it (each clips it to ``[0, inputLevels]``, so no
+    bound on the raw values is read downstream), their largest ``inputLevels``, with no
+    pass."""
     return _check_input(spec, x, want_max=True)
 
 
@@ -103,7 +119,7 @@ def check_record_budget(spec: NetworkSpec, keep: Iterable[int], batch: int, step
     """Refuse, before allocating them, int64 records of layers ``keep`` over ``batch`` x
     ``steps`` above the memory budget (:func:`lava_mlsnn._limits.check_budget`)."""
     keep = list(keep)
-    neurons = sum(int(np.prod(spec.layers[i].shape)) for i in keep)
+    neurons = sum(math.prod(int(d) for d in spec.layers[i].shape) for i in keep)
     check_budget(f"recorded outputs of {len(keep)} layer{'s' if len(keep) != 1 else ''} "
                  "[B, T, neurons]", (batch, steps, neurons), 8,
                  hint="record fewer layers (record=[...]), steps or samples")
@@ -213,11 +229,11 @@ def emulate(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
         # measured slower than the step-major loop (the SDNN PilotNet, BENCHMARKS.md)
         kern = set()
     if kern:  # layer-major: a chunk holds every step of its samples
-        chunk, cache = _chunk_size(spec, batch, steps), {}
+        chunk = _chunk_size(spec, batch, steps, layer_major=True)
         for b0 in range(0, batch, chunk):
             layer_major.run_chunk(spec, x[b0:b0 + chunk],
                                   {i: r[b0:b0 + chunk] for i, r in recorded.items()},
-                                  bounds, kern, dtypes, cache)
+                                  bounds, kern, dtypes)
         return recorded
     chunk = _chunk_size(spec, batch)
     for b0 in range(0, batch, chunk):
@@ -301,15 +317,18 @@ def record_dtype(spec: NetworkSpec, index: int, input_bound: int,
     return next((dt for dt, top in _NARROW if bound <= top), torch.int64)
 
 
-def _chunk_size(spec: NetworkSpec, batch: int, steps: int = 1) -> int:
+def _chunk_size(spec: NetworkSpec, batch: int, steps: int = 1,
+                layer_major: bool = False) -> int:
     """Samples per chunk; equal chunks (the last one at most one sample shorter), so a
-    fused run compiles at most two shapes. ``steps``: a layer-major run holds all steps
-    of a chunk's samples at once."""
-    widest = max((int(np.prod(layer.shape)) for layer in spec.layers), default=1)
-    # the layer-major run holds float32 payloads and sums, not int64 states: twice the
-    # samples (fewer, larger synapse calls; measured 7-10 % faster on the stock T = 16
-    # nets than int64-sized chunks, and no faster at 3x)
-    per_value = 8 if steps == 1 else 4
+    fused run compiles at most two shapes. ``steps``: a layer-major run (``layer_major``)
+    holds all steps of a chunk's samples at once."""
+    widest = max((math.prod(int(d) for d in layer.shape) for layer in spec.layers), default=1)
+    # the layer-major run holds float32 sums that take the payloads in place, not int64
+    # states: twice the samples (fewer, larger synapse calls; measured 7-10 % faster on
+    # the stock T = 16 nets than int64-sized chunks, and no faster at 3x; on the demo
+    # network, T = 1, 180 samples 5-15 % faster than 120, 1,436 slower: arrays past
+    # glibc's 32 MB mmap threshold are mapped afresh on every call)
+    per_value = 4 if layer_major else 8
     target = max(8 if steps == 1 else 1, CHUNK_BYTES // (per_value * max(widest, 1) * steps))
     chunks = max(1, -(-batch // target))
     return max(1, -(-batch // chunks))

@@ -55,6 +55,10 @@ OVERFLOW = {"sat24": 0, "wrap24": 1, "none": 2}
 #: Fewer neuron-steps than this run on the calling thread (see :func:`run_layer`).
 PARALLEL_MIN = 1 << 18
 _KERNEL = None  # the compiled loops' module; False when numba is missing
+# stand-ins for the arguments a call does not use (never written: their flags are off)
+_NO_STATE = np.zeros((1, 1), dtype=np.int64)
+_NO_RECORD = np.zeros((1, 1, 1), dtype=np.int8)
+_NO_HI = np.zeros((1, 1, 1), dtype=np.float64)
 
 
 def available() -> bool:
@@ -115,6 +119,21 @@ def bias_term(p: fixed.NeuronParams, shape: Tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(b, shape))
 
 
+def clip_input32(x: np.ndarray, levels: int, payload: np.ndarray,
+                 record: Optional[np.ndarray] = None) -> None:
+    """:func:`lava_mlsnn.fixed.input_payload` of int64 frames ``x`` ``[F, C, P]``
+    (C-contiguous) into the float32 ``payload`` ``[F, P, C]`` (exact: ``0 <= levels <
+    2**24``) and the same integers into ``record`` ``[F, P, C]`` (an int type holding
+    ``levels``) when given, in one pass."""
+    if _compile() is False:
+        raise RuntimeError("the layer kernels need numba")
+    if not 0 <= levels < (1 << 24):
+        raise ValueError(f"inputLevels {levels} is not exact in float32")
+    from . import _kernel_loops32 as loops32
+    rec = record if record is not None else np.zeros((1, 1, 1), dtype=np.int8)
+    loops32.clip_frames32(x, np.int64(levels), payload, rec, record is not None)
+
+
 def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
               payload: np.ndarray, record: Optional[np.ndarray] = None,
               state: Optional[Tuple[np.ndarray, np.ndarray]] = None,
@@ -136,7 +155,9 @@ def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
         :func:`bias_term` in the neuron order of ``s`` (as float32 for :data:`MLSN32`).
     payload : float32 array ``[B, T, N]``
         Written: the payload (MLSN level, CUBA spike, READOUT ``v``, PASS current, the
-        sigma-delta payload: exact only while ``max |payload| < 2**24``).
+        sigma-delta payload: exact only while ``max |payload| < 2**24``). It may be ``s``
+        itself where ``s`` is float32 (each neuron-step reads its sum before it writes its
+        payload); for :data:`MLSN32` only at ``T = 1``, which then runs its own loop.
     record : int array ``[B, T, N]``, optional
         Written with the same integers in its own type (which must hold them).
     state : (u, v) int64 arrays ``[B, N]``, optional
@@ -158,26 +179,32 @@ def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
     # one thread or little work: no parallel launch (~0.1 ms each, as much as the loop
     # over a few samples of a layer)
     serial = threads == 1 or s.size < PARALLEL_MIN
-    empty = np.zeros((1, 1), dtype=np.int64)
-    u, v = state if state is not None else (empty, empty)
-    rec = record if record is not None else np.zeros((1, 1, 1), dtype=np.int8)
-    top = None
+    u, v = state if state is not None else (_NO_STATE, _NO_STATE)
+    rec = record if record is not None else _NO_RECORD
     if kind == MLSN32 and (state is not None or s.dtype != np.float32 or hi_steps):
         raise ValueError("the float32 MLSN loop runs float32 sums from the reset state")
-    with start_method_kept():  # numba's thread pool fixes it; Lava, imported later,
-        numba.set_num_threads(threads)  # sets its own
-        if kind == MLSN32:
-            from . import _kernel_loops32 as loops32  # compiled or loaded with the int64 loop
-            (loops32.run_mlsn32_serial if serial else loops32.run_mlsn32)(
-                s, consts, bias, payload, rec, record is not None)
+    if kind == MLSN32:
+        from . import _kernel_loops32 as loops32  # compiled or loaded with the int64 loop
+        if np.may_share_memory(s, payload):
+            if s.shape[1] != 1 or payload.ctypes.data != s.ctypes.data:
+                raise ValueError("the float32 MLSN loop writes in place only at T = 1")
+            run, args = (loops32.run_mlsn32_once_serial if serial else loops32.run_mlsn32_once,
+                         (s[:, 0], consts, bias, rec[:, 0], record is not None))
         else:
-            hi_of = np.full(s.shape[1], -1, dtype=np.int64)
-            hi_of[list(hi_steps)] = np.arange(len(hi_steps))
-            if s_hi is None:
-                s_hi = np.zeros((1, 1, 1), dtype=np.float64)
-            top = (loops.run_serial if serial else loops.run)(
-                KINDS[kind], s, s_hi, hi_of, consts, bias, u, v, state is not None, payload,
-                rec, record is not None)
+            run, args = (loops32.run_mlsn32_serial if serial else loops32.run_mlsn32,
+                         (s, consts, bias, payload, rec, record is not None))
+    else:
+        hi_of = np.full(s.shape[1], -1, dtype=np.int64)
+        hi_of[list(hi_steps)] = np.arange(len(hi_steps))
+        run, args = (loops.run_serial if serial else loops.run, (
+            KINDS[kind], s, _NO_HI if s_hi is None else s_hi, hi_of, consts, bias, u, v,
+            state is not None, payload, rec, record is not None))
+    if serial:  # no thread pool
+        top = run(*args)
+    else:
+        with start_method_kept():  # numba's thread pool fixes it; Lava, imported later,
+            numba.set_num_threads(threads)  # sets its own
+            top = run(*args)
     return top if kind in fixed.SDNN_TYPES else None
 
 

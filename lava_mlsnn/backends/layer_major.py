@@ -17,12 +17,14 @@ is in :data:`KERNEL_FIELDS` and passes its check there: a field this module does
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Callable, Dict, Optional, Set, Tuple
 
 import numpy as np
 import torch
 
 from .. import fixed
+from ..format.params import memo
 from ..format.spec import INPUT, LayerSpec, NetworkSpec
 from . import kernels
 from .lean import lean_ok
@@ -67,6 +69,10 @@ KERNEL_FIELDS: Dict[str, Callable[[object], bool]] = {
 
 def _fields_ok(p: fixed.NeuronParams) -> bool:
     """Every field of ``p`` in :data:`KERNEL_FIELDS` and within its check, the bias too."""
+    return memo(p, "kernel_fields_ok", lambda: _check_fields(p))
+
+
+def _check_fields(p: fixed.NeuronParams) -> bool:
     for f in dataclasses.fields(p):
         check = KERNEL_FIELDS.get(f.name)
         if check is None or not check(getattr(p, f.name)):
@@ -156,10 +162,9 @@ def _sums(syn, src: torch.Tensor, step_bounds: np.ndarray
     return s, s_hi, hi
 
 
-def _kernel_layer(i: int, layer: LayerSpec, src: torch.Tensor, step_bounds: np.ndarray,
-                  record: Optional[torch.Tensor], cache: Dict
-                  ) -> Tuple[torch.Tensor, Optional[np.ndarray]]:
-    """Layer ``i`` over all steps: its sums, then the compiled neuron loop.
+def _kernel_layer(layer: LayerSpec, src: torch.Tensor, step_bounds: np.ndarray,
+                  record: Optional[torch.Tensor]) -> Tuple[torch.Tensor, Optional[np.ndarray]]:
+    """A layer over all steps: its sums, then the compiled neuron loop.
 
     ``step_bounds``: a bound on ``|src|`` per step (``[T]``). Returns the payload ``[B,
     T, *shape]`` (float32 in the sums' layout; int64 where a sigma-delta payload reaches
@@ -180,28 +185,28 @@ def _kernel_layer(i: int, layer: LayerSpec, src: torch.Tensor, step_bounds: np.n
         return s, sp, s_hi, hi, order
 
     s, sp, s_hi, hi, order = sums()
-    n = int(np.prod(sp.shape[1:]))
+    n = math.prod(sp.shape[1:])
     # float32 is exact for this chunk's bound (not cached: a scanned bound moves by chunk)
     use32 = (s.dtype == torch.float32 and s_hi is None
              and lean_ok(p, syn, float(step_bounds.max(initial=0))))
-    key = (i, order, use32)
-    if key not in cache:  # per layer and layout: the constants and the bias in that order
+    def loop():  # the constants and the bias in the sums' order
         bias = kernels.bias_term(p, tuple(layer.shape)).transpose([d - 1 for d in order])
         bias = np.ascontiguousarray(bias).reshape(-1)
         if use32:
-            cache[key] = (kernels.MLSN32, kernels.constants32(p, int(syn.weight_exp)),
-                          bias.astype(np.float32))
-        else:
-            cache[key] = (p.type, kernels.constants(p, int(syn.weight_exp), syn.overflow),
-                          bias)
-    kind, consts, bias = cache[key]
+            return (kernels.MLSN32, kernels.constants32(p, int(syn.weight_exp)),
+                    bias.astype(np.float32))
+        return p.type, kernels.constants(p, int(syn.weight_exp), syn.overflow), bias
+
+    kind, consts, bias = memo(p, ("kernel", tuple(layer.shape), order, use32,
+                                  int(syn.weight_exp), syn.overflow), loop)
     # float32 sums hold the payload in place: each neuron-step reads its sum and then
     # writes its payload, so the loop streams one array instead of two (it is bound by
-    # memory, not by its arithmetic); no one else holds the sums. Not the float32 MLSN
-    # loop: it reads and writes element by element, and on arrays that overlap LLVM's
-    # runtime alias check sends it to its scalar loop (3x slower on the demo network);
-    # the int64 loops read a block's currents into a buffer of their own first
-    in_place = sp.dtype == torch.float32 and kind != kernels.MLSN32
+    # memory, not by its arithmetic); no one else holds the sums. The float32 MLSN loop
+    # only at T = 1, where it runs a loop of its own on the one array: its T > 1 loop
+    # reads and writes element by element, and on arrays that overlap LLVM's runtime
+    # alias check sends it to its scalar loop (3x slower); the int64 loops read a
+    # block's currents into a buffer of their own first
+    in_place = sp.dtype == torch.float32 and (kind != kernels.MLSN32 or steps == 1)
     pay = sp if in_place else torch.empty(sp.shape, dtype=torch.float32)
     inverse = tuple(np.argsort((0,) + order))
     shape = (b, steps) + tuple(layer.shape)
@@ -231,35 +236,50 @@ def _kernel_layer(i: int, layer: LayerSpec, src: torch.Tensor, step_bounds: np.n
     return pay.permute(*inverse).reshape(shape), top
 
 
-def _input_payload32(x: torch.Tensor, levels: int) -> torch.Tensor:
+def _input_layer32(x: torch.Tensor, levels: int, record: Optional[torch.Tensor]
+                   ) -> Tuple[torch.Tensor, bool]:
     """:func:`lava_mlsnn.fixed.input_payload` of int64 ``x`` ``[B, T, *shape]`` as the float32
-    payload the next synapse sums (channels-last frames for ``[C, H, W]``): converted first,
-    then clipped, in two passes instead of an int64 clip and a conversion. Exact: rounding
-    to float32 is monotone and ``0``, ``levels < 2**24`` are floats, so every value outside
-    ``[0, levels]`` still clips to its bound and every one inside is an exact float."""
+    payload the next synapse sums (channels-last frames for ``[C, H, W]``), written with
+    ``record`` in one pass (:func:`.kernels.clip_input32`; exact: ``0 <= levels < 2**24``).
+    Returns the payload and whether ``record`` was written (not where its layout is not
+    the payload's: the caller copies)."""
     if not 0 <= levels < (1 << 24):
-        return fixed.input_payload(x, levels)
-    f = _frames(x)
-    layout = torch.channels_last if f.dim() == 4 else torch.contiguous_format
-    return f.to(torch.float32, memory_format=layout).clamp_(0, levels).view(x.shape)
+        return fixed.input_payload(x, levels), False
+    f = _frames(x).contiguous()
+    frames = f.shape[0]
+    if f.dim() == 4:  # [F, C, H, W] -> channels-last [F, H, W, C]
+        c, p = f.shape[1], f.shape[2] * f.shape[3]
+        pay = torch.empty((frames,) + tuple(f.shape[2:]) + (c,), dtype=torch.float32)
+        out = pay.permute(0, 3, 1, 2).view(x.shape)
+        rp = None if record is None else record.permute(0, 1, 3, 4, 2)
+    else:  # the torch order
+        c, p = 1, math.prod(f.shape[1:])
+        pay = torch.empty(f.shape, dtype=torch.float32)
+        out = pay.view(x.shape)
+        rp = record
+    direct = rp is not None and rp.is_contiguous()
+    kernels.clip_input32(f.view(frames, c, p).numpy(), levels, pay.view(frames, p, c).numpy(),
+                         rp.reshape(frames, p, c).numpy() if direct else None)
+    return out, direct
 
 
-def _input_kernel_layer(layer: LayerSpec, x: torch.Tensor, record: Optional[torch.Tensor],
-                        cache: Dict, i: int) -> Tuple[torch.Tensor, np.ndarray]:
+def _input_kernel_layer(layer: LayerSpec, x: torch.Tensor, record: Optional[torch.Tensor]
+                        ) -> Tuple[torch.Tensor, np.ndarray]:
     """A stock sigma-delta input layer (``SDNN_DELTA``, no synapse: its current is the data
     ``x`` ``[B, T, *shape]``, ``|x| < 2**24``: exact as float32) in the compiled loop.
     Returns its payload ``[B, T, *shape]`` (float32; int64 where it reaches 2**24) and
     ``max |payload|`` per step (int64 ``[T]``); ``record`` is filled."""
     b, steps = x.shape[:2]
-    n = int(np.prod(layer.shape))
+    n = math.prod(int(d) for d in layer.shape)
     # an image channels-last: the layout of its record and of the next conv's input
     perm = (0, 1, 3, 4, 2) if len(layer.shape) == 3 else tuple(range(x.dim()))
     inverse = tuple(int(d) for d in np.argsort(perm))
-    if i not in cache:  # the current is the sum itself: weightExp 0, unbounded
+    def loop():  # the current is the sum itself: weightExp 0, unbounded
         bias = kernels.bias_term(layer.neuron, tuple(layer.shape))
-        cache[i] = (kernels.constants(layer.neuron, 0, "none"), np.ascontiguousarray(
-            np.transpose(bias, [d - 2 for d in perm[2:]])).reshape(-1))
-    consts, bias = cache[i]
+        return kernels.constants(layer.neuron, 0, "none"), np.ascontiguousarray(
+            np.transpose(bias, [d - 2 for d in perm[2:]])).reshape(-1)
+
+    consts, bias = memo(layer.neuron, ("input kernel", tuple(layer.shape)), loop)
 
     def current() -> torch.Tensor:  # the data as float32 (a copy: x is int64)
         return x.permute(*perm).to(torch.float32, memory_format=torch.contiguous_format)
@@ -313,7 +333,7 @@ def _plain_layer(layer: LayerSpec, outs: Dict[int, torch.Tensor],
 
 def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tensor],
               bounds: Dict[int, Optional[float]], kern: Set[int],
-              dtypes: Dict[int, torch.dtype], cache: Dict) -> None:
+              dtypes: Dict[int, torch.dtype]) -> None:
     """The aligned run of one chunk ``x`` ``[B, T, *inputShape]`` (int64), layer-major,
     written into the chunk's slices of ``recorded``."""
     last_use = {}
@@ -337,13 +357,15 @@ def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tens
             if layer.source in per_step:
                 bounds[i], per_step[i] = bounds[layer.source], per_step[layer.source]
         elif layer.type == "input" and layer.neuron.type == "INPUT":
-            out = _input_payload32(outs[layer.source], int(layer.neuron.input_levels))
+            out, direct = _input_layer32(outs[layer.source], int(layer.neuron.input_levels),
+                                         rec)
+            rec = None if direct else rec  # (a direct record holds the integers already)
         elif i in kern and br is None:  # SDNN_DELTA input layer
-            out, top = _input_kernel_layer(layer, outs[layer.source], rec, cache, i)
+            out, top = _input_kernel_layer(layer, outs[layer.source], rec)
             bounds[i], per_step[i] = int(top.max(initial=0)), top
             rec = None  # written by the kernel
         elif i in kern and current_fits(layer, float(step_bounds.max(initial=0))):
-            out, top = _kernel_layer(i, layer, outs[br.source], step_bounds, rec, cache)
+            out, top = _kernel_layer(layer, outs[br.source], step_bounds, rec)
             if top is not None:  # what payload_max would find: no scan
                 bounds[i], per_step[i] = int(top.max(initial=0)), top
             rec = None  # written by the kernel

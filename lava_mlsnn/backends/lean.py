@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from .. import fixed
+from ..format.params import memo
 from ..format.spec import NetworkSpec
 
 _F32_EXACT = float(1 << 24)
@@ -44,14 +45,20 @@ def _bias_term(p: fixed.NeuronParams) -> Optional[np.ndarray]:
 def lean_ok(p: fixed.NeuronParams, syn: fixed.SynapseSpec, bound: Optional[float]) -> bool:
     """Whether a single-branch layer with neuron ``p`` fed through ``syn`` by payloads of
     at most ``bound`` meets the module's exactness preconditions."""
-    if p.type != "MLSN" or bound is None or syn.delay is not None:
+    if bound is None or syn.delay is not None:
+        return False
+    return memo(p, "lean_ok", lambda: _neuron_ok(p)) \
+        and fixed.sum_dtype(syn, bound) == torch.float32
+
+
+def _neuron_ok(p: fixed.NeuronParams) -> bool:
+    """The preconditions of :func:`lean_ok` on the neuron alone."""
+    if p.type != "MLSN":
         return False
     if p.current_bias is not None or p.reset != "soft":  # not in lean_step: the plain
         return False  # step carries them (§5)
     if np.ndim(p.i_decay) or np.ndim(p.v_decay) or (p.v_bits and int(p.v_exp) < 0):
         return False  # per-neuron decays and right-shifted v quantization: the plain step
-    if fixed.sum_dtype(syn, bound) != torch.float32:
-        return False
     th = int(p.v_th_mant) << fixed.STATE_SHIFT
     if not 0 < th < (1 << 24) or abs(int(p.v_init)) > fixed.SAT_MAX:
         return False

@@ -7,10 +7,27 @@ and every backend share these; the arithmetic on them is :mod:`lava_mlsnn.fixed`
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Callable, Hashable, Tuple, TypeVar
 
 import numpy as np
+
+_T = TypeVar("_T")
+
+
+def memo(spec: object, key: Hashable, make: Callable[[], _T]) -> _T:
+    """``make()`` computed once per frozen ``spec`` (:class:`SynapseSpec`,
+    :class:`NeuronParams`) and ``key``: what a backend derives from a spec's fields
+    alone (its checks, its constants), kept with the spec as its converted weights are,
+    so that a run does not derive it again on every call."""
+    cache = spec.__dict__.get("_memo")
+    if cache is None:
+        cache = {}
+        object.__setattr__(spec, "_memo", cache)  # frozen: the fields, not the cache
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
 
 STATE_SHIFT = 6
 DECAY_BITS = 12
@@ -97,7 +114,7 @@ class SynapseSpec:
         if self.kind == "dense":
             return int(self.weight.shape[1])
         if self.kind == "conv":
-            return int(np.prod(self.weight.shape[1:]))
+            return math.prod(int(d) for d in self.weight.shape[1:])
         if self.kind == "pool":
             return int(self.kernel[0] * self.kernel[1])
         return 1
