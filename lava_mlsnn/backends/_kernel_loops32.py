@@ -39,12 +39,7 @@ def _mlsn32(sr, ub, vb, bias, f, pr, rr, write_rec, first, keep):  # lean.lean_s
     udec, vdec = f[9] != 0, f[10] != 0
     dv0, lo, hi = np.float32(f[8]), np.float32(sat_min), np.float32(sat_max)
     if first and not keep:  # T = 1: no state read or written (a loop of its own: the
-        for j in range(sr.shape[0]):  # merged one measured twice as slow)
-            u = _clip(_current32(sr[j], scale, floor_a, lo, hi), lo, hi)
-            q = _level32(_clip(dv0 + u + bias[j], lo, hi), th, levels)
-            pr[j] = q
-            if write_rec:
-                rr[j] = q
+        _mlsn32_once(sr, f, bias, pr, rr, write_rec)  # merged one measured twice as slow)
         return
     for j in range(sr.shape[0]):
         a = _current32(sr[j], scale, floor_a, lo, hi)
@@ -111,10 +106,10 @@ def run_mlsn32_serial(s, f, bias, pay, rec, write_rec):
 
 
 @njit(cache=True, inline="always")
-def _mlsn32_once(sr, f, bias, rr, write_rec):
+def _mlsn32_once(sr, f, bias, pr, rr, write_rec):
     # _mlsn32 at T = 1 (a single step from reset: no state) on one sample's float32
-    # exact sums sr [N], overwritten with the payloads: one array read and written at the
-    # same index, which LLVM vectorises without a runtime alias check (two arrays that
+    # exact sums sr [N] into its payloads pr [N], which may be sr itself: passed as the
+    # same array, LLVM vectorises the loop without a runtime alias check (two arrays that
     # overlap send it to its scalar loop)
     scale, floor_a = np.float32(f[0]), f[1] != 0
     th, levels = np.float32(f[4]), np.float32(f[5])
@@ -122,7 +117,7 @@ def _mlsn32_once(sr, f, bias, rr, write_rec):
     for j in range(sr.shape[0]):
         u = _clip(_current32(sr[j], scale, floor_a, lo, hi), lo, hi)
         q = _level32(_clip(dv0 + u + bias[j], lo, hi), th, levels)
-        sr[j] = q
+        pr[j] = q
         if write_rec:
             rr[j] = q
 
@@ -132,14 +127,16 @@ def run_mlsn32_once(s, f, bias, rec, write_rec):
     # run_mlsn32 at T = 1 in place: s [B, N] float32 sums -> payloads, rec [B, N] (a
     # [1, 1] stand-in without write_rec); a loop per sample instead of a job per block
     for b in prange(s.shape[0]):
-        _mlsn32_once(s[b], f, bias, rec[min(np.int64(b), rec.shape[0] - 1)], write_rec)
+        row = s[b]
+        _mlsn32_once(row, f, bias, row, rec[min(np.int64(b), rec.shape[0] - 1)], write_rec)
 
 
 @njit(cache=True)
 def run_mlsn32_once_serial(s, f, bias, rec, write_rec):
     # run_mlsn32_once on the calling thread (as run_serial)
     for b in range(s.shape[0]):
-        _mlsn32_once(s[b], f, bias, rec[min(np.int64(b), rec.shape[0] - 1)], write_rec)
+        row = s[b]
+        _mlsn32_once(row, f, bias, row, rec[min(np.int64(b), rec.shape[0] - 1)], write_rec)
 
 
 @njit(cache=True)

@@ -130,8 +130,8 @@ def clip_input32(x: np.ndarray, levels: int, payload: np.ndarray,
     if not 0 <= levels < (1 << 24):
         raise ValueError(f"inputLevels {levels} is not exact in float32")
     from . import _kernel_loops32 as loops32
-    rec = record if record is not None else np.zeros((1, 1, 1), dtype=np.int8)
-    loops32.clip_frames32(x, np.int64(levels), payload, rec, record is not None)
+    loops32.clip_frames32(x, np.int64(levels), payload,
+                          record if record is not None else _NO_RECORD, record is not None)
 
 
 def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
