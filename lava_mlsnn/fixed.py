@@ -178,7 +178,8 @@ def raw_current(spec: SynapseSpec, z: torch.Tensor) -> torch.Tensor:
     if spec.kind == "pool":
         pooled = F.avg_pool2d(z, spec.kernel, stride=spec.stride, padding=spec.padding,
                               count_include_pad=True, divisor_override=1)
-        return float(np.asarray(spec.weight).reshape(())) * pooled
+        w = float(np.asarray(spec.weight).reshape(()))
+        return pooled if w == 1.0 else pooled.mul_(w)  # a fresh tensor: no second one
     if spec.kind == "identity":
         return float(np.asarray(spec.weight).reshape(())) * z
     raise ValueError(f"unknown synapse kind {spec.kind!r}")  # pragma: no mutate

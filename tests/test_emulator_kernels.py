@@ -252,3 +252,38 @@ def test_layer_major_with_plain_layers(monkeypatch):
         layer_major.run_chunk(spec, x, rec, bounds, kern, dtypes)
         for i in plain:
             assert torch.equal(rec[i], plain[i]), (kern, i)
+
+
+def test_flatten_view_feeds_dense_kernels_reordered_columns(monkeypatch):
+    """A flatten of float32 channels-last payloads read only by dense synapses is sent as
+    a view in the payloads' memory order, the dense weights' columns reordered alike
+    (layer_major._columns_as): the same integers as the plain step at T = 1 and 4, the
+    flatten's record (in the torch order) from its source's record or, when its source is
+    not recorded, from the payloads; a plain reader gets the torch order back."""
+    monkeypatch.setattr(emulator, "KERNEL_MIN_STEPS", 1)
+    reordered = []
+    real = layer_major._columns_as
+    monkeypatch.setattr(layer_major, "_columns_as",
+                        lambda syn, cols: reordered.append(cols) or real(syn, cols))
+    for seed, steps in ((0, 1), (1, 4)):
+        rng = np.random.default_rng(300 + seed)
+        spec = _random_net(rng)
+        x = rng.integers(0, 16, size=(3, steps, 2, 8, 8))
+        x[0] = 15
+        plain = _plain(monkeypatch, spec, x)
+        assert_layers_active(plain)
+        reordered.clear()
+        got = emulator.emulate(spec, x, narrow=True)
+        assert reordered and not np.array_equal(reordered[0], np.arange(64))  # the view
+        for i in plain:
+            assert torch.equal(got[i].to(torch.int64), plain[i]), (seed, i)
+        only = emulator.emulate(spec, x, record=[3, 6])  # the flatten without its source
+        assert torch.equal(only[3], plain[3]) and torch.equal(only[6], plain[6]), seed
+    bounds = emulator.sum_bounds(spec, 15)
+    dtypes = {i: torch.int64 for i, la in enumerate(spec.layers) if la.neuron is not None}
+    reordered.clear()
+    rec = {i: torch.empty(plain[i].shape, dtype=torch.int64) for i in plain}
+    layer_major.run_chunk(spec, torch.as_tensor(x), rec, bounds, {1, 2, 5, 6}, dtypes)
+    assert not reordered  # the flatten's reader (layer 4) is plain: the torch order
+    for i in plain:
+        assert torch.equal(rec[i], plain[i]), i

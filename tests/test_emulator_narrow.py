@@ -86,3 +86,86 @@ def test_streamed_evaluation_equals_the_in_memory_one():
     for i in outs:
         assert np.array_equal(outs[i], outs_s[i]), f"layer {i}"
     assert FrameBatches(_Frames(x, y)).shape == (7, 4, 2, 8, 8)
+
+
+def test_narrow_integer_input_is_read_as_it_is_and_equals_int64(monkeypatch):
+    """uint8 / int8 / int16 / int32 frames (evaluate's stored count frames) give the
+    int64 input's integers on the layer-major run, which clips them in their own type
+    (no int64 copy), and on the step-major and plain paths, which convert them; a
+    network whose input feeds a synapse directly converts them too."""
+    import lava_mlsnn.backends.emulator as emulator
+    from lava_mlsnn.backends import kernels
+
+    seen = []
+    real = kernels.clip_input32
+    monkeypatch.setattr(kernels, "clip_input32",
+                        lambda x, *a: seen.append(x.dtype) or real(x, *a))
+    rng = np.random.default_rng(4)
+    spec = _network(rng)
+    for steps in (1, 4):
+        x = rng.integers(-20, 120, size=(3, steps, 2, 8, 8))
+        want = emulate(spec, x)
+        assert_layers_active(want)
+        for dtype in (np.uint8, np.int8, np.int16, np.int32):
+            xs = np.clip(x, np.iinfo(dtype).min, np.iinfo(dtype).max).astype(dtype)
+            wide = emulate(spec, xs.astype(np.int64))
+            seen.clear()
+            got = emulate(spec, xs, narrow=True)
+            assert seen and all(d == np.dtype(dtype) for d in seen), (steps, dtype)
+            monkeypatch.setattr(emulator, "KERNEL_STEP", False)
+            step_major = emulate(spec, xs)
+            monkeypatch.setattr(emulator, "KERNEL_STEP", True)
+            for i in wide:
+                assert torch.equal(got[i].to(torch.int64), wide[i]), (steps, dtype, i)
+                assert torch.equal(step_major[i], wide[i]), (steps, dtype, i)
+            # the values lie in each type's range, but for uint8's negatives, which the
+            # input layer's clip to [0, inputLevels] sends to 0 anyway
+            assert all(torch.equal(got[i].to(torch.int64), want[i]) for i in want), dtype
+    direct = replace(spec, layers=[replace(la, source=-1) if la.source == 0 else la
+                                   for la in spec.layers[1:]])  # no input layer
+    direct = replace(direct, layers=[replace(la, branches=[replace(b, source=b.source - 1)
+                                                           for b in la.branches],
+                                             source=la.source - 1 if la.source > 0 else -1)
+                                     for la in direct.layers])
+    assert emulator._feeds_synapse(direct)
+    x = rng.integers(0, 16, size=(2, 2, 2, 8, 8))
+    a, b = emulate(direct, x), emulate(direct, x.astype(np.uint8))
+    assert_layers_active(a)
+    assert all(torch.equal(a[i], b[i]) for i in a)
+
+
+class _Compact(_Frames):
+    """A FrameSet stand-in with its stored frames (:meth:`FrameSet.compact`)."""
+
+    def __init__(self, x, y, dtype):
+        super().__init__(x, y)
+        self.dtype = dtype
+
+    def compact(self, i: int):
+        return self.x[i].astype(self.dtype), int(self.y[i])
+
+
+def test_frame_batches_keep_the_stored_integer_type():
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 200, size=(4, 2, 2, 3, 3))
+    y = rng.integers(0, 5, size=4)
+    for dtype, want in ((np.uint8, np.uint8), (np.int16, np.int16), (np.uint16, np.int32),
+                        (np.uint32, np.int64), (np.bool_, np.int64), (np.float32, np.int64)):
+        got, labels = FrameBatches(_Compact(x, y, dtype)).take(1, 3)
+        assert got.dtype == want, dtype
+        assert np.array_equal(got, x[1:3].astype(dtype).astype(np.int64)), dtype
+        assert np.array_equal(labels, y[1:3])
+    got, _ = FrameBatches(_Frames(x, y)).take(0, 4)  # no compact(): int64, as before
+    assert got.dtype == np.int64 and np.array_equal(got, x)
+
+
+def test_frame_batches_of_a_cached_split_are_its_uint8_count_frames():
+    from lava_mlsnn.data import DigitsDVS, FramedDataset, framing
+    from lava_mlsnn.data.splits import FrameSet
+    test = DigitsDVS("test")
+    framed = FramedDataset(test, framing(test.sensor_size, 1, clip=7))
+    got, labels = FrameBatches(FrameSet(framed, np.arange(3), "test")).take(0, 3)
+    want = np.stack([framed[i][0].numpy() for i in range(3)])
+    assert got.dtype == np.uint8 and want.dtype == np.int64
+    assert np.array_equal(got, want) and want.max() > 0
+    assert list(labels) == [framed[i][1] for i in range(3)]

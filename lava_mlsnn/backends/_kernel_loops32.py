@@ -141,10 +141,11 @@ def run_mlsn32_once_serial(s, f, bias, rec, write_rec):
 
 @njit(cache=True)
 def clip_frames32(x, levels, out, rec, write_rec):
-    # fixed.input_payload (clip to [0, levels]) of int64 frames x [F, C, P] into float32
+    # fixed.input_payload (clip to [0, levels]) of integer frames x [F, C, P] into float32
     # out [F, P, C] (channels-last for C > 1; exact: levels < 2**24) and, when write_rec,
     # the same integers into rec [F, P, C] (any int type holding levels): one pass over
-    # the int64 data instead of a conversion, a clip and a copy into the record
+    # the data (int64, or its narrower stored type) instead of a conversion, a clip and
+    # a copy into the record
     for f in range(x.shape[0]):
         for c in range(x.shape[1]):
             for j in range(x.shape[2]):

@@ -53,7 +53,8 @@ def load_frames(spec: NetworkSpec, dataset: str, root: Optional[str], split: str
                 samples: Optional[int] = None, cache_dir: Optional[str] = None,
                 stream: bool = False) -> Tuple[Union[np.ndarray, "FrameBatches"],
                                                Optional[np.ndarray]]:
-    """Frames ``int64 [B, T, C, H, W]`` and labels ``[B]`` of a split, framed for ``spec``;
+    """Frames ``[B, T, C, H, W]`` (integers, :meth:`FrameBatches.take`) and labels ``[B]``
+    of a split, framed for ``spec``;
     with ``stream``, a :class:`FrameBatches` that reads them batch by batch (and None:
     the labels come with each batch).
 
@@ -109,13 +110,30 @@ class FrameBatches:
         return (len(self),) + tuple(self.frames[0][0].shape)
 
     def take(self, start: int, stop: int) -> Tuple[np.ndarray, np.ndarray]:
-        """Frames ``int64 [n, T, C, H, W]`` and labels ``[n]`` of samples ``start..stop-1``."""
+        """Frames ``[n, T, C, H, W]`` and labels ``[n]`` of samples ``start..stop-1``.
+
+        The frames keep the integer type they are stored in where the split gives it
+        (:meth:`~lava_mlsnn.data.splits.FrameSet.compact`: mostly uint8 count frames, an
+        eighth of int64's bytes for the emulator's input pass to read); unsigned types
+        wider than 8 bits become the signed type above them (torch has no arithmetic on
+        them), anything else int64."""
         xs, ys = [], []
+        compact = getattr(self.frames, "compact", None)
         for i in range(start, min(stop, len(self))):
-            x, y = self.frames[i]
-            xs.append(x.to(torch.int64).numpy())
+            if compact is not None:
+                x, y = compact(i)
+                x = np.asarray(x)
+                if x.dtype.kind not in "iu":  # bool, or a transform's float frames
+                    x = x.astype(np.float32).astype(np.int64)  # as __getitem__ then int64
+            else:
+                x, y = self.frames[i]
+                x = x.to(torch.int64).numpy()
+            xs.append(x)
             ys.append(y)
-        return np.stack(xs), np.asarray(ys, dtype=np.int64)
+        x = np.stack(xs)
+        if x.dtype.kind == "u" and x.dtype.itemsize > 1:
+            x = x.astype(np.int32 if x.dtype.itemsize == 2 else np.int64)
+        return x, np.asarray(ys, dtype=np.int64)
 
 
 def _batches(x: Union[np.ndarray, FrameBatches], labels: Optional[np.ndarray], size: int

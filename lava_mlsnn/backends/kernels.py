@@ -121,7 +121,8 @@ def bias_term(p: fixed.NeuronParams, shape: Tuple[int, ...]) -> np.ndarray:
 
 def clip_input32(x: np.ndarray, levels: int, payload: np.ndarray,
                  record: Optional[np.ndarray] = None) -> None:
-    """:func:`lava_mlsnn.fixed.input_payload` of int64 frames ``x`` ``[F, C, P]``
+    """:func:`lava_mlsnn.fixed.input_payload` of integer frames ``x`` ``[F, C, P]`` (int64
+    or narrower: each type compiles once)
     (C-contiguous) into the float32 ``payload`` ``[F, P, C]`` (exact: ``0 <= levels <
     2**24``) and the same integers into ``record`` ``[F, P, C]`` (an int type holding
     ``levels``) when given, in one pass."""

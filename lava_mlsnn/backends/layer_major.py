@@ -163,16 +163,18 @@ def _sums(syn, src: torch.Tensor, step_bounds: np.ndarray
 
 
 def _kernel_layer(layer: LayerSpec, src: torch.Tensor, step_bounds: np.ndarray,
-                  record: Optional[torch.Tensor]) -> Tuple[torch.Tensor, Optional[np.ndarray]]:
+                  record: Optional[torch.Tensor], syn=None
+                  ) -> Tuple[torch.Tensor, Optional[np.ndarray]]:
     """A layer over all steps: its sums, then the compiled neuron loop.
 
-    ``step_bounds``: a bound on ``|src|`` per step (``[T]``). Returns the payload ``[B,
+    ``step_bounds``: a bound on ``|src|`` per step (``[T]``); ``syn``: the synapse (its
+    branch's, or the same with its columns in the order of ``src``, :func:`_columns_as`).
+    Returns the payload ``[B,
     T, *shape]`` (float32 in the sums' layout; int64 where a sigma-delta payload reaches
     2**24) and, for a sigma-delta layer, its ``max |payload|`` per step (int64 ``[T]``);
     ``record`` is filled."""
     b, steps = src.shape[:2]
-    br = layer.branches[0]
-    p, syn = layer.neuron, br.synapse
+    p, syn = layer.neuron, syn or layer.branches[0].synapse
 
     def sums():
         s, s_hi, hi = _sums(syn, src, step_bounds)
@@ -238,7 +240,8 @@ def _kernel_layer(layer: LayerSpec, src: torch.Tensor, step_bounds: np.ndarray,
 
 def _input_layer32(x: torch.Tensor, levels: int, record: Optional[torch.Tensor]
                    ) -> Tuple[torch.Tensor, bool]:
-    """:func:`lava_mlsnn.fixed.input_payload` of int64 ``x`` ``[B, T, *shape]`` as the float32
+    """:func:`lava_mlsnn.fixed.input_payload` of integer ``x`` ``[B, T, *shape]`` (int64, or
+    a narrower type of :data:`.emulator.NARROW_INPUT`, read as it is) as the float32
     payload the next synapse sums (channels-last frames for ``[C, H, W]``), written with
     ``record`` in one pass (:func:`.kernels.clip_input32`; exact: ``0 <= levels < 2**24``).
     Returns the payload and whether ``record`` was written (not where its layout is not
@@ -307,6 +310,35 @@ def _input_kernel_layer(layer: LayerSpec, x: torch.Tensor, record: Optional[torc
     return out, top
 
 
+def _flatten_view(src: torch.Tensor) -> Optional[Tuple[torch.Tensor, np.ndarray]]:
+    """A flatten of float32 channels-last payloads ``src`` ``[B, T, C, H, W]`` without the
+    transposing copy: the view ``[B, T, H * W * C]`` in their memory order and, for each
+    of its columns, the index it has in the torch order (None where ``src`` is not so)."""
+    if src.dtype != torch.float32 or src.dim() != 5 or src.shape[2] == 1:
+        return None
+    hwc = src.permute(0, 1, 3, 4, 2)
+    if not hwc.is_contiguous():
+        return None
+    c, h, w = (int(d) for d in src.shape[2:])
+    cols = np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
+    return hwc.reshape(src.shape[:2] + (-1,)), cols
+
+
+def _reads_columns(spec: NetworkSpec, index: int) -> bool:
+    """Whether every reader of layer ``index`` is a dense synapse without delays, which
+    can take its columns in another order (its weights' columns reordered alike)."""
+    readers = [br for layer in spec.layers for br in layer.branches if br.source == index]
+    return bool(readers) and all(br.synapse.kind == "dense" and br.synapse.delay is None
+                                 for br in readers) and \
+        not any(layer.source == index for layer in spec.layers if not layer.branches)
+
+
+def _columns_as(syn, cols: np.ndarray):
+    """``syn`` (dense) reading its source's columns in the order ``cols`` (the same sums)."""
+    return memo(syn, ("columns", cols.tobytes()), lambda: dataclasses.replace(
+        syn, weight=np.ascontiguousarray(np.asarray(syn.weight)[:, cols])))
+
+
 def _plain_layer(layer: LayerSpec, outs: Dict[int, torch.Tensor],
                  bounds: Dict[int, Optional[float]], dtype: torch.dtype) -> torch.Tensor:
     """A layer without a kernel: its currents over all frames, the neuron step by step."""
@@ -334,7 +366,8 @@ def _plain_layer(layer: LayerSpec, outs: Dict[int, torch.Tensor],
 def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tensor],
               bounds: Dict[int, Optional[float]], kern: Set[int],
               dtypes: Dict[int, torch.dtype]) -> None:
-    """The aligned run of one chunk ``x`` ``[B, T, *inputShape]`` (int64), layer-major,
+    """The aligned run of one chunk ``x`` ``[B, T, *inputShape]`` (int64; a narrower
+    integer type where only clipping input layers read it), layer-major,
     written into the chunk's slices of ``recorded``."""
     last_use = {}
     for i, layer in enumerate(spec.layers):
@@ -343,6 +376,8 @@ def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tens
     outs: Dict[int, torch.Tensor] = {INPUT: x}
     bounds = dict(bounds)  # and each sigma-delta kernel layer's max |payload| of the chunk
     per_step: Dict[int, np.ndarray] = {}  # the same per step
+    # flattens sent as views in their source's memory order: (source, column order)
+    views: Dict[int, Tuple[torch.Tensor, np.ndarray]] = {}
     for i, layer in enumerate(spec.layers):
         rec = recorded.get(i)
         br = layer.branches[0] if layer.branches else None
@@ -353,7 +388,14 @@ def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tens
                     if bounds[br.source] is not None else _step_max(outs[br.source])
         if layer.type == "flatten":
             src = outs[layer.source]
-            out = src.reshape(src.shape[:2] + (-1,))
+            view = _flatten_view(src) if _reads_columns(spec, i) else None
+            if view is None:
+                out = src.reshape(src.shape[:2] + (-1,))  # a transposing copy
+            else:  # the record from the source's (the same integers, contiguous)
+                out, views[i] = view[0], (src, view[1])
+                if rec is not None:
+                    rec.copy_(recorded.get(layer.source, src).reshape(rec.shape))
+                    rec = None
             if layer.source in per_step:
                 bounds[i], per_step[i] = bounds[layer.source], per_step[layer.source]
         elif layer.type == "input" and layer.neuron.type == "INPUT":
@@ -365,11 +407,17 @@ def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tens
             bounds[i], per_step[i] = int(top.max(initial=0)), top
             rec = None  # written by the kernel
         elif i in kern and current_fits(layer, float(step_bounds.max(initial=0))):
-            out, top = _kernel_layer(layer, outs[br.source], step_bounds, rec)
+            syn = br.synapse if br.source not in views else \
+                _columns_as(br.synapse, views[br.source][1])
+            out, top = _kernel_layer(layer, outs[br.source], step_bounds, rec, syn)
             if top is not None:  # what payload_max would find: no scan
                 bounds[i], per_step[i] = int(top.max(initial=0)), top
             rec = None  # written by the kernel
         else:
+            for b in layer.branches:  # the plain layer reads the torch order
+                if b.source in views:
+                    src = views.pop(b.source)[0]
+                    outs[b.source] = src.reshape(src.shape[:2] + (-1,))
             out = _plain_layer(layer, outs, bounds, dtypes[i])
         if rec is not None:
             rec.copy_(out)

@@ -56,7 +56,9 @@ class FrameSet(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return int(self.indices.size)
 
-    def _frames(self, i: int) -> Tuple[np.ndarray, int]:
+    def compact(self, i: int) -> Tuple[np.ndarray, int]:
+        """Frames of sample ``i`` ``[T, C, H, W]`` as stored (the narrowest integer dtype
+        that holds them, for a cached split: mostly uint8) and its label."""
         j = int(self.indices[i])
         try:
             if isinstance(self.framed, FramedDataset):
@@ -70,13 +72,13 @@ class FrameSet(torch.utils.data.Dataset):
                             f"{type(err).__name__}: {err}") from None
 
     def __getitem__(self, i: int) -> Tuple[torch.Tensor, int]:
-        frames, label = self._frames(i)
+        frames, label = self.compact(i)
         return torch.from_numpy(frames.astype(np.float32)), int(label)
 
     def materialize(self) -> "FrameSet":
         """Frame every sample now (fills the caches; raises :class:`DataError` early)."""
         for i in range(len(self)):
-            self._frames(i)
+            self.compact(i)
         return self
 
 
