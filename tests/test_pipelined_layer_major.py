@@ -197,7 +197,7 @@ def test_layer_major_writes_every_step_into_unzeroed_records():
     out = {i: _record_buffer((2, total) + tuple(la.shape), x.device).fill_(77)
            for i, la in enumerate(spec.layers)}
     pipelined._run_layers(spec, x, out, total, sum_bounds(spec, int(x.max())), True,
-                          zeroed=False)
+                          zeroed=frozenset())
     assert any(not torch.count_nonzero(want[i][:, t]) for i in want for t in range(total))
     for i in want:
         assert torch.equal(out[i], want[i]), f"layer {i}"
@@ -228,3 +228,28 @@ def test_step_major_run_keeps_a_leaky_readout_state():
     step, layer = emulate_pipelined(spec, x, layer_major=False), emulate_pipelined(spec, x)
     assert_layers_active(step, out)
     assert all(torch.equal(torch.as_tensor(step[i]), torch.as_tensor(layer[i])) for i in step)
+
+
+def test_layers_that_write_every_step_get_unzeroed_records(monkeypatch):
+    """A biased CUBA or MLSN layer (never settled) and a flatten of one get records that
+    are not zero pages (numpy's huge pages), and every step of them is written: run here
+    into records that hold garbage, the integers of the step-major loop; the others keep
+    zero pages."""
+    from lava_mlsnn.backends import pipelined
+
+    spec = _chain(8, ("CUBA", "MLSN", "CUBA"), "CUBA", big=False)
+    every = {i for i in range(len(spec.layers)) if pipelined._writes_every_step(spec, i)}
+    assert every == {1, 2, 3, 4}  # the unbiased input and last CUBA may skip
+    real = pipelined._record_buffer
+    garbage = []
+    monkeypatch.setattr(pipelined, "_record_buffer",
+                        lambda *a: garbage.append(a) or real(*a).fill_(77))
+    x = np.random.default_rng(8).integers(0, 256, size=(3, 2, 2, 6, 6))
+    want = emulate_pipelined(spec, x, layer_major=False)
+    garbage.clear()
+    for narrow in (False, True):
+        got = emulate_pipelined(spec, x, narrow=narrow)
+        for i in want:
+            assert torch.equal(got[i].to(torch.int64), want[i]), (narrow, i)
+    assert len(garbage) == 2 * (len(every) + 1)  # (and the input, laid out as records)
+    assert all(torch.count_nonzero(want[i]) for i in every)

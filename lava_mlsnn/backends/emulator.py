@@ -287,11 +287,22 @@ def _record_buffer(shape: Tuple[int, ...], device: torch.device,
                    dtype: torch.dtype = torch.int64) -> torch.Tensor:
     """A ``[B, T, *shape]`` buffer for a layer's outputs; a ``[B, T, C, H, W]`` one is
     stored channels-last, the layout of the payloads after a conv (a copy that transposes
-    costs ~3x a straight one on the CPU); the values and indexing are the same."""
-    if len(shape) != 5:
-        return torch.empty(shape, dtype=dtype, device=device)
-    b, t, c, h, w = shape
-    return torch.empty((b, t, h, w, c), dtype=dtype, device=device).permute(0, 1, 4, 2, 3)
+    costs ~3x a straight one on the CPU); the values and indexing are the same.
+
+    On the CPU the memory is numpy's: numpy asks the kernel for transparent huge pages
+    for arrays of 4 MB and more (``madvise``), and a record is written once into fresh
+    pages, whose first touch is most of its cost (53 MB: 7 against 18 ms in torch's
+    4 KB pages on the 2-core machine of BENCHMARKS.md)."""
+    stored = shape if len(shape) != 5 else tuple(shape[i] for i in (0, 1, 3, 4, 2))
+    if device.type == "cpu":
+        buf = torch.from_numpy(np.empty(stored, dtype=_NUMPY_OF[dtype]))
+    else:
+        buf = torch.empty(stored, dtype=dtype, device=device)
+    return buf if len(shape) != 5 else buf.permute(0, 1, 4, 2, 3)
+
+
+_NUMPY_OF = {torch.int8: np.int8, torch.int16: np.int16, torch.int32: np.int32,
+             torch.int64: np.int64, torch.uint8: np.uint8, torch.bool: np.bool_}
 
 
 #: Neuron types whose payload is bounded by the layer's own parameters (bound, given the
