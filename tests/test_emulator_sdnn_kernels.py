@@ -4,6 +4,8 @@ step-major path: random stock-style SDNN networks (a delta input layer, convs wi
 int64 and narrow records; the steps whose payloads need float64 sums beside float32
 ones; payloads past 2**24 (the int64 record read by the next synapse); the kernels
 alone against fixed.sigma_delta_step from a carried state at the edges."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -200,3 +202,45 @@ def test_kernel_equals_sigma_delta_step(kind):
             assert top[t] == int(z.abs().max()), (trial, t)
         assert np.array_equal(state[0][0], su.numpy()) and np.array_equal(state[1][0], sv.numpy())
 
+
+
+def test_narrow_input_reaches_the_kernels_as_it_is(monkeypatch):
+    """uint8 / int16 / int32 frames into a stock sigma-delta input layer (its loop reads
+    them as float32 currents) and into a conv without an input layer (its float sums):
+    the int64 input's integers, in the layer-major run that kept the narrow type, and in
+    plain layers (layer_major.run_chunk with kernels only for some layers), which read
+    the input as int64."""
+    monkeypatch.setattr(emulator, "KERNEL_MIN_STEPS", 1)
+    seen = []
+    real_input, real_kernel = layer_major._input_kernel_layer, layer_major._kernel_layer
+    monkeypatch.setattr(layer_major, "_input_kernel_layer",
+                        lambda layer, x, *a: seen.append(x.dtype) or real_input(layer, x, *a))
+    monkeypatch.setattr(layer_major, "_kernel_layer",
+                        lambda layer, src, *a: seen.append(src.dtype)
+                        or real_kernel(layer, src, *a))
+    rng = np.random.default_rng(40)
+    spec = _net(rng)
+    direct = NetworkSpec([dataclasses.replace(
+        la, source=la.source - 1 if la.source >= 0 else -1,
+        branches=[Branch(b.source - 1 if b.source > 0 else -1, b.synapse) for b in la.branches])
+        for la in spec.layers[1:]], input_shape=(2, 8, 8), timesteps=4)
+    assert emulator._feeds_synapse(direct)
+    for net in (spec, direct):
+        x = np.clip(rng.integers(0, 200, size=(3, 1, 2, 8, 8))
+                    + np.cumsum(rng.integers(-6, 7, size=(3, 4, 2, 8, 8)), 1), 0, 255)
+        want = _plain(monkeypatch, net, x)
+        assert_layers_active(want)
+        for dtype in (np.uint8, np.int16, np.int32):
+            seen.clear()
+            got = emulator.emulate(net, x.astype(dtype), narrow=True)
+            assert torch.from_numpy(np.zeros(1, dtype)).dtype in seen, dtype  # as it is
+            for i in want:
+                assert torch.equal(got[i].to(torch.int64), want[i]), (dtype, i)
+            bounds = emulator.sum_bounds(net, int(x.max()))
+            dtypes = {i: torch.int64 for i, la in enumerate(net.layers) if la.neuron is not None}
+            for kern in ({2, 4}, set()):  # the input's readers plain
+                rec = {i: torch.empty(want[i].shape, dtype=torch.int64) for i in want}
+                layer_major.run_chunk(net, torch.from_numpy(x.astype(dtype)), rec, bounds,
+                                      kern, dtypes)
+                for i in want:
+                    assert torch.equal(rec[i], want[i]), (dtype, kern, i)

@@ -56,8 +56,9 @@ def check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor]) -> torch.
 def _check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor], want_max: bool,
                  keep_narrow: bool = False) -> Tuple[torch.Tensor, int]:
     """:func:`check_input`, and ``max |x|`` when ``want_max`` (else 0 where the range
-    check does not read it). With ``keep_narrow``, integers narrower than int64 stay in
-    their type where only clipping input layers read them (:data:`NARROW_INPUT`)."""
+    check does not read it). With ``keep_narrow``, integers narrower than int64
+    (:data:`NARROW_INPUT`) stay in their type (the caller converts them where it needs
+    int64)."""
     if not isinstance(x, torch.Tensor):
         x = np.asarray(x)
         if any(st < 0 for st in x.strides):  # a reversed view (x[::-1]): torch needs a copy
@@ -87,7 +88,7 @@ def _check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor], want_max
                              f"{problems[0]}")
     feeds = _feeds_synapse(spec)
     clipped_only = not feeds and not _records_raw_input(spec)
-    if not (keep_narrow and clipped_only and t.dtype in NARROW_INPUT):
+    if not (keep_narrow and t.dtype in NARROW_INPUT):
         t = as_int64_input(t)
     lo = hi = 0
     if want_max and clipped_only:
@@ -105,8 +106,9 @@ def _check_input(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor], want_max
     return t, max(-lo, hi, 0)
 
 
-#: Integer input types the layer-major run's input clip reads as they are (an int64 copy
-#: of uint8 count frames is 8x the bytes its one pass would read).
+#: Integer input types the layer-major run reads as they are (its input clip, a stock
+#: sigma-delta input layer's loop, a synapse's float sums: an int64 copy of uint8 frames
+#: is 8x the bytes those passes read); its plain steps and every other path get int64.
 NARROW_INPUT = frozenset({torch.uint8, torch.int8, torch.int16, torch.int32})
 
 

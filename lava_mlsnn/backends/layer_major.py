@@ -366,9 +366,10 @@ def _plain_layer(layer: LayerSpec, outs: Dict[int, torch.Tensor],
 def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tensor],
               bounds: Dict[int, Optional[float]], kern: Set[int],
               dtypes: Dict[int, torch.dtype]) -> None:
-    """The aligned run of one chunk ``x`` ``[B, T, *inputShape]`` (int64; a narrower
-    integer type where only clipping input layers read it), layer-major,
-    written into the chunk's slices of ``recorded``."""
+    """The aligned run of one chunk ``x`` ``[B, T, *inputShape]`` (int64, or a narrower
+    integer type: the input clip, a sigma-delta input layer's loop and a synapse's float
+    sums read it as it is, a plain layer or a flatten as int64), layer-major, written
+    into the chunk's slices of ``recorded``."""
     last_use = {}
     for i, layer in enumerate(spec.layers):
         for src in ([layer.source] if not layer.branches else [br.source for br in layer.branches]):
@@ -387,6 +388,8 @@ def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tens
                 step_bounds = np.full(x.shape[1], bounds[br.source]) \
                     if bounds[br.source] is not None else _step_max(outs[br.source])
         if layer.type == "flatten":
+            if layer.source == INPUT:  # (a narrow input: its record and readers as int64)
+                outs[INPUT] = fixed.as_int64(outs[INPUT])
             src = outs[layer.source]
             view = _flatten_view(src) if _reads_columns(spec, i) else None
             if view is None:
@@ -414,6 +417,9 @@ def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tens
                 bounds[i], per_step[i] = int(top.max(initial=0)), top
             rec = None  # written by the kernel
         else:
+            if INPUT in ([layer.source] if not layer.branches else
+                         [b.source for b in layer.branches]):
+                outs[INPUT] = fixed.as_int64(outs[INPUT])  # a narrow input: int64 steps
             for b in layer.branches:  # the plain layer reads the torch order
                 if b.source in views:
                     src = views.pop(b.source)[0]
