@@ -148,15 +148,21 @@ def bench(name: str, make, stock_samples: int, batch: int, steps: int, repeats: 
         first_s = time.perf_counter() - t0  # compile or numba cache load)
         ref = emulate(spec, x)
         narrow = emulate(spec, x, narrow=True)
+        # the frames as a camera or an event sensor gives them (uint8: the same values)
+        x8 = x.astype(np.uint8)
+        assert np.array_equal(x8, x)
+        narrow8 = emulate(spec, x8, narrow=True)
         emulator.KERNEL_STEP = False  # the step-major loop: the baseline
         step_narrow = emulate(spec, x, narrow=True)
         emulator.KERNEL_STEP = True
         same_narrow = all(torch.equal(narrow[i].to(torch.int64), ref[i]) and
+                          torch.equal(narrow8[i], narrow[i]) and
                           torch.equal(step_narrow[i], narrow[i]) for i in ref)
-        emu_s, narrow_s, step_s = float("inf"), float("inf"), float("inf")
+        emu_s, narrow_s, step_s, u8_s = (float("inf"),) * 4
         for _ in range(repeats):  # interleaved: the machine's load moves between runs
             emu_s = min(emu_s, _best_s(lambda: emulate(spec, x), 1))
             narrow_s = min(narrow_s, _best_s(lambda: emulate(spec, x, narrow=True), 1))
+            u8_s = min(u8_s, _best_s(lambda: emulate(spec, x8, narrow=True), 1))
             emulator.KERNEL_STEP = False
             step_s = min(step_s, _best_s(lambda: emulate(spec, x, narrow=True), 1))
             emulator.KERNEL_STEP = True
@@ -177,6 +183,7 @@ def bench(name: str, make, stock_samples: int, batch: int, steps: int, repeats: 
     return [name, f"{len(spec.layers)}", steps, f"{stock_sps:.3f}", f"{emu_sps:.1f}",
             f"{narrow_sps:.1f}", f"{emu_sps / stock_sps:.0f}x / {narrow_sps / stock_sps:.0f}x",
             f"{batch / limit_s:.1f}", f"{narrow_s / limit_s:.2f}x",
+            f"{batch / u8_s:.1f} ({u8_s / limit_s:.2f}x, {batch / u8_s / stock_sps:.0f}x)",
             f"{batch / step_s:.1f} ({step_s / limit_s:.2f}x)", f"{first_s:.1f}",
             f"{min(builds):.1f}",
             "yes" if same and active and same_narrow else "NO"]
@@ -196,7 +203,8 @@ def main() -> None:
     body = table(["network", "layers", "T", "stock netx (samples/s)", "emulator (samples/s)",
                   "emulator, narrow records (samples/s)", "speed-up (target >= 150x)",
                   "limit: synapse sums alone (samples/s)", "narrow / limit per step "
-                  "(target <= 1.5x)", "step-major, narrow (samples/s, / limit)",
+                  "(target <= 1.5x)", "narrow, uint8 frames (samples/s, / limit, "
+                  "vs stock)", "step-major, narrow (samples/s, / limit)",
                   "emulator first call (s)", "stock build + compile (s)",
                   "every layer identical"],
                  rows)
@@ -204,7 +212,8 @@ def main() -> None:
              f"{a.stock_samples} samples; its build and compile, paid once per file, in its "
              f"own column. Emulator: one batch of {a.batch} samples, every layer recorded "
              f"(int64, or narrow: emulate(narrow=True), as evaluate runs), best of "
-             f"{a.repeats} runs interleaved with the step-major loop "
+             f"{a.repeats} runs interleaved with the same frames as uint8 (narrow records; "
+             "the emulator reads a narrow integer input as it is) and with the step-major loop "
              "(emulator.KERNEL_STEP = False, the baseline); its first call (2 samples: "
              "the layer kernels' compile, or their load from numba's cache) in its own "
              "column. Limit: every synapse's conv / matmul / sum-pool at every "
