@@ -297,14 +297,15 @@ def _record_buffer(shape: Tuple[int, ...], device: torch.device,
     4 KB pages on the 2-core machine of BENCHMARKS.md)."""
     stored = shape if len(shape) != 5 else tuple(shape[i] for i in (0, 1, 3, 4, 2))
     if device.type == "cpu":
-        buf = torch.from_numpy(np.empty(stored, dtype=_NUMPY_OF[dtype]))
+        buf = torch.from_numpy(np.empty(stored, dtype=numpy_dtype(dtype)))
     else:
         buf = torch.empty(stored, dtype=dtype, device=device)
     return buf if len(shape) != 5 else buf.permute(0, 1, 4, 2, 3)
 
 
-_NUMPY_OF = {torch.int8: np.int8, torch.int16: np.int16, torch.int32: np.int32,
-             torch.int64: np.int64, torch.uint8: np.uint8, torch.bool: np.bool_}
+def numpy_dtype(dtype: torch.dtype) -> np.dtype:
+    """numpy's type for a torch integer type (the records' memory is numpy's)."""
+    return torch.empty(0, dtype=dtype).numpy().dtype
 
 
 #: Neuron types whose payload is bounded by the layer's own parameters (bound, given the

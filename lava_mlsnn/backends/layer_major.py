@@ -310,18 +310,14 @@ def _input_kernel_layer(layer: LayerSpec, x: torch.Tensor, record: Optional[torc
     return out, top
 
 
-def _flatten_view(src: torch.Tensor) -> Optional[Tuple[torch.Tensor, np.ndarray]]:
+def _flatten_view(src: torch.Tensor) -> Optional[torch.Tensor]:
     """A flatten of float32 channels-last payloads ``src`` ``[B, T, C, H, W]`` without the
-    transposing copy: the view ``[B, T, H * W * C]`` in their memory order and, for each
-    of its columns, the index it has in the torch order (None where ``src`` is not so)."""
+    transposing copy: the view ``[B, T, H * W * C]`` in their memory order (None where
+    ``src`` is not so)."""
     if src.dtype != torch.float32 or src.dim() != 5 or src.shape[2] == 1:
         return None
     hwc = src.permute(0, 1, 3, 4, 2)
-    if not hwc.is_contiguous():
-        return None
-    c, h, w = (int(d) for d in src.shape[2:])
-    cols = np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
-    return hwc.reshape(src.shape[:2] + (-1,)), cols
+    return hwc.reshape(src.shape[:2] + (-1,)) if hwc.is_contiguous() else None
 
 
 def _reads_columns(spec: NetworkSpec, index: int) -> bool:
@@ -333,10 +329,14 @@ def _reads_columns(spec: NetworkSpec, index: int) -> bool:
         not any(layer.source == index for layer in spec.layers if not layer.branches)
 
 
-def _columns_as(syn, cols: np.ndarray):
-    """``syn`` (dense) reading its source's columns in the order ``cols`` (the same sums)."""
-    return memo(syn, ("columns", cols.tobytes()), lambda: dataclasses.replace(
-        syn, weight=np.ascontiguousarray(np.asarray(syn.weight)[:, cols])))
+def _columns_as(syn, chw: Tuple[int, int, int]):
+    """``syn`` (dense) reading a ``(C, H, W)`` source's columns in its channels-last
+    order, :func:`_flatten_view`'s (the same products, its weights' columns reordered)."""
+    def make():
+        cols = np.arange(math.prod(chw)).reshape(chw).transpose(1, 2, 0).reshape(-1)
+        return dataclasses.replace(syn, weight=np.ascontiguousarray(
+            np.asarray(syn.weight)[:, cols]))
+    return memo(syn, ("channels-last columns", tuple(chw)), make)
 
 
 def _plain_layer(layer: LayerSpec, outs: Dict[int, torch.Tensor],
@@ -377,8 +377,8 @@ def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tens
     outs: Dict[int, torch.Tensor] = {INPUT: x}
     bounds = dict(bounds)  # and each sigma-delta kernel layer's max |payload| of the chunk
     per_step: Dict[int, np.ndarray] = {}  # the same per step
-    # flattens sent as views in their source's memory order: (source, column order)
-    views: Dict[int, Tuple[torch.Tensor, np.ndarray]] = {}
+    # flattens sent as views in their source's channels-last order: {flatten: source}
+    views: Dict[int, torch.Tensor] = {}
     for i, layer in enumerate(spec.layers):
         rec = recorded.get(i)
         br = layer.branches[0] if layer.branches else None
@@ -395,7 +395,7 @@ def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tens
             if view is None:
                 out = src.reshape(src.shape[:2] + (-1,))  # a transposing copy
             else:  # the record from the source's (the same integers, contiguous)
-                out, views[i] = view[0], (src, view[1])
+                out, views[i] = view, src
                 if rec is not None:
                     rec.copy_(recorded.get(layer.source, src).reshape(rec.shape))
                     rec = None
@@ -411,7 +411,7 @@ def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tens
             rec = None  # written by the kernel
         elif i in kern and current_fits(layer, float(step_bounds.max(initial=0))):
             syn = br.synapse if br.source not in views else \
-                _columns_as(br.synapse, views[br.source][1])
+                _columns_as(br.synapse, tuple(views[br.source].shape[2:]))
             out, top = _kernel_layer(layer, outs[br.source], step_bounds, rec, syn)
             if top is not None:  # what payload_max would find: no scan
                 bounds[i], per_step[i] = int(top.max(initial=0)), top
@@ -422,7 +422,7 @@ def run_chunk(spec: NetworkSpec, x: torch.Tensor, recorded: Dict[int, torch.Tens
                 outs[INPUT] = fixed.as_int64(outs[INPUT])  # a narrow input: int64 steps
             for b in layer.branches:  # the plain layer reads the torch order
                 if b.source in views:
-                    src = views.pop(b.source)[0]
+                    src = views.pop(b.source)
                     outs[b.source] = src.reshape(src.shape[:2] + (-1,))
             out = _plain_layer(layer, outs, bounds, dtypes[i])
         if rec is not None:

@@ -22,7 +22,7 @@ import torch
 from .. import fixed
 from ..format.spec import INPUT, NetworkSpec
 from .emulator import (_NARROW, _chunk_size, _record_buffer, check_input, checked_input,
-                       sum_bounds)
+                       numpy_dtype, sum_bounds)
 from .pipelined_loops import (SKIP, ZERO, compiled_loop, flat_view, logical, run_compiled,
                               scan_frames, sum_frames)
 from .pipelined_ops import (payload_bounds_pipelined, settled_after, settled_initially,
@@ -161,7 +161,7 @@ def _zero_records(shape: Tuple[int, ...], device: torch.device,
     """:func:`~.emulator._record_buffer` filled with zeros by the allocator (numpy's
     calloc on the CPU): the pages of steps never written are never touched, and writing
     fresh pages is the largest cost of a run with few active steps."""
-    np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+    np_dtype = numpy_dtype(dtype)
     if len(shape) != 5:
         return torch.from_numpy(np.zeros(shape, dtype=np_dtype))
     b, t, c, h, w = shape
