@@ -1,4 +1,4 @@
-"""The float32 MLSN loop (kernels.MLSN32, _kernel_loops32.run_mlsn32 and its serial twin:
+"""The float32 MLSN loop (kernels.MLSN32, _kernel_loops32.run32 and its serial twin:
 lean.lean_step's arithmetic compiled) against fixed.current_of_sum + fixed.mlsn_step from
 the reset state, at the float32 edges: sums at +-2**24, weight exponents both ways,
 decays 0/1/4095/4096, thresholds near 2**24, biases near the int32 bound, membrane
@@ -71,8 +71,8 @@ def test_float32_loop_equals_the_integer_step(sums, steps, weight_exp, i_decay, 
     rec = np.empty(s.shape, dtype=np.int8)
     consts = kernels.constants32(p, weight_exp)
     bias32 = kernels.bias_term(p, (n,)).astype(np.float32)
-    run = _kernel_loops32.run_mlsn32_serial if serial else _kernel_loops32.run_mlsn32
-    run(s, consts, bias32, pay, rec, True)
+    run = _kernel_loops32.run32_serial if serial else _kernel_loops32.run32
+    run(s, consts, bias32, pay, rec, True, False)
     want = _fixed_steps(s, p, weight_exp)
     assert np.array_equal(rec.astype(np.int64), want)
     assert np.array_equal(pay, want.astype(np.float32))
@@ -85,19 +85,19 @@ def test_float32_loop_equals_the_integer_step(sums, steps, weight_exp, i_decay, 
 
 
 def test_run_layer_takes_the_float32_loop_and_refuses_what_it_lacks(monkeypatch):
-    """kernels.run_layer(MLSN32) runs run_mlsn32 (serial on one thread or little work);
+    """kernels.run_layer(MLSN32) runs run32 (serial on one thread or little work);
     a carried state or float64 sums are refused."""
     p = P("MLSN", v_th_mant=50, levels=7, i_decay=4096, v_decay=0, bias=np.full(4, 3))
     s = np.array([[[3200.0, 6400.0, -100.0, 1e6]]], dtype=np.float32)
     calls = []
-    for name in ("run_mlsn32", "run_mlsn32_serial"):
+    for name in ("run32", "run32_serial"):
         real = getattr(_kernel_loops32, name)
         monkeypatch.setattr(_kernel_loops32, name,
                             lambda *a, _r=real, _n=name: calls.append(_n) or _r(*a))
     pay, rec = np.empty(s.shape, np.float32), np.empty(s.shape, np.int64)
     kernels.run_layer(kernels.MLSN32, s, kernels.constants32(p, 0),
                       kernels.bias_term(p, (4,)).astype(np.float32), pay, rec)
-    assert calls == ["run_mlsn32_serial"]  # 4 neuron-steps: below PARALLEL_MIN
+    assert calls == ["run32_serial"]  # 4 neuron-steps: below PARALLEL_MIN
     assert np.array_equal(rec, _fixed_steps(s, p, 0)) and rec.any()
     with pytest.raises(ValueError, match="float32 sums from the reset state"):
         kernels.run_layer(kernels.MLSN32, s.astype(np.float64), kernels.constants32(p, 0),
@@ -114,7 +114,7 @@ def test_run_layer_takes_the_float32_loop_and_refuses_what_it_lacks(monkeypatch)
     assert calls == ["run_mlsn32_once_serial"]
     assert np.array_equal(rec1, rec) and np.array_equal(inplace, rec.astype(np.float32))
     two = np.concatenate([s, s], axis=1)
-    with pytest.raises(ValueError, match="in place only at T = 1"):
+    with pytest.raises(ValueError, match="in place only for MLSN at T = 1"):
         kernels.run_layer(kernels.MLSN32, two, kernels.constants32(p, 0),
                           kernels.bias_term(p, (4,)).astype(np.float32), two)
 

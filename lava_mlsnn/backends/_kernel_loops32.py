@@ -1,6 +1,7 @@
 """The float32 loops of the aligned layer-major run (numba, :mod:`.kernels`): the MLSN
 loop, :func:`lava_mlsnn.backends.lean.lean_step`'s arithmetic, exact where
-:func:`lava_mlsnn.backends.lean.lean_ok` holds, on 16 float32 lanes instead of the int64
+:func:`lava_mlsnn.backends.lean.lean_ok` holds, and the CUBA loop, exact where
+:func:`lava_mlsnn.backends.lean.cuba32_ok` holds, on 16 float32 lanes instead of the int64
 loop's 8 (:mod:`._kernel_loops`, whose clip and block size it shares), and the input
 layer's clip into the float32 frames the first synapse sums. At module level for numba's
 on-disk cache (see :mod:`._kernel_loops`)."""
@@ -64,17 +65,48 @@ def _mlsn32(sr, ub, vb, bias, f, pr, rr, write_rec, first, keep):  # lean.lean_s
 
 
 @njit(cache=True)
-def _job32(job, blocks, s, f, bias, pay, rec, write_rec, u_st, v_st):
-    # one job of run_mlsn32 (as _job of run); u_st, v_st [B, N] float32 when T > 1
+def _cuba32(sr, ub, vb, bias, f, pr, rr, write_rec, first, keep):
+    # fixed.cuba_step in float32 where lean.cuba32_ok holds (no wrap of u acts, v
+    # saturated after exact sums): f as _mlsn32's (kernels.constants32); first: from
+    # the reset state (u = v = 0); keep: the state is read again (not the last step).
+    # pr is an array of its own: in place of sr (the same array passed twice, inlined)
+    # it ran 14 against 8 ms on the stock CUBA conv net (T = 16, batch 64)
+    scale, floor_a, ci, cv = np.float32(f[0]), f[1] != 0, f[2], f[3]
+    th, lo, hi = np.float32(f[4]), np.float32(sat_min), np.float32(sat_max)
+    one, zero = np.float32(1.0), np.float32(0.0)
+    for j in range(sr.shape[0]):
+        a = _current32(sr[j], scale, floor_a, lo, hi)  # a << 6
+        if first:
+            u = a
+            v = _clip(u + bias[j], -hi, hi)
+        else:
+            u = _decay32(ub[j], ci) + a
+            v = _clip((_decay32(vb[j], cv) + u) + bias[j], -hi, hi)
+        spike = v > th
+        pr[j] = one if spike else zero
+        if write_rec:
+            rr[j] = 1 if spike else 0
+        if keep:
+            ub[j] = u
+            vb[j] = zero if spike else v
+
+
+@njit(cache=True)
+def _job32(job, blocks, s, f, bias, pay, rec, write_rec, u_st, v_st, cuba):
+    # one job of run32 (as _job of run); u_st, v_st [B, N] float32 when T > 1
     steps, n = s.shape[1], s.shape[2]
     b, j0 = job // blocks, (job % blocks) * BLOCK
     j1 = min(n, j0 + BLOCK)
     ub = u_st[b, j0:j1] if steps > 1 else u_st[0]
     vb = v_st[b, j0:j1] if steps > 1 else v_st[0]
     for t in range(steps):
-        _mlsn32(s[b, t, j0:j1], ub, vb, bias[j0:j1], f, pay[b, t, j0:j1],
-                rec[b, t, j0:j1] if write_rec else rec[0, 0, :0], write_rec,
-                t == 0, t + 1 < steps)
+        rr = rec[b, t, j0:j1] if write_rec else rec[0, 0, :0]
+        if cuba:
+            _cuba32(s[b, t, j0:j1], ub, vb, bias[j0:j1], f, pay[b, t, j0:j1], rr,
+                    write_rec, t == 0, t + 1 < steps)
+        else:
+            _mlsn32(s[b, t, j0:j1], ub, vb, bias[j0:j1], f, pay[b, t, j0:j1], rr,
+                    write_rec, t == 0, t + 1 < steps)
 
 
 @njit(cache=True)
@@ -86,23 +118,24 @@ def _states32(s):
 
 
 @njit(parallel=True, cache=True)
-def run_mlsn32(s, f, bias, pay, rec, write_rec):
-    # the aligned run of one MLSN layer from reset: s [B, T, N] float32 exact sums,
-    # f the constants of _mlsn32, bias [N] float32 (bias << biasExp, exact), pay [B, T, N]
-    # float32, rec [B, T, N] (any int type) when write_rec; jobs as in run
+def run32(s, f, bias, pay, rec, write_rec, cuba):
+    # the aligned run of one MLSN (or, cuba, CUBA) layer from reset: s [B, T, N] float32
+    # exact sums, f the constants of _mlsn32, bias [N] float32 (bias << biasExp, exact),
+    # pay [B, T, N] float32 (not s), rec [B, T, N] (any int type) when write_rec; jobs
+    # as in run
     u_st, v_st = _states32(s)
     blocks = (s.shape[2] + BLOCK - 1) // BLOCK
     for job in prange(s.shape[0] * blocks):
-        _job32(job, blocks, s, f, bias, pay, rec, write_rec, u_st, v_st)
+        _job32(job, blocks, s, f, bias, pay, rec, write_rec, u_st, v_st, cuba)
 
 
 @njit(cache=True)
-def run_mlsn32_serial(s, f, bias, pay, rec, write_rec):
-    # run_mlsn32 on the calling thread (as run_serial)
+def run32_serial(s, f, bias, pay, rec, write_rec, cuba):
+    # run32 on the calling thread (as run_serial)
     u_st, v_st = _states32(s)
     blocks = (s.shape[2] + BLOCK - 1) // BLOCK
     for job in range(s.shape[0] * blocks):
-        _job32(job, blocks, s, f, bias, pay, rec, write_rec, u_st, v_st)
+        _job32(job, blocks, s, f, bias, pay, rec, write_rec, u_st, v_st, cuba)
 
 
 @njit(cache=True, inline="always")

@@ -47,9 +47,11 @@ from .._quiet import start_method_kept
 #: Neuron types with a kernel, and their codes in the compiled loop.
 KINDS = {"MLSN": 0, "CUBA": 1, "READOUT": 2, "PASS": 3, "SDNN": 4, "SDNN_DELTA": 5,
          "SDNN_SIGMA": 6}
-#: The kind of :func:`run_layer` running an MLSN layer on the float32 loop
-#: (``_kernel_loops32.run_mlsn32``: :func:`lava_mlsnn.backends.lean.lean_step`'s arithmetic).
+#: The kinds of :func:`run_layer` running an MLSN or a CUBA layer on the float32 loop
+#: (``_kernel_loops32.run32``: :func:`lava_mlsnn.backends.lean.lean_step`'s arithmetic,
+#: and :func:`lava_mlsnn.fixed.cuba_step`'s where :func:`~.lean.cuba32_ok` holds).
 MLSN32 = "MLSN32"
+CUBA32 = "CUBA32"
 #: Synapse overflow rules the kernels implement (fixed.current_of_sum / fixed.bounded).
 OVERFLOW = {"sat24": 0, "wrap24": 1, "none": 2}
 #: Fewer neuron-steps than this run on the calling thread (see :func:`run_layer`).
@@ -98,8 +100,10 @@ def constants(p: fixed.NeuronParams, weight_exp: int, overflow: str) -> np.ndarr
 
 
 def constants32(p: fixed.NeuronParams, weight_exp: int) -> np.ndarray:
-    """The float32 MLSN loop's constants (see ``_kernel_loops32._mlsn32``), float64; for a
-    layer meeting :func:`lava_mlsnn.backends.lean.lean_ok`."""
+    """The float32 loops' constants (see ``_kernel_loops32._mlsn32``), float64; for a
+    layer meeting :func:`lava_mlsnn.backends.lean.lean_ok` (MLSN) or
+    :func:`~lava_mlsnn.backends.lean.cuba32_ok` (CUBA: its vInit, levels and membrane
+    quantization fields unused)."""
     e, th = int(weight_exp), int(p.v_th_mant) << fixed.STATE_SHIFT
     i_decay, v_decay = int(p.i_decay), int(p.v_decay)
     half = (1 << (int(p.v_bits) - 1)) if p.v_bits else 0
@@ -147,18 +151,20 @@ def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
     Parameters
     ----------
     kind : str
-        A key of :data:`KINDS`, or :data:`MLSN32` (float32 sums, no ``state``).
+        A key of :data:`KINDS`, or :data:`MLSN32` / :data:`CUBA32` (float32 sums, no
+        ``state``).
     s : float32 or float64 array ``[B, T, N]``, C-contiguous
         The exact synapse sums (:func:`lava_mlsnn.fixed.synapse_sum`), not yet rounded.
     consts : int64 array
-        :func:`constants` (:func:`constants32` for :data:`MLSN32`).
+        :func:`constants` (:func:`constants32` for :data:`MLSN32` and :data:`CUBA32`).
     bias : int64 array ``[N]``
-        :func:`bias_term` in the neuron order of ``s`` (as float32 for :data:`MLSN32`).
+        :func:`bias_term` in the neuron order of ``s`` (as float32 for the float32 loops).
     payload : float32 array ``[B, T, N]``
         Written: the payload (MLSN level, CUBA spike, READOUT ``v``, PASS current, the
         sigma-delta payload: exact only while ``max |payload| < 2**24``). It may be ``s``
         itself where ``s`` is float32 (each neuron-step reads its sum before it writes its
-        payload); for :data:`MLSN32` only at ``T = 1``, which then runs its own loop.
+        payload); for :data:`MLSN32` only at ``T = 1``, which then runs its own loop, and
+        never for :data:`CUBA32`.
     record : int array ``[B, T, N]``, optional
         Written with the same integers in its own type (which must hold them).
     state : (u, v) int64 arrays ``[B, N]``, optional
@@ -182,18 +188,18 @@ def run_layer(kind: str, s: np.ndarray, consts: np.ndarray, bias: np.ndarray,
     serial = threads == 1 or s.size < PARALLEL_MIN
     u, v = state if state is not None else (_NO_STATE, _NO_STATE)
     rec = record if record is not None else _NO_RECORD
-    if kind == MLSN32 and (state is not None or s.dtype != np.float32 or hi_steps):
-        raise ValueError("the float32 MLSN loop runs float32 sums from the reset state")
-    if kind == MLSN32:
+    if kind in (MLSN32, CUBA32) and (state is not None or s.dtype != np.float32 or hi_steps):
+        raise ValueError("the float32 loops run float32 sums from the reset state")
+    if kind in (MLSN32, CUBA32):
         from . import _kernel_loops32 as loops32  # compiled or loaded with the int64 loop
         if np.may_share_memory(s, payload):
-            if s.shape[1] != 1 or payload.ctypes.data != s.ctypes.data:
-                raise ValueError("the float32 MLSN loop writes in place only at T = 1")
+            if kind == CUBA32 or s.shape[1] != 1 or payload.ctypes.data != s.ctypes.data:
+                raise ValueError("the float32 loops write in place only for MLSN at T = 1")
             run, args = (loops32.run_mlsn32_once_serial if serial else loops32.run_mlsn32_once,
                          (s[:, 0], consts, bias, rec[:, 0], record is not None))
         else:
-            run, args = (loops32.run_mlsn32_serial if serial else loops32.run_mlsn32,
-                         (s, consts, bias, payload, rec, record is not None))
+            run, args = (loops32.run32_serial if serial else loops32.run32,
+                         (s, consts, bias, payload, rec, record is not None, kind == CUBA32))
     else:
         hi_of = np.full(s.shape[1], -1, dtype=np.int64)
         hi_of[list(hi_steps)] = np.arange(len(hi_steps))

@@ -27,7 +27,7 @@ from .. import fixed
 from ..format.params import memo
 from ..format.spec import INPUT, LayerSpec, NetworkSpec
 from . import kernels
-from .lean import lean_ok
+from .lean import cuba32_ok, lean_ok
 
 _BIG = 1 << 40  # |integer| bound keeping every product of the kernels inside int64
 
@@ -189,14 +189,15 @@ def _kernel_layer(layer: LayerSpec, src: torch.Tensor, step_bounds: np.ndarray,
     s, sp, s_hi, hi, order = sums()
     n = math.prod(sp.shape[1:])
     # float32 is exact for this chunk's bound (not cached: a scanned bound moves by chunk)
+    ok32 = cuba32_ok if p.type == "CUBA" else lean_ok
     use32 = (s.dtype == torch.float32 and s_hi is None
-             and lean_ok(p, syn, float(step_bounds.max(initial=0))))
+             and ok32(p, syn, float(step_bounds.max(initial=0))))
     def loop():  # the constants and the bias in the sums' order
         bias = kernels.bias_term(p, tuple(layer.shape)).transpose([d - 1 for d in order])
         bias = np.ascontiguousarray(bias).reshape(-1)
         if use32:
-            return (kernels.MLSN32, kernels.constants32(p, int(syn.weight_exp)),
-                    bias.astype(np.float32))
+            return (kernels.CUBA32 if p.type == "CUBA" else kernels.MLSN32,
+                    kernels.constants32(p, int(syn.weight_exp)), bias.astype(np.float32))
         return p.type, kernels.constants(p, int(syn.weight_exp), syn.overflow), bias
 
     kind, consts, bias = memo(p, ("kernel", tuple(layer.shape), order, use32,
@@ -206,9 +207,10 @@ def _kernel_layer(layer: LayerSpec, src: torch.Tensor, step_bounds: np.ndarray,
     # memory, not by its arithmetic); no one else holds the sums. The float32 MLSN loop
     # only at T = 1, where it runs a loop of its own on the one array: its T > 1 loop
     # reads and writes element by element, and on arrays that overlap LLVM's runtime
-    # alias check sends it to its scalar loop (3x slower); the int64 loops read a
-    # block's currents into a buffer of their own first
-    in_place = sp.dtype == torch.float32 and (kind != kernels.MLSN32 or steps == 1)
+    # alias check sends it to its scalar loop (3x slower; the float32 CUBA loop alike:
+    # never in place); the int64 loops read a block's currents into a buffer first
+    in_place = sp.dtype == torch.float32 and kind != kernels.CUBA32 \
+        and (kind != kernels.MLSN32 or steps == 1)
     pay = sp if in_place else torch.empty(sp.shape, dtype=torch.float32)
     inverse = tuple(np.argsort((0,) + order))
     shape = (b, steps) + tuple(layer.shape)

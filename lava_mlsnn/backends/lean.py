@@ -70,6 +70,31 @@ def _neuron_ok(p: fixed.NeuronParams) -> bool:
     return True
 
 
+def cuba32_ok(p: fixed.NeuronParams, syn: fixed.SynapseSpec, bound: Optional[float]) -> bool:
+    """Whether :func:`lava_mlsnn.fixed.cuba_step` of a single-branch CUBA layer fed through
+    ``syn`` by payloads of at most ``bound`` is exact in float32 (the layer-major run's
+    ``kernels.CUBA32`` loop), by the module's argument and one bound more: a current of
+    at most ``A`` (the sum's bound, shifted) keeps ``|u| <= 64 A * 4096 / iDecay < 2**23``
+    (``decay`` is at most ``x * (4096 - iDecay) / 4096``: a geometric series), so LIF's
+    wraps of ``u`` never act and no overflow mode of the synapse bounds anything; ``v``
+    is saturated to ``±(2**23 - 1)`` after a sum of two exact operands (below ``2**24``)
+    and a bias below ``2**24``, and the threshold ``vThMant << 6`` is a float32 integer."""
+    if bound is None or syn.delay is not None or fixed.sum_dtype(syn, bound) != torch.float32:
+        return False
+    if p.type != "CUBA" or p.current_bias is not None or np.ndim(p.i_decay) \
+            or np.ndim(p.v_decay) or not 0 < int(p.i_decay) <= fixed.DECAY_ONE:
+        return False
+    if not 0 <= int(p.v_th_mant) << fixed.STATE_SHIFT < (1 << 24):
+        return False
+    bias = _bias_term(p)
+    if bias is not None and np.abs(bias).max(initial=0) >= (1 << 24):
+        return False
+    e = int(syn.weight_exp)
+    top = syn.weight_abs_max * float(bound) * syn.fan_in()
+    current = np.ceil(top * 2.0 ** e) if e < 0 else top * 2.0 ** e
+    return current * 64 * fixed.DECAY_ONE / int(p.i_decay) < (1 << 23)
+
+
 def lean_layers(spec: NetworkSpec, plain: Set[int], bounds: Dict[int, Optional[float]]
                 ) -> Set[int]:
     """Indices of the layers of ``plain`` (no recurrence, no delay line) that take
