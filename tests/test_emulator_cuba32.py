@@ -227,3 +227,44 @@ def test_float32_cuba_loop_keeps_the_negative_saturation_exact():
     want = _fixed_steps(s, p, 0)
     assert want[0, :, 0].tolist() == [0, 0, 1]
     assert np.array_equal(rec.astype(np.int64), want)
+
+
+def test_pipelined_cuba_timeline_in_float32_equals_the_int64_one(monkeypatch):
+    """The pipelined run's CUBA timeline (stock netx's timing) on the float32 loop where
+    cuba32_ok holds: lava-dl's PilotNet LIF file (its input layer, whose current is the
+    data, and its later layers) and a random CUBA chain give the int64 timeline's and the
+    step-major loop's integers."""
+    import os
+
+    from lava_mlsnn.backends import pipelined, pipelined_loops
+    from lava_mlsnn.backends.pipelined import emulate_pipelined
+    from lava_mlsnn.format import read_network
+    from test_lava_dl_nets import NETS, _sample
+    from test_pipelined_layer_major import _chain
+
+    flags = []
+    real = pipelined_loops.run_compiled
+    monkeypatch.setattr(pipelined, "run_compiled",
+                        lambda p, cur, mode, rec, exact32=False:
+                        flags.append((p.type, exact32)) or real(p, cur, mode, rec, exact32))
+    specs = [_chain(9, ("CUBA", "CUBA", "CUBA"), "CUBA", big=False)]
+    path = os.path.join(NETS, "test_netx_gts_pilotnet_lif_network.net")
+    if os.path.exists(path):
+        spec = read_network(path)
+        specs.append(dataclasses.replace(spec, layers=spec.layers[:4]))
+    for spec in specs:
+        x = _sample(spec, 2) if spec.input_shape == (3, 66, 200) else \
+            np.random.default_rng(9).integers(0, 256, size=(2, 3, 2, 6, 6))
+        flags.clear()
+        got = emulate_pipelined(spec, x, narrow=True)
+        assert ("CUBA", True) in flags, flags
+        want = emulate_pipelined(spec, x, layer_major=False)
+        monkeypatch.setattr(pipelined, "cuba32_ok", lambda *a: False)
+        flags.clear()
+        wide = emulate_pipelined(spec, x)
+        assert ("CUBA", True) not in flags
+        monkeypatch.setattr(pipelined, "cuba32_ok", cuba32_ok)
+        for i in want:
+            assert torch.equal(got[i].to(torch.int64), want[i]), i
+            assert torch.equal(wide[i], want[i]), i
+        assert_layers_active({i: want[i] for i in want if spec.layers[i].neuron is not None})

@@ -64,11 +64,21 @@ def _mlsn32(sr, ub, vb, bias, f, pr, rr, write_rec, first, keep):  # lean.lean_s
             vb[j] = _clip(np.floor(vb[j] / qscale), qlo, qhi) * qscale
 
 
+@njit(cache=True, inline="always")
+def _cuba32_one(u, v, a, ci, cv, bias, hi, th):
+    # fixed.cuba_step of one neuron in float32 where lean.cuba32_ok holds (no wrap of u
+    # acts, v saturated to +-hi after exact sums); a is the current << 6. Returns
+    # (u, v, spike)
+    u = _decay32(u, ci) + a
+    v = _clip((_decay32(v, cv) + u) + bias, -hi, hi)
+    spike = v > th
+    return u, (np.float32(0.0) if spike else v), spike
+
+
 @njit(cache=True)
 def _cuba32(sr, ub, vb, bias, f, pr, rr, write_rec, first, keep):
-    # fixed.cuba_step in float32 where lean.cuba32_ok holds (no wrap of u acts, v
-    # saturated after exact sums): f as _mlsn32's (kernels.constants32); first: from
-    # the reset state (u = v = 0); keep: the state is read again (not the last step).
+    # _cuba32_one over a block: f as _mlsn32's (kernels.constants32); first: from the
+    # reset state (u = v = 0); keep: the state is read again (not the last step).
     # pr is an array of its own: in place of sr (the same array passed twice, inlined)
     # it ran 14 against 8 ms on the stock CUBA conv net (T = 16, batch 64)
     scale, floor_a, ci, cv = np.float32(f[0]), f[1] != 0, f[2], f[3]
@@ -76,19 +86,14 @@ def _cuba32(sr, ub, vb, bias, f, pr, rr, write_rec, first, keep):
     one, zero = np.float32(1.0), np.float32(0.0)
     for j in range(sr.shape[0]):
         a = _current32(sr[j], scale, floor_a, lo, hi)  # a << 6
-        if first:
-            u = a
-            v = _clip(u + bias[j], -hi, hi)
-        else:
-            u = _decay32(ub[j], ci) + a
-            v = _clip((_decay32(vb[j], cv) + u) + bias[j], -hi, hi)
-        spike = v > th
+        u, v, spike = _cuba32_one(zero if first else ub[j], zero if first else vb[j], a,
+                                  ci, cv, bias[j], hi, th)
         pr[j] = one if spike else zero
         if write_rec:
             rr[j] = 1 if spike else 0
         if keep:
             ub[j] = u
-            vb[j] = zero if spike else v
+            vb[j] = v
 
 
 @njit(cache=True)
@@ -186,3 +191,30 @@ def clip_frames32(x, levels, out, rec, write_rec):
                 out[f, j, c] = np.float32(v)
                 if write_rec:
                     rec[f, j, c] = v
+
+
+@njit(cache=True)
+def timeline_cuba32(cur, mode, rec, ci, cv, bias, th):
+    # _kernel_loops.timeline_cuba (the pipelined run's CUBA timeline) in float32 where
+    # lean.cuba32_ok holds: cur [B, k, N] int64 currents (|a| < 2**23: exact), mode as
+    # there, scalar decay factors ci, cv (float64), bias [N] and th float32
+    n_b, n_t, n = rec.shape
+    nz = np.zeros(n_t, np.bool_)
+    hi, zero, scale = np.float32(sat_max), np.float32(0.0), np.float32(64.0)
+    for b in range(n_b):
+        u = np.zeros(n, np.float32)
+        v = np.zeros(n, np.float32)
+        for t in range(n_t):
+            j = mode[t]
+            if j == -2:  # the record holds zeros already
+                continue
+            row, out = cur[b, max(j, 0)], rec[b, t]
+            spikes = 0
+            for k in range(n):
+                a = np.float32(row[k]) * scale if j >= 0 else zero
+                u[k], v[k], spike = _cuba32_one(u[k], v[k], a, ci, cv, bias[k], hi, th)
+                out[k] = 1 if spike else 0
+                spikes += 1 if spike else 0
+            if spikes:
+                nz[t] = True
+    return nz, np.int64(1) if nz.any() else np.int64(0)

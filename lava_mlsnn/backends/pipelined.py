@@ -23,6 +23,7 @@ from .. import fixed
 from ..format.spec import INPUT, NetworkSpec
 from .emulator import (_NARROW, _chunk_size, _record_buffer, check_input, checked_input,
                        numpy_dtype, sum_bounds)
+from .lean import cuba32_ok
 from .pipelined_loops import (SKIP, ZERO, compiled_loop, flat_view, logical, run_compiled,
                               scan_frames, sum_frames)
 from .pipelined_ops import (payload_bounds_pipelined, settled_after, settled_initially,
@@ -166,6 +167,10 @@ def _zero_records(shape: Tuple[int, ...], device: torch.device,
         return torch.from_numpy(np.zeros(shape, dtype=np_dtype))
     b, t, c, h, w = shape
     return torch.from_numpy(np.zeros((b, t, h, w, c), dtype=np_dtype)).permute(0, 1, 4, 2, 3)
+
+
+#: An input layer's "synapse" for :func:`~.lean.cuba32_ok`: its current is the data.
+_DATA = fixed.SynapseSpec("identity", np.array(1), 0)
 
 
 def _writes_every_step(spec: NetworkSpec, index: int) -> bool:
@@ -343,8 +348,13 @@ def _run_layers(spec: NetworkSpec, x: torch.Tensor, out: Dict[int, torch.Tensor]
         if (i in zeroed or SKIP not in modes) and x.device.type == "cpu" \
                 and len(feeds) == 1 and compiled_loop(p) is not None:
             where, cur = feeds[0]  # (a skipped step left as the zero pages hold it)
+            br = layer.branches[0] if layer.branches else None
+            exact32 = p.type == "CUBA" and cuba32_ok(  # an input layer's current: the data
+                p, _DATA if br is None else br.synapse,
+                bounds.get(layer.source if br is None else br.source))
             seen[i] = run_compiled(p, cur, np.asarray([where.get(t, m)
-                                                       for t, m in enumerate(modes)]), rec)
+                                                       for t, m in enumerate(modes)]), rec,
+                                   exact32)
             continue
         shape = (batch,) + tuple(layer.shape)
         state = fixed.initial_state(p, shape, x) if p.type in _HAS_STATE else (None, None)

@@ -36,10 +36,12 @@ def _compile():
         return _LOOPS
     try:
         from . import _kernel_loops as kl  # compiled on first call, or loaded from the cache
+        from . import _kernel_loops32 as kl32
     except ImportError:  # no numba: the torch step loop runs instead
         _LOOPS = False
         return _LOOPS
-    _LOOPS = {"CUBA": kl.timeline_cuba, "SDNN": kl.timeline_sigma_delta,
+    _LOOPS = {"CUBA": kl.timeline_cuba, "CUBA32": kl32.timeline_cuba32,
+              "SDNN": kl.timeline_sigma_delta,
               "scan": kl.timeline_scan, "gather": kl.timeline_gather,
               "combine": kl.timeline_combine}
     return _LOOPS
@@ -75,7 +77,7 @@ def logical(a: np.ndarray, shape: Tuple[int, ...]) -> torch.Tensor:
 
 
 def run_compiled(p: NeuronParams, cur: Optional[torch.Tensor], mode: np.ndarray,
-                 rec: torch.Tensor) -> Tuple[np.ndarray, float]:
+                 rec: torch.Tensor, exact32: bool = False) -> Tuple[np.ndarray, float]:
     """Run neuron ``p`` through the whole timeline into ``rec`` ``[B, steps, *shape]``,
     which holds zeros (the pipelined run's CPU records).
 
@@ -83,8 +85,10 @@ def run_compiled(p: NeuronParams, cur: Optional[torch.Tensor], mode: np.ndarray,
     is the frame of step ``t`` in ``cur``, :data:`ZERO` (a zero input) or :data:`SKIP`
     (a fixed point: the record, 0, is left unwritten). Conv-shaped
     tensors are channels-last (the records' layout); every step is
-    :func:`fixed.neuron_step`'s, from the reset state. Returns what :func:`scan_frames`
-    would find in ``rec``: which steps hold a payload, and ``max |payload|``."""
+    :func:`fixed.neuron_step`'s, from the reset state. ``exact32``: a CUBA layer meeting
+    :func:`lava_mlsnn.backends.lean.cuba32_ok` for its currents' bound, run in float32
+    (``_kernel_loops32.timeline_cuba32``). Returns what :func:`scan_frames` would find in
+    ``rec``: which steps hold a payload, and ``max |payload|``."""
     loop = compiled_loop(p)
     shape = tuple(rec.shape[2:])
     cl = len(shape) == 3
@@ -99,6 +103,12 @@ def run_compiled(p: NeuronParams, cur: Optional[torch.Tensor], mode: np.ndarray,
     bias = 0 if p.bias is None else fixed.shift(np.asarray(p.bias, dtype=np.int64), p.bias_exp)
     bias = _per_neuron(bias, shape, cl)
     mode = np.ascontiguousarray(mode, dtype=np.int64)
+    if p.type == "CUBA" and exact32:  # scalar decays (cuba32_ok), float32-exact operands
+        one = float(fixed.DECAY_ONE)
+        nz, m = _compile()["CUBA32"](a, mode, out, (one - int(p.i_decay)) / one,
+                                      (one - int(p.v_decay)) / one, bias.astype(np.float32),
+                                      np.float32(int(p.v_th_mant) << fixed.STATE_SHIFT))
+        return nz, float(m)
     if p.type == "CUBA":
         nz, m = loop(a, mode, out, _per_neuron(p.i_decay, shape, cl),
                      _per_neuron(p.v_decay, shape, cl), bias, int(p.v_th_mant) << fixed.STATE_SHIFT)
