@@ -169,3 +169,20 @@ def test_frame_batches_of_a_cached_split_are_its_uint8_count_frames():
     assert got.dtype == np.uint8 and want.dtype == np.int64
     assert np.array_equal(got, want) and want.max() > 0
     assert list(labels) == [framed[i][1] for i in range(3)]
+
+
+def test_activity_counts_of_a_narrow_input_equal_the_int64_ones():
+    """`inspect --energy --dataset` counts the input's own activity from the frames as
+    `load_frames` gives them (uint8 for a cached split): the counts of int64 frames."""
+    from lava_mlsnn.metrics.energy import count_outputs
+    rng = np.random.default_rng(4)
+    spec = _network(rng)
+    direct = replace(spec, layers=[replace(
+        la, source=la.source - 1 if la.source > 0 else -1,
+        branches=[replace(b, source=b.source - 1 if b.source > 0 else -1) for b in la.branches])
+        for la in spec.layers[1:]])  # the input read by a synapse: its activity counted
+    x = rng.integers(0, 16, size=(2, 2, 2, 8, 8))
+    wide = count_outputs(direct, emulate(direct, x, narrow=True), x).__dict__
+    narrow = count_outputs(direct, emulate(direct, x.astype(np.uint8), narrow=True),
+                           x.astype(np.uint8)).__dict__
+    assert narrow == wide and wide["payload"][-1] == x.sum() > 255
