@@ -194,12 +194,13 @@ def clip_frames32(x, levels, out, rec, write_rec):
 
 
 @njit(cache=True)
-def timeline_cuba32(cur, mode, rec, ci, cv, bias, th):
+def timeline_cuba32(cur, mode, rec, f, bias):
     # _kernel_loops.timeline_cuba (the pipelined run's CUBA timeline) in float32 where
     # lean.cuba32_ok holds: cur [B, k, N] int64 currents (|a| < 2**23: exact), mode as
-    # there, scalar decay factors ci, cv (float64), bias [N] and th float32
+    # there, f as _cuba32's (its decay factors and threshold), bias [N] float32
     n_b, n_t, n = rec.shape
     nz = np.zeros(n_t, np.bool_)
+    ci, cv, th = f[2], f[3], np.float32(f[4])
     hi, zero, scale = np.float32(sat_max), np.float32(0.0), np.float32(64.0)
     for b in range(n_b):
         u = np.zeros(n, np.float32)

@@ -81,18 +81,23 @@ def cuba32_ok(p: fixed.NeuronParams, syn: fixed.SynapseSpec, bound: Optional[flo
     and a bias below ``2**24``, and the threshold ``vThMant << 6`` is a float32 integer."""
     if bound is None or syn.delay is not None or fixed.sum_dtype(syn, bound) != torch.float32:
         return False
+    if not memo(p, "cuba32_ok", lambda: _cuba_neuron_ok(p)):
+        return False
+    e = int(syn.weight_exp)
+    top = syn.weight_abs_max * float(bound) * syn.fan_in()
+    current = np.ceil(top * 2.0 ** e) if e < 0 else top * 2.0 ** e
+    return current * 64 * fixed.DECAY_ONE / int(p.i_decay) < (1 << 23)
+
+
+def _cuba_neuron_ok(p: fixed.NeuronParams) -> bool:
+    """The preconditions of :func:`cuba32_ok` on the neuron alone."""
     if p.type != "CUBA" or p.current_bias is not None or np.ndim(p.i_decay) \
             or np.ndim(p.v_decay) or not 0 < int(p.i_decay) <= fixed.DECAY_ONE:
         return False
     if not 0 <= int(p.v_th_mant) << fixed.STATE_SHIFT < (1 << 24):
         return False
     bias = _bias_term(p)
-    if bias is not None and np.abs(bias).max(initial=0) >= (1 << 24):
-        return False
-    e = int(syn.weight_exp)
-    top = syn.weight_abs_max * float(bound) * syn.fan_in()
-    current = np.ceil(top * 2.0 ** e) if e < 0 else top * 2.0 ** e
-    return current * 64 * fixed.DECAY_ONE / int(p.i_decay) < (1 << 23)
+    return bias is None or np.abs(bias).max(initial=0) < (1 << 24)
 
 
 def lean_layers(spec: NetworkSpec, plain: Set[int], bounds: Dict[int, Optional[float]]

@@ -15,7 +15,7 @@ import torch
 
 from .. import fixed
 from ..format.params import NeuronParams, SynapseSpec
-from .kernels import OVERFLOW  # the overflow codes of the compiled loops
+from .kernels import OVERFLOW, constants32  # the overflow codes of the compiled loops
 from .pipelined_ops import _piece_bits, split_pieces
 
 #: A layer-major neuron runs as one compiled loop over (sample, step, neuron) for these
@@ -104,10 +104,7 @@ def run_compiled(p: NeuronParams, cur: Optional[torch.Tensor], mode: np.ndarray,
     bias = _per_neuron(bias, shape, cl)
     mode = np.ascontiguousarray(mode, dtype=np.int64)
     if p.type == "CUBA" and exact32:  # scalar decays (cuba32_ok), float32-exact operands
-        one = float(fixed.DECAY_ONE)
-        nz, m = _compile()["CUBA32"](a, mode, out, (one - int(p.i_decay)) / one,
-                                      (one - int(p.v_decay)) / one, bias.astype(np.float32),
-                                      np.float32(int(p.v_th_mant) << fixed.STATE_SHIFT))
+        nz, m = _compile()["CUBA32"](a, mode, out, constants32(p, 0), bias.astype(np.float32))
         return nz, float(m)
     if p.type == "CUBA":
         nz, m = loop(a, mode, out, _per_neuron(p.i_decay, shape, cl),
