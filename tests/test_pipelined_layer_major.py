@@ -242,8 +242,12 @@ def test_layers_that_write_every_step_get_unzeroed_records(monkeypatch):
     assert every == {1, 2, 3, 4}  # the unbiased input and last CUBA may skip
     real = pipelined._record_buffer
     garbage = []
-    monkeypatch.setattr(pipelined, "_record_buffer",
-                        lambda *a: garbage.append(a) or real(*a).fill_(77))
+    def spy(*a, zeroed=False):  # the records not zeroed by the allocator: garbage
+        if zeroed:
+            return real(*a, zeroed=True)
+        garbage.append(a)
+        return real(*a).fill_(77)
+    monkeypatch.setattr(pipelined, "_record_buffer", spy)
     x = np.random.default_rng(8).integers(0, 256, size=(3, 2, 2, 6, 6))
     want = emulate_pipelined(spec, x, layer_major=False)
     garbage.clear()

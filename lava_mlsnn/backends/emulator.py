@@ -286,7 +286,7 @@ CHUNK_BYTES = 8 << 20
 
 
 def _record_buffer(shape: Tuple[int, ...], device: torch.device,
-                   dtype: torch.dtype = torch.int64) -> torch.Tensor:
+                   dtype: torch.dtype = torch.int64, zeroed: bool = False) -> torch.Tensor:
     """A ``[B, T, *shape]`` buffer for a layer's outputs; a ``[B, T, C, H, W]`` one is
     stored channels-last, the layout of the payloads after a conv (a copy that transposes
     costs ~3x a straight one on the CPU); the values and indexing are the same.
@@ -294,10 +294,13 @@ def _record_buffer(shape: Tuple[int, ...], device: torch.device,
     On the CPU the memory is numpy's: numpy asks the kernel for transparent huge pages
     for arrays of 4 MB and more (``madvise``), and a record is written once into fresh
     pages, whose first touch is most of its cost (53 MB: 7 against 18 ms in torch's
-    4 KB pages on the 2-core machine of BENCHMARKS.md)."""
+    4 KB pages on the 2-core machine of BENCHMARKS.md). ``zeroed`` (CPU): zeros from the
+    allocator instead (numpy's calloc): the pages of steps never written are never
+    touched, the cheaper choice where a run skips steps."""
     stored = shape if len(shape) != 5 else tuple(shape[i] for i in (0, 1, 3, 4, 2))
     if device.type == "cpu":
-        buf = torch.from_numpy(np.empty(stored, dtype=numpy_dtype(dtype)))
+        alloc = np.zeros if zeroed else np.empty
+        buf = torch.from_numpy(alloc(stored, dtype=numpy_dtype(dtype)))
     else:
         buf = torch.empty(stored, dtype=dtype, device=device)
     return buf if len(shape) != 5 else buf.permute(0, 1, 4, 2, 3)

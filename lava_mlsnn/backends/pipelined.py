@@ -22,7 +22,7 @@ import torch
 from .. import fixed
 from ..format.spec import INPUT, NetworkSpec
 from .emulator import (_NARROW, _chunk_size, _record_buffer, check_input, checked_input,
-                       numpy_dtype, sum_bounds)
+                       sum_bounds)
 from .lean import cuba32_ok
 from .pipelined_loops import (SKIP, ZERO, compiled_loop, flat_view, logical, run_compiled,
                               scan_frames, sum_frames)
@@ -98,9 +98,9 @@ def emulate_pipelined(spec: NetworkSpec, x: Union[np.ndarray, torch.Tensor],
     # numpy's huge pages, whose first touch costs about half as much)
     zeroed = {i for i in range(len(spec.layers)) if not _writes_every_step(spec, i)} \
         if layer_major and x.device.type == "cpu" else set()
-    out = {i: (_zero_records if i in zeroed else _record_buffer)(
-        (batch, total) + tuple(layer.shape), x.device, dtypes.get(i, torch.int64))
-        for i, layer in enumerate(spec.layers)}
+    out = {i: _record_buffer((batch, total) + tuple(layer.shape), x.device,
+                             dtypes.get(i, torch.int64), zeroed=i in zeroed)
+           for i, layer in enumerate(spec.layers)}
     # samples are independent: cache-sized passes (layer-major: a layer's whole timeline)
     chunk = _layer_major_chunk(spec, batch, total) if layer_major else _chunk_size(spec, batch)
     for b0 in range(0, batch, chunk):
@@ -155,18 +155,6 @@ def _run_chunk(spec: NetworkSpec, x: torch.Tensor, out: Dict[int, torch.Tensor],
             now[i] = z
             out[i][:, t] = z
         prev = now
-
-
-def _zero_records(shape: Tuple[int, ...], device: torch.device,
-                  dtype: torch.dtype = torch.int64) -> torch.Tensor:
-    """:func:`~.emulator._record_buffer` filled with zeros by the allocator (numpy's
-    calloc on the CPU): the pages of steps never written are never touched, and writing
-    fresh pages is the largest cost of a run with few active steps."""
-    np_dtype = numpy_dtype(dtype)
-    if len(shape) != 5:
-        return torch.from_numpy(np.zeros(shape, dtype=np_dtype))
-    b, t, c, h, w = shape
-    return torch.from_numpy(np.zeros((b, t, h, w, c), dtype=np_dtype)).permute(0, 1, 4, 2, 3)
 
 
 #: An input layer's "synapse" for :func:`~.lean.cuba32_ok`: its current is the data.
